@@ -1,0 +1,61 @@
+namespace CanaryFlow.Contracts;
+
+// Facts: what happened. Published by the saga or by the worker that carried out a decision.
+
+public sealed record RolloutStarted(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, string? StableRevision, string Actor, DateTimeOffset At);
+
+public sealed record CanaryReady(Guid CorrelationId, Guid RolloutId, long Sequence, DateTimeOffset At);
+
+public sealed record CanaryNotReady(Guid CorrelationId, Guid RolloutId, long Sequence, string Reason, DateTimeOffset At);
+
+public sealed record TrafficShifted(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, int FromWeight, int ToWeight, long Sequence, DateTimeOffset At);
+
+/// <summary>Applying weights failed after retries (API unreachable, object missing). The saga retries later or rolls back.</summary>
+public sealed record TrafficShiftFailed(Guid CorrelationId, Guid RolloutId, int Weight, long Sequence, string Reason, DateTimeOffset At);
+
+public sealed record AnalysisPassed(Guid CorrelationId, Guid RolloutId, long Sequence, AnalysisEvidence Evidence, DateTimeOffset At);
+
+public sealed record AnalysisFailed(Guid CorrelationId, Guid RolloutId, long Sequence, AnalysisEvidence Evidence, DateTimeOffset At);
+
+/// <summary>No verdict: no data or too little traffic (<see cref="InconclusiveKind.NoData"/>) or the query failed (<see cref="InconclusiveKind.QueryError"/>). Never a pass.</summary>
+public sealed record AnalysisInconclusive(Guid CorrelationId, Guid RolloutId, long Sequence, InconclusiveKind Kind, AnalysisEvidence Evidence, DateTimeOffset At);
+
+public enum InconclusiveKind { NoData, QueryError }
+
+public sealed record RolloutPaused(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Actor, string Reason, DateTimeOffset At);
+
+public sealed record RolloutResumed(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Actor, string Reason, DateTimeOffset At);
+
+public sealed record RolloutAwaitingApproval(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, int Weight, DateTimeOffset At);
+
+/// <summary>The stable Deployment now runs the new revision and takes 100% of traffic; the canary is scaled to zero.</summary>
+public sealed record RolloutPromoted(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, long Sequence, DateTimeOffset At);
+
+/// <summary>Promotion could not finish (stable did not become available); traffic stays on the healthy canary.</summary>
+public sealed record PromotionFailed(Guid CorrelationId, Guid RolloutId, long Sequence, string Reason, DateTimeOffset At);
+
+public sealed record RolloutSucceeded(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, DateTimeOffset At);
+
+/// <summary>All traffic is on stable and the canary is at zero replicas.</summary>
+public sealed record RolloutRolledBack(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Cause, long Sequence, DateTimeOffset At);
+
+public sealed record RolloutSuperseded(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, string NewRevision, DateTimeOffset At);
+
+public sealed record RolloutFailed(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, string Cause, DateTimeOffset At);
+
+/// <summary>The values behind a verdict, so that every verdict explains itself.</summary>
+public sealed record AnalysisEvidence(string Summary, IReadOnlyList<MetricResult> Metrics);
+
+/// <summary>
+/// One metric's measurement. <paramref name="Outcome"/> is "pass", "fail", "nodata", "error", or for
+/// comparisons "high"/"low". <paramref name="Baseline"/> is the stable (or baseline) value where compared.
+/// </summary>
+public sealed record MetricResult(
+    string Name,
+    double? Value,
+    double? Min,
+    double? Max,
+    string Outcome,
+    double? Baseline = null,
+    double? PValue = null,
+    string? Detail = null);

@@ -1,0 +1,54 @@
+namespace CanaryFlow.Contracts;
+
+/// <summary>
+/// Everything the rollout engine needs to run one rollout, resolved from the Canary spec when the
+/// rollout is requested. Carried in the request so that the saga never reads the cluster.
+/// </summary>
+/// <param name="Steps">Canary weights in order, each 1..100, strictly increasing (e.g. 10, 20, ..., 100).</param>
+/// <param name="AnalysisInterval">Time between analysis checks at a step.</param>
+/// <param name="FailureLimit">Failed checks (in total, for this rollout) that trigger a rollback.</param>
+/// <param name="InconclusiveLimit">Consecutive inconclusive checks (no data) that trigger a rollback; 0 = never.</param>
+/// <param name="ErrorLimit">Consecutive query errors that trigger a rollback; 0 = never.</param>
+/// <param name="ProgressDeadline">A rollout that makes no progress for this long fails (paused and gated time excluded).</param>
+/// <param name="ApprovalAtWeights">Weights at which the rollout waits for a promote message before going on.</param>
+/// <param name="ApprovalBeforePromotion">Wait for a promote message after the last step, before promotion.</param>
+/// <param name="Analysis">What to measure at each check.</param>
+public sealed record RolloutPlan(
+    IReadOnlyList<int> Steps,
+    TimeSpan AnalysisInterval,
+    int FailureLimit,
+    int InconclusiveLimit,
+    int ErrorLimit,
+    TimeSpan ProgressDeadline,
+    IReadOnlyList<int> ApprovalAtWeights,
+    bool ApprovalBeforePromotion,
+    AnalysisSpec Analysis);
+
+/// <summary>The metrics judged at each check.</summary>
+/// <param name="MinRequests">Fewer canary requests than this in the interval makes a check inconclusive.</param>
+/// <param name="Metrics">Built-in or custom metrics with their bounds.</param>
+/// <param name="Comparison">Optional statistical comparison of canary against stable (or baseline).</param>
+public sealed record AnalysisSpec(
+    int MinRequests,
+    IReadOnlyList<MetricSpec> Metrics,
+    ComparisonSpec? Comparison = null);
+
+/// <summary>
+/// One metric. <paramref name="Name"/> "request-success-rate" and "request-duration" are built in
+/// (Istio metrics); any other name needs a PromQL <paramref name="Query"/> template whose variables
+/// are {{namespace}}, {{target}}, {{canary}}, {{stable}} and {{interval}}.
+/// </summary>
+public sealed record MetricSpec(string Name, string? Query = null, double? Min = null, double? Max = null);
+
+/// <summary>Mann-Whitney comparison (Kayenta-style) of the canary's samples with the stable version's.</summary>
+/// <param name="Confidence">e.g. 0.95.</param>
+/// <param name="AllowedRelativeChange">e.g. 0.1: differences within 10% are not High/Low.</param>
+/// <param name="PassScore">Share of metrics (0..1) that must pass for the check to pass.</param>
+/// <param name="MarginalScore">Below this the check fails; between marginal and pass it is inconclusive.</param>
+/// <param name="UseBaseline">Compare with a fresh baseline Deployment of the stable version instead of the stable pods.</param>
+public sealed record ComparisonSpec(
+    double Confidence = 0.95,
+    double AllowedRelativeChange = 0.1,
+    double PassScore = 0.95,
+    double MarginalScore = 0.75,
+    bool UseBaseline = false);

@@ -1,0 +1,38 @@
+namespace CanaryFlow.Contracts;
+
+/// <summary>
+/// A snapshot published by the saga on every change of phase or weight: the one feed that
+/// observers (notifications, status page, metrics, Kubernetes Events, CLI) read, so that none of
+/// them has to reassemble state from the individual facts.
+/// </summary>
+public sealed record RolloutTransitioned(
+    Guid CorrelationId,
+    Guid RolloutId,
+    RolloutTarget Target,
+    string Revision,
+    string? StableRevision,
+    string FromPhase,
+    string Phase,
+    int CanaryWeight,
+    int DesiredWeight,
+    int StepIndex,
+    int StepCount,
+    int FailedChecks,
+    int InconclusiveChecks,
+    string Reason,
+    AnalysisEvidence? LastAnalysis,
+    long Version,
+    DateTimeOffset At);
+
+/// <summary>Phase names, as Flagger users know them.</summary>
+public static class RolloutPhases
+{
+    public const string Initializing = nameof(Initializing);
+    public const string Progressing = nameof(Progressing);
+    public const string Paused = nameof(Paused);
+    public const string WaitingApproval = nameof(WaitingApproval);
+    public const string Promoting = nameof(Promoting);
+    public const string Succeeded = nameof(Succeeded);
+    public const string RollingBack = nameof(RollingBack);
+    public const string Failed = nameof(Failed);
+}

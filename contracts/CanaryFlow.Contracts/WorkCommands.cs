@@ -1,0 +1,35 @@
+namespace CanaryFlow.Contracts;
+
+// Commands from the rollout saga to the workers that carry out its decisions. Each is idempotent
+// (desired state, never an increment) so that a redelivery or a re-send after a restart is safe.
+// Sequence numbers let the saga ignore stale replies.
+
+/// <summary>Ensure the stable Deployment and routing exist, and the canary runs the new revision and is available.</summary>
+public sealed record PrepareCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, long Sequence);
+
+/// <summary>Set the VirtualService weights to canary = <paramref name="Weight"/>, stable = 100 - Weight, and verify.</summary>
+public sealed record SetCanaryWeight(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, int Weight, long Sequence);
+
+/// <summary>Copy the canary's template to stable, wait until available, route 100% to stable, scale canary to zero.</summary>
+public sealed record PromoteCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, long Sequence);
+
+/// <summary>Route 100% to stable at once, then scale the canary to zero.</summary>
+public sealed record RollBackCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Reason, long Sequence);
+
+/// <summary>Run one analysis check. Published by the ticker when a check is due.</summary>
+public sealed record AnalysisDue(
+    Guid CorrelationId,
+    Guid RolloutId,
+    RolloutTarget Target,
+    string Revision,
+    int CanaryWeight,
+    long Sequence,
+    DateTimeOffset DueAt,
+    TimeSpan Interval,
+    AnalysisSpec Spec);
+
+/// <summary>The ticker found a rollout whose last command got no answer in time (lost message, restart): re-send it.</summary>
+public sealed record RolloutStalled(Guid CorrelationId, long Sequence, DateTimeOffset DetectedAt);
+
+/// <summary>The rollout has made no progress within its deadline.</summary>
+public sealed record ProgressDeadlineExceeded(Guid CorrelationId, DateTimeOffset DetectedAt);
