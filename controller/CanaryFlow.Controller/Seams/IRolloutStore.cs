@@ -1,0 +1,20 @@
+using CanaryFlow.Controller.Rollouts;
+
+namespace CanaryFlow.Controller.Seams;
+
+/// <summary>
+/// Seam to durable rollout state: the Canary status in a cluster, a local folder for the embedded
+/// default. Optimistic concurrency: <see cref="SaveAsync"/> succeeds only when the stored version
+/// equals <paramref name="expectedVersion"/>, and stores <c>state.Version</c> (expectedVersion + 1).
+/// </summary>
+public interface IRolloutStore
+{
+    /// <summary>Copies of every stored rollout.</summary>
+    Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken);
+
+    /// <exception cref="RolloutConcurrencyException">The stored version is not <paramref name="expectedVersion"/>.</exception>
+    Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken);
+}
+
+public sealed class RolloutConcurrencyException(Guid correlationId, long expected, long actual)
+    : Exception($"Rollout {correlationId}: stored version {actual}, expected {expected}.");
