@@ -1,0 +1,78 @@
+using System.Text.Json;
+using CanaryFlow.Contracts;
+using MassTransit;
+
+namespace CanaryFlow.Controller.Rollouts;
+
+/// <summary>
+/// The durable state of one target's rollout (one saga per target). It records the weight the
+/// rollout wants and the weight it has applied, so that a restart re-applies the wanted weight
+/// (idempotent) and continues. Only the state machine changes it.
+/// </summary>
+public sealed class RolloutState : SagaStateMachineInstance
+{
+    public Guid CorrelationId { get; set; }
+    public string CurrentState { get; set; } = "Initial";
+
+    /// <summary>Incremented by every durable save (optimistic concurrency in the store).</summary>
+    public long Version { get; set; }
+
+    public Guid RolloutId { get; set; }
+    public RolloutTarget Target { get; set; } = new("", "");
+    public string Revision { get; set; } = "";
+    public string? Image { get; set; }
+    public string? StableRevision { get; set; }
+    public RolloutPlan Plan { get; set; } = null!;
+    public string RequestedBy { get; set; } = "";
+
+    /// <summary>Index into <see cref="RolloutPlan.Steps"/>; -1 before the first step.</summary>
+    public int StepIndex { get; set; } = -1;
+    public int DesiredWeight { get; set; }
+    public int AppliedWeight { get; set; }
+
+    public int FailedChecks { get; set; }
+    public int ConsecutiveNoData { get; set; }
+    public int ConsecutiveErrors { get; set; }
+    public int PassedChecks { get; set; }
+
+    /// <summary>Incremented for every command sent to a worker; a reply with another number is stale.</summary>
+    public long Sequence { get; set; }
+    /// <summary>The command awaiting its reply (a <see cref="PendingWork"/> name), or null.</summary>
+    public string? Pending { get; set; }
+    public DateTimeOffset? PendingSince { get; set; }
+
+    /// <summary>Number of the analysis window now scheduled; a verdict for another number is stale.</summary>
+    public long AnalysisSequence { get; set; }
+    public DateTimeOffset? NextAnalysisAt { get; set; }
+    public DateTimeOffset? LastAnalysisAt { get; set; }
+    public AnalysisEvidence? LastEvidence { get; set; }
+
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset LastProgressAt { get; set; }
+    public DateTimeOffset LastTransitionAt { get; set; }
+    public string LastReason { get; set; } = "";
+
+    /// <summary>Where <see cref="RolloutPhases.Paused"/> returns on resume.</summary>
+    public string? ResumeTo { get; set; }
+
+    /// <summary>A newer revision that superseded this rollout; it starts once the rollback is done.</summary>
+    public RolloutRequested? Queued { get; set; }
+
+    public RolloutState Clone() => JsonSerializer.Deserialize<RolloutState>(JsonSerializer.Serialize(this))!;
+
+    /// <summary>Overwrite every field with another's (undo an in-memory change that could not be saved).</summary>
+    public void CopyFrom(RolloutState other)
+    {
+        foreach (var p in typeof(RolloutState).GetProperties())
+            if (p.CanWrite) p.SetValue(this, p.GetValue(other));
+    }
+}
+
+/// <summary>Names of the commands a rollout can be waiting on.</summary>
+public static class PendingWork
+{
+    public const string Prepare = "prepare";
+    public const string Weight = "weight";
+    public const string Promote = "promote";
+    public const string Rollback = "rollback";
+}
