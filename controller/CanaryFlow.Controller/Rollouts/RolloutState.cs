@@ -9,7 +9,7 @@ namespace CanaryFlow.Controller.Rollouts;
 /// rollout wants and the weight it has applied, so that a restart re-applies the wanted weight
 /// (idempotent) and continues. Only the state machine changes it.
 /// </summary>
-public sealed class RolloutState : SagaStateMachineInstance
+public sealed partial class RolloutState : SagaStateMachineInstance
 {
     public Guid CorrelationId { get; set; }
     public string CurrentState { get; set; } = "Initial";
@@ -54,6 +54,9 @@ public sealed class RolloutState : SagaStateMachineInstance
 
     /// <summary>Where <see cref="RolloutPhases.Paused"/> returns on resume.</summary>
     public string? ResumeTo { get; set; }
+
+    /// <summary>Counts published transitions; with RolloutId it identifies one transition (for exactly-once notifications).</summary>
+    public long TransitionCount { get; set; }
 
     /// <summary>A newer revision that superseded this rollout; it starts once the rollback is done.</summary>
     public RolloutRequested? Queued { get; set; }

@@ -1,0 +1,68 @@
+using CanaryFlow.Controller.Rollouts;
+using CanaryFlow.Controller.Workers;
+using CanaryFlow.Controller.Web;
+using MassTransit;
+
+namespace CanaryFlow.Controller.Bus;
+
+/// <summary>Bus wiring: the saga, its workers and the transport.</summary>
+public static class RolloutBus
+{
+    /// <summary>The rollout saga, the workers and the status projection; shared by the host and the test harness.</summary>
+    public static void AddRolloutEngine(this IBusRegistrationConfigurator x)
+    {
+        x.AddSagaStateMachine<RolloutStateMachine, RolloutState, RolloutSagaDefinition>().InMemoryRepository();
+        x.AddConsumer<PrepareCanaryConsumer>();
+        x.AddConsumer<SetCanaryWeightConsumer>();
+        x.AddConsumer<PromoteCanaryConsumer>();
+        x.AddConsumer<RollBackCanaryConsumer>();
+        x.AddConsumer<AnalysisDueConsumer>();
+        x.AddConsumer<RolloutHistoryConsumer>();
+    }
+
+    public static IServiceCollection AddCanaryFlowBus(this IServiceCollection services, BusOptions options,
+        Action<IBusRegistrationConfigurator>? addMore = null)
+    {
+        services.AddMassTransit(x =>
+        {
+            x.SetKebabCaseEndpointNameFormatter();
+            x.AddRolloutEngine();
+            addMore?.Invoke(x);
+            x.AddConfigureEndpointsCallback((_, _, endpoint) =>
+            {
+                // Bounded, jittered in-process retries; what still fails goes to the _error queue and the
+                // ticker re-sends the rollout's pending command later (no delayed-exchange plugin needed).
+                endpoint.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(150)));
+                endpoint.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
+            });
+
+            if (options.Transport == BusTransport.RabbitMq)
+            {
+                var r = options.RabbitMq;
+                x.UsingRabbitMq((context, cfg) =>
+                {
+                    cfg.Host(r.Host, (ushort)r.Port, r.VirtualHost, h =>
+                    {
+                        h.Username(r.Username);
+                        h.Password(r.Password);
+                        if (r.UseTls) h.UseSsl(s => s.ServerName = r.TlsServerName ?? r.Host);
+                    });
+                    cfg.PrefetchCount = options.ConcurrentMessageLimit;
+                    cfg.ConfigureEndpoints(context);
+                });
+            }
+            else
+            {
+                x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+            }
+        });
+
+        // Without this the first publishes on a fresh broker can reach exchanges with no bindings yet.
+        services.Configure<MassTransitHostOptions>(o =>
+        {
+            o.WaitUntilStarted = true;
+            o.StopTimeout = TimeSpan.FromSeconds(10);
+        });
+        return services;
+    }
+}

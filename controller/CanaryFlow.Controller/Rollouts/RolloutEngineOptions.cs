@@ -1,0 +1,21 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CanaryFlow.Controller.Rollouts;
+
+/// <summary>Settings of the rollout engine (configuration section "Rollouts").</summary>
+public sealed class RolloutEngineOptions
+{
+    public const string Section = "Rollouts";
+
+    /// <summary>How often the ticker looks for due checks, lost commands and missed deadlines.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan TickPeriod { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A command unanswered for this long is sent again (idempotent).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan StallAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Folder of the embedded state store (one JSON file per rollout).</summary>
+    [Required]
+    public string StateDirectory { get; set; } = "canaryflow-state";
+}

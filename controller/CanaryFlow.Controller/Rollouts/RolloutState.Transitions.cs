@@ -1,0 +1,171 @@
+using CanaryFlow.Contracts;
+
+namespace CanaryFlow.Controller.Rollouts;
+
+// The state changes the state machine applies, one method per decision, so that the machine itself
+// reads as a table. Pure: no I/O, time passed in.
+public sealed partial class RolloutState
+{
+    public void Begin(RolloutRequested request, DateTimeOffset now)
+    {
+        RolloutId = request.RolloutId;
+        Target = request.Target;
+        Revision = request.Revision;
+        Image = request.Image;
+        Plan = request.Plan;
+        RequestedBy = request.Actor;
+        Queued = null;
+        Restart($"rollout of {request.Revision} requested by {request.Actor}: {request.Reason}", now);
+    }
+
+    /// <summary>Start this revision again from the first step. Sequence numbers keep growing, so replies
+    /// meant for an earlier attempt can never be taken for this one's.</summary>
+    public void Restart(string reason, DateTimeOffset now)
+    {
+        StepIndex = -1;
+        DesiredWeight = 0;
+        FailedChecks = PassedChecks = ConsecutiveNoData = ConsecutiveErrors = 0;
+        LastEvidence = null;
+        ResumeTo = null;
+        NextAnalysisAt = null;
+        StartedAt = now;
+        LastProgressAt = now;
+        Await(PendingWork.Prepare, now);
+        Note(reason, now);
+    }
+
+    public void EnterStep(int index, DateTimeOffset now, string reason)
+    {
+        StepIndex = index;
+        DesiredWeight = Plan.Steps[index];
+        NextAnalysisAt = null; // checks resume once the new weight is applied
+        ConsecutiveNoData = ConsecutiveErrors = 0;
+        LastProgressAt = now;
+        Await(PendingWork.Weight, now);
+        Note($"{reason}; step {index + 1}/{Plan.Steps.Count}: canary weight {DesiredWeight}%", now);
+    }
+
+    public void WeightApplied(int weight, DateTimeOffset now)
+    {
+        AppliedWeight = weight;
+        Pending = null;
+        PendingSince = null;
+        LastProgressAt = now;
+        ScheduleCheck(now + Plan.AnalysisInterval);
+        Note($"canary weight {weight}%", now);
+    }
+
+    public void CheckPassed(AnalysisEvidence evidence, DateTimeOffset now)
+    {
+        PassedChecks++;
+        ConsecutiveNoData = ConsecutiveErrors = 0;
+        Record(evidence, now);
+        Note($"analysis passed at {AppliedWeight}%: {evidence.Summary}", now);
+    }
+
+    public void CheckFailed(AnalysisEvidence evidence, DateTimeOffset now)
+    {
+        FailedChecks++;
+        ConsecutiveNoData = ConsecutiveErrors = 0;
+        Record(evidence, now);
+        Note($"analysis failed at {AppliedWeight}% ({FailedChecks}/{Plan.FailureLimit}): {evidence.Summary}", now);
+    }
+
+    public void CheckInconclusive(InconclusiveKind kind, AnalysisEvidence evidence, DateTimeOffset now)
+    {
+        if (kind == InconclusiveKind.NoData) { ConsecutiveNoData++; ConsecutiveErrors = 0; }
+        else { ConsecutiveErrors++; ConsecutiveNoData = 0; }
+        Record(evidence, now);
+        Note($"analysis inconclusive ({kind}) at {AppliedWeight}%: {evidence.Summary}", now);
+    }
+
+    public void BeginPromotion(string reason, DateTimeOffset now)
+    {
+        NextAnalysisAt = null;
+        LastProgressAt = now;
+        Await(PendingWork.Promote, now);
+        Note(reason, now);
+    }
+
+    public void BeginRollback(string reason, DateTimeOffset now)
+    {
+        NextAnalysisAt = null;
+        DesiredWeight = 0;
+        Await(PendingWork.Rollback, now);
+        Note(reason, now);
+    }
+
+    public void Supersede(RolloutRequested newer, DateTimeOffset now)
+    {
+        Queued = newer;
+        BeginRollback($"superseded by revision {newer.Revision}", now);
+    }
+
+    /// <summary>A newer revision arrived while promoting or rolling back: it starts when that is done.</summary>
+    public void Queue(RolloutRequested newer, DateTimeOffset now)
+    {
+        Queued = newer;
+        Note($"revision {newer.Revision} queued until {Revision} finishes", now);
+    }
+
+    public void PauseFrom(string phase, string reason, DateTimeOffset now)
+    {
+        ResumeTo = phase;
+        Note(reason, now);
+    }
+
+    public void Finish(bool promoted, string reason, DateTimeOffset now)
+    {
+        if (promoted) StableRevision = Revision;
+        if (promoted || AppliedWeight == 0 || Pending == PendingWork.Rollback) { AppliedWeight = 0; DesiredWeight = 0; }
+        Pending = null;
+        PendingSince = null;
+        NextAnalysisAt = null;
+        Note(reason, now);
+    }
+
+    public void Resend(DateTimeOffset now) => PendingSince = now;
+
+    public void Note(string reason, DateTimeOffset now)
+    {
+        LastReason = reason;
+        LastTransitionAt = now;
+    }
+
+    public bool IsReplyTo(string? pending, long sequence) => pending != null && Pending == pending && Sequence == sequence;
+
+    public bool IsCurrentCheck(long sequence) => NextAnalysisAt != null && sequence == AnalysisSequence;
+
+    public bool HasNextStep() => StepIndex + 1 < Plan.Steps.Count;
+
+    public bool GateAtCurrentWeight() => Plan.ApprovalAtWeights.Contains(AppliedWeight);
+
+    public bool FailureLimitReached() => FailedChecks >= Math.Max(1, Plan.FailureLimit);
+
+    public bool InconclusiveLimitReached() =>
+        (Plan.InconclusiveLimit > 0 && ConsecutiveNoData >= Plan.InconclusiveLimit) ||
+        (Plan.ErrorLimit > 0 && ConsecutiveErrors >= Plan.ErrorLimit);
+
+    private void Await(string work, DateTimeOffset now)
+    {
+        Sequence++;
+        Pending = work;
+        PendingSince = now;
+    }
+
+    private void Record(AnalysisEvidence evidence, DateTimeOffset now)
+    {
+        LastEvidence = evidence;
+        LastAnalysisAt = now;
+        // The next check is due one interval after this one was due, so a restart or a slow query never
+        // shortens or lengthens a step; if the controller was down for longer, check once at once.
+        var next = (NextAnalysisAt ?? now) + Plan.AnalysisInterval;
+        ScheduleCheck(next < now ? now : next);
+    }
+
+    private void ScheduleCheck(DateTimeOffset due)
+    {
+        AnalysisSequence++;
+        NextAnalysisAt = due;
+    }
+}

@@ -1,0 +1,112 @@
+using CanaryFlow.Analysis;
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Bus;
+using CanaryFlow.Controller.Hosting;
+using CanaryFlow.Controller.Rollouts;
+using CanaryFlow.Controller.Seams;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CanaryFlow.Controller.Tests.Rollouts;
+
+/// <summary>
+/// The real rollout engine (saga, workers, ticker, file store) on MassTransit's test harness, with a
+/// fake clock that the test advances and an in-memory world in place of the cluster.
+/// </summary>
+public sealed class EngineUnderTest : IAsyncDisposable
+{
+    private readonly ServiceProvider _services;
+
+    public FakeTimeProvider Clock { get; }
+    public InMemoryWorld World { get; }
+    public string StateDirectory { get; }
+    public ITestHarness Harness { get; }
+
+    private EngineUnderTest(ServiceProvider services, FakeTimeProvider clock, InMemoryWorld world, string stateDirectory)
+    {
+        _services = services;
+        Clock = clock;
+        World = world;
+        StateDirectory = stateDirectory;
+        Harness = services.GetRequiredService<ITestHarness>();
+    }
+
+    public static async Task<EngineUnderTest> StartAsync(InMemoryWorld? world = null, string? stateDirectory = null, FakeTimeProvider? clock = null)
+    {
+        world ??= new InMemoryWorld();
+        clock ??= new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
+        stateDirectory ??= Directory.CreateTempSubdirectory("canaryflow-test-").FullName;
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Rollouts:StateDirectory"] = stateDirectory,
+            ["Rollouts:StallAfter"] = "00:00:30",
+        }).Build();
+
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddSingleton<ITrafficRouter>(world);
+        services.AddSingleton<IWorkloadController>(world);
+        services.AddSingleton<IAnalysisRunner>(world);
+        services.AddRolloutEngineServices(configuration);
+        services.AddMassTransitTestHarness(x => x.AddRolloutEngine());
+        var provider = services.BuildServiceProvider(validateScopes: true);
+
+        foreach (var rehydrator in provider.GetServices<IHostedService>().OfType<RolloutRehydrator>())
+            await rehydrator.StartAsync(CancellationToken.None);
+        var engine = new EngineUnderTest(provider, clock, world, stateDirectory);
+        await engine.Harness.Start();
+        return engine;
+    }
+
+    public Task Publish<T>(T message) where T : class => Harness.Bus.Publish(message);
+
+    public Task Request(RolloutTarget target, string revision, RolloutPlan plan) => Publish(TestPlans.Request(target, revision, plan));
+
+    /// <summary>Moves the clock on (one analysis interval by default) and lets the ticker look at every rollout.</summary>
+    public async Task Tick(TimeSpan? advance = null)
+    {
+        Clock.Advance(advance ?? TestPlans.Interval);
+        await _services.GetRequiredService<RolloutTicker>().TickAsync(CancellationToken.None);
+    }
+
+    public async Task<RolloutState?> Find(RolloutTarget target)
+    {
+        var id = RolloutIds.ForTarget(target);
+        return (await _services.GetRequiredService<IRolloutStore>().LoadAllAsync(CancellationToken.None)).FirstOrDefault(s => s.CorrelationId == id);
+    }
+
+    /// <summary>Waits until the durable state of the target's rollout satisfies <paramref name="condition"/>.</summary>
+    public async Task<RolloutState> Until(RolloutTarget target, Func<RolloutState, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        RolloutState? state = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            state = await Find(target);
+            if (state != null && condition(state)) return state;
+            await Task.Delay(5);
+        }
+        throw new Xunit.Sdk.XunitException($"Timed out waiting for {what}; rollout is {Describe(state)}");
+    }
+
+    /// <summary>Waits until the saga has consumed a message matching <paramref name="filter"/>.</summary>
+    public async Task Consumed<T>(Func<T, bool> filter) where T : class
+    {
+        var saga = Harness.GetSagaStateMachineHarness<RolloutStateMachine, RolloutState>();
+        Assert.True(await saga.Consumed.Any<T>(x => filter(x.Context.Message)), $"saga never consumed {typeof(T).Name}");
+    }
+
+    public static string Describe(RolloutState? s) => s is null ? "absent" :
+        $"{s.CurrentState} step {s.StepIndex} desired {s.DesiredWeight} applied {s.AppliedWeight} pending {s.Pending} failed {s.FailedChecks}: {s.LastReason}";
+
+    public async ValueTask DisposeAsync()
+    {
+        await Harness.Stop();
+        await _services.DisposeAsync();
+    }
+}

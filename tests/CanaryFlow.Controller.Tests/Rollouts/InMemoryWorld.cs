@@ -1,0 +1,82 @@
+using System.Collections.Concurrent;
+using CanaryFlow.Analysis;
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Seams;
+
+namespace CanaryFlow.Controller.Tests.Rollouts;
+
+/// <summary>
+/// Stand-in for the cluster in state-machine tests: records every weight the engine applies and
+/// the workload changes it makes, and answers analysis from a script. It outlives controller
+/// restarts, as a cluster would. (The Kubernetes adapters are tested against the sandbox API server.)
+/// </summary>
+public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalysisRunner
+{
+    private readonly ConcurrentDictionary<RolloutTarget, TargetRecord> _targets = new();
+
+    public sealed class TargetRecord
+    {
+        public readonly List<int> AppliedWeights = [];
+        public int CanaryWeight;
+        public int CanaryReplicas;
+        public string? StableRevision;
+        public readonly ConcurrentQueue<VerdictOutcome> Script = new();
+        public VerdictOutcome Default = VerdictOutcome.Passed;
+        public bool CanaryNeverReady;
+        public bool StableNeverReady;
+        public int AnalysisRuns;
+    }
+
+    public TargetRecord this[RolloutTarget target] => _targets.GetOrAdd(target, _ => new TargetRecord());
+
+    public Task<TrafficWeights> GetWeightsAsync(RolloutTarget target, CancellationToken cancellationToken)
+    {
+        var t = this[target];
+        lock (t) return Task.FromResult(new TrafficWeights(100 - t.CanaryWeight, t.CanaryWeight));
+    }
+
+    public Task<TrafficWeights> SetWeightsAsync(RolloutTarget target, int canaryWeight, CancellationToken cancellationToken)
+    {
+        var t = this[target];
+        lock (t)
+        {
+            var before = new TrafficWeights(100 - t.CanaryWeight, t.CanaryWeight);
+            if (t.CanaryWeight != canaryWeight) t.AppliedWeights.Add(canaryWeight); // desired state: a repeat is no change
+            t.CanaryWeight = canaryWeight;
+            return Task.FromResult(before);
+        }
+    }
+
+    public Task<WorkloadResult> PrepareCanaryAsync(RolloutTarget target, string revision, CancellationToken cancellationToken)
+    {
+        var t = this[target];
+        lock (t) t.CanaryReplicas = 1;
+        return Task.FromResult(t.CanaryNeverReady ? WorkloadResult.Failed("progress deadline exceeded") : WorkloadResult.Ok);
+    }
+
+    public Task<WorkloadResult> PromoteStableAsync(RolloutTarget target, string revision, CancellationToken cancellationToken)
+    {
+        var t = this[target];
+        if (t.StableNeverReady) return Task.FromResult(WorkloadResult.Failed("stable did not become available"));
+        lock (t) t.StableRevision = revision;
+        return Task.FromResult(WorkloadResult.Ok);
+    }
+
+    public Task ScaleCanaryToZeroAsync(RolloutTarget target, CancellationToken cancellationToken)
+    {
+        var t = this[target];
+        lock (t) t.CanaryReplicas = 0;
+        return Task.CompletedTask;
+    }
+
+    public Task<AnalysisVerdict> RunAsync(AnalysisRequest request, CancellationToken cancellationToken)
+    {
+        var t = this[request.Target];
+        Interlocked.Increment(ref t.AnalysisRuns);
+        var outcome = t.Script.TryDequeue(out var next) ? next : t.Default;
+        var value = outcome == VerdictOutcome.Failed ? 0.8 : 0.999;
+        var metric = new MetricResult("request-success-rate", outcome is VerdictOutcome.NoData or VerdictOutcome.QueryError ? null : value,
+            0.99, null, outcome.ToString().ToLowerInvariant());
+        return Task.FromResult(new AnalysisVerdict(outcome, new AnalysisEvidence($"success rate {metric.Value?.ToString() ?? "n/a"} (min 0.99)", [metric])));
+    }
+}
