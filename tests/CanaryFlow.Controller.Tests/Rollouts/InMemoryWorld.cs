@@ -22,6 +22,8 @@ public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalys
         public string? StableRevision;
         public readonly ConcurrentQueue<VerdictOutcome> Script = new();
         public VerdictOutcome Default = VerdictOutcome.Passed;
+        /// <summary>Checks fail once the canary gets at least this weight (a release that breaks under load).</summary>
+        public int FailFromWeight = int.MaxValue;
         public bool CanaryNeverReady;
         public bool StableNeverReady;
         public int AnalysisRuns;
@@ -73,7 +75,7 @@ public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalys
     {
         var t = this[request.Target];
         Interlocked.Increment(ref t.AnalysisRuns);
-        var outcome = t.Script.TryDequeue(out var next) ? next : t.Default;
+        var outcome = t.Script.TryDequeue(out var next) ? next : t.CanaryWeight >= t.FailFromWeight ? VerdictOutcome.Failed : t.Default;
         var value = outcome == VerdictOutcome.Failed ? 0.8 : 0.999;
         var metric = new MetricResult("request-success-rate", outcome is VerdictOutcome.NoData or VerdictOutcome.QueryError ? null : value,
             0.99, null, outcome.ToString().ToLowerInvariant());

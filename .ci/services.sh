@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Start and stop the real services the tests use, on 127.0.0.1 only, with private data folders.
+# Sourced by .ci/run; usable by hand: `source .ci/services.sh; start_rabbitmq DIR PORT`.
+set -euo pipefail
+
+apt_install() {
+  # Another process may hold the dpkg lock; wait for it rather than fail.
+  if [ -z "${CANARYFLOW_APT_UPDATED:-}" ]; then
+    apt-get -o DPkg::Lock::Timeout=300 update -qq
+    export CANARYFLOW_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$@"
+}
+
+ensure_rabbitmq() {
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_install rabbitmq-server
+}
+
+# Prometheus: the server binary from Debian's package, without the ~377 MB of recommended extras.
+ensure_prometheus() {
+  local dir=$1
+  if command -v prometheus >/dev/null 2>&1; then PROMETHEUS_BIN=$(command -v prometheus); export PROMETHEUS_BIN; return; fi
+  if [ ! -x "$dir/usr/bin/prometheus" ]; then
+    [ -n "${CANARYFLOW_APT_UPDATED:-}" ] || { apt-get -o DPkg::Lock::Timeout=300 update -qq; export CANARYFLOW_APT_UPDATED=1; }
+    mkdir -p "$dir"
+    (cd "$dir" && apt-get download -qq prometheus && dpkg-deb -x prometheus_*.deb "$dir")
+  fi
+  export PROMETHEUS_BIN="$dir/usr/bin/prometheus"
+}
+
+wait_tcp() { # host port seconds
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+start_rabbitmq() { # dir port
+  local dir=$1 port=$2
+  rm -rf "$dir" && mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
+  echo "[]." > "$dir/enabled_plugins"
+  cat > "$dir/rabbitmq.conf" <<CONF
+loopback_users = none
+CONF
+  export HOME_RABBIT="$dir/home"
+  (
+    export HOME="$dir/home" RABBITMQ_NODENAME="canaryflow-ci@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+      RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT=$((port + 20000)) RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
+      RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" RABBITMQ_CONFIG_FILE="$dir/rabbitmq" \
+      ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+    exec /usr/lib/rabbitmq/bin/rabbitmq-server
+  ) > "$dir/server.out" 2>&1 &
+  echo $! > "$dir/pid"
+  if ! wait_tcp 127.0.0.1 "$port" 60; then
+    echo "RabbitMQ did not start; see $dir/server.out" >&2
+    tail -20 "$dir/server.out" >&2
+    return 1
+  fi
+  HOME="$dir/home" RABBITMQ_NODENAME="canaryflow-ci@localhost" /usr/lib/rabbitmq/bin/rabbitmqctl -q await_startup
+  export CANARYFLOW_RABBITMQ_PORT=$port CANARYFLOW_RABBITMQ_HOME="$dir/home" CANARYFLOW_RABBITMQ_NODE="canaryflow-ci@localhost"
+}
+
+stop_rabbitmq() { # dir
+  local dir=$1
+  [ -f "$dir/pid" ] || return 0
+  HOME="$dir/home" RABBITMQ_NODENAME="canaryflow-ci@localhost" timeout 30 /usr/lib/rabbitmq/bin/rabbitmqctl -q shutdown 2>/dev/null || kill "$(cat "$dir/pid")" 2>/dev/null || true
+  pkill -f "epmd.*-address 127.0.0.1" 2>/dev/null || pkill -x epmd 2>/dev/null || true
+  rm -f "$dir/pid"
+}

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace CanaryFlow.Controller.Tests.Infrastructure;
+
+/// <summary>
+/// The real RabbitMQ the tests use, on 127.0.0.1. `.ci/run` starts one and sets
+/// CANARYFLOW_RABBITMQ_PORT/HOME/NODE; when they are absent (a developer running `dotnet test`), the
+/// same script starts a private broker for this test run. Each test gets its own virtual host, so
+/// tests running side by side never see each other's messages.
+/// </summary>
+public sealed class RabbitMqBroker : IAsyncDisposable
+{
+    private static readonly SemaphoreSlim StartLock = new(1, 1);
+    private static RabbitMqBroker? _shared;
+    private readonly string? _ownDirectory;
+
+    public int Port { get; }
+    private string Home { get; }
+    private string Node { get; }
+
+    private RabbitMqBroker(int port, string home, string node, string? ownDirectory)
+    {
+        Port = port;
+        Home = home;
+        Node = node;
+        _ownDirectory = ownDirectory;
+    }
+
+    public static async Task<RabbitMqBroker> SharedAsync()
+    {
+        await StartLock.WaitAsync();
+        try
+        {
+            if (_shared != null) return _shared;
+            var port = Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_PORT");
+            if (port != null)
+            {
+                _shared = new RabbitMqBroker(int.Parse(port), Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_HOME")!,
+                    Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_NODE") ?? "canaryflow-ci@localhost", null);
+            }
+            else
+            {
+                var dir = Directory.CreateTempSubdirectory("canaryflow-rabbit-").FullName;
+                var free = FreePort();
+                await Script($"source .ci/services.sh; ensure_rabbitmq; start_rabbitmq '{dir}' {free}");
+                _shared = new RabbitMqBroker(free, System.IO.Path.Combine(dir, "home"), "canaryflow-ci@localhost", dir);
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => _shared.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            return _shared;
+        }
+        finally
+        {
+            StartLock.Release();
+        }
+    }
+
+    /// <summary>A fresh virtual host that only the calling test uses.</summary>
+    public async Task<string> NewVirtualHostAsync(string name)
+    {
+        var vhost = $"{name}-{Guid.NewGuid():N}"[..Math.Min(60, name.Length + 33)];
+        await Ctl($"add_vhost {vhost}");
+        await Ctl($"set_permissions -p {vhost} guest \".*\" \".*\" \".*\"");
+        return vhost;
+    }
+
+    /// <summary>Stops and starts the broker application, as an operator's restart would (connections drop).</summary>
+    public async Task RestartAsync()
+    {
+        await Ctl("stop_app");
+        await Ctl("start_app");
+        await Ctl("await_startup");
+    }
+
+    private Task Ctl(string args) => Script($"HOME='{Home}' RABBITMQ_NODENAME='{Node}' /usr/lib/rabbitmq/bin/rabbitmqctl -q {args}");
+
+    private static async Task Script(string command)
+    {
+        var psi = new ProcessStartInfo("bash", ["-c", command])
+        {
+            WorkingDirectory = RepositoryRoot.Path,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"`{command}` failed ({p.ExitCode}): {await stderr} {await stdout}");
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownDirectory != null) await Script($"source .ci/services.sh; stop_rabbitmq '{_ownDirectory}'");
+    }
+}
