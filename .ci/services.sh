@@ -39,17 +39,18 @@ wait_tcp() { # host port seconds
 
 start_rabbitmq() { # dir port
   local dir=$1 port=$2
+  local node="canaryflow-$port@localhost" epmd=$((5000 + port % 1000))
   rm -rf "$dir" && mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
   echo "[]." > "$dir/enabled_plugins"
-  cat > "$dir/rabbitmq.conf" <<CONF
-loopback_users = none
-CONF
-  export HOME_RABBIT="$dir/home"
+  echo "loopback_users = none" > "$dir/rabbitmq.conf"
+  echo "$port" > "$dir/port"
+  # Its own epmd port, so that stopping this broker never touches another's epmd.
   (
-    export HOME="$dir/home" RABBITMQ_NODENAME="canaryflow-ci@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
-      RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT=$((port + 20000)) RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
+    export HOME="$dir/home" RABBITMQ_NODENAME="$node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+      RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT=$((port + 1)) RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
       RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" RABBITMQ_CONFIG_FILE="$dir/rabbitmq" \
-      ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+      ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT="$epmd" \
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
     exec /usr/lib/rabbitmq/bin/rabbitmq-server
   ) > "$dir/server.out" 2>&1 &
   echo $! > "$dir/pid"
@@ -58,14 +59,23 @@ CONF
     tail -20 "$dir/server.out" >&2
     return 1
   fi
-  HOME="$dir/home" RABBITMQ_NODENAME="canaryflow-ci@localhost" /usr/lib/rabbitmq/bin/rabbitmqctl -q await_startup
-  export CANARYFLOW_RABBITMQ_PORT=$port CANARYFLOW_RABBITMQ_HOME="$dir/home" CANARYFLOW_RABBITMQ_NODE="canaryflow-ci@localhost"
+  rabbitmqctl_in "$dir" -q await_startup
+  export CANARYFLOW_RABBITMQ_PORT=$port CANARYFLOW_RABBITMQ_DIR="$dir"
+}
+
+rabbitmqctl_in() { # dir args...
+  local dir=$1; shift
+  local port; port=$(cat "$dir/port")
+  HOME="$dir/home" RABBITMQ_NODENAME="canaryflow-$port@localhost" ERL_EPMD_PORT=$((5000 + port % 1000)) \
+    /usr/lib/rabbitmq/bin/rabbitmqctl "$@"
 }
 
 stop_rabbitmq() { # dir
   local dir=$1
   [ -f "$dir/pid" ] || return 0
-  HOME="$dir/home" RABBITMQ_NODENAME="canaryflow-ci@localhost" timeout 30 /usr/lib/rabbitmq/bin/rabbitmqctl -q shutdown 2>/dev/null || kill "$(cat "$dir/pid")" 2>/dev/null || true
-  pkill -f "epmd.*-address 127.0.0.1" 2>/dev/null || pkill -x epmd 2>/dev/null || true
+  local port epmd; port=$(cat "$dir/port"); epmd=$((5000 + port % 1000))
+  rabbitmqctl_in "$dir" -q shutdown 2>/dev/null || kill "$(cat "$dir/pid")" 2>/dev/null || true
+  local pid; pid=$(ss -ltnpH "sport = :$epmd" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   rm -f "$dir/pid"
 }

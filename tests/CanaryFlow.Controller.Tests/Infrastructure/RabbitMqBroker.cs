@@ -5,7 +5,7 @@ namespace CanaryFlow.Controller.Tests.Infrastructure;
 
 /// <summary>
 /// The real RabbitMQ the tests use, on 127.0.0.1. `.ci/run` starts one and sets
-/// CANARYFLOW_RABBITMQ_PORT/HOME/NODE; when they are absent (a developer running `dotnet test`), the
+/// CANARYFLOW_RABBITMQ_PORT and CANARYFLOW_RABBITMQ_DIR; when they are absent (a developer running `dotnet test`), the
 /// same script starts a private broker for this test run. Each test gets its own virtual host, so
 /// tests running side by side never see each other's messages.
 /// </summary>
@@ -16,14 +16,13 @@ public sealed class RabbitMqBroker : IAsyncDisposable
     private readonly string? _ownDirectory;
 
     public int Port { get; }
-    private string Home { get; }
-    private string Node { get; }
+    /// <summary>The broker's private folder (data, logs, Erlang cookie), as .ci/services.sh lays it out.</summary>
+    private string Directory { get; }
 
-    private RabbitMqBroker(int port, string home, string node, string? ownDirectory)
+    private RabbitMqBroker(int port, string directory, string? ownDirectory)
     {
         Port = port;
-        Home = home;
-        Node = node;
+        Directory = directory;
         _ownDirectory = ownDirectory;
     }
 
@@ -36,15 +35,15 @@ public sealed class RabbitMqBroker : IAsyncDisposable
             var port = Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_PORT");
             if (port != null)
             {
-                _shared = new RabbitMqBroker(int.Parse(port), Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_HOME")!,
-                    Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_NODE") ?? "canaryflow-ci@localhost", null);
+                _shared = new RabbitMqBroker(int.Parse(port), Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_DIR")
+                    ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_DIR is not set (bash .ci/run sets it)"), null);
             }
             else
             {
-                var dir = Directory.CreateTempSubdirectory("canaryflow-rabbit-").FullName;
+                var dir = System.IO.Directory.CreateTempSubdirectory("canaryflow-rabbit-").FullName;
                 var free = FreePort();
                 await Script($"source .ci/services.sh; ensure_rabbitmq; start_rabbitmq '{dir}' {free}");
-                _shared = new RabbitMqBroker(free, System.IO.Path.Combine(dir, "home"), "canaryflow-ci@localhost", dir);
+                _shared = new RabbitMqBroker(free, dir, dir);
                 AppDomain.CurrentDomain.ProcessExit += (_, _) => _shared.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
             return _shared;
@@ -72,7 +71,7 @@ public sealed class RabbitMqBroker : IAsyncDisposable
         await Ctl("await_startup");
     }
 
-    private Task Ctl(string args) => Script($"HOME='{Home}' RABBITMQ_NODENAME='{Node}' /usr/lib/rabbitmq/bin/rabbitmqctl -q {args}");
+    private Task Ctl(string args) => Script($"source .ci/services.sh; rabbitmqctl_in '{Directory}' -q {args}");
 
     private static async Task Script(string command)
     {
