@@ -7,9 +7,11 @@ using Microsoft.Extensions.Options;
 namespace CanaryFlow.Controller.Storage;
 
 /// <summary>
-/// The embedded default store: one JSON file per rollout in a folder, written to a temporary file,
-/// flushed to disk, then renamed over the old one, so a kill at any moment leaves either the old or
-/// the new state, never a torn one. Reads come from a cache of copies kept in step with the files.
+/// The embedded default store: one JSON file per rollout in a folder, written to a temporary file and
+/// renamed over the old one, so a process killed at any moment leaves either the old or the new state,
+/// never a torn one. No fsync: the page cache outlives a killed process, and an fsync per transition
+/// costs more than the whole transition; a node crash is what the Kubernetes status store is for.
+/// Reads come from a cache of copies kept in step with the files.
 /// </summary>
 public sealed class FileRolloutStore : IRolloutStore
 {
@@ -48,11 +50,7 @@ public sealed class FileRolloutStore : IRolloutStore
             var json = JsonSerializer.Serialize(state, Json);
             var path = Path.Combine(_directory, $"{state.CorrelationId:N}.json");
             var temp = path + ".tmp";
-            await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.WriteThrough))
-            {
-                await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(json), cancellationToken);
-                stream.Flush(flushToDisk: true);
-            }
+            await File.WriteAllTextAsync(temp, json, cancellationToken);
             File.Move(temp, path, overwrite: true);
             _cache[state.CorrelationId] = json;
         }

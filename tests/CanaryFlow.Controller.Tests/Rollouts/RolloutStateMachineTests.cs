@@ -1,3 +1,4 @@
+using CanaryFlow.Sandbox.Simulation;
 using CanaryFlow.Analysis;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Rollouts;

@@ -3,12 +3,13 @@ using CanaryFlow.Analysis;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Seams;
 
-namespace CanaryFlow.Controller.Tests.Rollouts;
+namespace CanaryFlow.Sandbox.Simulation;
 
 /// <summary>
-/// Stand-in for the cluster in state-machine tests: records every weight the engine applies and
+/// Stand-in for a cluster behind the engine's seams: records every weight the engine applies and
 /// the workload changes it makes, and answers analysis from a script. It outlives controller
-/// restarts, as a cluster would. (The Kubernetes adapters are tested against the sandbox API server.)
+/// restarts, as a cluster would. Used by the engine tests and the load harness; the Kubernetes
+/// adapters are tested against the sandbox API server instead.
 /// </summary>
 public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalysisRunner
 {

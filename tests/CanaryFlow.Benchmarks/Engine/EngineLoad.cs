@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using CanaryFlow.Analysis;
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Hosting;
+using CanaryFlow.Controller.Seams;
+using CanaryFlow.Sandbox.Simulation;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace CanaryFlow.Benchmarks.Engine;
+
+/// <summary>
+/// N rollouts at once through the whole engine (saga, workers, ticker, durable file store) on the
+/// in-memory transport or RabbitMQ: transitions per second, reaction latency, resident memory.
+/// Bounded: every rollout has 10 steps of one analysis interval; the run stops at a time limit.
+/// </summary>
+public static class EngineLoad
+{
+    public sealed class TransitionCounter : IConsumer<RolloutTransitioned>
+    {
+        public static long Count;
+        public Task Consume(ConsumeContext<RolloutTransitioned> context)
+        {
+            Interlocked.Increment(ref Count);
+            return Task.CompletedTask;
+        }
+    }
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var rollouts = IntArg(args, "--rollouts", 1000);
+        var transport = StringArg(args, "--transport", "InMemory");
+        var port = IntArg(args, "--rabbitmq-port", 5672);
+        var intervalMs = IntArg(args, "--interval-ms", 1000);
+        var limit = TimeSpan.FromSeconds(IntArg(args, "--time-limit-s", 180));
+
+        var state = Directory.CreateTempSubdirectory("canaryflow-bench-").FullName;
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Bus:Transport"] = transport,
+            ["Bus:RabbitMq:Port"] = port.ToString(),
+            ["Bus:ConcurrentMessageLimit"] = "64",
+            ["Rollouts:StateDirectory"] = state,
+            ["Rollouts:TickPeriod"] = "00:00:00.100",
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        var world = new TimingWorld(new InMemoryWorld());
+        builder.Services.AddSingleton<ITrafficRouter>(world);
+        builder.Services.AddSingleton<IWorkloadController>(world);
+        builder.Services.AddSingleton<IAnalysisRunner>(world);
+        builder.Services.AddCanaryFlowEngine(builder.Configuration, x => x.AddConsumer<TransitionCounter>());
+        using var host = builder.Build();
+        await host.StartAsync();
+
+        var bus = host.Services.GetRequiredService<IBus>();
+        var plan = new RolloutPlan([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], TimeSpan.FromMilliseconds(intervalMs), 2, 0, 0,
+            TimeSpan.FromMinutes(10), [], false, new AnalysisSpec(10, [new MetricSpec("request-success-rate", Min: 0.99)]));
+        var process = Process.GetCurrentProcess();
+        long peakRss = 0;
+        var cpuBefore = process.TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        var targets = Enumerable.Range(0, rollouts).Select(i => new RolloutTarget("bench", $"svc-{i:D4}")).ToList();
+        foreach (var t in targets)
+            await bus.Publish(new RolloutRequested(RolloutIds.ForTarget(t), RolloutIds.ForRevision(t, "v2"), t, "v2", null, plan,
+                "bench", "load", DateTimeOffset.UtcNow));
+
+        var store = host.Services.GetRequiredService<IRolloutStore>();
+        int done;
+        do
+        {
+            await Task.Delay(250);
+            process.Refresh();
+            peakRss = Math.Max(peakRss, process.WorkingSet64);
+            done = (await store.LoadAllAsync(CancellationToken.None)).Count(s => s.CurrentState is RolloutPhases.Succeeded or RolloutPhases.Failed);
+        } while (done < rollouts && clock.Elapsed < limit);
+        var elapsed = clock.Elapsed;
+        var cpu = process.TotalProcessorTime - cpuBefore;
+        await host.StopAsync();
+
+        var lat = world.LatenciesMs.Order().ToArray();
+        double P(double q) => lat.Length == 0 ? double.NaN : lat[Math.Min(lat.Length - 1, (int)Math.Ceiling(q * lat.Length) - 1)];
+        var transitions = Interlocked.Read(ref TransitionCounter.Count);
+        Console.WriteLine($"| {transport} | {rollouts} | {done} | {elapsed.TotalSeconds:F1} | {transitions} | {transitions / elapsed.TotalSeconds:F0} | " +
+                          $"{P(0.5):F1} | {P(0.99):F1} | {peakRss / 1024.0 / 1024.0:F0} | {cpu.TotalSeconds / elapsed.TotalSeconds * 100:F0}% |");
+        Directory.Delete(state, recursive: true);
+        return done == rollouts ? 0 : 1;
+    }
+
+    public const string Header =
+        "| transport | rollouts | finished | wall s | transitions | transitions/s | p50 check→weight ms | p99 check→weight ms | peak RSS MB | CPU (of 1 core) |\n" +
+        "|---|---|---|---|---|---|---|---|---|---|";
+
+    private static int IntArg(string[] args, string name, int fallback) =>
+        Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
+
+    private static string StringArg(string[] args, string name, string fallback) =>
+        Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
