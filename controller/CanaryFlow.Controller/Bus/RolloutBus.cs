@@ -20,6 +20,18 @@ public static class RolloutBus
         x.AddConsumer<RolloutHistoryConsumer>();
     }
 
+    /// <summary>
+    /// A message missing a field its contract requires (or carrying null where the contract says
+    /// non-null) fails to deserialize and goes to the endpoint's _error queue with the reason, instead
+    /// of reaching the saga half-filled. Messages of unknown types go to _skipped (MassTransit's default).
+    /// </summary>
+    public static System.Text.Json.JsonSerializerOptions StrictContracts(System.Text.Json.JsonSerializerOptions options)
+    {
+        options.RespectRequiredConstructorParameters = true;
+        options.RespectNullableAnnotations = true;
+        return options;
+    }
+
     public static IServiceCollection AddCanaryFlowBus(this IServiceCollection services, BusOptions options,
         Action<IBusRegistrationConfigurator>? addMore = null)
     {
@@ -48,12 +60,17 @@ public static class RolloutBus
                         if (r.UseTls) h.UseSsl(s => s.ServerName = r.TlsServerName ?? r.Host);
                     });
                     cfg.PrefetchCount = options.ConcurrentMessageLimit;
+                    cfg.ConfigureJsonSerializerOptions(StrictContracts);
                     cfg.ConfigureEndpoints(context);
                 });
             }
             else
             {
-                x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+                x.UsingInMemory((context, cfg) =>
+                {
+                    cfg.ConfigureJsonSerializerOptions(StrictContracts);
+                    cfg.ConfigureEndpoints(context);
+                });
             }
         });
 
