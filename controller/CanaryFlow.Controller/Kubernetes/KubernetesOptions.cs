@@ -16,6 +16,8 @@ public sealed class KubernetesOptions
     /// <summary>Namespaces whose Canaries this controller governs.</summary>
     public List<string> Namespaces { get; set; } = ["default"];
 
+    /// <summary>False: this replica always acts (a single replica; no Lease is used).</summary>
+    public bool LeaderElection { get; set; } = true;
     public string LeaseName { get; set; } = "canaryflow-leader";
     public string LeaseNamespace { get; set; } = "default";
     /// <summary>Unique per replica; defaults to the host name plus a random suffix.</summary>
