@@ -29,6 +29,10 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
         }
         catch (ApiError e) { await WriteAsync(context, e.Code, e.ToStatus()); }
         catch (JsonException e) { await WriteAsync(context, 400, ApiError.BadRequest($"invalid JSON: {e.Message}").ToStatus()); }
+        catch (Exception e) when (e is not OperationCanceledException && !context.Response.HasStarted)
+        {
+            await WriteAsync(context, 500, new ApiError(500, "InternalError", $"an error on the server (\"{e.Message}\") has prevented the request from succeeding").ToStatus());
+        }
     }
 
     private static Target Parse(string path)

@@ -198,6 +198,9 @@ public sealed class ObjectStore(TimeProvider time)
 
     private StoredEvent Commit(ResourceKind kind, string ns, string name, JsonObject obj, string type)
     {
+        // Stored as parsed JSON, as etcd holds bytes: values built in code (an int) and values read back
+        // (a number) then behave the same for every reader.
+        obj = (JsonObject)JsonNode.Parse(obj.ToJsonString())!;
         _objects[(kind, ns, name)] = obj;
         return Record(kind, ns, obj, type);
     }
