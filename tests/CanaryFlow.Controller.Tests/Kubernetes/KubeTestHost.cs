@@ -3,7 +3,12 @@ using CanaryFlow.Controller.Kubernetes;
 using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Routing;
 using CanaryFlow.Sandbox.Kubernetes;
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Kubernetes.Watch;
+using CanaryFlow.Controller.Kubernetes.Workloads;
 using k8s;
+using MassTransit.Testing;
+using Microsoft.Extensions.Hosting;
 using MassTransit;
 using k8s.Models;
 using Microsoft.Extensions.Configuration;
@@ -121,8 +126,34 @@ public sealed class KubeTestHost : IAsyncDisposable
         }
     }
 
+    private readonly List<IHostedService> _started = [];
+
+    /// <summary>Starts the bus test harness and the Deployment watch (as the host would on the leader).</summary>
+    public async Task StartWatcherAsync()
+    {
+        await Get<ITestHarness>().Start();
+        var watcher = Services.GetServices<IHostedService>().OfType<DeploymentWatcher>().Single();
+        await watcher.StartAsync(CancellationToken.None);
+        _started.Add(watcher);
+    }
+
+    /// <summary>A Deployment "podinfo" (image podinfo:1), its Canary, and the watch that initialises it.</summary>
+    public async Task<RolloutTarget> InitializedAsync(JsonObject? spec = null, Func<Task>? beforeCanary = null)
+    {
+        await CreateDeploymentAsync("podinfo", "podinfo:1");
+        if (beforeCanary is not null) await beforeCanary();
+        await CreateCanaryAsync("podinfo", "podinfo", spec);
+        await StartWatcherAsync();
+        await EventuallyAsync(async () => (await GetCanaryAsync("podinfo"))["status"]?["trackedRevision"] is not null, "Canary initialised");
+        return new RolloutTarget(Ns, "podinfo");
+    }
+
+    public async Task<string> RevisionAsync(string deployment) =>
+        PodTemplateHash.Compute((await Client.AppsV1.ReadNamespacedDeploymentAsync(deployment, Ns)).Spec.Template, "canaryflow.dev/track");
+
     public async ValueTask DisposeAsync()
     {
+        foreach (var s in _started) await s.StopAsync(CancellationToken.None);
         await Services.DisposeAsync();
         await Sandbox.DisposeAsync();
     }
