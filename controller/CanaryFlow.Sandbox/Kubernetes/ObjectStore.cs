@@ -159,7 +159,7 @@ public sealed class ObjectStore(TimeProvider time)
             }
             else
             {
-                if (sinceResourceVersion < _compactedAt)
+                if (sinceResourceVersion < _compactedAt && ++ExpiredWatches > 0)
                     throw ApiError.Gone($"too old resource version: {sinceResourceVersion} ({_compactedAt})");
                 foreach (var e in _history.Where(e => e.ResourceVersion > sinceResourceVersion)) subscription.Offer(e);
             }
@@ -186,6 +186,9 @@ public sealed class ObjectStore(TimeProvider time)
         foreach (var w in open) w.Close();
         return open.Count;
     }
+
+    /// <summary>How many watches were refused with 410 Gone.</summary>
+    public int ExpiredWatches { get; private set; }
 
     public int OpenWatchCount { get { lock (_gate) return _watches.Count; } }
 

@@ -128,13 +128,11 @@ public sealed class KubeTestHost : IAsyncDisposable
 
     private readonly List<IHostedService> _started = [];
 
-    /// <summary>Starts the bus test harness and the Deployment watch (as the host would on the leader).</summary>
+    /// <summary>Starts the bus test harness, which starts every hosted service: the Deployment watch among them.</summary>
     public async Task StartWatcherAsync()
     {
         await Get<ITestHarness>().Start();
-        var watcher = Services.GetServices<IHostedService>().OfType<DeploymentWatcher>().Single();
-        await watcher.StartAsync(CancellationToken.None);
-        _started.Add(watcher);
+        _started.AddRange(Services.GetServices<IHostedService>().OfType<DeploymentWatcher>());
     }
 
     /// <summary>A Deployment "podinfo" (image podinfo:1), its Canary, and the watch that initialises it.</summary>
