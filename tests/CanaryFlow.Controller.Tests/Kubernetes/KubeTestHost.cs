@@ -26,8 +26,11 @@ public sealed class KubeTestHost : IAsyncDisposable
 {
     public const string Ns = "default";
 
-    private KubeTestHost(SandboxKubernetesServer sandbox, ServiceProvider services)
+    private readonly bool _ownsSandbox;
+
+    private KubeTestHost(SandboxKubernetesServer sandbox, ServiceProvider services, bool ownsSandbox)
     {
+        _ownsSandbox = ownsSandbox;
         Sandbox = sandbox;
         Services = services;
         Client = services.GetRequiredService<IKubernetes>();
@@ -65,7 +68,7 @@ public sealed class KubeTestHost : IAsyncDisposable
         services.AddCanaryFlowKubernetes(configuration);
         services.AddMassTransitTestHarness(x => x.AddCanaryFlowKubernetesConsumers());
         configure?.Invoke(services);
-        return new KubeTestHost(sandbox, services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }));
+        return new KubeTestHost(sandbox, services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }), sharedSandbox is null);
     }
 
     public async Task<V1Deployment> CreateDeploymentAsync(string name, string image, int replicas = 2)
@@ -153,6 +156,6 @@ public sealed class KubeTestHost : IAsyncDisposable
     {
         foreach (var s in _started) await s.StopAsync(CancellationToken.None);
         await Services.DisposeAsync();
-        await Sandbox.DisposeAsync();
+        if (_ownsSandbox) await Sandbox.DisposeAsync();
     }
 }
