@@ -1,0 +1,135 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Kubernetes.Model;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Options;
+
+namespace CanaryFlow.Controller.Kubernetes.Api;
+
+/// <summary>
+/// Reads and writes Canary resources and other custom objects as raw JSON (so that fields this version of
+/// the controller does not know survive every write), and finds the Canary that governs a Deployment.
+/// </summary>
+public sealed class CanaryApi(IKubernetes client, IOptions<KubernetesOptions> options)
+{
+    public IKubernetes Client => client;
+
+    public async Task<IReadOnlyList<CanaryResource>> ListAsync(string ns, CancellationToken ct)
+    {
+        var list = await client.CustomObjects.ListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns, CanaryResource.Plural, cancellationToken: ct);
+        var items = ToNode(list)?["items"] as JsonArray ?? [];
+        return items.Where(i => i is not null).Select(i => CanaryResource.FromObject(i!)).ToList();
+    }
+
+    public async Task<IReadOnlyList<CanaryResource>> ListAllAsync(CancellationToken ct)
+    {
+        var all = new List<CanaryResource>();
+        foreach (var ns in options.Value.Namespaces) all.AddRange(await ListAsync(ns, ct));
+        return all;
+    }
+
+    /// <summary>The Canary whose targetRef names the target Deployment.</summary>
+    /// <exception cref="CanaryNotFoundException">No Canary governs the target.</exception>
+    public async Task<CanaryResource> FindForTargetAsync(RolloutTarget target, CancellationToken ct) =>
+        (await ListAsync(target.Namespace, ct)).FirstOrDefault(c => c.TargetName == target.Name)
+        ?? throw new CanaryNotFoundException(target);
+
+    public async Task<CanaryContext> ResolveAsync(RolloutTarget target, CancellationToken ct) =>
+        CanaryContext.From(await FindForTargetAsync(target, ct), options.Value.TrackLabel);
+
+    public Task<JsonObject?> GetCanaryRawAsync(string ns, string name, CancellationToken ct) =>
+        GetCustomAsync(CanaryResource.Group, CanaryResource.Version, ns, CanaryResource.Plural, name, ct);
+
+    /// <summary>The object, or null when it does not exist.</summary>
+    public async Task<JsonObject?> GetCustomAsync(string group, string version, string ns, string plural, string name, CancellationToken ct)
+    {
+        try { return ToNode(await client.CustomObjects.GetNamespacedCustomObjectAsync(group, version, ns, plural, name, ct)) as JsonObject; }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return null; }
+    }
+
+    public async Task CreateCustomAsync(string group, string version, string ns, string plural, JsonObject body, CancellationToken ct)
+    {
+        try { await client.CustomObjects.CreateNamespacedCustomObjectAsync(body, group, version, ns, plural, cancellationToken: ct); }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { } // created meanwhile: fine
+    }
+
+    public async Task<JsonObject?> JsonPatchCustomAsync(string group, string version, string ns, string plural, string name, JsonArray patch, CancellationToken ct) =>
+        ToNode(await client.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch(patch.ToJsonString(), V1Patch.PatchType.JsonPatch), group, version, ns, plural, name, cancellationToken: ct)) as JsonObject;
+
+    /// <summary>PUT of the status subresource; the body's metadata.resourceVersion makes it conditional (409 when stale).</summary>
+    public Task ReplaceCanaryStatusAsync(JsonObject canary, CancellationToken ct) =>
+        client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(canary, CanaryResource.Group, CanaryResource.Version,
+            (string)canary["metadata"]!["namespace"]!, CanaryResource.Plural, (string)canary["metadata"]!["name"]!, cancellationToken: ct);
+
+    public Task MergePatchCanaryStatusAsync(CanaryResource canary, JsonObject statusPatch, CancellationToken ct) =>
+        client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(
+            new V1Patch(new JsonObject { ["status"] = statusPatch }.ToJsonString(), V1Patch.PatchType.MergePatch),
+            CanaryResource.Group, CanaryResource.Version, canary.Namespace, CanaryResource.Plural, canary.Name, cancellationToken: ct);
+
+    /// <summary>Records a Kubernetes Event on the Canary, as <c>kubectl describe canary</c> shows it.</summary>
+    public async Task RecordEventAsync(CanaryResource canary, string type, string reason, string message, DateTime now, CancellationToken ct)
+    {
+        var ev = new Corev1Event
+        {
+            Metadata = new V1ObjectMeta { Name = $"{canary.Name}.{Guid.NewGuid():N}"[..Math.Min(63, canary.Name.Length + 17)], NamespaceProperty = canary.Namespace },
+            InvolvedObject = new V1ObjectReference
+            {
+                ApiVersion = CanaryResource.ApiVersion, Kind = CanaryResource.Kind, Name = canary.Name, NamespaceProperty = canary.Namespace,
+                Uid = canary.Metadata.Uid, ResourceVersion = canary.Metadata.ResourceVersion,
+            },
+            Type = type,
+            Reason = reason,
+            Message = message.Length > 1024 ? message[..1024] : message,
+            Source = new V1EventSource { Component = "canaryflow" },
+            ReportingComponent = "canaryflow.dev/controller",
+            ReportingInstance = Environment.MachineName,
+            FirstTimestamp = now,
+            LastTimestamp = now,
+            Count = 1,
+        };
+        await client.CoreV1.CreateNamespacedEventAsync(ev, canary.Namespace, cancellationToken: ct);
+    }
+
+    public static JsonNode? ToNode(object? value) => value switch
+    {
+        null => null,
+        JsonElement e => JsonNode.Parse(e.GetRawText()),
+        JsonNode n => n,
+        _ => JsonSerializer.SerializeToNode(value, CanaryResource.Json),
+    };
+}
+
+public sealed class CanaryNotFoundException(RolloutTarget target) : Exception($"No Canary in namespace {target.Namespace} targets Deployment {target.Name}.")
+{
+    public RolloutTarget Target { get; } = target;
+}
+
+/// <summary>The names of every object one Canary involves (Flagger's conventions: the target is the canary,
+/// <c>&lt;name&gt;-primary</c> the stable copy).</summary>
+public sealed record CanaryContext(
+    CanaryResource Canary,
+    RolloutTarget Target,
+    string PrimaryName,
+    string ServiceName,
+    int ServicePort,
+    string VirtualServiceName,
+    bool AdoptsVirtualService,
+    string DestinationRuleName,
+    string TrackLabel,
+    TimeSpan ProgressDeadline)
+{
+    public static CanaryContext From(CanaryResource canary, string trackLabel)
+    {
+        var target = canary.TargetName;
+        var adopted = canary.Spec?.VirtualService?.Name;
+        return new CanaryContext(canary, new RolloutTarget(canary.Namespace, target), $"{target}-primary",
+            canary.Spec?.Service?.Name ?? target, canary.Spec?.Service?.Port ?? 80,
+            adopted ?? target, adopted is not null, target, trackLabel,
+            TimeSpan.FromSeconds(canary.Spec?.Analysis?.ProgressDeadlineSeconds ?? 600));
+    }
+}

@@ -1,0 +1,82 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace CanaryFlow.Controller.Kubernetes.Api;
+
+/// <summary>
+/// Puts every request of the Kubernetes client through one Polly pipeline: bounded, jittered retries on
+/// 429/5xx/timeouts/connection failures that honour Retry-After, a circuit breaker (so a sick API server
+/// is not hammered), and a per-attempt timeout. Lives in the HTTP stack so that no call (including the
+/// leader-election lease calls) can bypass it. Watches skip the timeout: they are long-lived by design and
+/// their loop has its own backoff.
+/// </summary>
+public sealed class ResilienceHandler : DelegatingHandler
+{
+    private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
+
+    public ResilienceHandler(IOptions<KubernetesOptions> options, TimeProvider time) => _pipeline = Build(options.Value, time);
+
+    public static ResiliencePipeline<HttpResponseMessage> Build(KubernetesOptions o, TimeProvider time)
+    {
+        var transient = new PredicateBuilder<HttpResponseMessage>()
+            .Handle<HttpRequestException>()
+            .Handle<TimeoutRejectedException>()
+            .HandleResult(r => r.StatusCode == HttpStatusCode.TooManyRequests || ((int)r.StatusCode >= 500 && r.StatusCode != HttpStatusCode.NotImplemented));
+        return new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                ShouldHandle = transient,
+                MaxRetryAttempts = Math.Max(1, o.MaxRetries),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = o.RetryBaseDelay,
+                MaxDelay = o.MaxRetryAfter,
+                DelayGenerator = args => ValueTask.FromResult(RetryAfter(args.Outcome.Result, time, o.MaxRetryAfter)),
+                OnRetry = args => { args.Outcome.Result?.Dispose(); return default; },
+            })
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
+            {
+                ShouldHandle = transient,
+                FailureRatio = 0.5,
+                MinimumThroughput = o.BreakerMinimumThroughput,
+                SamplingDuration = TimeSpan.FromSeconds(30),
+                BreakDuration = o.BreakDuration,
+            })
+            .AddTimeout(o.RequestTimeout)
+            .Build();
+    }
+
+    /// <summary>The server's Retry-After (seconds or a date), capped; null lets the backoff decide.</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage? response, TimeProvider time, TimeSpan cap)
+    {
+        var header = response?.Headers.RetryAfter;
+        var wait = header?.Delta ?? (header?.Date is { } date ? date - time.GetUtcNow() : null);
+        return wait is { } w ? TimeSpan.FromTicks(Math.Clamp(w.Ticks, 0, cap.Ticks)) : null;
+    }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (request.RequestUri?.Query.Contains("watch=true", StringComparison.Ordinal) == true)
+            return await base.SendAsync(request, cancellationToken);
+
+        // A request message can be sent once only: buffer the body and send a fresh copy per attempt.
+        var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
+        return await _pipeline.ExecuteAsync(async ct => await base.SendAsync(Copy(request, body), ct), cancellationToken);
+    }
+
+    private static HttpRequestMessage Copy(HttpRequestMessage request, byte[]? body)
+    {
+        var copy = new HttpRequestMessage(request.Method, request.RequestUri) { Version = request.Version, VersionPolicy = request.VersionPolicy };
+        foreach (var header in request.Headers) copy.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        if (body is not null)
+        {
+            copy.Content = new ByteArrayContent(body);
+            foreach (var header in request.Content!.Headers) copy.Content.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+        return copy;
+    }
+}

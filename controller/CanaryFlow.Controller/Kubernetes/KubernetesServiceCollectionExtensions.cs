@@ -1,0 +1,64 @@
+using CanaryFlow.Controller.Kubernetes.Api;
+using CanaryFlow.Controller.Kubernetes.Leadership;
+using CanaryFlow.Controller.Kubernetes.Routing;
+using CanaryFlow.Controller.Kubernetes.Status;
+using CanaryFlow.Controller.Kubernetes.Triggers;
+using CanaryFlow.Controller.Kubernetes.Watch;
+using CanaryFlow.Controller.Kubernetes.Workloads;
+using CanaryFlow.Controller.Seams;
+using CanaryFlow.Controller.Triggers;
+using k8s;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace CanaryFlow.Controller.Kubernetes;
+
+public static class KubernetesServiceCollectionExtensions
+{
+    /// <summary>
+    /// The Kubernetes adapters behind the seams (traffic router, workload controller, rollout store, tracked
+    /// targets, image updater), leader election (<see cref="ILeadership"/>) and the Deployment watch, all on
+    /// one resilient client configured from the "Kubernetes" section. Register the Event recorder on the bus
+    /// with <see cref="AddCanaryFlowKubernetesConsumers"/>.
+    /// </summary>
+    public static IServiceCollection AddCanaryFlowKubernetes(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<KubernetesOptions>().Bind(configuration.GetSection(KubernetesOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<KubernetesOptions>, KubernetesOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IKubernetes>(sp => KubernetesClientFactory.Create(sp.GetRequiredService<IOptions<KubernetesOptions>>(), sp.GetRequiredService<TimeProvider>()));
+
+        services.AddSingleton<CanaryApi>();
+        services.AddSingleton<Deployments>();
+        services.AddSingleton<DeploymentWaiter>();
+        services.AddSingleton<RoutingObjects>();
+        services.AddSingleton<CanaryInitializer>();
+        services.AddSingleton<CanaryStatusWriter>();
+
+        services.AddSingleton<ITrafficRouter, KubernetesTrafficRouter>();
+        services.AddSingleton<IWorkloadController, KubernetesWorkloadController>();
+        services.AddSingleton<IRolloutStore, CanaryStatusRolloutStore>();
+        services.AddSingleton<ITrackedTargets, CanaryTrackedTargets>();
+        services.AddSingleton<IImageUpdater, KubernetesImageUpdater>();
+
+        var electionEnabled = configuration.GetSection(KubernetesOptions.Section).GetValue(nameof(KubernetesOptions.LeaderElection), true);
+        if (electionEnabled)
+        {
+            services.AddSingleton<LeaseLeadership>();
+            services.AddSingleton<ILeadership>(sp => sp.GetRequiredService<LeaseLeadership>());
+            services.AddHostedService(sp => sp.GetRequiredService<LeaseLeadership>());
+        }
+        else services.AddSingleton<ILeadership, AlwaysLeader>();
+
+        services.AddHostedService<DeploymentWatcher>();
+        return services;
+    }
+
+    /// <summary>Call inside <c>AddMassTransit(x => ...)</c>: Kubernetes Events on the Canary for every transition.</summary>
+    public static IBusRegistrationConfigurator AddCanaryFlowKubernetesConsumers(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<CanaryEventRecorder>();
+        return bus;
+    }
+}

@@ -1,0 +1,88 @@
+using k8s;
+using k8s.LeaderElection;
+using k8s.LeaderElection.ResourceLock;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CanaryFlow.Controller.Kubernetes.Leadership;
+
+/// <summary>
+/// Leader election on a coordination.k8s.io Lease (KubernetesClient's <see cref="LeaderElector"/>): tries to
+/// acquire, renews while leading, and on a failed renewal ends the term at once (token cancelled) and then
+/// competes again. A standby acquires the lease when the leader stops renewing for the lease duration.
+/// </summary>
+public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptions> options, ILogger<LeaseLeadership> logger)
+    : BackgroundService, ILeadership
+{
+    private readonly Lock _gate = new();
+    private TaskCompletionSource _acquired = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenSource _term = Cancelled();
+
+    public string Identity { get; } = options.Value.Identity ?? $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..8]}";
+
+    public bool IsLeader { get; private set; }
+
+    public CancellationToken LeadershipToken { get { lock (_gate) return _term.Token; } }
+
+    public Task WaitForLeadershipAsync(CancellationToken cancellationToken)
+    {
+        Task acquired;
+        lock (_gate) acquired = _acquired.Task;
+        return acquired.WaitAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var o = options.Value;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            using var elector = new LeaderElector(new LeaderElectionConfig(new LeaseLock(client, o.LeaseNamespace, o.LeaseName, Identity))
+            {
+                LeaseDuration = o.LeaseDuration,
+                RenewDeadline = o.RenewDeadline,
+                RetryPeriod = o.RetryPeriod,
+            });
+            elector.OnStartedLeading += Started;
+            elector.OnStoppedLeading += Stopped;
+            try { await elector.RunUntilLeadershipLostAsync(stoppingToken); }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
+            catch (Exception e) { logger.LogWarning(e, "Leader election of {Identity} failed; competing again", Identity); }
+            finally { Stopped(); }
+            if (!stoppingToken.IsCancellationRequested) await Task.Delay(o.RetryPeriod, stoppingToken).ContinueWith(_ => { });
+        }
+    }
+
+    private void Started()
+    {
+        lock (_gate)
+        {
+            if (IsLeader) return;
+            _term = new CancellationTokenSource();
+            IsLeader = true;
+            _acquired.TrySetResult();
+        }
+        logger.LogInformation("{Identity} leads (lease {Lease})", Identity, options.Value.LeaseName);
+    }
+
+    private void Stopped()
+    {
+        CancellationTokenSource ended;
+        lock (_gate)
+        {
+            if (!IsLeader) return;
+            IsLeader = false;
+            ended = _term;
+            _acquired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        ended.Cancel(); // stop writing now: another replica may take the lease once it expires
+        logger.LogWarning("{Identity} lost leadership", Identity);
+    }
+
+    private static CancellationTokenSource Cancelled()
+    {
+        var cts = new CancellationTokenSource();
+        cts.Cancel();
+        return cts;
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace CanaryFlow.Controller.Kubernetes.Model;
+
+// The Canary custom resource (manifests/crd/canary.yaml), as read from the API server. Read-only views:
+// the controller writes only status, and does so on the raw JSON so that unknown fields survive.
+
+public sealed record CanaryResource(CanaryMetadata Metadata, CanarySpec? Spec, JsonObject? Status)
+{
+    public const string Group = "canaryflow.dev";
+    public const string Version = "v1alpha1";
+    public const string Plural = "canaries";
+    public const string Kind = "Canary";
+    public const string ApiVersion = Group + "/" + Version;
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string Namespace => Metadata.Namespace ?? "default";
+    public string Name => Metadata.Name;
+    public string TargetName => Spec?.TargetRef?.Name ?? "";
+    public string? StatusString(string field) => Status?[field] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    /// <summary>Reads a custom object as the client returns it (a JsonElement, or anything serialisable).</summary>
+    public static CanaryResource FromObject(object item) => item switch
+    {
+        JsonElement e => e.Deserialize<CanaryResource>(Json)!,
+        JsonNode n => n.Deserialize<CanaryResource>(Json)!,
+        _ => JsonSerializer.SerializeToElement(item, Json).Deserialize<CanaryResource>(Json)!,
+    };
+}
+
+public sealed record CanaryMetadata(string Name, string? Namespace, string? ResourceVersion, string? Uid, long? Generation);
+
+public sealed record CanarySpec(
+    TargetRef? TargetRef,
+    ServiceSpec? Service,
+    VirtualServiceRef? VirtualService,
+    CanaryAnalysis? Analysis,
+    ImagePolicySpec? ImagePolicy,
+    IReadOnlyList<NotificationSpec>? Notifications);
+
+public sealed record TargetRef(string? Name, string? Kind = "Deployment", string? ApiVersion = "apps/v1");
+
+public sealed record ServiceSpec(string? Name, int Port, IReadOnlyList<string>? Hosts, IReadOnlyList<string>? Gateways);
+
+public sealed record VirtualServiceRef(string? Name);
+
+public sealed record CanaryAnalysis(
+    string? Interval,
+    int? StepWeight,
+    int? MaxWeight,
+    IReadOnlyList<int>? Steps,
+    int? FailureLimit,
+    int? InconclusiveLimit,
+    int? ErrorLimit,
+    int? ProgressDeadlineSeconds,
+    int? MinRequests,
+    IReadOnlyList<CanaryMetric>? Metrics,
+    CanaryComparison? Comparison,
+    ApprovalSpec? Approval);
+
+public sealed record CanaryMetric(string? Name, string? Query, ThresholdRange? ThresholdRange);
+
+public sealed record ThresholdRange(double? Min, double? Max);
+
+public sealed record CanaryComparison(double? Confidence, double? AllowedRelativeChange, double? PassScore, double? MarginalScore, bool? UseBaseline);
+
+public sealed record ApprovalSpec(bool? BeforePromotion, IReadOnlyList<int>? AtWeights);
+
+public sealed record ImagePolicySpec(string? Container, string? Repository, TagPolicySpec? TagPolicy);
+
+public sealed record TagPolicySpec(string? Kind, string? Value);
+
+public sealed record NotificationSpec(string? Channel, SecretRef? SecretRef);
+
+public sealed record SecretRef(string? Name, string? Key);

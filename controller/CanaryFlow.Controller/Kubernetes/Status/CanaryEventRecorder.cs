@@ -1,0 +1,33 @@
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Kubernetes.Api;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+
+namespace CanaryFlow.Controller.Kubernetes.Status;
+
+/// <summary>Writes a Kubernetes Event on the Canary for every rollout transition, for <c>kubectl describe canary</c>.</summary>
+public sealed class CanaryEventRecorder(CanaryApi api, TimeProvider time, ILogger<CanaryEventRecorder> logger) : IConsumer<RolloutTransitioned>
+{
+    public async Task Consume(ConsumeContext<RolloutTransitioned> context)
+    {
+        var t = context.Message;
+        CanaryFlow.Controller.Kubernetes.Model.CanaryResource canary;
+        try { canary = await api.FindForTargetAsync(t.Target, context.CancellationToken); }
+        catch (CanaryNotFoundException e)
+        {
+            logger.LogDebug("{Message}: no Event recorded", e.Message); // rollouts started outside Kubernetes (CLI, embedded)
+            return;
+        }
+        var type = t.Phase is RolloutPhases.RollingBack or RolloutPhases.Failed ? "Warning" : "Normal";
+        await api.RecordEventAsync(canary, type, t.Phase, Describe(t), time.GetUtcNow().UtcDateTime, context.CancellationToken);
+    }
+
+    public static string Describe(RolloutTransitioned t)
+    {
+        var what = t.FromPhase == t.Phase
+            ? $"weight {t.CanaryWeight}% (step {t.StepIndex + 1}/{t.StepCount})"
+            : $"{t.FromPhase} -> {t.Phase}, weight {t.CanaryWeight}% (step {t.StepIndex + 1}/{t.StepCount})";
+        var checks = t.FailedChecks > 0 ? $", {t.FailedChecks} failed checks" : "";
+        return $"{what}, revision {t.Revision}{checks}: {t.Reason}";
+    }
+}

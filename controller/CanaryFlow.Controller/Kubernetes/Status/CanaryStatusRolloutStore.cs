@@ -1,0 +1,41 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CanaryFlow.Controller.Kubernetes.Api;
+using CanaryFlow.Controller.Rollouts;
+using CanaryFlow.Controller.Seams;
+
+namespace CanaryFlow.Controller.Kubernetes.Status;
+
+/// <summary>
+/// <see cref="IRolloutStore"/> in the Canary's status (status subresource): the saga state as JSON in
+/// <c>status.rolloutState</c>, its version in <c>status.stateVersion</c>, and beside them the fields people
+/// read (phase, weight, step, checks, revisions, conditions). Two guards: the version compare gives the
+/// saga its optimistic concurrency; the resourceVersion carried by the write makes read-compare-write atomic.
+/// </summary>
+public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter writer) : IRolloutStore
+{
+    public const string StateField = "rolloutState";
+    public const string VersionField = "stateVersion";
+
+    public async Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken)
+    {
+        var states = new List<RolloutState>();
+        foreach (var canary in await api.ListAllAsync(cancellationToken))
+            if (canary.StatusString(StateField) is { Length: > 0 } json && JsonSerializer.Deserialize<RolloutState>(json) is { } state)
+                states.Add(state);
+        return states;
+    }
+
+    public async Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
+    {
+        var canary = await api.FindForTargetAsync(state.Target, cancellationToken);
+        await writer.UpdateAsync(canary.Namespace, canary.Name, (raw, status) =>
+        {
+            var stored = (long?)status[VersionField] ?? 0;
+            if (stored != expectedVersion) throw new RolloutConcurrencyException(state.CorrelationId, expectedVersion, stored);
+            CanaryStatusView.Apply(status, state, (long?)raw["metadata"]?["generation"]);
+            status[StateField] = JsonSerializer.Serialize(state);
+            status[VersionField] = state.Version;
+        }, cancellationToken);
+    }
+}

@@ -1,0 +1,60 @@
+using System.Text.Json.Nodes;
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Rollouts;
+
+namespace CanaryFlow.Controller.Kubernetes.Status;
+
+/// <summary>The user-visible Canary status (what <c>kubectl get/describe canary</c> shows) derived from the saga state.</summary>
+public static class CanaryStatusView
+{
+    private static readonly HashSet<string> Phases =
+    [
+        RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval,
+        RolloutPhases.Promoting, RolloutPhases.Succeeded, RolloutPhases.RollingBack, RolloutPhases.Failed,
+    ];
+
+    private static readonly HashSet<string> Active =
+    [
+        RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval,
+        RolloutPhases.Promoting, RolloutPhases.RollingBack,
+    ];
+
+    public static void Apply(JsonObject status, RolloutState state, long? generation)
+    {
+        var phase = Phases.Contains(state.CurrentState) ? state.CurrentState : (string?)status["phase"] ?? RolloutPhases.Initializing;
+        var at = state.LastTransitionAt == default ? DateTimeOffset.UtcNow : state.LastTransitionAt;
+        var time = Timestamp(at);
+        status["phase"] = phase;
+        status["canaryWeight"] = state.AppliedWeight;
+        status["currentStep"] = state.StepIndex + 1;
+        status["failedChecks"] = state.FailedChecks;
+        status["inconclusiveChecks"] = state.ConsecutiveNoData;
+        status["canaryRevision"] = state.Revision;
+        status["stableRevision"] = state.StableRevision;
+        status["message"] = state.LastReason;
+        status["lastTransitionTime"] = time;
+        if (generation is { } g) status["observedGeneration"] = g;
+
+        var failed = phase == RolloutPhases.Failed;
+        SetCondition(status, "Ready", failed ? "False" : "True", phase, state.LastReason, time);
+        SetCondition(status, "Progressing", Active.Contains(phase) ? "True" : "False", phase, state.LastReason, time);
+        SetCondition(status, "Promoted", phase == RolloutPhases.Succeeded ? "True" : failed ? "False" : "Unknown", phase, state.LastReason, time);
+    }
+
+    /// <summary>Sets one condition, keeping its lastTransitionTime when its status did not change (the Kubernetes convention).</summary>
+    public static void SetCondition(JsonObject status, string type, string value, string reason, string message, string time)
+    {
+        var conditions = status["conditions"] as JsonArray ?? [];
+        status["conditions"] = conditions;
+        var existing = conditions.OfType<JsonObject>().FirstOrDefault(c => (string?)c["type"] == type);
+        var since = existing is not null && (string?)existing["status"] == value ? (string?)existing["lastTransitionTime"] ?? time : time;
+        var condition = new JsonObject
+        {
+            ["type"] = type, ["status"] = value, ["reason"] = reason, ["message"] = message, ["lastTransitionTime"] = since,
+        };
+        if (existing is null) conditions.Add(condition);
+        else conditions[conditions.IndexOf(existing)] = condition;
+    }
+
+    public static string Timestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ");
+}

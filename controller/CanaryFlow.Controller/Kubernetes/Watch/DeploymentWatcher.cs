@@ -1,0 +1,230 @@
+using System.Text.Json.Nodes;
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Kubernetes.Api;
+using CanaryFlow.Controller.Kubernetes.Leadership;
+using CanaryFlow.Controller.Kubernetes.Model;
+using CanaryFlow.Controller.Kubernetes.Status;
+using CanaryFlow.Controller.Kubernetes.Workloads;
+using k8s;
+using k8s.Models;
+using MassTransit;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CanaryFlow.Controller.Kubernetes.Watch;
+
+/// <summary>
+/// Watches the Canaries and the Deployments of each namespace (local caches, see <see cref="ResilientWatch{T}"/>),
+/// only while this replica leads. A new pod-template revision of a target publishes one <see cref="RolloutRequested"/>;
+/// scale and status changes do not. A Canary seen for the first time is initialised (stable copy and routing),
+/// without a rollout. An invalid spec is reported as a status condition and an Event, never a crash.
+/// </summary>
+public sealed class DeploymentWatcher : BackgroundService
+{
+    public const string TrackedRevisionField = "trackedRevision";
+    private readonly IKubernetes client;
+    private readonly CanaryApi api;
+    private readonly CanaryInitializer initializer;
+    private readonly CanaryStatusWriter statusWriter;
+    private readonly IBus bus;
+    private readonly ILeadership leadership;
+    private readonly IOptions<KubernetesOptions> options;
+    private readonly TimeProvider time;
+    private readonly ILogger _logger;
+
+    public DeploymentWatcher(IKubernetes client, CanaryApi api, CanaryInitializer initializer, CanaryStatusWriter statusWriter,
+        IBus bus, ILeadership leadership, IOptions<KubernetesOptions> options, TimeProvider time, ILogger<DeploymentWatcher> logger)
+    {
+        (this.client, this.api, this.initializer, this.statusWriter) = (client, api, initializer, statusWriter);
+        (this.bus, this.leadership, this.options, this.time, _logger) = (bus, leadership, options, time, logger);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await leadership.WaitForLeadershipAsync(stoppingToken);
+                using var term = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, leadership.LeadershipToken);
+                await Task.WhenAll(options.Value.Namespaces.Select(ns => new NamespaceWatch(this, ns).RunAsync(term.Token)));
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested) { } // leadership lost: wait for it again
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    /// <summary>One namespace: its caches and the handlers both watches feed (one at a time).</summary>
+    private sealed class NamespaceWatch(DeploymentWatcher owner, string ns)
+    {
+        private readonly SemaphoreSlim _serial = new(1, 1);
+        private readonly Dictionary<string, CanaryResource> _canaries = [];
+        private readonly Dictionary<string, V1Deployment> _deployments = [];
+        private readonly Dictionary<string, string> _revisions = [];
+        private readonly Dictionary<string, long> _reportedInvalid = [];
+        private readonly HashSet<string> _initializing = [];
+        private CancellationToken _ct;
+
+        public Task RunAsync(CancellationToken ct)
+        {
+            _ct = ct;
+            var o = owner.options.Value;
+            var timeout = (int)o.WatchTimeout.TotalSeconds;
+            var canaries = new ResilientWatch<CanaryResource>($"{ns} canaries",
+                async c =>
+                {
+                    var node = CanaryApi.ToNode(await owner.client.CustomObjects.ListNamespacedCustomObjectAsync(
+                        CanaryResource.Group, CanaryResource.Version, ns, CanaryResource.Plural, cancellationToken: c));
+                    var items = (node?["items"] as JsonArray ?? []).Where(i => i is not null).Select(i => CanaryResource.FromObject(i!)).ToList();
+                    return (items, (string?)node?["metadata"]?["resourceVersion"] ?? "");
+                },
+                (rv, onError, c) => Select(owner.client.CustomObjects.WatchListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns,
+                    CanaryResource.Plural, allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c)),
+                c => c.Metadata.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
+            var deployments = new ResilientWatch<V1Deployment>($"{ns} deployments",
+                async c =>
+                {
+                    var list = await owner.client.AppsV1.ListNamespacedDeploymentAsync(ns, cancellationToken: c);
+                    return (list.Items.ToList(), list.Metadata.ResourceVersion);
+                },
+                (rv, onError, c) => owner.client.AppsV1.WatchListNamespacedDeploymentAsync(ns, allowWatchBookmarks: true, resourceVersion: rv,
+                    timeoutSeconds: timeout, onError: onError, cancellationToken: c),
+                d => d.Metadata?.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
+            return Task.WhenAll(
+                canaries.RunAsync(items => Serial(() => OnCanaryListAsync(items)), (t, c) => Serial(() => OnCanaryAsync(t, c)), ct),
+                deployments.RunAsync(items => Serial(() => OnDeploymentListAsync(items)), (t, d) => Serial(() => OnDeploymentAsync(t, d)), ct));
+        }
+
+        private static async IAsyncEnumerable<(WatchEventType, CanaryResource)> Select(IAsyncEnumerable<(WatchEventType, object)> source)
+        {
+            await foreach (var (type, item) in source) yield return (type, CanaryResource.FromObject(item));
+        }
+
+        private async Task Serial(Func<Task> action)
+        {
+            await _serial.WaitAsync(_ct);
+            try { await action(); }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                owner._logger.LogWarning(e, "{Namespace}: handling a watch event failed", ns); // the next event or relist tries again
+            }
+            finally { _serial.Release(); }
+        }
+
+        private async Task OnCanaryListAsync(IReadOnlyList<CanaryResource> items)
+        {
+            _canaries.Clear();
+            foreach (var c in items) await OnCanaryAsync(WatchEventType.Added, c);
+        }
+
+        private async Task OnCanaryAsync(WatchEventType type, CanaryResource canary)
+        {
+            if (type == WatchEventType.Deleted) { _canaries.Remove(canary.Name); return; }
+            _canaries[canary.Name] = canary;
+            if (!await CheckSpecAsync(canary)) return;
+            if (canary.StatusString(TrackedRevisionField) is null) StartInitialization(canary);
+            else if (_deployments.TryGetValue(canary.TargetName, out var d)) await EvaluateAsync(d);
+        }
+
+        private async Task OnDeploymentListAsync(IReadOnlyList<V1Deployment> items)
+        {
+            _deployments.Clear();
+            foreach (var d in items) await OnDeploymentAsync(WatchEventType.Added, d);
+        }
+
+        private async Task OnDeploymentAsync(WatchEventType type, V1Deployment deployment)
+        {
+            if (type == WatchEventType.Deleted) { _deployments.Remove(deployment.Metadata.Name); return; }
+            _deployments[deployment.Metadata.Name] = deployment;
+            await EvaluateAsync(deployment);
+        }
+
+        /// <summary>Publishes a rollout when the target's pod template has a revision not seen before.</summary>
+        private async Task EvaluateAsync(V1Deployment deployment)
+        {
+            var canary = _canaries.Values.FirstOrDefault(c => c.TargetName == deployment.Metadata.Name);
+            if (canary?.StatusString(TrackedRevisionField) is not { } tracked) return; // not governed, or not initialised yet
+            var target = new RolloutTarget(ns, deployment.Metadata.Name);
+            var revision = PodTemplateHash.Compute(deployment.Spec.Template, owner.options.Value.TrackLabel);
+            var known = _revisions.GetValueOrDefault(target.Name) ?? tracked;
+            if (revision == known) return;
+            var plan = CanaryPlanMapper.Map(canary.Spec);
+            if (plan.Plan is null) { await ReportInvalidAsync(canary, plan.Errors); return; }
+
+            var image = deployment.Spec.Template.Spec.Containers
+                .FirstOrDefault(c => c.Name == canary.Spec?.ImagePolicy?.Container)?.Image ?? deployment.Spec.Template.Spec.Containers.FirstOrDefault()?.Image;
+            await owner.bus.Publish(new RolloutRequested(RolloutIds.ForTarget(target), RolloutIds.ForRevision(target, revision), target, revision,
+                image, plan.Plan, "watch:deployment", $"pod template changed ({known} -> {revision})", owner.time.GetUtcNow()), _ct);
+            _revisions[target.Name] = revision;
+            owner._logger.LogInformation("{Target}: revision {Revision} requested (was {Known})", target, revision, known);
+            await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) => status[TrackedRevisionField] = revision, _ct);
+        }
+
+        private async Task<bool> CheckSpecAsync(CanaryResource canary)
+        {
+            var result = CanaryPlanMapper.Map(canary.Spec);
+            if (result.IsValid) { _reportedInvalid.Remove(canary.Name); return true; }
+            await ReportInvalidAsync(canary, result.Errors);
+            return false;
+        }
+
+        /// <summary>A condition and a Warning Event, once per generation of the spec.</summary>
+        private async Task ReportInvalidAsync(CanaryResource canary, IReadOnlyList<string> errors)
+        {
+            var generation = canary.Metadata.Generation ?? 0;
+            if (_reportedInvalid.TryGetValue(canary.Name, out var reported) && reported == generation) return;
+            _reportedInvalid[canary.Name] = generation;
+            var message = string.Join("; ", errors);
+            owner._logger.LogWarning("Canary {Namespace}/{Name} is invalid: {Errors}", ns, canary.Name, message);
+            var now = owner.time.GetUtcNow();
+            await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
+                CanaryStatusView.SetCondition(status, "Ready", "False", "InvalidSpec", message, CanaryStatusView.Timestamp(now)), _ct);
+            await owner.api.RecordEventAsync(canary, "Warning", "InvalidSpec", message, now.UtcDateTime, _ct);
+        }
+
+        /// <summary>Runs beside the watch (it waits for the primary to become available), once at a time per Canary.</summary>
+        private void StartInitialization(CanaryResource canary)
+        {
+            if (!_initializing.Add(canary.Name)) return;
+            _ = Task.Run(async () =>
+            {
+                try { await InitializeAsync(canary); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    owner._logger.LogWarning(e, "Canary {Namespace}/{Name}: initialisation failed", ns, canary.Name);
+                }
+                finally { await Serial(() => { _initializing.Remove(canary.Name); return Task.CompletedTask; }); }
+            });
+        }
+
+        private async Task InitializeAsync(CanaryResource canary)
+        {
+            var ctx = CanaryContext.From(canary, owner.options.Value.TrackLabel);
+            var failure = await owner.initializer.EnsureAsync(ctx, firstSight: true, _ct);
+            var now = owner.time.GetUtcNow();
+            var stamp = CanaryStatusView.Timestamp(now);
+            if (failure is not null)
+            {
+                await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
+                    CanaryStatusView.SetCondition(status, "Ready", "False", "InitializationFailed", failure, stamp), _ct);
+                await owner.api.RecordEventAsync(canary, "Warning", "InitializationFailed", failure, now.UtcDateTime, _ct);
+                return;
+            }
+            var target = await owner.client.AppsV1.ReadNamespacedDeploymentAsync(ctx.Target.Name, ns, cancellationToken: _ct);
+            var revision = PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel);
+            await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
+            {
+                status[TrackedRevisionField] = revision;
+                status["stableRevision"] = revision;
+                status["phase"] ??= RolloutPhases.Succeeded;
+                status["canaryWeight"] ??= 0;
+                status["lastTransitionTime"] = stamp;
+                CanaryStatusView.SetCondition(status, "Ready", "True", "Initialized", $"stable {ctx.PrimaryName} serves revision {revision}", stamp);
+            }, _ct);
+            await owner.api.RecordEventAsync(canary, "Normal", "Initialized",
+                $"created {ctx.PrimaryName} and routing; all traffic on stable revision {revision}", now.UtcDateTime, _ct);
+            owner._logger.LogInformation("Canary {Namespace}/{Name} initialised at revision {Revision}", ns, canary.Name, revision);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using System.Net;
+using CanaryFlow.Controller.Kubernetes.Api;
+using CanaryFlow.Controller.Kubernetes.Routing;
+using k8s;
+using k8s.Autorest;
+using Microsoft.Extensions.Logging;
+
+namespace CanaryFlow.Controller.Kubernetes.Workloads;
+
+/// <summary>
+/// Brings a Canary's objects into being (idempotent): the track label on the target's pods, the
+/// <c>&lt;name&gt;-primary</c> stable Deployment copied from the target, and the routing objects. On first
+/// sight it also waits for the primary and then scales the target (the canary) to zero, as Flagger does, so
+/// that only the stable copy serves until a rollout starts.
+/// </summary>
+public sealed class CanaryInitializer(IKubernetes client, Deployments deployments, RoutingObjects routing, DeploymentWaiter waiter,
+    ILogger<CanaryInitializer> logger)
+{
+    /// <returns>Null when everything exists (and, on first sight, the primary is available); otherwise why not.</returns>
+    public async Task<string?> EnsureAsync(CanaryContext ctx, bool firstSight, CancellationToken ct)
+    {
+        var ns = ctx.Target.Namespace;
+        var target = await deployments.TryReadAsync(ns, ctx.Target.Name, ct);
+        if (target is null) return $"target Deployment {ctx.Target} does not exist";
+
+        if (target.Spec.Template.Metadata?.Labels is not { } labels || !labels.TryGetValue(ctx.TrackLabel, out var track) || track != "canary")
+            await deployments.LabelTemplateAsync(ns, ctx.Target.Name, ctx.TrackLabel, "canary", ct);
+
+        if (await deployments.TryReadAsync(ns, ctx.PrimaryName, ct) is null)
+        {
+            var revision = PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel);
+            try
+            {
+                await client.AppsV1.CreateNamespacedDeploymentAsync(Deployments.NewPrimary(target, ctx.PrimaryName, revision, ctx.TrackLabel), ns, cancellationToken: ct);
+                logger.LogInformation("{Target}: created stable Deployment {Primary} at revision {Revision}", ctx.Target, ctx.PrimaryName, revision);
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { }
+        }
+
+        if (firstSight && await waiter.WaitAvailableAsync(ns, ctx.PrimaryName, ctx.ProgressDeadline, ct) is { } notAvailable)
+            return notAvailable; // routing stays untouched: never send users to a stable set that is not up
+
+        await routing.EnsureAsync(ctx, target.Spec.Selector?.MatchLabels ?? new Dictionary<string, string>(), ct);
+        if (firstSight && (target.Spec.Replicas ?? 1) > 0) await deployments.ScaleAsync(ns, ctx.Target.Name, 0, ct);
+        return null;
+    }
+}

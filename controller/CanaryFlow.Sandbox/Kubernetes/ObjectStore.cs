@@ -1,0 +1,249 @@
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+
+namespace CanaryFlow.Sandbox.Kubernetes;
+
+/// <summary>One change, as a watch stream reports it.</summary>
+public sealed record StoredEvent(long ResourceVersion, ResourceKind Kind, string Namespace, string Type, JsonObject Object);
+
+/// <summary>
+/// The sandbox's etcd: every object of every kind, one global resourceVersion counter, and the change
+/// history that watches resume from. History older than the compaction point answers 410 Gone, as etcd
+/// compaction makes the real server do. One lock: the sandbox favours obvious correctness over throughput.
+/// </summary>
+public sealed class ObjectStore(TimeProvider time)
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<(ResourceKind, string, string), JsonObject> _objects = [];
+    private readonly List<StoredEvent> _history = [];
+    private readonly List<WatchSubscription> _watches = [];
+    private long _resourceVersion = 1000;
+    private long _compactedAt;
+
+    /// <summary>Raised after every committed change (outside the lock); the Deployment simulation listens.</summary>
+    public event Action<StoredEvent>? Committed;
+
+    public long CurrentResourceVersion { get { lock (_gate) return _resourceVersion; } }
+
+    public (IReadOnlyList<JsonObject> Items, long ResourceVersion) List(ResourceKind kind, string? ns, LabelSelector selector, string? name = null)
+    {
+        lock (_gate)
+        {
+            var items = _objects.Where(p => p.Key.Item1 == kind && (ns is null || p.Key.Item2 == ns) && (name is null || p.Key.Item3 == name)
+                                            && selector.Matches(p.Value))
+                .OrderBy(p => p.Key.Item2, StringComparer.Ordinal).ThenBy(p => p.Key.Item3, StringComparer.Ordinal)
+                .Select(p => (JsonObject)p.Value.DeepClone()).ToList();
+            return (items, _resourceVersion);
+        }
+    }
+
+    public JsonObject Get(ResourceKind kind, string ns, string name)
+    {
+        lock (_gate) return (JsonObject)Existing(kind, ns, name).DeepClone();
+    }
+
+    public JsonObject Create(ResourceKind kind, string ns, JsonObject body)
+    {
+        StoredEvent change;
+        lock (_gate)
+        {
+            var metadata = body["metadata"] as JsonObject ?? throw ApiError.BadRequest("metadata is required");
+            var name = (string?)metadata["name"];
+            if (string.IsNullOrEmpty(name) && (string?)metadata["generateName"] is { Length: > 0 } prefix)
+                name = prefix + Guid.NewGuid().ToString("N")[..5];
+            if (string.IsNullOrEmpty(name)) throw ApiError.Invalid(kind, "", "metadata.name: Required value: name or generateName is required");
+            if (_objects.ContainsKey((kind, ns, name))) throw ApiError.AlreadyExists(kind, name);
+
+            var obj = (JsonObject)body.DeepClone();
+            obj["apiVersion"] = kind.ApiVersion;
+            obj["kind"] = kind.Kind;
+            var meta = (JsonObject)obj["metadata"]!;
+            meta["name"] = name;
+            meta["namespace"] = ns;
+            meta["uid"] = Guid.NewGuid().ToString();
+            meta["creationTimestamp"] = Timestamp(time);
+            meta["generation"] = 1;
+            if (kind.HasStatus) obj.Remove("status"); // status is written only through the subresource
+            Defaults.Apply(kind, obj);
+            change = Commit(kind, ns, name, obj, "ADDED");
+        }
+        Committed?.Invoke(change);
+        return (JsonObject)change.Object.DeepClone();
+    }
+
+    /// <summary>PUT. <paramref name="statusOnly"/> is the status subresource: only status changes.</summary>
+    public JsonObject Update(ResourceKind kind, string ns, string name, JsonObject body, bool statusOnly)
+    {
+        StoredEvent? change;
+        JsonObject result;
+        lock (_gate)
+        {
+            var existing = Existing(kind, ns, name);
+            var bodyName = (string?)body["metadata"]?["name"];
+            if (bodyName is not null && bodyName != name)
+                throw ApiError.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
+            var expected = (string?)body["metadata"]?["resourceVersion"];
+            if (!string.IsNullOrEmpty(expected) && expected != (string?)existing["metadata"]!["resourceVersion"])
+                throw ApiError.Conflict(kind, name);
+
+            JsonObject next;
+            if (statusOnly)
+            {
+                next = (JsonObject)existing.DeepClone();
+                next["status"] = body["status"]?.DeepClone();
+            }
+            else
+            {
+                next = (JsonObject)body.DeepClone();
+                next["apiVersion"] = kind.ApiVersion;
+                next["kind"] = kind.Kind;
+                var meta = next["metadata"] as JsonObject ?? new JsonObject();
+                next["metadata"] = meta;
+                var old = (JsonObject)existing["metadata"]!;
+                foreach (var key in new[] { "name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion" })
+                    meta[key] = old[key]?.DeepClone();
+                if (kind.HasStatus) next["status"] = existing["status"]?.DeepClone();
+                else if (!next.ContainsKey("status") && existing.ContainsKey("status")) next.Remove("status");
+                Defaults.Apply(kind, next);
+                if (!JsonNode.DeepEquals(WithoutMetadataAndStatus(next), WithoutMetadataAndStatus(existing)))
+                    meta["generation"] = ((long?)old["generation"] ?? 1) + 1;
+            }
+            if (JsonNode.DeepEquals(next, existing)) { change = null; result = (JsonObject)existing.DeepClone(); }
+            else { change = Commit(kind, ns, name, next, "MODIFIED"); result = (JsonObject)change.Object.DeepClone(); }
+        }
+        if (change is not null) Committed?.Invoke(change);
+        return result;
+    }
+
+    /// <summary>Applies a patch to the stored object and stores the result as an update would, so a patch that
+    /// sets metadata.resourceVersion is a conditional write (409 when stale), as on the real server.</summary>
+    public JsonObject Patch(ResourceKind kind, string ns, string name, Func<JsonObject, JsonNode> patch, bool statusOnly)
+    {
+        lock (_gate) // System.Threading.Lock is re-entrant: Update takes it again
+        {
+            var current = (JsonObject)Existing(kind, ns, name).DeepClone();
+            if (patch(current) is not JsonObject patched || patched["metadata"] is not JsonObject meta)
+                throw ApiError.BadRequest("the patch must leave an object with metadata");
+            if (string.IsNullOrEmpty((string?)meta["resourceVersion"])) meta["resourceVersion"] = current["metadata"]!["resourceVersion"]?.DeepClone();
+            return Update(kind, ns, name, patched, statusOnly);
+        }
+    }
+
+    public JsonObject Delete(ResourceKind kind, string ns, string name)
+    {
+        StoredEvent change;
+        lock (_gate)
+        {
+            var existing = Existing(kind, ns, name);
+            _objects.Remove((kind, ns, name));
+            change = Record(kind, ns, existing, "DELETED");
+        }
+        Committed?.Invoke(change);
+        return change.Object;
+    }
+
+    /// <summary>Opens a watch. <paramref name="sinceResourceVersion"/> null or 0: synthetic ADDED events for
+    /// what exists now, then changes; otherwise every change after that version.</summary>
+    /// <exception cref="ApiError">410 when that version has been compacted away.</exception>
+    public WatchSubscription Watch(ResourceKind kind, string? ns, LabelSelector selector, string? name, long? sinceResourceVersion)
+    {
+        lock (_gate)
+        {
+            var subscription = new WatchSubscription(e => e.Kind == kind && (ns is null || e.Namespace == ns)
+                                                          && (name is null || (string?)e.Object["metadata"]!["name"] == name)
+                                                          && selector.Matches(e.Object), _resourceVersion, Remove);
+            if (sinceResourceVersion is null or 0)
+            {
+                foreach (var item in List(kind, ns, selector, name).Items)
+                    subscription.Offer(new StoredEvent(_resourceVersion, kind, ns ?? "", "ADDED", item));
+            }
+            else
+            {
+                if (sinceResourceVersion < _compactedAt && ++ExpiredWatches > 0)
+                    throw ApiError.Gone($"too old resource version: {sinceResourceVersion} ({_compactedAt})");
+                foreach (var e in _history.Where(e => e.ResourceVersion > sinceResourceVersion)) subscription.Offer(e);
+            }
+            _watches.Add(subscription);
+            return subscription;
+        }
+    }
+
+    /// <summary>Forgets history up to now: a watch resuming from an older resourceVersion gets 410 Gone.</summary>
+    public void Compact()
+    {
+        lock (_gate)
+        {
+            _compactedAt = _resourceVersion + 1;
+            _history.Clear();
+        }
+    }
+
+    /// <summary>Ends every open watch stream, as an API server restart or a load balancer timeout does.</summary>
+    public int DropWatches()
+    {
+        List<WatchSubscription> open;
+        lock (_gate) { open = [.. _watches]; _watches.Clear(); }
+        foreach (var w in open) w.Close();
+        return open.Count;
+    }
+
+    /// <summary>How many watches were refused with 410 Gone.</summary>
+    public int ExpiredWatches { get; private set; }
+
+    public int OpenWatchCount { get { lock (_gate) return _watches.Count; } }
+
+    internal static string Timestamp(TimeProvider time) => time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ");
+
+    private void Remove(WatchSubscription subscription) { lock (_gate) _watches.Remove(subscription); }
+
+    private JsonObject Existing(ResourceKind kind, string ns, string name) =>
+        _objects.TryGetValue((kind, ns, name), out var obj) ? obj : throw ApiError.NotFound(kind, name);
+
+    private StoredEvent Commit(ResourceKind kind, string ns, string name, JsonObject obj, string type)
+    {
+        // Stored as parsed JSON, as etcd holds bytes: values built in code (an int) and values read back
+        // (a number) then behave the same for every reader.
+        obj = (JsonObject)JsonNode.Parse(obj.ToJsonString())!;
+        _objects[(kind, ns, name)] = obj;
+        return Record(kind, ns, obj, type);
+    }
+
+    private StoredEvent Record(ResourceKind kind, string ns, JsonObject obj, string type)
+    {
+        _resourceVersion++;
+        obj["metadata"]!["resourceVersion"] = _resourceVersion.ToString();
+        var change = new StoredEvent(_resourceVersion, kind, ns, type, (JsonObject)obj.DeepClone());
+        _history.Add(change);
+        if (_history.Count > 10_000) { _compactedAt = _history[5_000].ResourceVersion; _history.RemoveRange(0, 5_000); }
+        foreach (var w in _watches) w.Offer(change);
+        return change;
+    }
+
+    private static JsonObject WithoutMetadataAndStatus(JsonObject obj)
+    {
+        var copy = (JsonObject)obj.DeepClone();
+        copy.Remove("metadata");
+        copy.Remove("status");
+        return copy;
+    }
+}
+
+/// <summary>An open watch: the events it matches, queued for the HTTP stream that writes them.</summary>
+public sealed class WatchSubscription(Func<StoredEvent, bool> matches, long openedAt, Action<WatchSubscription> onClose)
+{
+    private readonly Channel<StoredEvent> _channel = Channel.CreateUnbounded<StoredEvent>();
+
+    public long OpenedAt { get; } = openedAt;
+    public ChannelReader<StoredEvent> Events => _channel.Reader;
+
+    internal void Offer(StoredEvent e)
+    {
+        if (matches(e)) _channel.Writer.TryWrite(e);
+    }
+
+    public void Close()
+    {
+        _channel.Writer.TryComplete();
+        onClose(this);
+    }
+}

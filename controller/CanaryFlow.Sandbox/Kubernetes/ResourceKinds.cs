@@ -1,0 +1,34 @@
+namespace CanaryFlow.Sandbox.Kubernetes;
+
+/// <summary>One REST resource the sandbox serves: where it lives in the URL space and how it behaves.</summary>
+/// <param name="Group">API group; "" for the core group (served under /api/v1).</param>
+/// <param name="HasStatus">True when the kind has a status subresource: the main endpoint then ignores status changes.</param>
+public sealed record ResourceKind(string Group, string Version, string Plural, string Kind, bool HasStatus, bool Namespaced = true)
+{
+    public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
+
+    /// <summary>"deployments.apps", as the real server names a resource in its messages.</summary>
+    public string QualifiedName => Group.Length == 0 ? Plural : $"{Plural}.{Group}";
+}
+
+/// <summary>The resources a CanaryFlow controller uses; nothing else is served (404 like an unknown resource).</summary>
+public static class ResourceKinds
+{
+    public const string CanaryGroup = "canaryflow.dev";
+    public const string CanaryVersion = "v1alpha1";
+
+    public static readonly ResourceKind Deployments = new("apps", "v1", "deployments", "Deployment", HasStatus: true);
+    public static readonly ResourceKind Services = new("", "v1", "services", "Service", HasStatus: true);
+    public static readonly ResourceKind Events = new("", "v1", "events", "Event", HasStatus: false);
+    public static readonly ResourceKind EventsV1 = new("events.k8s.io", "v1", "events", "Event", HasStatus: false);
+    public static readonly ResourceKind Leases = new("coordination.k8s.io", "v1", "leases", "Lease", HasStatus: false);
+    public static readonly ResourceKind Canaries = new(CanaryGroup, CanaryVersion, "canaries", "Canary", HasStatus: true);
+    public static readonly ResourceKind VirtualServices = new("networking.istio.io", "v1beta1", "virtualservices", "VirtualService", HasStatus: true);
+    public static readonly ResourceKind DestinationRules = new("networking.istio.io", "v1beta1", "destinationrules", "DestinationRule", HasStatus: true);
+
+    public static readonly IReadOnlyList<ResourceKind> All =
+        [Deployments, Services, Events, EventsV1, Leases, Canaries, VirtualServices, DestinationRules];
+
+    public static ResourceKind? Find(string group, string version, string plural) =>
+        All.FirstOrDefault(k => k.Group == group && k.Version == version && k.Plural == plural);
+}

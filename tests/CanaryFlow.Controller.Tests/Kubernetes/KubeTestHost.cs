@@ -1,0 +1,161 @@
+using System.Text.Json.Nodes;
+using CanaryFlow.Controller.Kubernetes;
+using CanaryFlow.Controller.Kubernetes.Model;
+using CanaryFlow.Controller.Kubernetes.Routing;
+using CanaryFlow.Sandbox.Kubernetes;
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Kubernetes.Watch;
+using CanaryFlow.Controller.Kubernetes.Workloads;
+using k8s;
+using MassTransit.Testing;
+using Microsoft.Extensions.Hosting;
+using MassTransit;
+using k8s.Models;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CanaryFlow.Controller.Tests.Kubernetes;
+
+/// <summary>
+/// A sandbox API server plus the controller's Kubernetes services wired exactly as in production
+/// (<c>AddCanaryFlowKubernetes</c> from configuration, the real KubernetesClient through a kubeconfig),
+/// with short durations so that the tests run quickly.
+/// </summary>
+public sealed class KubeTestHost : IAsyncDisposable
+{
+    public const string Ns = "default";
+
+    private readonly bool _ownsSandbox;
+
+    private KubeTestHost(SandboxKubernetesServer sandbox, ServiceProvider services, bool ownsSandbox)
+    {
+        _ownsSandbox = ownsSandbox;
+        Sandbox = sandbox;
+        Services = services;
+        Client = services.GetRequiredService<IKubernetes>();
+    }
+
+    public SandboxKubernetesServer Sandbox { get; }
+    public ServiceProvider Services { get; }
+    public IKubernetes Client { get; }
+
+    public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    public static async Task<KubeTestHost> StartAsync(Action<IServiceCollection>? configure = null, Dictionary<string, string?>? settings = null,
+        SandboxKubernetesServer? sharedSandbox = null)
+    {
+        var sandbox = sharedSandbox ?? await SandboxKubernetesServer.StartAsync(new SandboxKubernetesOptions(ReadyDelay: TimeSpan.FromMilliseconds(100),
+            BookmarkInterval: TimeSpan.FromMilliseconds(300)));
+        var config = new Dictionary<string, string?>
+        {
+            ["Kubernetes:KubeconfigPath"] = sandbox.KubeconfigPath,
+            ["Kubernetes:LeaderElection"] = "false",
+            ["Kubernetes:PollInterval"] = "00:00:00.05",
+            ["Kubernetes:RetryBaseDelay"] = "00:00:00.02",
+            ["Kubernetes:MaxRetryAfter"] = "00:00:01",
+            ["Kubernetes:MaxWatchBackoff"] = "00:00:00.5",
+            ["Kubernetes:RequestTimeout"] = "00:00:05",
+            ["Kubernetes:LeaseDuration"] = "00:00:02",
+            ["Kubernetes:RenewDeadline"] = "00:00:01.5",
+            ["Kubernetes:RetryPeriod"] = "00:00:00.25",
+        };
+        foreach (var (k, v) in settings ?? []) config[k] = v;
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(config).Build();
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddCanaryFlowKubernetes(configuration);
+        services.AddMassTransitTestHarness(x => x.AddCanaryFlowKubernetesConsumers());
+        configure?.Invoke(services);
+        return new KubeTestHost(sandbox, services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }), sharedSandbox is null);
+    }
+
+    public async Task<V1Deployment> CreateDeploymentAsync(string name, string image, int replicas = 2)
+    {
+        var labels = new Dictionary<string, string> { ["app"] = name };
+        return await Client.AppsV1.CreateNamespacedDeploymentAsync(new V1Deployment
+        {
+            Metadata = new V1ObjectMeta { Name = name, Labels = labels },
+            Spec = new V1DeploymentSpec
+            {
+                Replicas = replicas,
+                Selector = new V1LabelSelector { MatchLabels = labels },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = labels },
+                    Spec = new V1PodSpec { Containers = [new V1Container { Name = "app", Image = image, Ports = [new V1ContainerPort { ContainerPort = 8080 }] }] },
+                },
+            },
+        }, Ns);
+    }
+
+    /// <summary>Creates a Canary for the target; <paramref name="spec"/> adds to (or overrides) a minimal valid spec.</summary>
+    public async Task CreateCanaryAsync(string name, string target, JsonObject? spec = null)
+    {
+        var body = new JsonObject
+        {
+            ["targetRef"] = new JsonObject { ["name"] = target },
+            ["service"] = new JsonObject { ["port"] = 8080 },
+            ["analysis"] = new JsonObject { ["progressDeadlineSeconds"] = 5, ["interval"] = "1s" },
+        };
+        foreach (var (k, v) in spec ?? []) body[k] = v?.DeepClone();
+        await Client.CustomObjects.CreateNamespacedCustomObjectAsync(new JsonObject
+        {
+            ["apiVersion"] = CanaryResource.ApiVersion,
+            ["kind"] = CanaryResource.Kind,
+            ["metadata"] = new JsonObject { ["name"] = name },
+            ["spec"] = body,
+        }, CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural);
+    }
+
+    public async Task SetImageAsync(string deployment, string image) =>
+        await Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(
+            $$"""[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"{{image}}"}]""", V1Patch.PatchType.JsonPatch), deployment, Ns);
+
+    public async Task<JsonObject> GetCustomAsync(string plural, string name, string group = Istio.Group, string version = Istio.Version) =>
+        (JsonObject)JsonNode.Parse(((System.Text.Json.JsonElement)await Client.CustomObjects.GetNamespacedCustomObjectAsync(group, version, Ns, plural, name)).GetRawText())!;
+
+    public Task<JsonObject> GetCanaryAsync(string name) => GetCustomAsync(CanaryResource.Plural, name, CanaryResource.Group, CanaryResource.Version);
+
+    /// <summary>Re-checks a condition until it holds, within a generous bound (the bound is a safety net, not an assertion on speed).</summary>
+    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int seconds = 15)
+    {
+        var until = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > until) throw new Xunit.Sdk.XunitException($"never happened: {what}");
+            await Task.Delay(25);
+        }
+    }
+
+    private readonly List<IHostedService> _started = [];
+
+    /// <summary>Starts the bus test harness, which starts every hosted service: the Deployment watch among them.</summary>
+    public async Task StartWatcherAsync()
+    {
+        await Get<ITestHarness>().Start();
+        _started.AddRange(Services.GetServices<IHostedService>().OfType<DeploymentWatcher>());
+    }
+
+    /// <summary>A Deployment "podinfo" (image podinfo:1), its Canary, and the watch that initialises it.</summary>
+    public async Task<RolloutTarget> InitializedAsync(JsonObject? spec = null, Func<Task>? beforeCanary = null)
+    {
+        await CreateDeploymentAsync("podinfo", "podinfo:1");
+        if (beforeCanary is not null) await beforeCanary();
+        await CreateCanaryAsync("podinfo", "podinfo", spec);
+        await StartWatcherAsync();
+        await EventuallyAsync(async () => (await GetCanaryAsync("podinfo"))["status"]?["trackedRevision"] is not null, "Canary initialised");
+        return new RolloutTarget(Ns, "podinfo");
+    }
+
+    public async Task<string> RevisionAsync(string deployment) =>
+        PodTemplateHash.Compute((await Client.AppsV1.ReadNamespacedDeploymentAsync(deployment, Ns)).Spec.Template, "canaryflow.dev/track");
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var s in _started) await s.StopAsync(CancellationToken.None);
+        await Services.DisposeAsync();
+        if (_ownsSandbox) await Sandbox.DisposeAsync();
+    }
+}

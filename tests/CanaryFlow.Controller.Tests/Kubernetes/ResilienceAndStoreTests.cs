@@ -1,0 +1,106 @@
+using System.Net;
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Kubernetes.Leadership;
+using CanaryFlow.Controller.Rollouts;
+using CanaryFlow.Controller.Seams;
+using CanaryFlow.Sandbox.Kubernetes;
+using k8s;
+using k8s.Autorest;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace CanaryFlow.Controller.Tests.Kubernetes;
+
+/// <summary>Injected faults, durable rollout state in the Canary status, and leader election on a Lease.</summary>
+public sealed class ResilienceAndStoreTests : IAsyncLifetime
+{
+    private KubeTestHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await KubeTestHost.StartAsync();
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    [Fact]
+    public async Task Weight_changes_survive_injected_500s_429s_and_409s()
+    {
+        var target = await _host.InitializedAsync();
+        var router = _host.Get<ITrafficRouter>();
+        var injectedBefore = _host.Sandbox.Faults.Injected;
+        _host.Sandbox.Faults.Add(new Fault(429, 1, Method: "GET", PathContains: "/virtualservices/", RetryAfterSeconds: 1));
+        _host.Sandbox.Faults.Add(new Fault(500, 2, Method: "PATCH", PathContains: "/virtualservices/"));
+        _host.Sandbox.Faults.Add(new Fault(409, 1, Method: "PATCH", PathContains: "/virtualservices/"));
+
+        await router.SetWeightsAsync(target, 40, default);
+
+        Assert.Equal(4, _host.Sandbox.Faults.Injected - injectedBefore);
+        Assert.Equal(new TrafficWeights(60, 40), await router.GetWeightsAsync(target, default));
+    }
+
+    [Fact]
+    public async Task Retries_are_bounded_a_dead_API_server_surfaces_as_an_error()
+    {
+        await _host.CreateDeploymentAsync("web", "web:1");
+        var injectedBefore = _host.Sandbox.Faults.Injected;
+        _host.Sandbox.Faults.Add(new Fault(503, 1000, Method: "GET"));
+
+        var e = await Assert.ThrowsAsync<HttpOperationException>(() => _host.Client.AppsV1.ReadNamespacedDeploymentAsync("web", KubeTestHost.Ns));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, e.Response.StatusCode);
+        Assert.Equal(5, _host.Sandbox.Faults.Injected - injectedBefore); // one try and MaxRetries (4) retries, no more
+    }
+
+    [Fact]
+    public async Task Rollout_state_round_trips_through_the_Canary_status_with_optimistic_concurrency()
+    {
+        var target = await _host.InitializedAsync();
+        var store = _host.Get<IRolloutStore>();
+        var state = new RolloutState
+        {
+            CorrelationId = RolloutIds.ForTarget(target), Target = target, Revision = "r2", StableRevision = "r1",
+            CurrentState = RolloutPhases.RollingBack, AppliedWeight = 30, DesiredWeight = 0, StepIndex = 2, FailedChecks = 5,
+            Version = 1, LastReason = "error rate 7% > 1%", LastTransitionAt = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero),
+        };
+        await store.SaveAsync(state, 0, default);
+
+        var loaded = Assert.Single(await store.LoadAllAsync(default));
+        Assert.Equal(RolloutPhases.RollingBack, loaded.CurrentState);
+        Assert.Equal(30, loaded.AppliedWeight);
+        Assert.Equal(1, loaded.Version);
+        await Assert.ThrowsAsync<RolloutConcurrencyException>(() => store.SaveAsync(state, 0, default));
+
+        var status = (await _host.GetCanaryAsync("podinfo"))["status"]!;
+        Assert.Equal("RollingBack", (string?)status["phase"]);
+        Assert.Equal(5, (int?)status["failedChecks"]);
+        Assert.Equal("r2", (string?)status["canaryRevision"]);
+        Assert.Equal("r1", (string?)status["stableRevision"]);
+        Assert.Equal("2026-01-02T03:04:05Z", (string?)status["lastTransitionTime"]);
+        Assert.NotNull(status["trackedRevision"]); // the watcher's field survives the store's write
+        var progressing = status["conditions"]!.AsArray().Single(c => (string?)c!["type"] == "Progressing")!;
+        Assert.Equal("True", (string?)progressing["status"]);
+        Assert.Equal("RollingBack", (string?)progressing["reason"]);
+    }
+
+    [Fact]
+    public async Task A_second_replica_takes_the_lease_when_the_leader_stops()
+    {
+        var election = new Dictionary<string, string?> { ["Kubernetes:LeaderElection"] = "true" };
+        await using var a = await KubeTestHost.StartAsync(settings: new(election) { ["Kubernetes:Identity"] = "replica-a" }, sharedSandbox: _host.Sandbox);
+        await using var b = await KubeTestHost.StartAsync(settings: new(election) { ["Kubernetes:Identity"] = "replica-b" }, sharedSandbox: _host.Sandbox);
+        var leaderA = a.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
+        var leaderB = b.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
+
+        await leaderA.StartAsync(default);
+        await leaderA.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
+        var termA = leaderA.LeadershipToken;
+        await leaderB.StartAsync(default);
+        Assert.False(leaderB.IsLeader);
+
+        await leaderA.StopAsync(default);
+        Assert.True(termA.IsCancellationRequested); // A stops acting at once
+        await leaderB.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
+        Assert.True(leaderB.IsLeader);
+        Assert.False(leaderA.IsLeader);
+        var lease = await _host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
+        Assert.Equal("replica-b", lease.Spec.HolderIdentity);
+        await leaderB.StopAsync(default);
+    }
+}
