@@ -18,10 +18,14 @@ public sealed record MannWhitneyResult(double U1, double U2, double PValue, doub
 /// </summary>
 public static class MannWhitney
 {
+    public enum Method { Auto, Exact, Asymptotic }
+
     /// <summary>Samples whose sizes add up to at most this, without ties, get the exact p-value.</summary>
     public const int ExactLimit = 50;
 
-    public static MannWhitneyResult Test(ReadOnlySpan<double> first, ReadOnlySpan<double> second)
+    /// <param name="method">Auto: exact when there are no ties and n1 + n2 &lt;= <see cref="ExactLimit"/>.
+    /// Exact ignores ties (the exact null distribution assumes none).</param>
+    public static MannWhitneyResult Test(ReadOnlySpan<double> first, ReadOnlySpan<double> second, Method method = Method.Auto)
     {
         int n1 = first.Length, n2 = second.Length;
         if (n1 == 0 || n2 == 0) throw new ArgumentException("Both samples need at least one value.");
@@ -33,6 +37,8 @@ public static class MannWhitney
         first.CopyTo(values);
         second.CopyTo(values.AsSpan(n1));
         fromFirst.AsSpan(0, n1).Fill(true);
+        if (method == Method.Exact && (long)n1 * n2 > 250_000)
+            throw new ArgumentException("The exact distribution is for small samples (n1 * n2 <= 250000).");
         foreach (var v in values)
             if (double.IsNaN(v)) throw new ArgumentException("Samples must not contain NaN.");
         Array.Sort(values, fromFirst);
@@ -55,7 +61,7 @@ public static class MannWhitney
         var u2 = (double)n1 * n2 - u1;
         var big = Math.Max(u1, u2);
 
-        if (tieTerm == 0 && n <= ExactLimit)
+        if (method == Method.Exact || (method == Method.Auto && tieTerm == 0 && n <= ExactLimit))
             return new MannWhitneyResult(u1, u2, Math.Min(1, 2 * ExactUpperTail(n1, n2, (int)big)), null, true);
 
         var mean = n1 * (double)n2 / 2;

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CanaryFlow.Sandbox.Workloads;
+
+/// <summary>
+/// One version of a demo service (stable or canary): a Kestrel app on 127.0.0.1 with a free port
+/// that answers "/" with the configured error rate and latency, and exports Istio-style metrics on
+/// "/metrics" for a real Prometheus to scrape. The behaviour can change while it runs.
+/// </summary>
+public sealed class DemoWorkload : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly IstioStyleMetrics _metrics;
+    private readonly TimeProvider _time;
+    private WorkloadBehaviour _behaviour;
+    private long _served;
+    private long _errorsServed;
+
+    private DemoWorkload(DemoWorkloadOptions options, TimeProvider time)
+    {
+        Options = options;
+        _time = time;
+        _behaviour = options.Behaviour ?? WorkloadBehaviour.Healthy;
+        _behaviour.Validate();
+        _metrics = new IstioStyleMetrics(options);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        _app = builder.Build();
+        _app.MapGet("/", ServeAsync);
+        _app.MapGet("/metrics", ExportAsync);
+    }
+
+    public DemoWorkloadOptions Options { get; }
+
+    /// <summary>Base address, e.g. http://127.0.0.1:41234/.</summary>
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>host:port for a Prometheus scrape config.</summary>
+    public string ScrapeTarget => $"{Address.Host}:{Address.Port}";
+
+    public long RequestsServed => Interlocked.Read(ref _served);
+
+    public WorkloadBehaviour Behaviour
+    {
+        get => Volatile.Read(ref _behaviour);
+        set
+        {
+            value.Validate();
+            Volatile.Write(ref _behaviour, value);
+        }
+    }
+
+    public static async Task<DemoWorkload> StartAsync(DemoWorkloadOptions options, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        var workload = new DemoWorkload(options, time ?? TimeProvider.System);
+        await workload._app.StartAsync(cancellationToken);
+        var address = workload._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        workload.Address = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/");
+        return workload;
+    }
+
+    private async Task ServeAsync(HttpContext context)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var behaviour = Behaviour;
+        var n = Interlocked.Increment(ref _served);
+        // Exactly ErrorRate of the requests fail, evenly spread: request n fails when the running
+        // quota floor(n * rate) grows.
+        var fail = Math.Floor(n * behaviour.ErrorRate) > Math.Floor((n - 1) * behaviour.ErrorRate);
+        if (behaviour.Latency > TimeSpan.Zero) await Task.Delay(behaviour.Latency, _time, context.RequestAborted);
+        var status = fail ? behaviour.ErrorStatusCode : StatusCodes.Status200OK;
+        if (fail) Interlocked.Increment(ref _errorsServed);
+        context.Response.StatusCode = status;
+        await context.Response.WriteAsync(fail ? "simulated failure\n" : $"{Options.Workload} ok\n", context.RequestAborted);
+        _metrics.Record(status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    private async Task ExportAsync(HttpContext context)
+    {
+        context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+        await _metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
