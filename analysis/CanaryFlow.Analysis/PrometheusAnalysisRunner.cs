@@ -24,6 +24,10 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
         var spec = request.Spec;
         var context = $"canary {ns}/{canary} over {PromQl.Duration(request.Interval)}";
 
+        // Start every namespace-wide query this check will need at once, so a tick costs the
+        // slowest query rather than the sum of them (each is shared with the other canaries).
+        Prefetch(request);
+
         IReadOnlyDictionary<string, double> totals;
         try
         {
@@ -52,6 +56,18 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
             ? await CompareAsync(request, comparison, cancellationToken)
             : (null, []);
         return VerdictRules.Combine($"{context}, {countDetail}", checks, score, comparisonResults);
+    }
+
+    private void Prefetch(AnalysisRequest request)
+    {
+        var ns = request.Target.Namespace;
+        var builtIn = request.Spec.Metrics.Where(m => m.Query is null).Select(m => m.Name).ToHashSet();
+        if (builtIn.Contains(IstioQueries.SuccessRate))
+            _ = _batcher.InstantAsync("errors", ns, request.Interval, request.At, IstioQueries.ServerErrors(ns, request.Interval), CancellationToken.None);
+        if (builtIn.Contains(IstioQueries.Duration))
+            _ = _batcher.InstantAsync("p99", ns, request.Interval, request.At, IstioQueries.P99(ns, request.Interval), CancellationToken.None);
+        if (request.Spec.Comparison is not null)
+            PrefetchComparison(request, builtIn);
     }
 
     private async Task<MetricCheck> CheckAsync(AnalysisRequest request, MetricSpec metric, double requests, CancellationToken cancellationToken)

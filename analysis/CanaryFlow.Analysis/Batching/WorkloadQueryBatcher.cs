@@ -54,7 +54,11 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
         candidate = new Lazy<Entry>(() =>
         {
             var started = query();
-            _ = started.ContinueWith(_ => _entries.TryRemove(new KeyValuePair<Key, Lazy<Entry>>(key, candidate)),
+            _ = started.ContinueWith(failed =>
+                {
+                    _ = failed.Exception; // observed: each waiting check reports it in its own verdict
+                    _entries.TryRemove(new KeyValuePair<Key, Lazy<Entry>>(key, candidate));
+                },
                 CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             return new Entry(started, now);
         });

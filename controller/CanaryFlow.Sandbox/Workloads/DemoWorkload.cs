@@ -37,7 +37,7 @@ public sealed class DemoWorkload : IAsyncDisposable
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
         _app = builder.Build();
         _app.MapGet("/", ServeAsync);
-        _app.MapGet("/metrics", ExportAsync);
+        _app.MapGet("/metrics", context => MetricsEndpoint.ExportAsync(_metrics.Registry, context));
     }
 
     public DemoWorkloadOptions Options { get; }
@@ -83,12 +83,6 @@ public sealed class DemoWorkload : IAsyncDisposable
         context.Response.StatusCode = status;
         await context.Response.WriteAsync(fail ? "simulated failure\n" : $"{Options.Workload} ok\n", context.RequestAborted);
         _metrics.Record(status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-    }
-
-    private async Task ExportAsync(HttpContext context)
-    {
-        context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-        await _metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
     }
 
     public async ValueTask DisposeAsync()

@@ -3,8 +3,9 @@ using Prometheus;
 namespace CanaryFlow.Sandbox.Workloads;
 
 /// <summary>
-/// The two Istio standard metrics as the sidecar's destination reporter exports them, in a
-/// registry of their own so that many workloads can live in one process.
+/// The two Istio standard metrics as the sidecar's destination reporter exports them for one
+/// workload. Each workload gets a registry of its own unless one is shared (a whole simulated
+/// mesh exported from one endpoint): prometheus-net then reuses the metric and adds label sets.
 /// </summary>
 public sealed class IstioStyleMetrics
 {
@@ -22,9 +23,9 @@ public sealed class IstioStyleMetrics
     private readonly Histogram _duration;
     private readonly string[] _fixed;
 
-    public IstioStyleMetrics(DemoWorkloadOptions options)
+    public IstioStyleMetrics(DemoWorkloadOptions options, CollectorRegistry? registry = null)
     {
-        Registry = Metrics.NewCustomRegistry();
+        Registry = registry ?? Metrics.NewCustomRegistry();
         var factory = Metrics.WithCustomRegistry(Registry);
         _requests = factory.CreateCounter("istio_requests_total", "Requests handled, as Istio's destination reporter counts them.",
             new CounterConfiguration { LabelNames = Labels });
@@ -36,10 +37,11 @@ public sealed class IstioStyleMetrics
 
     public CollectorRegistry Registry { get; }
 
-    public void Record(int statusCode, double milliseconds)
+    /// <summary>Records <paramref name="count"/> requests answered with this status in this time.</summary>
+    public void Record(int statusCode, double milliseconds, long count = 1)
     {
         string[] values = [.. _fixed, statusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)];
-        _requests.WithLabels(values).Inc();
-        _duration.WithLabels(values).Observe(milliseconds);
+        _requests.WithLabels(values).Inc(count);
+        _duration.WithLabels(values).Observe(milliseconds, count);
     }
 }

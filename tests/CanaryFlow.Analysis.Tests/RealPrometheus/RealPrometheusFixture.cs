@@ -22,7 +22,7 @@ public sealed class RealPrometheusFixture : IAsyncLifetime
     private readonly List<DemoWorkload> _workloads = [];
     private Task _load = Task.CompletedTask;
 
-    public PrometheusServer Prometheus { get; private set; } = null!;
+    public PrometheusProcess Prometheus { get; private set; } = null!;
 
     /// <summary>Healthy canary and its healthy stable, 50/50.</summary>
     public const string Healthy = "healthy";
@@ -54,7 +54,7 @@ public sealed class RealPrometheusFixture : IAsyncLifetime
         var quiet = await Start(Quiet, WorkloadBehaviour.Healthy);
         var broken = await Start(Broken, new WorkloadBehaviour(ErrorRate: 1));
 
-        Prometheus = await PrometheusServer.StartAsync(_workloads.Select(w => w.ScrapeTarget));
+        Prometheus = await PrometheusProcess.StartAsync(_workloads.Select(w => w.ScrapeTarget));
 
         // Bounded: every plan stops after 3 minutes or its request count, whichever is first.
         var max = TimeSpan.FromMinutes(3);

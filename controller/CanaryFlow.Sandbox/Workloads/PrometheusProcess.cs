@@ -2,19 +2,20 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace CanaryFlow.Analysis.Tests.RealPrometheus;
+namespace CanaryFlow.Sandbox.Workloads;
 
 /// <summary>
 /// A real Prometheus process on 127.0.0.1 with a fresh tsdb folder, scraping the given targets
-/// every second. Can be stopped and started again on the same port and data (outage tests).
+/// (every second unless told otherwise). Can be stopped and started again on the same port and
+/// data (outage tests). Used by the analysis tests, the benchmark and the demo.
 /// </summary>
-public sealed class PrometheusServer : IAsyncDisposable
+public sealed class PrometheusProcess : IAsyncDisposable
 {
     private readonly string _binary;
     private readonly string _folder;
     private Process? _process;
 
-    private PrometheusServer(string binary, string folder, int port)
+    private PrometheusProcess(string binary, string folder, int port)
     {
         _binary = binary;
         _folder = folder;
@@ -39,22 +40,23 @@ public sealed class PrometheusServer : IAsyncDisposable
             "(Debian: apt-get download prometheus && dpkg-deb -x prometheus_*.deb DIR gives DIR/usr/bin/prometheus).");
     }
 
-    public static async Task<PrometheusServer> StartAsync(IEnumerable<string> scrapeTargets)
+    public static async Task<PrometheusProcess> StartAsync(IEnumerable<string> scrapeTargets, TimeSpan? scrapeInterval = null)
     {
+        var every = $"{(int)(scrapeInterval ?? TimeSpan.FromSeconds(1)).TotalSeconds}s";
         var folder = Directory.CreateTempSubdirectory("canaryflow-prometheus-").FullName;
         var targets = string.Join(", ", scrapeTargets.Select(t => $"'{t}'"));
         await File.WriteAllTextAsync(Path.Combine(folder, "prometheus.yml"), $"""
             global:
-              scrape_interval: 1s
-              evaluation_interval: 1s
+              scrape_interval: {every}
+              evaluation_interval: {every}
             scrape_configs:
               - job_name: workloads
-                scrape_interval: 1s
-                scrape_timeout: 1s
+                scrape_interval: {every}
+                scrape_timeout: {every}
                 static_configs:
                   - targets: [{targets}]
             """);
-        var server = new PrometheusServer(FindBinary(), folder, FreePort());
+        var server = new PrometheusProcess(FindBinary(), folder, FreePort());
         await server.StartAsync();
         return server;
     }
