@@ -1,12 +1,6 @@
 using System.Diagnostics;
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace CanaryFlow.Sandbox.Workloads;
 
@@ -32,10 +26,7 @@ public sealed class DemoWorkload : IAsyncDisposable
         _behaviour.Validate();
         _metrics = new IstioStyleMetrics(options);
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        _app = builder.Build();
+        _app = LoopbackApp.CreateBuilder().Build();
         _app.MapGet("/", ServeAsync);
         _app.MapGet("/metrics", context => MetricsEndpoint.ExportAsync(_metrics.Registry, context));
     }
@@ -64,8 +55,7 @@ public sealed class DemoWorkload : IAsyncDisposable
     {
         var workload = new DemoWorkload(options, time ?? TimeProvider.System);
         await workload._app.StartAsync(cancellationToken);
-        var address = workload._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        workload.Address = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/");
+        workload.Address = LoopbackApp.AddressOf(workload._app);
         return workload;
     }
 

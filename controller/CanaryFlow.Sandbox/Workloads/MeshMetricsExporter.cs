@@ -1,11 +1,5 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Prometheus;
 
 namespace CanaryFlow.Sandbox.Workloads;
@@ -23,10 +17,7 @@ public sealed class MeshMetricsExporter : IAsyncDisposable
 
     private MeshMetricsExporter()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        _app = builder.Build();
+        _app = LoopbackApp.CreateBuilder().Build();
         _app.MapGet("/metrics", context => MetricsEndpoint.ExportAsync(_registry, context));
     }
 
@@ -37,7 +28,7 @@ public sealed class MeshMetricsExporter : IAsyncDisposable
     {
         var exporter = new MeshMetricsExporter();
         await exporter._app.StartAsync(cancellationToken);
-        var address = new Uri(exporter._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+        var address = LoopbackApp.AddressOf(exporter._app);
         exporter.ScrapeTarget = $"{address.Host}:{address.Port}";
         return exporter;
     }

@@ -3,15 +3,12 @@ using System.Net.Http.Headers;
 using System.Text;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Web;
+using CanaryFlow.Sandbox.Workloads;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace CanaryFlow.Controller.Tests.Web;
 
@@ -25,9 +22,7 @@ public sealed class AlertmanagerReceiverTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var builder = LoopbackApp.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Alertmanager:BearerToken"] = Token,
@@ -39,8 +34,7 @@ public sealed class AlertmanagerReceiverTests : IAsyncLifetime
         _app.MapAlertmanagerReceiver();
         await _app.StartAsync();
         _harness = _app.Services.GetRequiredService<ITestHarness>(); // the bus was started with the host
-        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        _http = new HttpClient { BaseAddress = new Uri(address) };
+        _http = new HttpClient { BaseAddress = LoopbackApp.AddressOf(_app) };
     }
 
     public async Task DisposeAsync()
