@@ -13,13 +13,16 @@ public interface IAnalysisRunner
 /// <param name="StableWorkload">Workload name of the stable pods, e.g. "podinfo-primary".</param>
 /// <param name="Interval">The window each metric is measured over (the analysis interval).</param>
 /// <param name="At">Evaluation time (end of the window).</param>
+/// <param name="BaselineWorkload">With <see cref="ComparisonSpec.UseBaseline"/>: the baseline Deployment's workload
+/// (default "&lt;target&gt;-baseline"), compared against the canary instead of the stable pods.</param>
 public sealed record AnalysisRequest(
     RolloutTarget Target,
     string CanaryWorkload,
     string StableWorkload,
     TimeSpan Interval,
     AnalysisSpec Spec,
-    DateTimeOffset At);
+    DateTimeOffset At,
+    string? BaselineWorkload = null);
 
 public enum VerdictOutcome { Passed, Failed, NoData, QueryError }
 

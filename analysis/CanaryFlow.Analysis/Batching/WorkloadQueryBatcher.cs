@@ -1,0 +1,75 @@
+using System.Collections.Concurrent;
+using CanaryFlow.Analysis.Prometheus;
+using CanaryFlow.Analysis.Verdicts;
+
+namespace CanaryFlow.Analysis.Batching;
+
+/// <summary>
+/// Shares namespace-wide, workload-grouped queries between concurrent checks. Entries are keyed by
+/// (query kind, namespace, interval, evaluation-time bucket of <see cref="PrometheusOptions.BatchWindow"/>):
+/// a thousand canaries checked at one tick in one namespace cost one query per kind. The first
+/// check in a bucket fixes the evaluation time. A failed query is dropped as soon as it fails,
+/// so checks waiting on it share the failure but the next one asks again.
+/// </summary>
+public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider timeProvider, TimeSpan window)
+{
+    private readonly record struct Key(string Kind, string Namespace, TimeSpan Interval, long Bucket);
+
+    private sealed record Entry(Task Task, DateTimeOffset CreatedAt);
+
+    private readonly ConcurrentDictionary<Key, Lazy<Entry>> _entries = new();
+
+    /// <summary>Instant query: value per workload (workloads absent from the answer are absent here).</summary>
+    public Task<IReadOnlyDictionary<string, double>> InstantAsync(
+        string kind, string ns, TimeSpan interval, DateTimeOffset at, string promql, CancellationToken cancellationToken) =>
+        GetAsync(kind, ns, interval, at, async () =>
+        {
+            var result = await client.QueryAsync(promql, at, CancellationToken.None);
+            return (IReadOnlyDictionary<string, double>)result.Vector
+                .Where(s => s.Labels.ContainsKey(IstioQueries.WorkloadLabel))
+                .GroupBy(s => s.Labels[IstioQueries.WorkloadLabel])
+                .ToDictionary(g => g.Key, g => g.First().Point.Value);
+        }, cancellationToken);
+
+    /// <summary>Range query over [at - interval, at]: points per workload.</summary>
+    public Task<IReadOnlyDictionary<string, IReadOnlyList<PromPoint>>> RangeAsync(
+        string kind, string ns, TimeSpan interval, DateTimeOffset at, TimeSpan step, string promql, CancellationToken cancellationToken) =>
+        GetAsync(kind, ns, interval, at, async () =>
+        {
+            var result = await client.QueryRangeAsync(promql, at - interval, at, step, CancellationToken.None);
+            return (IReadOnlyDictionary<string, IReadOnlyList<PromPoint>>)result.Matrix
+                .Where(s => s.Labels.ContainsKey(IstioQueries.WorkloadLabel))
+                .GroupBy(s => s.Labels[IstioQueries.WorkloadLabel])
+                .ToDictionary(g => g.Key, g => g.First().Points);
+        }, cancellationToken);
+
+    private async Task<T> GetAsync<T>(string kind, string ns, TimeSpan interval, DateTimeOffset at, Func<Task<T>> query, CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        Sweep(now);
+        var key = new Key(kind, ns, interval, at.ToUnixTimeMilliseconds() / (long)window.TotalMilliseconds);
+        // Lazy makes sure only one caller starts the query; the query runs without any caller's
+        // token so that one cancelled check does not fail the others sharing it.
+        Lazy<Entry> candidate = null!;
+        candidate = new Lazy<Entry>(() =>
+        {
+            var started = query();
+            _ = started.ContinueWith(failed =>
+                {
+                    _ = failed.Exception; // observed: each waiting check reports it in its own verdict
+                    _entries.TryRemove(new KeyValuePair<Key, Lazy<Entry>>(key, candidate));
+                },
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return new Entry(started, now);
+        });
+        var task = (Task<T>)_entries.GetOrAdd(key, candidate).Value.Task;
+        return await task.WaitAsync(cancellationToken);
+    }
+
+    private void Sweep(DateTimeOffset now)
+    {
+        foreach (var (key, lazy) in _entries)
+            if (lazy.IsValueCreated && now - lazy.Value.CreatedAt > window + window)
+                _entries.TryRemove(new KeyValuePair<Key, Lazy<Entry>>(key, lazy));
+    }
+}

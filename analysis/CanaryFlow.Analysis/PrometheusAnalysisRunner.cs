@@ -1,0 +1,124 @@
+using CanaryFlow.Analysis.Batching;
+using CanaryFlow.Analysis.Prometheus;
+using CanaryFlow.Analysis.Verdicts;
+using CanaryFlow.Contracts;
+
+namespace CanaryFlow.Analysis;
+
+/// <summary>
+/// Runs one check against Prometheus. The canary's request count decides whether it had traffic
+/// (fewer than MinRequests: NoData, never a pass); with traffic, a missing 5xx series means zero
+/// errors, so a canary failing every request fails its first check. Built-in metrics come from
+/// namespace-wide batched queries; custom metrics are rendered per canary.
+/// </summary>
+public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, PrometheusOptions options, TimeProvider timeProvider) : IAnalysisRunner
+{
+    private const string RequestCount = "request-count";
+
+    private readonly WorkloadQueryBatcher _batcher = new(client, timeProvider, options.BatchWindow);
+
+    public async Task<AnalysisVerdict> RunAsync(AnalysisRequest request, CancellationToken cancellationToken)
+    {
+        var ns = request.Target.Namespace;
+        var canary = request.CanaryWorkload;
+        var spec = request.Spec;
+        var context = $"canary {ns}/{canary} over {PromQl.Duration(request.Interval)}";
+
+        // Start every namespace-wide query this check will need at once, so a tick costs the
+        // slowest query rather than the sum of them (each is shared with the other canaries).
+        Prefetch(request);
+
+        IReadOnlyDictionary<string, double> totals;
+        try
+        {
+            totals = await _batcher.InstantAsync("requests", ns, request.Interval, request.At,
+                IstioQueries.Requests(ns, request.Interval), cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            return VerdictRules.Combine(context, [MetricCheck.Error(RequestCount, spec.MinRequests, null, e)], null, []);
+        }
+
+        var requests = totals.TryGetValue(canary, out var n) && double.IsFinite(n) ? n : 0;
+        var countDetail = $"{MetricCheck.Format(requests)} requests, min {spec.MinRequests}";
+        if (requests < spec.MinRequests || requests <= 0)
+        {
+            var noTraffic = new MetricCheck(CheckStatus.NoData,
+                new MetricResult(RequestCount, requests, spec.MinRequests, null, "nodata", Detail: countDetail + "; too little traffic to judge"));
+            return VerdictRules.Combine(context, [noTraffic], null, []);
+        }
+
+        var checks = new List<MetricCheck>();
+        foreach (var metric in spec.Metrics)
+            checks.Add(await CheckAsync(request, metric, requests, cancellationToken));
+
+        var (score, comparisonResults) = spec.Comparison is { } comparison
+            ? await CompareAsync(request, comparison, cancellationToken)
+            : (null, []);
+        return VerdictRules.Combine($"{context}, {countDetail}", checks, score, comparisonResults);
+    }
+
+    private void Prefetch(AnalysisRequest request)
+    {
+        var ns = request.Target.Namespace;
+        var builtIn = request.Spec.Metrics.Where(m => m.Query is null).Select(m => m.Name).ToHashSet();
+        if (builtIn.Contains(IstioQueries.SuccessRate))
+            _ = _batcher.InstantAsync("errors", ns, request.Interval, request.At, IstioQueries.ServerErrors(ns, request.Interval), CancellationToken.None);
+        if (builtIn.Contains(IstioQueries.Duration))
+            _ = _batcher.InstantAsync("p99", ns, request.Interval, request.At, IstioQueries.P99(ns, request.Interval), CancellationToken.None);
+        if (request.Spec.Comparison is not null)
+            PrefetchComparison(request, builtIn);
+    }
+
+    private async Task<MetricCheck> CheckAsync(AnalysisRequest request, MetricSpec metric, double requests, CancellationToken cancellationToken)
+    {
+        var ns = request.Target.Namespace;
+        try
+        {
+            switch (metric.Name)
+            {
+                case IstioQueries.SuccessRate when metric.Query is null:
+                {
+                    var errors = await _batcher.InstantAsync("errors", ns, request.Interval, request.At,
+                        IstioQueries.ServerErrors(ns, request.Interval), cancellationToken);
+                    // Traffic without a 5xx series is traffic without 5xx: zero, not a gap.
+                    var failed = errors.TryGetValue(request.CanaryWorkload, out var e) && double.IsFinite(e) ? Math.Min(e, requests) : 0;
+                    var rate = 100 * (requests - failed) / requests;
+                    return MetricCheck.Judge(metric, rate, $"{MetricCheck.Format(failed)} of {MetricCheck.Format(requests)} requests were 5xx; percent");
+                }
+                case IstioQueries.Duration when metric.Query is null:
+                {
+                    var p99 = await _batcher.InstantAsync("p99", ns, request.Interval, request.At,
+                        IstioQueries.P99(ns, request.Interval), cancellationToken);
+                    return MetricCheck.Judge(metric, p99.TryGetValue(request.CanaryWorkload, out var v) ? v : null, "P99 ms");
+                }
+                default:
+                    return await CheckCustomAsync(request, metric, cancellationToken);
+            }
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            return MetricCheck.Error(metric.Name, metric.Min, metric.Max, e);
+        }
+    }
+
+    private async Task<MetricCheck> CheckCustomAsync(AnalysisRequest request, MetricSpec metric, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(metric.Query))
+            return MetricCheck.Error(metric.Name, metric.Min, metric.Max,
+                new ArgumentException($"metric '{metric.Name}' is not built in and has no query"));
+        var promql = Render(request, metric.Query, request.CanaryWorkload);
+        var result = await client.QueryAsync(promql, request.At, cancellationToken);
+        double? value = result.ResultType switch
+        {
+            PromResultType.Scalar => result.Scalar?.Value,
+            PromResultType.Vector when result.Vector.Count > 0 => result.Vector[0].Point.Value,
+            _ => null,
+        };
+        var detail = result.Vector.Count > 1 ? $"{result.Vector.Count} series, the first is judged" : "custom query";
+        return MetricCheck.Judge(metric, value, detail);
+    }
+
+    private static string Render(AnalysisRequest request, string template, string measured) =>
+        MetricTemplate.Render(template, request.Target.Namespace, measured, request.CanaryWorkload, request.StableWorkload, request.Interval);
+}

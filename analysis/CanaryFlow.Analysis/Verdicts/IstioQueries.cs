@@ -1,0 +1,34 @@
+namespace CanaryFlow.Analysis.Verdicts;
+
+/// <summary>
+/// The built-in Istio metrics. Each query covers a whole namespace, grouped by workload, so that
+/// one answer serves every canary (and stable) in it: the load on Prometheus grows with the number
+/// of namespaces, not of canaries.
+/// </summary>
+public static class IstioQueries
+{
+    public const string SuccessRate = "request-success-rate";
+    public const string Duration = "request-duration";
+
+    /// <summary>The workload label each built-in query is grouped by.</summary>
+    public const string WorkloadLabel = "destination_workload";
+
+    private const string By = "sum by (destination_workload_namespace, destination_workload)";
+
+    public static bool IsBuiltIn(string metric) => metric is SuccessRate or Duration;
+
+    /// <summary>Requests per workload over the window: decides whether a canary had traffic.</summary>
+    public static string Requests(string ns, TimeSpan window) =>
+        $"{By} (increase(istio_requests_total{{{Selector(ns)}}}[{PromQl.Duration(window)}]))";
+
+    /// <summary>5xx responses per workload. A workload with traffic but no series here had no 5xx.</summary>
+    public static string ServerErrors(string ns, TimeSpan window) =>
+        $"{By} (increase(istio_requests_total{{{Selector(ns)},response_code=~\"5..\"}}[{PromQl.Duration(window)}]))";
+
+    /// <summary>P99 latency in milliseconds per workload.</summary>
+    public static string P99(string ns, TimeSpan window) =>
+        $"histogram_quantile(0.99, sum by (destination_workload_namespace, destination_workload, le) " +
+        $"(rate(istio_request_duration_milliseconds_bucket{{{Selector(ns)}}}[{PromQl.Duration(window)}])))";
+
+    private static string Selector(string ns) => $"reporter=\"destination\",destination_workload_namespace={PromQl.Quote(ns)}";
+}
