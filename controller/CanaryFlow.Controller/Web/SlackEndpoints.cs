@@ -31,6 +31,8 @@ public static class SlackEndpoints
         services.AddOptions<SlackOptions>().Bind(configuration.GetSection(SlackOptions.Section)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SlackOptions>, SlackOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.AddHttpClient(SlackResponder.HttpClientName).RemoveAllLoggers(); // response URLs are credentials
+        services.TryAddSingleton<SlackResponder>();
         return services;
     }
 
@@ -43,7 +45,7 @@ public static class SlackEndpoints
     }
 
     /// <summary>What a request asks: who, and either a command or a reply explaining why not.</summary>
-    private sealed record SlackRequest(string UserId, string UserName, SlackCommand? Command, string? Reply);
+    private sealed record SlackRequest(string UserId, string UserName, SlackCommand? Command, string? Reply, string? ResponseUrl = null);
 
     private static async Task<IResult> HandleAsync(HttpContext context, Func<Dictionary<string, StringValues>, SlackRequest> read)
     {
@@ -65,11 +67,18 @@ public static class SlackEndpoints
         {
             return Results.Problem("Malformed Slack request: " + e.Message, statusCode: StatusCodes.Status400BadRequest);
         }
-        if (request.Command is null) return Ephemeral(request.Reply ?? SlackCommands.Usage);
+        var responder = services.GetRequiredService<SlackResponder>();
+        IResult Reply(string text)
+        {
+            if (responder.IsAllowed(request.ResponseUrl)) responder.ReplyInBackground(request.ResponseUrl!, EphemeralBody(text));
+            return Ephemeral(text);
+        }
+
+        if (request.Command is null) return Reply(request.Reply ?? SlackCommands.Usage);
         if (!options.AllowedUsers.Contains(request.UserId, StringComparer.Ordinal))
         {
             logger.LogWarning("Slack user {User} is not allowed to {Verb} {Target}", request.UserId, request.Command.Verb, request.Command.Target);
-            return Ephemeral($"Sorry <@{request.UserId}>, you are not allowed to {request.Command.Verb} rollouts.");
+            return Reply($"Sorry <@{request.UserId}>, you are not allowed to {request.Command.Verb} rollouts.");
         }
 
         var command = request.Command;
@@ -77,7 +86,7 @@ public static class SlackEndpoints
         var message = SlackCommands.ToMessage(command, "slack:" + request.UserId, reason);
         await services.GetRequiredService<IPublishEndpoint>().Publish(message, message.GetType(), context.RequestAborted);
         logger.LogInformation("Slack user {User} asked to {Verb} {Target}", request.UserId, command.Verb, command.Target);
-        return Ephemeral($"{Capitalize(command.Verb)} requested for *{command.Target}* by <@{request.UserId}> ({reason}).");
+        return Reply($"{Capitalize(command.Verb)} requested for *{command.Target}* by <@{request.UserId}> ({reason}).");
     }
 
     private static bool IsSigned(HttpRequest request, byte[] body, SlackOptions options, TimeProvider time)
@@ -97,8 +106,9 @@ public static class SlackEndpoints
         var user = payload.GetProperty("user");
         var userId = user.GetProperty("id").GetString() ?? throw new FormatException("user.id is missing.");
         var userName = user.TryGetProperty("username", out var n) ? n.GetString() ?? userId : userId;
+        var responseUrl = payload.TryGetProperty("response_url", out var r) ? r.GetString() : null;
         if (payload.GetProperty("type").GetString() != "block_actions" || payload.GetProperty("actions").GetArrayLength() == 0)
-            return new SlackRequest(userId, userName, null, "Nothing to do for this interaction.");
+            return new SlackRequest(userId, userName, null, "Nothing to do for this interaction.", responseUrl);
         var action = payload.GetProperty("actions")[0];
         var verb = action.GetProperty("action_id").GetString() switch
         {
@@ -108,8 +118,8 @@ public static class SlackEndpoints
         };
         var target = RolloutTarget.TryParse(action.TryGetProperty("value", out var v) ? v.GetString() : null);
         return verb is null || target is null
-            ? new SlackRequest(userId, userName, null, "This button is not a CanaryFlow action.")
-            : new SlackRequest(userId, userName, new SlackCommand(verb, target, null), null);
+            ? new SlackRequest(userId, userName, null, "This button is not a CanaryFlow action.", responseUrl)
+            : new SlackRequest(userId, userName, new SlackCommand(verb, target, null), null, responseUrl);
     }
 
     private static SlackRequest ReadSlashCommand(Dictionary<string, StringValues> form)
@@ -120,7 +130,9 @@ public static class SlackEndpoints
         return new SlackRequest(userId, userName, command, command is null ? SlackCommands.Usage : null);
     }
 
-    private static IResult Ephemeral(string text) => Results.Json(new { response_type = "ephemeral", replace_original = false, text });
+    private static object EphemeralBody(string text) => new { response_type = "ephemeral", replace_original = false, text };
+
+    private static IResult Ephemeral(string text) => Results.Json(EphemeralBody(text));
 
     private static string Capitalize(string s) => char.ToUpperInvariant(s[0]) + s[1..];
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Notifications.Channels;
+using CanaryFlow.Controller.Tests.Notifications;
 using CanaryFlow.Controller.Triggers.Security;
 using CanaryFlow.Controller.Web;
 using MassTransit;
@@ -21,22 +22,33 @@ public sealed class SlackEndpointTests : IAsyncLifetime
     private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-11-25T15:00:00Z"));
     private LocalWebApp _app = null!;
     private ITestHarness _harness = null!;
+    private RecordingReceiver _slack = null!;
 
     public async Task InitializeAsync()
     {
+        _slack = await RecordingReceiver.StartAsync();
         _app = await LocalWebApp.StartAsync(
-            new Dictionary<string, string?> { ["Slack:SigningSecret"] = SigningSecret, ["Slack:AllowedUsers:0"] = AllowedUser },
+            new Dictionary<string, string?>
+            {
+                ["Slack:SigningSecret"] = SigningSecret,
+                ["Slack:AllowedUsers:0"] = AllowedUser,
+                ["Slack:ResponseUrlPrefix"] = _slack.UrlFor("response-"),
+            },
             (services, configuration) => services.AddSingleton<TimeProvider>(_time).AddCanaryFlowSlack(configuration).AddMassTransitTestHarness(),
             app => app.MapSlackEndpoints());
         _harness = _app.Services.GetRequiredService<ITestHarness>();
     }
 
-    public async Task DisposeAsync() => await _app.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        await _slack.DisposeAsync();
+    }
 
-    private static string ClickPayload(string userId, string actionId) => $$"""
+    private static string ClickPayload(string userId, string actionId, string responseUrl = "https://hooks.slack.com/actions/T0001/1/abc") => $$"""
         {"type":"block_actions","user":{"id":"{{userId}}","username":"alice","team_id":"T0001"},"api_app_id":"A0001",
          "container":{"type":"message","message_ts":"1732545600.000100","channel_id":"C0001"},
-         "response_url":"https://hooks.slack.com/actions/T0001/1/abc",
+         "response_url":"{{responseUrl}}",
          "actions":[{"type":"button","action_id":"{{actionId}}","block_id":"canaryflow:shop/checkout","value":"shop/checkout",
                      "text":{"type":"plain_text","text":"Promote"},"action_ts":"1732545601.000200"}]}
         """;
@@ -68,6 +80,17 @@ public sealed class SlackEndpointTests : IAsyncLifetime
         Assert.Contains("Promote requested for *shop/checkout*", await response.Content.ReadAsStringAsync());
         var promote = Assert.Single(_harness.Published.Select<PromoteRollout>()).Context.Message;
         Assert.Equal(new PromoteRollout(RolloutIds.ForTarget(Checkout), Checkout, "slack:" + AllowedUser, "promote from Slack by @alice"), promote);
+    }
+
+    [Fact]
+    public async Task Button_replies_go_to_the_response_url_only_when_it_is_under_the_allowed_prefix()
+    {
+        await PostAsync("interactions", Form(("payload", ClickPayload(AllowedUser, SlackNotifier.PromoteActionId, _slack.UrlFor("elsewhere")))));
+        await PostAsync("interactions", Form(("payload", ClickPayload(AllowedUser, SlackNotifier.AbortActionId, _slack.UrlFor("response-1")))));
+        await _slack.WaitUntilAsync(r => r.For("response-1").Count == 1, "the reply reached the response URL");
+        Assert.Contains("Abort requested for *shop/checkout*", _slack.For("response-1")[0].Body);
+        Assert.Contains("\"response_type\":\"ephemeral\"", _slack.For("response-1")[0].Body);
+        Assert.Empty(_slack.For("elsewhere"));
     }
 
     [Fact]
