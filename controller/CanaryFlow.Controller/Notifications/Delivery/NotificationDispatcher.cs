@@ -1,0 +1,87 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CanaryFlow.Controller.Notifications.Delivery;
+
+/// <summary>
+/// One bounded in-memory queue and one worker per channel. <see cref="Enqueue"/> never waits, so the
+/// consumer of RolloutTransitioned returns at once however slow or broken a channel is; each worker
+/// delivers its channel's messages in order through <see cref="INotifier"/>.
+/// </summary>
+public sealed class NotificationDispatcher : BackgroundService
+{
+    private readonly NotificationOptions _options;
+    private readonly NotificationLedger _ledger;
+    private readonly Dictionary<string, INotifier> _notifiers;
+    private readonly ILogger<NotificationDispatcher> _logger;
+    private readonly Dictionary<string, Channel<Notification>> _queues;
+
+    public NotificationDispatcher(IOptions<NotificationOptions> options, NotificationLedger ledger, IEnumerable<INotifier> notifiers,
+        ILogger<NotificationDispatcher> logger)
+    {
+        (_options, _ledger, _logger) = (options.Value, ledger, logger);
+        _notifiers = notifiers.ToDictionary(n => n.Kind, StringComparer.Ordinal);
+        _queues = _options.Channels.ToDictionary(c => c.Key,
+            c => Channel.CreateBounded<Notification>(new BoundedChannelOptions(c.Value.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait }),
+            StringComparer.Ordinal);
+        // Messages queued before a restart but never sent go out first.
+        foreach (var pending in _ledger.Pending) Offer(pending);
+    }
+
+    /// <returns>False when the message is a duplicate (already queued or sent) or was dropped.</returns>
+    public bool Enqueue(Notification notification)
+    {
+        if (!_queues.ContainsKey(notification.ChannelName))
+        {
+            _logger.LogWarning("No notification channel named {Channel} is configured", notification.ChannelName);
+            return false;
+        }
+        return _ledger.TryQueue(notification) && Offer(notification);
+    }
+
+    private bool Offer(Notification notification)
+    {
+        if (!_queues.TryGetValue(notification.ChannelName, out var queue)) { _ledger.MarkDone(notification.Key); return false; }
+        if (queue.Writer.TryWrite(notification)) return true;
+        _logger.LogWarning("Notification queue of channel {Channel} is full; dropped the message for {Target} v{Version}",
+            notification.ChannelName, notification.Transition.Target, notification.Transition.Version);
+        _ledger.MarkDone(notification.Key);
+        return false;
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(_queues.Select(q => RunChannelAsync(q.Key, q.Value.Reader, stoppingToken)));
+
+    private async Task RunChannelAsync(string name, ChannelReader<Notification> reader, CancellationToken stoppingToken)
+    {
+        var channel = _options.Channels[name];
+        var notifier = _notifiers[channel.Kind];
+        try
+        {
+            await foreach (var notification in reader.ReadAllAsync(stoppingToken))
+            {
+                try
+                {
+                    await notifier.NotifyAsync(notification, channel, stoppingToken);
+                    _ledger.MarkDone(notification.Key);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return; // stays queued in the ledger: sent after the restart
+                }
+                catch (Exception e)
+                {
+                    // Given up after bounded retries; the message type only, never the URL or secret.
+                    _logger.LogWarning("Notification to channel {Channel} for {Target} v{Version} failed: {Error}",
+                        name, notification.Transition.Target, notification.Transition.Version, e.GetType().Name + ": " + e.Message);
+                    _ledger.MarkDone(notification.Key);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}
