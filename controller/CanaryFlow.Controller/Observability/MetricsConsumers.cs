@@ -1,0 +1,42 @@
+using CanaryFlow.Contracts;
+using MassTransit;
+
+namespace CanaryFlow.Controller.Observability;
+
+/// <summary>Feeds the rollout metrics from the bus: every transition snapshot and every analysis verdict.</summary>
+public sealed class RolloutMetricsConsumer(RolloutMetricsRecorder recorder) :
+    IConsumer<RolloutTransitioned>, IConsumer<AnalysisPassed>, IConsumer<AnalysisFailed>, IConsumer<AnalysisInconclusive>
+{
+    public Task Consume(ConsumeContext<RolloutTransitioned> context)
+    {
+        recorder.Record(context.Message);
+        return Task.CompletedTask;
+    }
+
+    public Task Consume(ConsumeContext<AnalysisPassed> context) => Check(context.Message.CorrelationId, VerdictKind.Passed);
+
+    public Task Consume(ConsumeContext<AnalysisFailed> context) => Check(context.Message.CorrelationId, VerdictKind.Failed);
+
+    public Task Consume(ConsumeContext<AnalysisInconclusive> context) =>
+        Check(context.Message.CorrelationId, context.Message.Kind == InconclusiveKind.NoData ? VerdictKind.NoData : VerdictKind.QueryError);
+
+    private Task Check(Guid correlationId, VerdictKind kind)
+    {
+        recorder.RecordCheck(correlationId, kind);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Counts consumer failures on every endpoint (each failed attempt, retries included).</summary>
+public sealed class ConsumerErrorObserver(CanaryFlowMetrics metrics) : IConsumeObserver
+{
+    public Task PreConsume<T>(ConsumeContext<T> context) where T : class => Task.CompletedTask;
+
+    public Task PostConsume<T>(ConsumeContext<T> context) where T : class => Task.CompletedTask;
+
+    public Task ConsumeFault<T>(ConsumeContext<T> context, Exception exception) where T : class
+    {
+        metrics.RecordConsumerError(typeof(T).Name);
+        return Task.CompletedTask;
+    }
+}
