@@ -16,7 +16,7 @@ public sealed class CliRabbitMqTests(RabbitMqBroker broker) : IClassFixture<Rabb
     public async Task InitializeAsync()
     {
         _controller = await FakeControllerApi.StartAsync();
-        _bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        _bus = MassTransit.Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             cfg.Host("127.0.0.1", (ushort)broker.Port, "/", h => { h.Username("guest"); h.Password("guest"); });
             cfg.ReceiveEndpoint("canaryflow-cli-test-" + Guid.NewGuid().ToString("N"), e =>
