@@ -1,9 +1,8 @@
 using CanaryFlow.Controller.Hosting;
-using CanaryFlow.Controller.Web;
 
 var builder = WebApplication.CreateBuilder(args);
-builder.Services.AddCanaryFlowEngine(builder.Configuration);
+builder.AddCanaryFlowController();
 
 var app = builder.Build();
-app.MapRolloutsApi();
+app.MapCanaryFlowController();
 app.Run();

@@ -3,6 +3,7 @@ using CanaryFlow.Controller.Rollouts;
 using CanaryFlow.Controller.Seams;
 using CanaryFlow.Controller.Storage;
 using CanaryFlow.Controller.Web;
+using CanaryFlow.Controller.Kubernetes.Leadership;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -10,11 +11,12 @@ namespace CanaryFlow.Controller.Hosting;
 
 public static class EngineServices
 {
-    /// <summary>
-    /// The rollout engine without its transport: options, clock, durable store, rehydration, ticker.
-    /// The rehydrator is registered here, before the bus, so stored rollouts are in the saga
-    /// repository before the first message is consumed.
-    /// </summary>
+    private static void RemoveAll<T>(this IServiceCollection services, Func<ServiceDescriptor, bool> match)
+    {
+        foreach (var d in services.Where(d => d.ServiceType == typeof(T) && match(d)).ToList()) services.Remove(d);
+    }
+
+    /// <summary>The rollout engine without its transport: options, clock, durable store, rehydration, ticker.</summary>
     public static IServiceCollection AddRolloutEngineServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<RolloutEngineOptions>().Bind(configuration.GetSection(RolloutEngineOptions.Section))
@@ -22,7 +24,7 @@ public static class EngineServices
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IRolloutStore, FileRolloutStore>();
         services.TryAddSingleton<RolloutHistory>();
-        services.AddHostedService<RolloutRehydrator>();
+        services.TryAddSingleton<RolloutRehydrator>();
         services.TryAddSingleton<RolloutTicker>();
         return services;
     }
@@ -36,8 +38,11 @@ public static class EngineServices
         var bus = configuration.GetSection(BusOptions.Section).Get<BusOptions>() ?? new BusOptions();
         services.AddRolloutEngineServices(configuration);
         services.AddCanaryFlowBus(bus, addMore);
-        // After the bus, so the first tick publishes on a started bus.
-        services.AddHostedService(sp => sp.GetRequiredService<RolloutTicker>());
+        services.TryAddSingleton<ILeadership, AlwaysLeader>();
+        // The supervisor starts the bus once this replica leads, after loading the stored rollouts;
+        // MassTransit's own hosted service would start it on every replica, at once.
+        services.RemoveAll<IHostedService>(d => d.ImplementationType?.Name == "MassTransitHostedService");
+        services.AddHostedService<EngineSupervisor>();
         return services;
     }
 }

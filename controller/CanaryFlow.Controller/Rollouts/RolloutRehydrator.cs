@@ -4,19 +4,16 @@ using MassTransit.Saga;
 namespace CanaryFlow.Controller.Rollouts;
 
 /// <summary>
-/// On start, before the bus consumes anything, loads every stored rollout into the saga repository,
-/// so that a restarted controller continues each one from where it was.
+/// Before the bus consumes anything, loads every stored rollout into the saga repository, so that a
+/// restarted controller (or a new leader) continues each one from where it was.
 /// </summary>
 public sealed class RolloutRehydrator(IRolloutStore store, IndexedSagaDictionary<RolloutState> sagas, ILogger<RolloutRehydrator> log)
-    : IHostedService
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public async Task LoadAsync(CancellationToken cancellationToken)
     {
         var states = await store.LoadAllAsync(cancellationToken);
         foreach (var state in states)
             sagas.Add(new SagaInstance<RolloutState>(state));
         log.LogInformation("Resumed {Count} rollouts from the store", states.Count);
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -7,17 +7,18 @@ namespace CanaryFlow.Controller.Rollouts;
 /// <summary>
 /// The engine's clock: works on any transport (no delayed-message plugin, no scheduler), driven by
 /// <see cref="TimeProvider"/>, and reads only durable state, so it resumes correctly after a restart.
+/// Run by the <see cref="Hosting.EngineSupervisor"/> while this replica leads.
 /// </summary>
 public sealed class RolloutTicker(
     IRolloutStore store,
     IBus bus,
     TimeProvider clock,
     IOptions<RolloutEngineOptions> options,
-    ILogger<RolloutTicker> log) : BackgroundService
+    ILogger<RolloutTicker> log)
 {
     private readonly TickPolicy _policy = new(options.Value, clock.GetUtcNow());
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public async Task RunAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.TickPeriod, clock);
         do

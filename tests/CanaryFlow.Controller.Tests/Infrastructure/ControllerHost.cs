@@ -39,6 +39,7 @@ public static class ControllerHost
         builder.Services.AddCanaryFlowEngine(builder.Configuration);
         var host = builder.Build();
         await host.StartAsync();
+        await host.Services.GetServices<IHostedService>().OfType<EngineSupervisor>().Single().Running;
         return host;
     }
 

@@ -9,7 +9,6 @@ using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CanaryFlow.Controller.Tests.Rollouts;
@@ -57,8 +56,7 @@ public sealed class EngineUnderTest : IAsyncDisposable
         services.AddMassTransitTestHarness(x => x.AddRolloutEngine());
         var provider = services.BuildServiceProvider(validateScopes: true);
 
-        foreach (var rehydrator in provider.GetServices<IHostedService>().OfType<RolloutRehydrator>())
-            await rehydrator.StartAsync(CancellationToken.None);
+        await provider.GetRequiredService<RolloutRehydrator>().LoadAsync(CancellationToken.None);
         var engine = new EngineUnderTest(provider, clock, world, stateDirectory);
         await engine.Harness.Start();
         return engine;
