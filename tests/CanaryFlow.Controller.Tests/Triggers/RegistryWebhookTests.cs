@@ -172,6 +172,20 @@ public sealed class RegistryWebhookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GitHub_ping_and_other_events_are_acknowledged_with_nothing_done()
+    {
+        const string ping = "{\"zen\": \"Design for failure.\", \"hook_id\": 42}";
+        var response = await PostAsync("github", ping, r =>
+        {
+            GitHubHeaders(ping, "d5")(r);
+            r.Headers.Remove("X-GitHub-Event");
+            r.Headers.Add("X-GitHub-Event", "ping");
+        });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Empty(_updater.Changes);
+    }
+
+    [Fact]
     public async Task GitHub_version_outside_the_semver_range_is_accepted_with_nothing_done()
     {
         var body = ExamplePayloads.GitHubPackage.Replace("1.4.2", "2.0.0");
