@@ -7,6 +7,11 @@ public static class CanaryFlowCli
 {
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, Func<string, string?> env, CancellationToken cancellationToken)
     {
+        if (args is ["help"] || args.Any(a => a is "--help" or "-h"))
+        {
+            await output.WriteLineAsync(CliArguments.Usage);
+            return ExitCodes.Ok;
+        }
         try
         {
             var a = CliArguments.Parse(args, env);

@@ -45,7 +45,6 @@ public sealed record CliArguments(
         {
             var arg = args[i];
             if (arg is "--watch" or "-w") { watch = true; continue; }
-            if (arg is "--help" or "-h") throw new CliException(ExitCodes.Usage, Usage);
             if (arg.StartsWith("--", StringComparison.Ordinal))
             {
                 var eq = arg.IndexOf('=');

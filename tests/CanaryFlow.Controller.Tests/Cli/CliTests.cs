@@ -82,6 +82,14 @@ public sealed class CliTests : IAsyncLifetime
         Assert.DoesNotContain("secret-pw", bus.Err);
     }
 
+    [Fact]
+    public async Task Help_prints_the_usage_and_succeeds()
+    {
+        var (code, output, _) = await RunAsync("--help");
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains("Exit codes: 0 ok, 2 usage, 3 rollout not found, 4 bus or controller unreachable.", output);
+    }
+
     [Theory]
     [InlineData()]
     [InlineData("deploy", "shop/checkout")]
