@@ -96,12 +96,14 @@ public sealed class RegistryWebhookTests : IAsyncLifetime
     [Theory]
     [InlineData(null)]
     [InlineData("harbor-auth-header-value-02")]
-    public async Task Harbor_push_with_a_missing_or_wrong_auth_header_is_refused(string? header)
+    public async Task Harbor_push_with_a_missing_or_wrong_auth_header_is_refused_and_counted(string? header)
     {
         _time.SetUtcNow(ExamplePayloads.HarborSentAt);
+        var refusedBefore = TriggerMetrics.Requests.WithLabels("harbor", "unauthorized").Value;
         var response = await PostAsync("harbor", ExamplePayloads.Harbor, r => { if (header is not null) r.Headers.TryAddWithoutValidation("Authorization", header); });
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Empty(_updater.Changes);
+        Assert.Equal(refusedBefore + 1, TriggerMetrics.Requests.WithLabels("harbor", "unauthorized").Value);
     }
 
     [Fact]
