@@ -68,9 +68,11 @@ public static class RegistryWebhookEndpoints
             return Counted(result.Matched == 0 ? "untracked" : "matched",
                 Results.Accepted(value: new { status = result.Matched == 0 ? "no tracked target" : "matched", result.Matched, result.Updated }));
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
+            // Not handled: the publisher's retry of this delivery must be accepted, not taken for a replay.
             if (deliveryKey is not null) replay.Forget(deliveryKey);
+            if (e is OperationCanceledException) throw;
             logger.LogError(e, "{Receiver}: could not apply a pushed image", name);
             return Counted("error", Results.Problem("Could not apply the image now; retry later.", statusCode: StatusCodes.Status503ServiceUnavailable));
         }

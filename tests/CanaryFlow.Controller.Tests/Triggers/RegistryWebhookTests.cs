@@ -165,6 +165,17 @@ public sealed class RegistryWebhookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_delivery_that_could_not_be_applied_is_503_and_accepted_again_when_the_registry_retries()
+    {
+        _updater.FailNext = true;
+        var failed = await PostAsync("github", ExamplePayloads.GitHubPackage, GitHubHeaders(ExamplePayloads.GitHubPackage, "retried-delivery"));
+        var retried = await PostAsync("github", ExamplePayloads.GitHubPackage, GitHubHeaders(ExamplePayloads.GitHubPackage, "retried-delivery"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, failed.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, retried.StatusCode);
+        Assert.Equal(Hello, Assert.Single(_updater.Changes).Target);
+    }
+
+    [Fact]
     public async Task GitHub_signed_but_malformed_body_is_a_bad_request()
     {
         const string body = "{\"action\": \"published\", \"package\": 42}";
