@@ -7,6 +7,11 @@ public static class CanaryFlowCli
 {
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, Func<string, string?> env, CancellationToken cancellationToken)
     {
+        if (args is ["help"] || args.Any(a => a is "--help" or "-h"))
+        {
+            await output.WriteLineAsync(CliArguments.Usage);
+            return ExitCodes.Ok;
+        }
         try
         {
             var a = CliArguments.Parse(args, env);
@@ -68,7 +73,8 @@ public static class CanaryFlowCli
             "promote" => new PromoteRollout(id, target, a.Actor, reason),
             "abort" => new AbortRollout(id, target, a.Actor, reason),
             "pause" => new PauseRollout(id, target, a.Actor, reason),
-            _ => new ResumeRollout(id, target, a.Actor, reason),
+            "resume" => new ResumeRollout(id, target, a.Actor, reason),
+            _ => new RetryRollout(id, target, a.Actor, reason),
         };
         await CommandPublisher.PublishAsync(rabbitMq, message, cancellationToken);
         await output.WriteLineAsync($"{message.GetType().Name} published for {target} as {a.Actor}: {reason}");

@@ -13,7 +13,7 @@ public sealed record CliArguments(
     bool Watch,
     TimeSpan Interval)
 {
-    public static readonly string[] CommandVerbs = ["promote", "abort", "pause", "resume"];
+    public static readonly string[] CommandVerbs = ["promote", "abort", "pause", "resume", "retry"];
 
     public const string Usage = """
         Usage: canaryflow <command> [NAMESPACE/NAME] [options]
@@ -25,6 +25,7 @@ public sealed record CliArguments(
           abort NS/NAME --reason R     roll back now
           pause NS/NAME [--reason R]   stay at the current weight
           resume NS/NAME [--reason R]  continue
+          retry NS/NAME [--reason R]   run a failed rollout again from the first step
 
         Options:
           --controller URL   controller HTTP API (env CANARYFLOW_CONTROLLER)
@@ -45,7 +46,6 @@ public sealed record CliArguments(
         {
             var arg = args[i];
             if (arg is "--watch" or "-w") { watch = true; continue; }
-            if (arg is "--help" or "-h") throw new CliException(ExitCodes.Usage, Usage);
             if (arg.StartsWith("--", StringComparison.Ordinal))
             {
                 var eq = arg.IndexOf('=');

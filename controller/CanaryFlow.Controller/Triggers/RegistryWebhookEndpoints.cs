@@ -32,39 +32,49 @@ public static class RegistryWebhookEndpoints
         var replay = services.GetRequiredService<DeliveryReplayGuard>();
         var logger = services.GetRequiredService<ILogger<ImagePushHandler>>();
         var name = receiver.GetType().Name;
+        var registry = receiver.Route.Split('/')[0];
+        IResult Counted(string result, IResult response)
+        {
+            TriggerMetrics.Requests.WithLabels(registry, result).Inc();
+            return response;
+        }
 
         var body = await BoundedBody.ReadAsync(context, options.MaxBodyBytes);
-        if (body is null) return Results.Problem("The body is larger than allowed.", statusCode: StatusCodes.Status413PayloadTooLarge);
+        if (body is null) return Counted("too_large", Results.Problem("The body is larger than allowed.", statusCode: StatusCodes.Status413PayloadTooLarge));
         if (!receiver.IsAuthentic(context.Request, body))
         {
             logger.LogWarning("{Receiver}: refused a request with a missing or invalid signature/secret", name);
-            return Results.Problem("Missing or invalid signature or secret.", statusCode: StatusCodes.Status401Unauthorized);
+            return Counted("unauthorized", Results.Problem("Missing or invalid signature or secret.", statusCode: StatusCodes.Status401Unauthorized));
         }
 
         RegistryDelivery delivery;
         try { delivery = receiver.Read(context.Request, body); }
         catch (Exception e) when (e is JsonException or MalformedPayloadException)
         {
-            return Results.Problem($"Malformed payload: {e.Message}", statusCode: StatusCodes.Status400BadRequest);
+            return Counted("malformed", Results.Problem($"Malformed payload: {e.Message}", statusCode: StatusCodes.Status400BadRequest));
         }
 
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
         if (delivery.SentAt is { } sentAt && (now - sentAt).Duration() > options.ReplayWindow)
-            return Results.Problem("The event is outside the replay window.", statusCode: StatusCodes.Status401Unauthorized);
+            return Counted("stale", Results.Problem("The event is outside the replay window.", statusCode: StatusCodes.Status401Unauthorized));
         var deliveryKey = delivery.DeliveryId is null ? null : $"{name}:{delivery.DeliveryId}";
         if (deliveryKey is not null && !replay.TryAccept(deliveryKey))
-            return Results.Accepted(value: new { status = "duplicate delivery, ignored" });
+            return Counted("duplicate", Results.Accepted(value: new { status = "duplicate delivery, ignored" }));
 
         try
         {
             var result = await services.GetRequiredService<ImagePushHandler>().HandleAsync(delivery.Pushes, context.RequestAborted);
-            return Results.Accepted(value: new { status = result.Matched == 0 ? "no tracked target" : "matched", result.Matched, result.Updated });
+            TriggerMetrics.ImagesSet.Inc(result.Updated.Count);
+            return Counted(result.Matched == 0 ? "untracked" : "matched",
+                Results.Accepted(value: new { status = result.Matched == 0 ? "no tracked target" : "matched", result.Matched, result.Updated }));
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
+            // Not handled: the publisher's retry of this delivery must be accepted, not taken for a replay.
             if (deliveryKey is not null) replay.Forget(deliveryKey);
+            if (e is OperationCanceledException) throw;
             logger.LogError(e, "{Receiver}: could not apply a pushed image", name);
-            return Results.Problem("Could not apply the image now; retry later.", statusCode: StatusCodes.Status503ServiceUnavailable);
+            return Counted("error", Results.Problem("Could not apply the image now; retry later.", statusCode: StatusCodes.Status503ServiceUnavailable));
         }
     }
 }

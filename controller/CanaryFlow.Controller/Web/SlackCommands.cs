@@ -8,9 +8,9 @@ public sealed record SlackCommand(string Verb, RolloutTarget Target, string? Rea
 /// <summary>Turns Slack's words into commands and contract messages.</summary>
 public static class SlackCommands
 {
-    public static readonly string[] Verbs = ["promote", "abort", "pause", "resume"];
+    public static readonly string[] Verbs = ["promote", "abort", "pause", "resume", "retry"];
 
-    public const string Usage = "Usage: `/canary promote|abort|pause|resume namespace/name [reason]`";
+    public const string Usage = "Usage: `/canary promote|abort|pause|resume|retry namespace/name [reason]`";
 
     /// <summary>Parses the text of <c>/canary promote shop/checkout looks good</c>; null when it is not of that form.</summary>
     public static SlackCommand? ParseText(string? text)
@@ -31,6 +31,7 @@ public static class SlackCommands
             "abort" => new AbortRollout(id, command.Target, actor, reason),
             "pause" => new PauseRollout(id, command.Target, actor, reason),
             "resume" => new ResumeRollout(id, command.Target, actor, reason),
+            "retry" => new RetryRollout(id, command.Target, actor, reason),
             _ => throw new ArgumentOutOfRangeException(nameof(command), command.Verb, "Unknown verb."),
         };
     }

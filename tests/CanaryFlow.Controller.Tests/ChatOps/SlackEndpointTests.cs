@@ -70,7 +70,8 @@ public sealed class SlackEndpointTests : IAsyncLifetime
 
     private int PublishedCommands() =>
         _harness.Published.Select<PromoteRollout>().Count() + _harness.Published.Select<AbortRollout>().Count()
-        + _harness.Published.Select<PauseRollout>().Count() + _harness.Published.Select<ResumeRollout>().Count();
+        + _harness.Published.Select<PauseRollout>().Count() + _harness.Published.Select<ResumeRollout>().Count()
+        + _harness.Published.Select<RetryRollout>().Count();
 
     [Fact]
     public async Task Signed_promote_click_from_an_allowed_user_publishes_PromoteRollout_for_the_rollout()
@@ -133,12 +134,14 @@ public sealed class SlackEndpointTests : IAsyncLifetime
     [Theory]
     [InlineData("pause shop/checkout checking dashboards", "checking dashboards")]
     [InlineData("resume shop/checkout", "resume from Slack by @alice")]
+    [InlineData("retry shop/checkout config fixed", "config fixed")]
     public async Task Slash_command_publishes_the_named_command_with_its_reason(string text, string reason)
     {
         var response = await PostAsync("commands", Form(("command", "/canary"), ("text", text), ("user_id", AllowedUser), ("user_name", "alice")));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var published = _harness.Published.Select<PauseRollout>().Select(p => (p.Context.Message.Actor, p.Context.Message.Reason))
-            .Concat(_harness.Published.Select<ResumeRollout>().Select(p => (p.Context.Message.Actor, p.Context.Message.Reason)));
+            .Concat(_harness.Published.Select<ResumeRollout>().Select(p => (p.Context.Message.Actor, p.Context.Message.Reason)))
+            .Concat(_harness.Published.Select<RetryRollout>().Select(p => (p.Context.Message.Actor, p.Context.Message.Reason)));
         Assert.Equal(("slack:" + AllowedUser, reason), Assert.Single(published));
     }
 

@@ -27,6 +27,7 @@ public sealed class CliRabbitMqTests(RabbitMqBroker broker) : IClassFixture<Rabb
                 e.Handler<AbortRollout>(c => Record(c.Message));
                 e.Handler<PauseRollout>(c => Record(c.Message));
                 e.Handler<ResumeRollout>(c => Record(c.Message));
+                e.Handler<RetryRollout>(c => Record(c.Message));
             });
         });
         using var start = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -46,15 +47,16 @@ public sealed class CliRabbitMqTests(RabbitMqBroker broker) : IClassFixture<Rabb
     }
 
     [Fact]
-    public async Task Promote_abort_pause_and_resume_reach_a_consumer_on_the_broker_with_actor_and_reason()
+    public async Task Pause_resume_promote_abort_and_retry_reach_a_consumer_on_the_broker_with_actor_and_reason()
     {
         var common = new[] { "--rabbitmq", broker.AmqpUri.ToString(), "--controller", _controller.BaseAddress.ToString(), "--actor", "cli:alice" };
         Assert.Equal(ExitCodes.Ok, (await CliTests.RunAsync(["pause", "shop/checkout", "--reason", "checking dashboards", .. common])).Code);
         Assert.Equal(ExitCodes.Ok, (await CliTests.RunAsync(["resume", "shop/checkout", .. common])).Code);
         Assert.Equal(ExitCodes.Ok, (await CliTests.RunAsync(["promote", "shop/checkout", "--reason", "looks good", .. common])).Code);
         Assert.Equal(ExitCodes.Ok, (await CliTests.RunAsync(["abort", "shop/checkout", "--reason", "errors up", .. common])).Code);
+        Assert.Equal(ExitCodes.Ok, (await CliTests.RunAsync(["retry", "shop/checkout", "--reason", "fixed config", .. common])).Code);
 
-        for (var i = 0; i < 300 && _received.Count < 4; i++) await Task.Delay(100);
+        for (var i = 0; i < 300 && _received.Count < 5; i++) await Task.Delay(100);
         var target = FakeControllerApi.Known;
         var id = RolloutIds.ForTarget(target);
         Assert.Equal(
@@ -64,6 +66,7 @@ public sealed class CliRabbitMqTests(RabbitMqBroker broker) : IClassFixture<Rabb
                 new ResumeRollout(id, target, "cli:alice", "resume from the command line"),
                 new PromoteRollout(id, target, "cli:alice", "looks good"),
                 new AbortRollout(id, target, "cli:alice", "errors up"),
+                new RetryRollout(id, target, "cli:alice", "fixed config"),
             },
             _received.ToArray());
     }

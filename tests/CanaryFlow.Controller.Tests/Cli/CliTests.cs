@@ -32,6 +32,19 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Status_watch_redraws_until_the_rollout_finishes()
+    {
+        await using var controller = await FakeControllerApi.StartAsync(call => call < 2
+            ? FakeControllerApi.View() with { CanaryWeight = 30 + 20 * call }
+            : FakeControllerApi.View() with { Phase = "Succeeded", CanaryWeight = 0, DesiredWeight = 0 });
+        var (code, output, _) = await RunAsync("status", "shop/checkout", "--watch", "--interval", "0.2", "--controller", controller.BaseAddress.ToString());
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Equal(["Progressing", "Progressing", "Succeeded"],
+            output.Split('\n').Where(l => l.StartsWith("shop/checkout", StringComparison.Ordinal)).Select(l => l.Split("  ")[1].Trim()));
+        Assert.Contains(" 50%", output);
+    }
+
+    [Fact]
     public async Task List_prints_one_row_per_rollout()
     {
         var (code, output, _) = await RunAsync("list", "--controller", _controller.BaseAddress.ToString());
@@ -67,6 +80,14 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal(ExitCodes.Unreachable, bus.Code);
         Assert.Contains($"Cannot reach RabbitMQ at 127.0.0.1:{deadPort}", bus.Err);
         Assert.DoesNotContain("secret-pw", bus.Err);
+    }
+
+    [Fact]
+    public async Task Help_prints_the_usage_and_succeeds()
+    {
+        var (code, output, _) = await RunAsync("--help");
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains("Exit codes: 0 ok, 2 usage, 3 rollout not found, 4 bus or controller unreachable.", output);
     }
 
     [Theory]

@@ -18,10 +18,15 @@ public static class FakeControllerApi
             1, 3, "Analysis passed", t.LastAnalysis, t.At, [t with { Phase = RolloutPhases.Progressing, FromPhase = RolloutPhases.Initializing, Reason = "Canary ready" }]);
     }
 
-    public static Task<LocalWebApp> StartAsync() => LocalWebApp.StartAsync(new Dictionary<string, string?>(), (_, _) => { }, app =>
+    /// <param name="viewForCall">The view to serve on the n-th status call (from 0); by default always <see cref="View"/>.</param>
+    public static Task<LocalWebApp> StartAsync(Func<int, RolloutStatusView>? viewForCall = null)
     {
-        app.MapGet("/api/rollouts", () => Results.Json(new[] { View() }));
-        app.MapGet("/api/rollouts/{ns}/{name}", (string ns, string name) =>
-            new RolloutTarget(ns, name) == Known ? Results.Json(View()) : Results.NotFound());
-    });
+        var calls = 0;
+        return LocalWebApp.StartAsync(new Dictionary<string, string?>(), (_, _) => { }, app =>
+        {
+            app.MapGet("/api/rollouts", () => Results.Json(new[] { View() }));
+            app.MapGet("/api/rollouts/{ns}/{name}", (string ns, string name) =>
+                new RolloutTarget(ns, name) == Known ? Results.Json((viewForCall ?? (_ => View()))(Interlocked.Increment(ref calls) - 1)) : Results.NotFound());
+        });
+    }
 }

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using CanaryFlow.Controller.Notifications;
 using CanaryFlow.Controller.Notifications.Channels;
+using CanaryFlow.Controller.Notifications.Delivery;
 using CanaryFlow.Controller.Triggers.Security;
 
 namespace CanaryFlow.Controller.Tests.Notifications;
@@ -110,6 +111,7 @@ public sealed class NotificationDeliveryTests : IAsyncLifetime
     [Fact]
     public async Task A_redelivered_transition_gives_one_message_per_channel()
     {
+        var duplicatesBefore = NotificationMetrics.Messages.WithLabels("teams", "duplicate").Value;
         await using var host = await NotificationHost.StartAsync(_dataPath, Channels("slack", "teams"));
         await host.PublishAndConsumeAsync(NotificationHost.Transition(5));
         await host.PublishAndConsumeAsync(NotificationHost.Transition(5));
@@ -118,6 +120,7 @@ public sealed class NotificationDeliveryTests : IAsyncLifetime
         await _receiver.WaitUntilAsync(r => r.For("slack").Count >= 2 && r.For("teams").Count >= 2, "v6 reached both channels");
         Assert.Equal(2, _receiver.For("slack").Count);
         Assert.Equal(2, _receiver.For("teams").Count);
+        Assert.Equal(duplicatesBefore + 1, NotificationMetrics.Messages.WithLabels("teams", "duplicate").Value);
     }
 
     [Fact]

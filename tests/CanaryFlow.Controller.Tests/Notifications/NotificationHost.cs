@@ -20,7 +20,7 @@ public sealed class NotificationHost : IAsyncDisposable
     public ITestHarness Harness => _host.Services.GetRequiredService<ITestHarness>();
     public NotificationLedger Ledger => _host.Services.GetRequiredService<NotificationLedger>();
 
-    public static async Task<NotificationHost> StartAsync(string dataPath, IDictionary<string, (string Kind, string Url)> channels, IDictionary<string, string?>? extra = null)
+    public static async Task<NotificationHost> StartAsync(string dataPath, IDictionary<string, (string Kind, string Url)> channels, IDictionary<string, string?>? extra = null, ILoggerProvider? logs = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -41,6 +41,7 @@ public sealed class NotificationHost : IAsyncDisposable
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>()) settings[key] = value;
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
+        if (logs is not null) builder.Logging.AddProvider(logs).SetMinimumLevel(LogLevel.Trace);
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Services.AddCanaryFlowNotifications(builder.Configuration);
         builder.Services.AddMassTransitTestHarness(x => x.AddCanaryFlowNotificationConsumers());

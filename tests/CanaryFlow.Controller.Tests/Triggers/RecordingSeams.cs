@@ -16,8 +16,16 @@ public sealed class RecordingImageUpdater : IImageUpdater
 
     public ConcurrentQueue<(RolloutTarget Target, string Container, string Image)> Changes { get; } = new();
 
+    /// <summary>The next call fails, as a call to an unreachable Kubernetes API would.</summary>
+    public bool FailNext { get; set; }
+
     public Task<bool> SetImageAsync(RolloutTarget target, string container, string image, CancellationToken cancellationToken)
     {
+        if (FailNext)
+        {
+            FailNext = false;
+            throw new HttpRequestException("Kubernetes API unreachable");
+        }
         // Like the real updater: setting the image a Deployment already has changes nothing.
         if (_images.TryGetValue((target, container), out var current) && current == image) return Task.FromResult(false);
         _images[(target, container)] = image;

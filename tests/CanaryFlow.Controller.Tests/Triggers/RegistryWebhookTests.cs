@@ -96,12 +96,14 @@ public sealed class RegistryWebhookTests : IAsyncLifetime
     [Theory]
     [InlineData(null)]
     [InlineData("harbor-auth-header-value-02")]
-    public async Task Harbor_push_with_a_missing_or_wrong_auth_header_is_refused(string? header)
+    public async Task Harbor_push_with_a_missing_or_wrong_auth_header_is_refused_and_counted(string? header)
     {
         _time.SetUtcNow(ExamplePayloads.HarborSentAt);
+        var refusedBefore = TriggerMetrics.Requests.WithLabels("harbor", "unauthorized").Value;
         var response = await PostAsync("harbor", ExamplePayloads.Harbor, r => { if (header is not null) r.Headers.TryAddWithoutValidation("Authorization", header); });
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Empty(_updater.Changes);
+        Assert.Equal(refusedBefore + 1, TriggerMetrics.Requests.WithLabels("harbor", "unauthorized").Value);
     }
 
     [Fact]
@@ -163,11 +165,36 @@ public sealed class RegistryWebhookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_delivery_that_could_not_be_applied_is_503_and_accepted_again_when_the_registry_retries()
+    {
+        _updater.FailNext = true;
+        var failed = await PostAsync("github", ExamplePayloads.GitHubPackage, GitHubHeaders(ExamplePayloads.GitHubPackage, "retried-delivery"));
+        var retried = await PostAsync("github", ExamplePayloads.GitHubPackage, GitHubHeaders(ExamplePayloads.GitHubPackage, "retried-delivery"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, failed.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, retried.StatusCode);
+        Assert.Equal(Hello, Assert.Single(_updater.Changes).Target);
+    }
+
+    [Fact]
     public async Task GitHub_signed_but_malformed_body_is_a_bad_request()
     {
         const string body = "{\"action\": \"published\", \"package\": 42}";
         var response = await PostAsync("github", body, GitHubHeaders(body, "d3"));
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Empty(_updater.Changes);
+    }
+
+    [Fact]
+    public async Task GitHub_ping_and_other_events_are_acknowledged_with_nothing_done()
+    {
+        const string ping = "{\"zen\": \"Design for failure.\", \"hook_id\": 42}";
+        var response = await PostAsync("github", ping, r =>
+        {
+            GitHubHeaders(ping, "d5")(r);
+            r.Headers.Remove("X-GitHub-Event");
+            r.Headers.Add("X-GitHub-Event", "ping");
+        });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         Assert.Empty(_updater.Changes);
     }
 

@@ -18,7 +18,7 @@ public sealed class GoogleChatNotifier(ChannelHttpSender sender, IOptions<Notifi
             new { decoratedText = new { topLabel = "Analysis", text = MetricsText(s).Replace("\n", "<br>"), wrapText = true } },
             new { textParagraph = new { text = $"<font color=\"{s.ColorHex}\">{s.Advice}</font>" } },
         };
-        if (s.CanSteer) widgets.Add(new { textParagraph = new { text = $"Promote: <code>{s.PromoteCommand}</code><br>Abort: <code>{s.AbortCommand}</code>" } });
+        if (s.CanSteer) widgets.Add(new { textParagraph = new { text = $"Promote: <b>{s.PromoteCommand}</b><br>Abort: <b>{s.AbortCommand}</b>" } });
         if (s.StatusUrl is not null)
             widgets.Add(new { buttonList = new { buttons = new[] { new { text = "Open status", onClick = new { openLink = new { url = s.StatusUrl } } } } } });
         return new

@@ -9,7 +9,8 @@ namespace CanaryFlow.Controller.Notifications.Channels;
 /// <summary>The common part of the channel kinds: lay out the summary as the kind's JSON and post it.</summary>
 public abstract class JsonWebhookNotifier(ChannelHttpSender sender, IOptions<NotificationOptions> options) : INotifier
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    // Absent rather than null: Discord and Slack refuse some null fields (e.g. an embed "url": null).
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
     public abstract string Kind { get; }
 

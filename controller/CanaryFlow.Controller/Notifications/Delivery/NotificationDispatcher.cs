@@ -38,7 +38,9 @@ public sealed class NotificationDispatcher : BackgroundService
             _logger.LogWarning("No notification channel named {Channel} is configured", notification.ChannelName);
             return false;
         }
-        return _ledger.TryQueue(notification) && Offer(notification);
+        if (_ledger.TryQueue(notification)) return Offer(notification);
+        NotificationMetrics.Messages.WithLabels(notification.ChannelName, "duplicate").Inc();
+        return false;
     }
 
     private bool Offer(Notification notification)
@@ -48,6 +50,7 @@ public sealed class NotificationDispatcher : BackgroundService
         _logger.LogWarning("Notification queue of channel {Channel} is full; dropped the message for {Target} v{Version}",
             notification.ChannelName, notification.Transition.Target, notification.Transition.Version);
         _ledger.MarkDone(notification.Key);
+        NotificationMetrics.Messages.WithLabels(notification.ChannelName, "dropped").Inc();
         return false;
     }
 
@@ -66,6 +69,7 @@ public sealed class NotificationDispatcher : BackgroundService
                 {
                     await notifier.NotifyAsync(notification, channel, stoppingToken);
                     _ledger.MarkDone(notification.Key);
+                    NotificationMetrics.Messages.WithLabels(name, "delivered").Inc();
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
                 {
@@ -77,6 +81,7 @@ public sealed class NotificationDispatcher : BackgroundService
                     _logger.LogWarning("Notification to channel {Channel} for {Target} v{Version} failed: {Error}",
                         name, notification.Transition.Target, notification.Transition.Version, e.GetType().Name + ": " + e.Message);
                     _ledger.MarkDone(notification.Key);
+                    NotificationMetrics.Messages.WithLabels(name, "failed").Inc();
                 }
             }
         }

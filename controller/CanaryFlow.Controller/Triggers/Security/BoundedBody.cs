@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace CanaryFlow.Controller;
+namespace CanaryFlow.Controller.Triggers.Security;
 
 /// <summary>Reads a request body whole (signatures are over the raw bytes) but never more than a limit.</summary>
 public static class BoundedBody
