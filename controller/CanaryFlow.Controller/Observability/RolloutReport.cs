@@ -64,8 +64,13 @@ public static class RolloutReport
         Series(latency, points, X, p => p.P99Ms, Colors.Blue, "canary");
         Series(latency, points, X, p => p.StableP99Ms, Colors.Gray, "stable");
 
+        // One time axis for all three panels, so that a verdict lines up with the values behind it.
+        var end = points.Count > 0 ? Math.Max(X(points[^1]), 1) : 1;
         foreach (var plot in new[] { weight, success, latency })
+        {
+            plot.Axes.SetLimitsX(-end * 0.02, end * 1.02);
             if (plot.GetPlottables().Any()) plot.ShowLegend(Alignment.UpperLeft);
+        }
         return multiplot;
     }
 
