@@ -25,7 +25,7 @@ public sealed class ManifestTests
     public void Install_yaml_is_the_chart_rendered_with_default_values()
     {
         var installed = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "manifests", "install.yaml"));
-        var rendered = File.ReadAllText(Path.Combine(RenderedManifests.Folder, "default.yaml"));
+        var rendered = RenderedManifests.Text("default.yaml");
         Assert.True(installed == rendered, "manifests/install.yaml is out of date: run .ci/render-manifests.sh --update");
     }
 

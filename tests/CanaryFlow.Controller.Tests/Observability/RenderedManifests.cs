@@ -29,6 +29,9 @@ public static partial class RenderedManifests
 
     public static IReadOnlyList<ManifestDocument> In(string file) => Files.Value[file];
 
+    /// <summary>The raw text of a rendered file (rendering first when needed).</summary>
+    public static string Text(string file) => Files.Value.ContainsKey(file) ? File.ReadAllText(Path.Combine(Folder, file)) : throw new FileNotFoundException(file);
+
     public static IEnumerable<ManifestDocument> All => Files.Value.Values.SelectMany(d => d);
 
     private static IReadOnlyDictionary<string, IReadOnlyList<ManifestDocument>> Load()
