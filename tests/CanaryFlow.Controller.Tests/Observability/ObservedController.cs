@@ -119,26 +119,31 @@ public sealed class ObservedController : IAsyncDisposable
         throw new InvalidOperationException($"Timed out waiting for {what}; last seen {last?.Phase} at {last?.CanaryWeight}%");
     }
 
-    /// <summary>Runs the rollout step by step until it reaches a finished phase: each time the durable state
-    /// shows a check scheduled and no command pending, the clock moves on one interval.</summary>
+    /// <summary>Runs the rollout step by step until it reaches a finished phase.</summary>
     public async Task<RolloutStatusView> RunToEnd(RolloutTarget target, int maxTicks = 20)
+    {
+        for (var i = 0; i < maxTicks; i++)
+            if (!await Step(target)) return await Until(target, IsFinished, "finished");
+        throw new InvalidOperationException($"rollout of {target} not finished after {maxTicks} ticks");
+    }
+
+    /// <summary>Waits until the durable state shows a check scheduled and no command pending, then moves the
+    /// clock one interval on and waits for the next transition. False when the rollout has finished.</summary>
+    public async Task<bool> Step(RolloutTarget target)
     {
         var store = _app.Services.GetRequiredService<IRolloutStore>();
         var id = RolloutIds.ForTarget(target);
-        for (var i = 0; i < maxTicks; i++)
+        RolloutState? state = null;
+        for (var poll = 0; poll < 1500; poll++)
         {
-            RolloutState? state = null;
-            for (var poll = 0; poll < 1500; poll++)
-            {
-                state = (await store.LoadAllAsync(CancellationToken.None)).FirstOrDefault(s => s.CorrelationId == id);
-                if (state is { CurrentState: RolloutPhases.Succeeded or RolloutPhases.Failed }) return await Until(target, IsFinished, "finished");
-                if (state is { Pending: null, NextAnalysisAt: not null } && state.AppliedWeight > 0) break;
-                await Task.Delay(10);
-            }
-            await Tick();
-            await Until(target, v => v.LastTransitionAt > state!.LastTransitionAt || IsFinished(v), "next transition");
+            state = (await store.LoadAllAsync(CancellationToken.None)).FirstOrDefault(s => s.CorrelationId == id);
+            if (state is { CurrentState: RolloutPhases.Succeeded or RolloutPhases.Failed }) return false;
+            if (state is { Pending: null, NextAnalysisAt: not null } && state.AppliedWeight > 0) break;
+            await Task.Delay(10);
         }
-        throw new InvalidOperationException($"rollout of {target} not finished after {maxTicks} ticks");
+        await Tick();
+        await Until(target, v => v.LastTransitionAt > state!.LastTransitionAt || IsFinished(v), "next transition");
+        return true;
     }
 
     public static bool IsFinished(RolloutStatusView v) => v.Phase is RolloutPhases.Succeeded or RolloutPhases.Failed;
