@@ -36,7 +36,11 @@ public static partial class RenderedManifests
 
     private static IReadOnlyDictionary<string, IReadOnlyList<ManifestDocument>> Load()
     {
-        if (!File.Exists(Path.Combine(Folder, "default.yaml"))) Render();
+        var rendered = new FileInfo(Path.Combine(Folder, "default.yaml"));
+        var sources = new[] { "helm", "examples" }.Select(d => Path.Combine(RepositoryRoot.Path, "manifests", d))
+            .SelectMany(d => Directory.GetFiles(d, "*", SearchOption.AllDirectories));
+        // Missing, or older than the chart or the examples: render again.
+        if (!rendered.Exists || sources.Any(f => File.GetLastWriteTimeUtc(f) > rendered.LastWriteTimeUtc)) Render();
         return Directory.GetFiles(Folder, "*.yaml").ToDictionary(f => Path.GetFileName(f)!, f => Split(Path.GetFileName(f)!, File.ReadAllText(f)));
     }
 
