@@ -69,6 +69,7 @@ public static class RolloutReport
         foreach (var plot in new[] { weight, success, latency })
         {
             plot.Axes.SetLimitsX(-end * 0.02, end * 1.02);
+            plot.Layout.Fixed(new PixelPadding(80, 20, 45, plot == weight ? 48 : 10)); // same margins: the x axes line up
             if (plot.GetPlottables().Any()) plot.ShowLegend(Alignment.UpperLeft);
         }
         return multiplot;
