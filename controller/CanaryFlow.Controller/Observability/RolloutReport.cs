@@ -64,8 +64,14 @@ public static class RolloutReport
         Series(latency, points, X, p => p.P99Ms, Colors.Blue, "canary");
         Series(latency, points, X, p => p.StableP99Ms, Colors.Gray, "stable");
 
+        // One time axis for all three panels, so that a verdict lines up with the values behind it.
+        var end = points.Count > 0 ? Math.Max(X(points[^1]), 1) : 1;
         foreach (var plot in new[] { weight, success, latency })
+        {
+            plot.Axes.SetLimitsX(-end * 0.02, end * 1.02);
+            plot.Layout.Fixed(new PixelPadding(80, 20, 45, plot == weight ? 48 : 10)); // same margins: the x axes line up
             if (plot.GetPlottables().Any()) plot.ShowLegend(Alignment.UpperLeft);
+        }
         return multiplot;
     }
 

@@ -1,0 +1,121 @@
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Observability;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace CanaryFlow.Controller.Tests.Observability;
+
+public sealed class ObservabilityUnitTests
+{
+    private static readonly RolloutTarget Target = new("shop", "cart");
+    private static readonly DateTimeOffset T0 = new(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
+
+    private static RolloutTransitioned At(long version, string phase, int weight, int minutes) => new(
+        RolloutIds.ForTarget(Target), RolloutIds.ForRevision(Target, "v2"), Target, "v2", "v1", "x", phase, weight, weight, 0, 3, 0, 0,
+        "why", null, version, T0.AddMinutes(minutes));
+
+    private static double Value(CollectorRegistry registry, string line)
+    {
+        using var stream = new MemoryStream();
+        registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
+        var text = System.Text.Encoding.UTF8.GetString(stream.ToArray());
+        var found = text.Split('\n').FirstOrDefault(l => l.StartsWith(line + " "));
+        return found is null ? double.NaN : double.Parse(found[(line.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public void Step_and_rollout_durations_come_from_the_transition_times_and_a_redelivery_counts_once()
+    {
+        var metrics = new CanaryFlowMetrics(Metrics.NewCustomRegistry());
+        var recorder = new RolloutMetricsRecorder(metrics);
+        recorder.Record(At(1, "Progressing", 10, 0));
+        recorder.Record(At(2, "Progressing", 50, 2));
+        recorder.Record(At(2, "Progressing", 50, 2)); // redelivered
+        recorder.Record(At(3, "Succeeded", 0, 5));
+
+        Assert.Equal(2, Value(metrics.Registry, "canaryflow_step_duration_seconds_count{namespace=\"shop\",target=\"cart\"}"));
+        Assert.Equal(120 + 180, Value(metrics.Registry, "canaryflow_step_duration_seconds_sum{namespace=\"shop\",target=\"cart\"}"));
+        Assert.Equal(300, Value(metrics.Registry, "canaryflow_rollout_duration_seconds_sum{namespace=\"shop\",target=\"cart\",outcome=\"succeeded\"}"));
+        Assert.Equal(1, Value(metrics.Registry, "canaryflow_rollouts{phase=\"Succeeded\"}"));
+        Assert.Equal(0, Value(metrics.Registry, "canaryflow_rollouts{phase=\"Progressing\"}"));
+        Assert.Equal(0, Value(metrics.Registry, "canaryflow_canary_weight_percent{namespace=\"shop\",target=\"cart\"}"));
+    }
+
+    [Fact]
+    public void Webhook_notification_and_consumer_error_outcomes_are_counted_with_bounded_labels()
+    {
+        var metrics = new CanaryFlowMetrics(Metrics.NewCustomRegistry());
+        metrics.RecordWebhook("harbor", "accepted");
+        metrics.RecordNotification("slack", "failed");
+        metrics.RecordNotification(new string('x', 500), "sent");
+        new ConsumerErrorObserver(metrics).ConsumeFault<AbortRollout>(null!, new Exception("boom"));
+
+        Assert.Equal(1, Value(metrics.Registry, "canaryflow_webhook_requests_total{source=\"harbor\",outcome=\"accepted\"}"));
+        Assert.Equal(1, Value(metrics.Registry, "canaryflow_notifications_total{channel=\"slack\",outcome=\"failed\"}"));
+        Assert.Equal(1, Value(metrics.Registry, $"canaryflow_notifications_total{{channel=\"{new string('x', 64)}\",outcome=\"sent\"}}"));
+        Assert.Equal(1, Value(metrics.Registry, "canaryflow_bus_consumer_errors_total{message_type=\"AbortRollout\"}"));
+    }
+
+    [Fact]
+    public void The_log_scope_names_the_rollout_of_facts_and_the_target_of_commands()
+    {
+        var passed = new AnalysisPassed(Guid.NewGuid(), Guid.NewGuid(), 3, new AnalysisEvidence("ok", []), T0);
+        var scope = RolloutLogScopeFilter<AnalysisPassed>.ScopeFor(passed);
+        Assert.Equal(passed.RolloutId, scope["RolloutId"]);
+        Assert.Equal(passed.CorrelationId, scope["CorrelationId"]);
+
+        var abort = new AbortRollout(RolloutIds.ForTarget(Target), Target, "user:alice", "bad");
+        var commandScope = RolloutLogScopeFilter<AbortRollout>.ScopeFor(abort);
+        Assert.Equal("shop/cart", commandScope["Target"]);
+        Assert.Equal(abort.CorrelationId, commandScope["CorrelationId"]);
+        Assert.False(commandScope.ContainsKey("RolloutId"));
+    }
+
+    [Fact]
+    public void A_new_check_is_marked_once_and_a_failed_metric_makes_a_fail_verdict()
+    {
+        var ok = new AnalysisEvidence("ok", [new MetricResult("request-success-rate", 0.999, 0.99, null, "pass", 0.998)]);
+        var bad = new AnalysisEvidence("bad", [new MetricResult("request-duration", 900, null, 500, "fail", 100)]);
+        var history = new[]
+        {
+            At(1, "Progressing", 10, 0) with { LastAnalysis = null },
+            At(2, "Progressing", 20, 1) with { LastAnalysis = ok },
+            At(3, "Progressing", 20, 1) with { LastAnalysis = ok }, // the same evidence repeated by a later snapshot
+            At(4, "RollingBack", 20, 2) with { LastAnalysis = bad },
+        };
+        var timeline = RolloutTimeline.From(history)!;
+
+        Assert.Equal([null, "pass", null, "fail"], timeline.Points.Select(p => p.Verdict));
+        Assert.Equal(99.9, timeline.Points[1].SuccessRate);
+        Assert.Equal(99.8, timeline.Points[1].StableSuccessRate);
+        Assert.Equal(900, timeline.Points[3].P99Ms);
+    }
+
+    [Fact]
+    public void Json_logging_is_chosen_by_configuration_and_an_unknown_format_is_refused()
+    {
+        var json = Host.CreateApplicationBuilder();
+        json.Configuration["Logging:Format"] = "json";
+        json.AddCanaryFlowObservability();
+        using (var provider = json.Services.BuildServiceProvider())
+            Assert.Equal(ConsoleFormatterNames.Json, provider.GetRequiredService<IOptions<ConsoleLoggerOptions>>().Value.FormatterName);
+
+        var wrong = Host.CreateApplicationBuilder();
+        wrong.Configuration["Logging:Format"] = "xml";
+        var error = Assert.Throws<InvalidOperationException>(() => wrong.AddCanaryFlowObservability());
+        Assert.Contains("Logging:Format", error.Message);
+    }
+
+    [Fact]
+    public void An_otlp_endpoint_that_is_not_an_http_url_fails_validation()
+    {
+        var options = new ObservabilityOptions { OtlpEndpoint = "collector:4317" };
+        var results = options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)).ToList();
+        Assert.Contains(results, r => r.ErrorMessage!.Contains("OtlpEndpoint"));
+        Assert.Empty(new ObservabilityOptions { OtlpEndpoint = "http://collector:4317" }.Validate(new(options)));
+    }
+}

@@ -1,0 +1,112 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace CanaryFlow.Controller.Tests.Observability;
+
+/// <summary>
+/// Checks a document against the subset of OpenAPI v3 that CRD structural schemas use: type, properties,
+/// required, items, enum, minimum/maximum, minLength/maxLength, minItems/maxItems, pattern,
+/// additionalProperties, x-kubernetes-preserve-unknown-fields and x-kubernetes-int-or-string.
+/// Fields the schema does not declare are errors, as with <c>kubectl apply --validate=strict</c>.
+/// </summary>
+public static class OpenApiSchemaValidator
+{
+    public static IReadOnlyList<string> Validate(JsonNode? value, JsonObject schema)
+    {
+        var errors = new List<string>();
+        Check(value, schema, "$", errors);
+        return errors;
+    }
+
+    private static void Check(JsonNode? value, JsonObject schema, string at, List<string> errors)
+    {
+        if (value is null)
+        {
+            if (schema["nullable"]?.GetValue<bool>() != true) errors.Add($"{at}: null is not allowed");
+            return;
+        }
+        if (schema["x-kubernetes-int-or-string"]?.GetValue<bool>() == true)
+        {
+            if (!IsInteger(value) && !IsString(value)) errors.Add($"{at}: must be an integer or a string");
+            return;
+        }
+        var type = schema["type"]?.GetValue<string>();
+        switch (type)
+        {
+            case "object": CheckObject(value, schema, at, errors); break;
+            case "array": CheckArray(value, schema, at, errors); break;
+            case "string":
+                if (!IsString(value)) { errors.Add($"{at}: must be a string"); return; }
+                CheckString(value.GetValue<string>(), schema, at, errors);
+                break;
+            case "integer":
+                if (!IsInteger(value)) { errors.Add($"{at}: must be an integer"); return; }
+                CheckRange(Number(value), schema, at, errors);
+                break;
+            case "number":
+                if (!IsNumber(value)) { errors.Add($"{at}: must be a number"); return; }
+                CheckRange(Number(value), schema, at, errors);
+                break;
+            case "boolean":
+                if (value is not JsonValue b || !b.TryGetValue<bool>(out _)) errors.Add($"{at}: must be a boolean");
+                break;
+            case null:
+                break;
+            default:
+                errors.Add($"{at}: the schema uses type '{type}', which this validator does not know");
+                break;
+        }
+        if (schema["enum"] is JsonArray allowed && !allowed.Any(a => JsonNode.DeepEquals(a, value)))
+            errors.Add($"{at}: '{value.ToJsonString()}' is not one of {allowed.ToJsonString()}");
+    }
+
+    private static void CheckObject(JsonNode value, JsonObject schema, string at, List<string> errors)
+    {
+        if (value is not JsonObject obj) { errors.Add($"{at}: must be an object"); return; }
+        if (schema["required"] is JsonArray required)
+            foreach (var name in required.Select(r => r!.GetValue<string>()))
+                if (!obj.ContainsKey(name)) errors.Add($"{at}: '{name}' is required");
+        var properties = schema["properties"] as JsonObject;
+        var preserve = schema["x-kubernetes-preserve-unknown-fields"]?.GetValue<bool>() == true;
+        foreach (var (name, child) in obj)
+        {
+            if (properties?[name] is JsonObject propertySchema) Check(child, propertySchema, $"{at}.{name}", errors);
+            else if (schema["additionalProperties"] is JsonObject additional) Check(child, additional, $"{at}.{name}", errors);
+            else if (properties is null && (preserve || schema["additionalProperties"] is null && at == "$.metadata")) continue;
+            else if (!preserve) errors.Add($"{at}: unknown field '{name}'");
+        }
+    }
+
+    private static void CheckArray(JsonNode value, JsonObject schema, string at, List<string> errors)
+    {
+        if (value is not JsonArray array) { errors.Add($"{at}: must be an array"); return; }
+        if (schema["minItems"] is { } min && array.Count < Number(min)) errors.Add($"{at}: at least {min} items");
+        if (schema["maxItems"] is { } max && array.Count > Number(max)) errors.Add($"{at}: at most {max} items");
+        if (schema["items"] is JsonObject items)
+            for (var i = 0; i < array.Count; i++) Check(array[i], items, $"{at}[{i}]", errors);
+    }
+
+    private static void CheckString(string text, JsonObject schema, string at, List<string> errors)
+    {
+        if (schema["minLength"] is { } min && text.Length < Number(min)) errors.Add($"{at}: shorter than {min}");
+        if (schema["maxLength"] is { } max && text.Length > Number(max)) errors.Add($"{at}: longer than {max}");
+        if (schema["pattern"] is { } pattern && !Regex.IsMatch(text, pattern.GetValue<string>(), RegexOptions.None, TimeSpan.FromSeconds(1)))
+            errors.Add($"{at}: '{text}' does not match {pattern}");
+    }
+
+    private static void CheckRange(double number, JsonObject schema, string at, List<string> errors)
+    {
+        if (schema["minimum"] is { } min && number < Number(min)) errors.Add($"{at}: {number.ToString(CultureInfo.InvariantCulture)} is below {min}");
+        if (schema["maximum"] is { } max && number > Number(max)) errors.Add($"{at}: {number.ToString(CultureInfo.InvariantCulture)} is above {max}");
+    }
+
+    private static bool IsString(JsonNode n) => n.GetValueKind() == System.Text.Json.JsonValueKind.String;
+
+    private static bool IsNumber(JsonNode n) => n.GetValueKind() == System.Text.Json.JsonValueKind.Number;
+
+    private static bool IsInteger(JsonNode n) => IsNumber(n) && Number(n) is var d && Math.Floor(d) == d;
+
+    // Whatever CLR type holds the number (int, long, double, JsonElement), read it from its JSON text.
+    private static double Number(JsonNode n) => double.Parse(n.ToJsonString(), CultureInfo.InvariantCulture);
+}
