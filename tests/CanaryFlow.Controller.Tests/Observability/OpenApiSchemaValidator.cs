@@ -71,6 +71,8 @@ public static class OpenApiSchemaValidator
         var preserve = schema["x-kubernetes-preserve-unknown-fields"]?.GetValue<bool>() == true;
         foreach (var (name, child) in obj)
         {
+            // The API server itself owns apiVersion, kind and metadata at the root of every custom object.
+            if (at == "$" && name is "apiVersion" or "kind" or "metadata") continue;
             if (properties?[name] is JsonObject propertySchema) Check(child, propertySchema, $"{at}.{name}", errors);
             else if (schema["additionalProperties"] is JsonObject additional) Check(child, additional, $"{at}.{name}", errors);
             else if (properties is null && (preserve || schema["additionalProperties"] is null && at == "$.metadata")) continue;
