@@ -1,3 +1,4 @@
+using CanaryFlow.Sandbox.Workloads;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -27,16 +28,13 @@ public sealed class LocalWebApp : IAsyncDisposable
     public static async Task<LocalWebApp> StartAsync(
         IDictionary<string, string?> configuration, Action<IServiceCollection, IConfiguration> services, Action<WebApplication> map)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
+        var builder = LoopbackApp.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(configuration);
         services(builder.Services, builder.Configuration);
         var app = builder.Build();
         map(app);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new LocalWebApp(app, new Uri(address.TrimEnd('/') + "/"));
+        return new LocalWebApp(app, LoopbackApp.AddressOf(app));
     }
 
     public async ValueTask DisposeAsync()

@@ -2,13 +2,16 @@ using System.Collections.Concurrent;
 using CanaryFlow.Cli;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Tests.ChatOps;
+using CanaryFlow.Controller.Tests.Infrastructure;
 using MassTransit;
 
 namespace CanaryFlow.Controller.Tests.Cli;
 
 /// <summary>The CLI end to end over a real RabbitMQ: what it publishes, a MassTransit consumer on the same broker receives.</summary>
-public sealed class CliRabbitMqTests(RabbitMqBroker broker) : IClassFixture<RabbitMqBroker>, IAsyncLifetime
+public sealed class CliRabbitMqTests(SharedRabbitMq rabbit) : IClassFixture<SharedRabbitMq>, IAsyncLifetime
 {
+    private RabbitMqBroker Broker => rabbit.Broker;
+
     private readonly ConcurrentQueue<object> _received = new();
     private IBusControl _bus = null!;
     private LocalWebApp _controller = null!;
@@ -18,7 +21,7 @@ public sealed class CliRabbitMqTests(RabbitMqBroker broker) : IClassFixture<Rabb
         _controller = await FakeControllerApi.StartAsync();
         _bus = MassTransit.Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
-            cfg.Host("127.0.0.1", (ushort)broker.Port, "/", h => { h.Username("guest"); h.Password("guest"); });
+            cfg.Host("127.0.0.1", (ushort)Broker.Port, "/", h => { h.Username("guest"); h.Password("guest"); });
             cfg.ReceiveEndpoint("canaryflow-cli-test-" + Guid.NewGuid().ToString("N"), e =>
             {
                 e.AutoDelete = true;
@@ -49,7 +52,7 @@ public sealed class CliRabbitMqTests(RabbitMqBroker broker) : IClassFixture<Rabb
     [Fact]
     public async Task Pause_resume_promote_abort_and_retry_reach_a_consumer_on_the_broker_with_actor_and_reason()
     {
-        var common = new[] { "--rabbitmq", broker.AmqpUri.ToString(), "--controller", _controller.BaseAddress.ToString(), "--actor", "cli:alice" };
+        var common = new[] { "--rabbitmq", Broker.AmqpUri.ToString(), "--controller", _controller.BaseAddress.ToString(), "--actor", "cli:alice" };
         Assert.Equal(ExitCodes.Ok, (await CliTests.RunAsync(["pause", "shop/checkout", "--reason", "checking dashboards", .. common])).Code);
         Assert.Equal(ExitCodes.Ok, (await CliTests.RunAsync(["resume", "shop/checkout", .. common])).Code);
         Assert.Equal(ExitCodes.Ok, (await CliTests.RunAsync(["promote", "shop/checkout", "--reason", "looks good", .. common])).Code);
@@ -74,7 +77,7 @@ public sealed class CliRabbitMqTests(RabbitMqBroker broker) : IClassFixture<Rabb
     [Fact]
     public async Task Wrong_broker_credentials_exit_4_and_never_show_the_password()
     {
-        var uri = $"amqp://guest:not-the-password@127.0.0.1:{broker.Port}/";
+        var uri = $"amqp://guest:not-the-password@127.0.0.1:{Broker.Port}/";
         var (code, _, error) = await CliTests.RunAsync("promote", "shop/checkout", "--rabbitmq", uri);
         Assert.Equal(ExitCodes.Unreachable, code);
         Assert.DoesNotContain("not-the-password", error);

@@ -1,3 +1,4 @@
+using CanaryFlow.Controller.Tests.Infrastructure;
 using CanaryFlow.Cli;
 using CanaryFlow.Controller.Tests.ChatOps;
 

@@ -16,6 +16,8 @@ public sealed class RabbitMqBroker : IAsyncDisposable
     private readonly string? _ownDirectory;
 
     public int Port { get; }
+
+    public Uri AmqpUri => new($"amqp://guest:guest@127.0.0.1:{Port}/");
     /// <summary>The broker's private folder (data, logs, Erlang cookie), as .ci/services.sh lays it out.</summary>
     private string Directory { get; }
 
@@ -89,7 +91,7 @@ public sealed class RabbitMqBroker : IAsyncDisposable
             throw new InvalidOperationException($"`{command}` failed ({p.ExitCode}): {await stderr} {await stdout}");
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var l = new TcpListener(System.Net.IPAddress.Loopback, 0);
         l.Start();
@@ -100,4 +102,14 @@ public sealed class RabbitMqBroker : IAsyncDisposable
     {
         if (_ownDirectory != null) await Script($"source .ci/services.sh; stop_rabbitmq '{_ownDirectory}'");
     }
+}
+
+/// <summary>xunit class fixture for the shared broker.</summary>
+public sealed class SharedRabbitMq : IAsyncLifetime
+{
+    public RabbitMqBroker Broker { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Broker = await RabbitMqBroker.SharedAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
 }
