@@ -15,8 +15,11 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
 {
     private readonly record struct Key(string Kind, string Namespace, TimeSpan Interval, long Bucket);
 
-    // Last use, not creation, decides eviction: when Prometheus is slow a tick's checks keep
-    // arriving at an entry long after it was created, and must not query again.
+    // Freshness comes from the key (a new tick has a new time bucket); eviction only bounds memory.
+    // So it is generous and counts from the last use: when Prometheus is slow, a tick's checks read
+    // prefetched entries long after they were created, and must not query again.
+    private readonly TimeSpan _retention = window + window > TimeSpan.FromMinutes(1) ? window + window : TimeSpan.FromMinutes(1);
+
     private sealed class Entry(Task task, DateTimeOffset now)
     {
         private long _lastUsedTicks = now.UtcTicks;
@@ -79,7 +82,7 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
     private void Sweep(DateTimeOffset now)
     {
         foreach (var (key, lazy) in _entries)
-            if (lazy.IsValueCreated && lazy.Value.IdleSince(now - window - window))
+            if (lazy.IsValueCreated && lazy.Value.IdleSince(now - _retention))
                 _entries.TryRemove(new KeyValuePair<Key, Lazy<Entry>>(key, lazy));
     }
 }
