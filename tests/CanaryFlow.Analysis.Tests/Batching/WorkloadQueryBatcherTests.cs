@@ -26,19 +26,19 @@ public class WorkloadQueryBatcherTests
     }
 
     // xunit makes a new instance per test: each test gets a fresh clock, client and batcher.
-    private readonly ScriptedClient client = new();
-    private readonly FakeTimeProvider time = new(DateTimeOffset.UnixEpoch.AddHours(1));
-    private readonly WorkloadQueryBatcher batcher;
-    private readonly DateTimeOffset at;
+    private readonly ScriptedClient _client = new();
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch.AddHours(1));
+    private readonly WorkloadQueryBatcher _batcher;
+    private readonly DateTimeOffset _at;
 
     public WorkloadQueryBatcherTests()
     {
-        batcher = new WorkloadQueryBatcher(client, time, Window);
-        at = time.GetUtcNow();
+        _batcher = new WorkloadQueryBatcher(_client, _time, Window);
+        _at = _time.GetUtcNow();
     }
 
     private Task<IReadOnlyDictionary<string, double>> Ask(string kind = "requests", string ns = "shop", TimeSpan? interval = null, DateTimeOffset? when = null) =>
-        batcher.InstantAsync(kind, ns, interval ?? Interval, when ?? at, "q", CancellationToken.None);
+        _batcher.InstantAsync(kind, ns, interval ?? Interval, when ?? _at, "q", CancellationToken.None);
 
     private static PromQueryResult Counts(params (string Workload, double Value)[] values) =>
         new(PromResultType.Vector,
@@ -49,8 +49,8 @@ public class WorkloadQueryBatcherTests
     public async Task Concurrent_checks_in_one_bucket_share_one_query()
     {
         var calls = Enumerable.Range(0, 1000).Select(_ => Ask()).ToList();
-        Assert.Single(client.Pending);
-        client.Pending[0].SetResult(Counts(("podinfo", 42)));
+        Assert.Single(_client.Pending);
+        _client.Pending[0].SetResult(Counts(("podinfo", 42)));
         var results = await Task.WhenAll(calls);
         Assert.All(results, r => Assert.Equal(42, r["podinfo"]));
     }
@@ -59,13 +59,13 @@ public class WorkloadQueryBatcherTests
     public async Task A_slow_query_is_still_shared_by_checks_arriving_long_after_it_started()
     {
         var first = Ask();
-        time.Advance(Window * 4); // Prometheus is slow; the tick's other checks keep coming
+        _time.Advance(Window * 4); // Prometheus is slow; the tick's other checks keep coming
         var late = Ask();
-        client.Pending[0].SetResult(Counts(("podinfo", 1)));
+        _client.Pending[0].SetResult(Counts(("podinfo", 1)));
         await Task.WhenAll(first, late);
-        time.Advance(Window * 4); // and some read it long after it was answered
+        _time.Advance(Window * 4); // and some read it long after it was answered
         await Ask();
-        Assert.Single(client.Pending);
+        Assert.Single(_client.Pending);
     }
 
     [Fact]
@@ -73,13 +73,13 @@ public class WorkloadQueryBatcherTests
     {
         var a = Ask();
         var b = Ask();
-        client.Pending[0].SetException(new HttpRequestException("connection refused"));
+        _client.Pending[0].SetException(new HttpRequestException("connection refused"));
         await Assert.ThrowsAsync<HttpRequestException>(() => a);
         await Assert.ThrowsAsync<HttpRequestException>(() => b);
 
         var again = Ask();
-        Assert.Equal(2, client.Pending.Count);
-        client.Pending[1].SetResult(Counts(("podinfo", 3)));
+        Assert.Equal(2, _client.Pending.Count);
+        _client.Pending[1].SetResult(Counts(("podinfo", 3)));
         Assert.Equal(3, (await again)["podinfo"]);
     }
 
@@ -87,11 +87,11 @@ public class WorkloadQueryBatcherTests
     public async Task Answers_unused_for_a_long_time_are_dropped()
     {
         var first = Ask();
-        client.Pending[0].SetResult(Counts(("podinfo", 1)));
+        _client.Pending[0].SetResult(Counts(("podinfo", 1)));
         await first;
-        time.Advance(TimeSpan.FromMinutes(2));
+        _time.Advance(TimeSpan.FromMinutes(2));
         _ = Ask();
-        Assert.Equal(2, client.Pending.Count);
+        Assert.Equal(2, _client.Pending.Count);
     }
 
     [Fact]
@@ -101,7 +101,7 @@ public class WorkloadQueryBatcherTests
         _ = Ask(ns: "billing");
         _ = Ask(interval: Interval * 2);
         _ = Ask(kind: "errors");
-        _ = Ask(when: at + Window);
-        Assert.Equal(5, client.Pending.Count);
+        _ = Ask(when: _at + Window);
+        Assert.Equal(5, _client.Pending.Count);
     }
 }

@@ -34,7 +34,7 @@ public static class AnalysisBenchmark
     private static void MannWhitneyFigures()
     {
         var random = new Random(42);
-        foreach (var n in new[] { 100, 1_000, 10_000 })
+        foreach (var n in new[] { 100, 1_000, 5_000, 10_000 })
         {
             var x = Enumerable.Range(0, n).Select(_ => Math.Round(random.NextDouble() * 100, 1)).ToArray(); // rounded: realistic ties
             var y = Enumerable.Range(0, n).Select(_ => Math.Round(random.NextDouble() * 105, 1)).ToArray();
