@@ -44,11 +44,11 @@ public sealed partial class PrometheusAnalysisRunner
         var (window, step) = (options.ComparisonRateWindow, options.ComparisonStep);
         if (builtIn.Contains(IstioQueries.SuccessRate))
         {
-            _ = _batcher.RangeAsync("requests-range", ns, request.Interval, request.At, step, IstioQueries.Requests(ns, window), CancellationToken.None);
-            _ = _batcher.RangeAsync("errors-range", ns, request.Interval, request.At, step, IstioQueries.ServerErrors(ns, window), CancellationToken.None);
+            Forget(_batcher.RangeAsync("requests-range", ns, request.Interval, request.At, step, IstioQueries.Requests(ns, window), CancellationToken.None));
+            Forget(_batcher.RangeAsync("errors-range", ns, request.Interval, request.At, step, IstioQueries.ServerErrors(ns, window), CancellationToken.None));
         }
         if (builtIn.Contains(IstioQueries.Duration))
-            _ = _batcher.RangeAsync("p99-range", ns, request.Interval, request.At, step, IstioQueries.P99(ns, window), CancellationToken.None);
+            Forget(_batcher.RangeAsync("p99-range", ns, request.Interval, request.At, step, IstioQueries.P99(ns, window), CancellationToken.None));
     }
 
     private async Task<(IReadOnlyList<double> Canary, IReadOnlyList<double> Stable)> SamplesAsync(

@@ -63,12 +63,18 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
         var ns = request.Target.Namespace;
         var builtIn = request.Spec.Metrics.Where(m => m.Query is null).Select(m => m.Name).ToHashSet();
         if (builtIn.Contains(IstioQueries.SuccessRate))
-            _ = _batcher.InstantAsync("errors", ns, request.Interval, request.At, IstioQueries.ServerErrors(ns, request.Interval), CancellationToken.None);
+            Forget(_batcher.InstantAsync("errors", ns, request.Interval, request.At, IstioQueries.ServerErrors(ns, request.Interval), CancellationToken.None));
         if (builtIn.Contains(IstioQueries.Duration))
-            _ = _batcher.InstantAsync("p99", ns, request.Interval, request.At, IstioQueries.P99(ns, request.Interval), CancellationToken.None);
+            Forget(_batcher.InstantAsync("p99", ns, request.Interval, request.At, IstioQueries.P99(ns, request.Interval), CancellationToken.None));
         if (request.Spec.Comparison is not null)
             PrefetchComparison(request, builtIn);
     }
+
+    // A prefetched query that fails is reported by the check that reads it; here it is only
+    // marked observed so that an unread failure does not surface as an unobserved exception.
+    private static void Forget(Task task) =>
+        task.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     private async Task<MetricCheck> CheckAsync(AnalysisRequest request, MetricSpec metric, double requests, CancellationToken cancellationToken)
     {

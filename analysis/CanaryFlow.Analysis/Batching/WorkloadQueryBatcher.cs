@@ -15,7 +15,18 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
 {
     private readonly record struct Key(string Kind, string Namespace, TimeSpan Interval, long Bucket);
 
-    private sealed record Entry(Task Task, DateTimeOffset CreatedAt);
+    // Freshness comes from the key (a new tick has a new time bucket); eviction only bounds memory.
+    // So it is generous and counts from the last use: when Prometheus is slow, a tick's checks read
+    // prefetched entries long after they were created, and must not query again.
+    private readonly TimeSpan _retention = window + window > TimeSpan.FromMinutes(1) ? window + window : TimeSpan.FromMinutes(1);
+
+    private sealed class Entry(Task task, DateTimeOffset now)
+    {
+        private long _lastUsedTicks = now.UtcTicks;
+        public Task Task { get; } = task;
+        public void Touch(DateTimeOffset at) => Interlocked.Exchange(ref _lastUsedTicks, at.UtcTicks);
+        public bool IdleSince(DateTimeOffset cutoff) => Task.IsCompleted && Interlocked.Read(ref _lastUsedTicks) < cutoff.UtcTicks;
+    }
 
     private readonly ConcurrentDictionary<Key, Lazy<Entry>> _entries = new();
 
@@ -62,14 +73,16 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
                 CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             return new Entry(started, now);
         });
-        var task = (Task<T>)_entries.GetOrAdd(key, candidate).Value.Task;
+        var entry = _entries.GetOrAdd(key, candidate).Value;
+        entry.Touch(now);
+        var task = (Task<T>)entry.Task;
         return await task.WaitAsync(cancellationToken);
     }
 
     private void Sweep(DateTimeOffset now)
     {
         foreach (var (key, lazy) in _entries)
-            if (lazy.IsValueCreated && now - lazy.Value.CreatedAt > window + window)
+            if (lazy.IsValueCreated && lazy.Value.IdleSince(now - _retention))
                 _entries.TryRemove(new KeyValuePair<Key, Lazy<Entry>>(key, lazy));
     }
 }

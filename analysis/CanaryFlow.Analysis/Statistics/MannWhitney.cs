@@ -31,30 +31,27 @@ public static class MannWhitney
         if (n1 == 0 || n2 == 0) throw new ArgumentException("Both samples need at least one value.");
         var n = n1 + n2;
 
-        // Sort values once with a flag saying which sample each came from; ranks follow from position.
-        var values = new double[n];
-        var fromFirst = new bool[n];
-        first.CopyTo(values);
-        second.CopyTo(values.AsSpan(n1));
-        fromFirst.AsSpan(0, n1).Fill(true);
         if (method == Method.Exact && (long)n1 * n2 > 250_000)
             throw new ArgumentException("The exact distribution is for small samples (n1 * n2 <= 250000).");
-        foreach (var v in values)
-            if (double.IsNaN(v)) throw new ArgumentException("Samples must not contain NaN.");
-        Array.Sort(values, fromFirst);
+        var a = Sorted(first);
+        var b = Sorted(second);
 
+        // Walk both sorted samples at once; each run of equal values (a tie group across both
+        // samples) shares the mean of the ranks it covers. Two sorts and a merge beat sorting the
+        // pooled values with a sample flag attached, which matters at 10,000 samples a side.
         double rankSumFirst = 0, tieTerm = 0;
-        for (var i = 0; i < n;)
+        int i = 0, j = 0, position = 0;
+        while (i < n1 || j < n2)
         {
-            var j = i + 1;
-            while (j < n && values[j] == values[i]) j++;
-            var averageRank = (i + 1 + j) / 2.0; // ranks i+1..j share their mean
+            var v = j >= n2 || (i < n1 && a[i] <= b[j]) ? a[i] : b[j];
             var inFirst = 0;
-            for (var k = i; k < j; k++) if (fromFirst[k]) inFirst++;
-            rankSumFirst += averageRank * inFirst;
-            double t = j - i;
+            while (i < n1 && a[i] == v) { i++; inFirst++; }
+            var inSecond = 0;
+            while (j < n2 && b[j] == v) { j++; inSecond++; }
+            double t = inFirst + inSecond;
+            rankSumFirst += (position + (t + 1) / 2) * inFirst;
             tieTerm += t * t * t - t;
-            i = j;
+            position += (int)t;
         }
 
         var u1 = rankSumFirst - n1 * (n1 + 1) / 2.0;
@@ -70,6 +67,15 @@ public static class MannWhitney
         var z = (big - mean - 0.5) / Math.Sqrt(variance);
         var p = Math.Min(1, 2 * NormalDistribution.UpperTail(z));
         return new MannWhitneyResult(u1, u2, p, z, false);
+    }
+
+    private static double[] Sorted(ReadOnlySpan<double> sample)
+    {
+        var copy = sample.ToArray();
+        foreach (var v in copy)
+            if (double.IsNaN(v)) throw new ArgumentException("Samples must not contain NaN.");
+        Array.Sort(copy);
+        return copy;
     }
 
     /// <summary>P(U &gt;= u) under the null hypothesis, from the exact distribution.</summary>

@@ -112,6 +112,19 @@ public sealed class AnalysisAgainstPrometheusTests(RealPrometheusFixture fixture
     }
 
     [Fact]
+    public async Task With_UseBaseline_the_canary_is_compared_with_the_baseline_workload_not_the_stable()
+    {
+        // The "baseline" here is a workload as slow as the canary, so only a comparison against it
+        // (and not against the fast stable) can pass.
+        var spec = new AnalysisSpec(20, [new MetricSpec(IstioQueries.Duration)], new ComparisonSpec(UseBaseline: true));
+        using var client = fixture.CreateClient();
+        var runner = new PrometheusAnalysisRunner(client, fixture.Options(), TimeProvider.System);
+        var verdict = await runner.RunAsync(Request(Slow, spec) with { BaselineWorkload = Slow }, CancellationToken.None);
+        Assert.True(verdict.Outcome == VerdictOutcome.Passed, verdict.Evidence.Summary);
+        Assert.Contains($" {Slow} samples", Metric(verdict, "request-duration:comparison").Detail);
+    }
+
+    [Fact]
     public async Task Comparison_with_stable_passes_a_canary_that_behaves_like_it()
     {
         var spec = new AnalysisSpec(20, [new MetricSpec(IstioQueries.SuccessRate)], new ComparisonSpec());

@@ -1,0 +1,107 @@
+using CanaryFlow.Analysis.Batching;
+using CanaryFlow.Analysis.Prometheus;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CanaryFlow.Analysis.Tests.Batching;
+
+public class WorkloadQueryBatcherTests
+{
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
+
+    /// <summary>Answers each query with the next completion source, so a test decides when and how.</summary>
+    private sealed class ScriptedClient : IPrometheusClient
+    {
+        public List<TaskCompletionSource<PromQueryResult>> Pending { get; } = [];
+
+        public Task<PromQueryResult> QueryAsync(string promql, DateTimeOffset? time, CancellationToken cancellationToken)
+        {
+            var answer = new TaskCompletionSource<PromQueryResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (Pending) Pending.Add(answer);
+            return answer.Task;
+        }
+
+        public Task<PromQueryResult> QueryRangeAsync(string promql, DateTimeOffset start, DateTimeOffset end, TimeSpan step, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+    }
+
+    // xunit makes a new instance per test: each test gets a fresh clock, client and batcher.
+    private readonly ScriptedClient _client = new();
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch.AddHours(1));
+    private readonly WorkloadQueryBatcher _batcher;
+    private readonly DateTimeOffset _at;
+
+    public WorkloadQueryBatcherTests()
+    {
+        _batcher = new WorkloadQueryBatcher(_client, _time, Window);
+        _at = _time.GetUtcNow();
+    }
+
+    private Task<IReadOnlyDictionary<string, double>> Ask(string kind = "requests", string ns = "shop", TimeSpan? interval = null, DateTimeOffset? when = null) =>
+        _batcher.InstantAsync(kind, ns, interval ?? Interval, when ?? _at, "q", CancellationToken.None);
+
+    private static PromQueryResult Counts(params (string Workload, double Value)[] values) =>
+        new(PromResultType.Vector,
+            values.Select(v => new PromSample(new Dictionary<string, string> { ["destination_workload"] = v.Workload }, new PromPoint(DateTimeOffset.UnixEpoch, v.Value))).ToArray(),
+            [], null, null, []);
+
+    [Fact]
+    public async Task Concurrent_checks_in_one_bucket_share_one_query()
+    {
+        var calls = Enumerable.Range(0, 1000).Select(_ => Ask()).ToList();
+        Assert.Single(_client.Pending);
+        _client.Pending[0].SetResult(Counts(("podinfo", 42)));
+        var results = await Task.WhenAll(calls);
+        Assert.All(results, r => Assert.Equal(42, r["podinfo"]));
+    }
+
+    [Fact]
+    public async Task A_slow_query_is_still_shared_by_checks_arriving_long_after_it_started()
+    {
+        var first = Ask();
+        _time.Advance(Window * 4); // Prometheus is slow; the tick's other checks keep coming
+        var late = Ask();
+        _client.Pending[0].SetResult(Counts(("podinfo", 1)));
+        await Task.WhenAll(first, late);
+        _time.Advance(Window * 4); // and some read it long after it was answered
+        await Ask();
+        Assert.Single(_client.Pending);
+    }
+
+    [Fact]
+    public async Task A_failed_query_is_shared_by_waiting_checks_but_asked_again_afterwards()
+    {
+        var a = Ask();
+        var b = Ask();
+        _client.Pending[0].SetException(new HttpRequestException("connection refused"));
+        await Assert.ThrowsAsync<HttpRequestException>(() => a);
+        await Assert.ThrowsAsync<HttpRequestException>(() => b);
+
+        var again = Ask();
+        Assert.Equal(2, _client.Pending.Count);
+        _client.Pending[1].SetResult(Counts(("podinfo", 3)));
+        Assert.Equal(3, (await again)["podinfo"]);
+    }
+
+    [Fact]
+    public async Task Answers_unused_for_a_long_time_are_dropped()
+    {
+        var first = Ask();
+        _client.Pending[0].SetResult(Counts(("podinfo", 1)));
+        await first;
+        _time.Advance(TimeSpan.FromMinutes(2));
+        _ = Ask();
+        Assert.Equal(2, _client.Pending.Count);
+    }
+
+    [Fact]
+    public void Other_namespaces_intervals_and_later_buckets_get_their_own_query()
+    {
+        _ = Ask();
+        _ = Ask(ns: "billing");
+        _ = Ask(interval: Interval * 2);
+        _ = Ask(kind: "errors");
+        _ = Ask(when: _at + Window);
+        Assert.Equal(5, _client.Pending.Count);
+    }
+}
