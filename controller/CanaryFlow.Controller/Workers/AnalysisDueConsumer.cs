@@ -1,6 +1,5 @@
 using CanaryFlow.Analysis;
 using CanaryFlow.Contracts;
-using CanaryFlow.Controller.Seams;
 using MassTransit;
 
 namespace CanaryFlow.Controller.Workers;
@@ -12,27 +11,17 @@ public sealed class AnalysisDueConsumer(IAnalysisRunner runner, TimeProvider clo
 {
     public async Task Consume(ConsumeContext<AnalysisDue> context)
     {
-        var m = context.Message;
-        var now = clock.GetUtcNow();
+        var due = context.Message;
         AnalysisVerdict verdict;
         try
         {
-            var request = new AnalysisRequest(m.Target, WorkloadNames.Canary(m.Target), WorkloadNames.Stable(m.Target), m.Interval, m.Spec, now);
-            verdict = await runner.RunAsync(request, context.CancellationToken);
+            verdict = await runner.RunAsync(AnalysisMessages.RequestFor(due), context.CancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            log.LogWarning(e, "Analysis of {Target} failed to run", m.Target);
+            log.LogWarning(e, "Analysis of {Target} failed to run", due.Target);
             verdict = new AnalysisVerdict(VerdictOutcome.QueryError, new AnalysisEvidence($"analysis could not run: {e.Message}", []));
         }
-
-        now = clock.GetUtcNow();
-        await (verdict.Outcome switch
-        {
-            VerdictOutcome.Passed => context.Publish(new AnalysisPassed(m.CorrelationId, m.RolloutId, m.Sequence, verdict.Evidence, now)),
-            VerdictOutcome.Failed => context.Publish(new AnalysisFailed(m.CorrelationId, m.RolloutId, m.Sequence, verdict.Evidence, now)),
-            VerdictOutcome.NoData => context.Publish(new AnalysisInconclusive(m.CorrelationId, m.RolloutId, m.Sequence, InconclusiveKind.NoData, verdict.Evidence, now)),
-            _ => context.Publish(new AnalysisInconclusive(m.CorrelationId, m.RolloutId, m.Sequence, InconclusiveKind.QueryError, verdict.Evidence, now)),
-        });
+        await context.Publish(AnalysisMessages.ToEvent(due, verdict, clock.GetUtcNow()), context.CancellationToken);
     }
 }
