@@ -8,12 +8,9 @@ namespace CanaryFlow.Analysis;
 /// </summary>
 public static class AnalysisMessages
 {
-    /// <summary>The stable Deployment's name by convention (Flagger's): the target name plus "-primary".</summary>
-    public static string StableWorkloadOf(RolloutTarget target) => target.Name + "-primary";
-
     /// <summary>A check for a due tick: the canary workload is the target itself, evaluated at the due time.</summary>
     public static AnalysisRequest RequestFor(AnalysisDue due) =>
-        new(due.Target, due.Target.Name, StableWorkloadOf(due.Target), due.Interval, due.Spec, due.DueAt);
+        new(due.Target, WorkloadNames.Canary(due.Target), WorkloadNames.Stable(due.Target), due.Interval, due.Spec, due.DueAt);
 
     /// <summary>AnalysisPassed, AnalysisFailed or AnalysisInconclusive (NoData or QueryError), carrying the evidence.</summary>
     public static object ToEvent(AnalysisDue due, AnalysisVerdict verdict, DateTimeOffset at) => verdict.Outcome switch

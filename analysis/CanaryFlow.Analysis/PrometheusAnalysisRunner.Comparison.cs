@@ -12,7 +12,7 @@ public sealed partial class PrometheusAnalysisRunner
     private async Task<(ComparisonScore?, IReadOnlyList<MetricResult>)> CompareAsync(
         AnalysisRequest request, ComparisonSpec spec, CancellationToken cancellationToken)
     {
-        var reference = spec.UseBaseline ? request.BaselineWorkload ?? $"{request.Target.Name}-baseline" : request.StableWorkload;
+        var reference = spec.UseBaseline ? request.BaselineWorkload ?? WorkloadNames.Baseline(request.Target) : request.StableWorkload;
         var comparisons = new List<MetricComparison>();
         var results = new List<MetricResult>();
         foreach (var metric in request.Spec.Metrics)

@@ -54,7 +54,7 @@ public static class AlertmanagerMatcher
         var workload = WorkloadLabels.Select(labels.GetValueOrDefault).FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
         var ns = NamespaceLabels.Select(labels.GetValueOrDefault).FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
         if (workload is null || ns is null) return null;
-        if (workload.EndsWith("-primary", StringComparison.Ordinal) || workload.EndsWith("-baseline", StringComparison.Ordinal)) return null;
+        if (WorkloadNames.IsCopy(workload)) return null;
         return new RolloutTarget(ns, workload);
     }
 }

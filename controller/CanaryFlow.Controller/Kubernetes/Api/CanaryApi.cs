@@ -127,7 +127,7 @@ public sealed record CanaryContext(
     {
         var target = canary.TargetName;
         var adopted = canary.Spec?.VirtualService?.Name;
-        return new CanaryContext(canary, new RolloutTarget(canary.Namespace, target), $"{target}-primary",
+        return new CanaryContext(canary, new RolloutTarget(canary.Namespace, target), target + WorkloadNames.StableSuffix,
             canary.Spec?.Service?.Name ?? target, canary.Spec?.Service?.Port ?? 80,
             adopted ?? target, adopted is not null, target, trackLabel,
             TimeSpan.FromSeconds(canary.Spec?.Analysis?.ProgressDeadlineSeconds ?? 600));
