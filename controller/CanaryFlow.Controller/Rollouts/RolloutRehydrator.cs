@@ -13,7 +13,7 @@ public sealed class RolloutRehydrator(IRolloutStore store, IndexedSagaDictionary
     {
         var states = await store.LoadAllAsync(cancellationToken);
         foreach (var state in states)
-            sagas.Add(new SagaInstance<RolloutState>(state));
+            sagas.Add(new SagaInstance<RolloutState>(state.Clone()));
         log.LogInformation("Resumed {Count} rollouts from the store", states.Count);
     }
 }

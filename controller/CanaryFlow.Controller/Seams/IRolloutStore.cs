@@ -9,7 +9,8 @@ namespace CanaryFlow.Controller.Seams;
 /// </summary>
 public interface IRolloutStore
 {
-    /// <summary>Copies of every stored rollout.</summary>
+    /// <summary>Snapshots of every stored rollout, as last saved. Read-only: callers that need to change
+    /// one (the rehydrator) take a <see cref="RolloutState.Clone"/>.</summary>
     Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken);
 
     /// <exception cref="RolloutConcurrencyException">The stored version is not <paramref name="expectedVersion"/>.</exception>
