@@ -173,3 +173,48 @@ public sealed class RolloutAdapterTests : IAsyncLifetime
         catch (OperationCanceledException) { }
     }
 }
+
+/// <summary>Adapters at the edges: a canary that never becomes ready, image triggers.</summary>
+public sealed class WorkloadEdgeTests : IAsyncLifetime
+{
+    private KubeTestHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await KubeTestHost.StartAsync();
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    [Fact]
+    public async Task A_canary_that_never_becomes_ready_fails_preparation_within_its_progress_deadline()
+    {
+        var target = await _host.InitializedAsync(new JsonObject { ["analysis"] = new JsonObject { ["progressDeadlineSeconds"] = 1 } });
+        _host.Sandbox.Deployments.FailReady(KubeTestHost.Ns, "podinfo");
+        await _host.SetImageAsync("podinfo", "podinfo:crashloop");
+
+        var result = await _host.Get<IWorkloadController>().PrepareCanaryAsync(target, await _host.RevisionAsync("podinfo"), default);
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("not available within 1s", result.Reason);
+        Assert.Equal(new TrafficWeights(100, 0), await _host.Get<ITrafficRouter>().GetWeightsAsync(target, default));
+    }
+
+    [Fact]
+    public async Task The_image_updater_patches_only_the_named_container_and_the_tracked_targets_come_from_Canaries()
+    {
+        var target = await _host.InitializedAsync(new JsonObject
+        {
+            ["imagePolicy"] = new JsonObject
+            {
+                ["container"] = "app", ["repository"] = "ghcr.io/acme/podinfo",
+                ["tagPolicy"] = new JsonObject { ["kind"] = "semver", ["value"] = ">=1.0.0" },
+            },
+        });
+        var tracked = Assert.Single(await _host.Get<CanaryFlow.Controller.Triggers.ITrackedTargets>().ListAsync(default));
+        Assert.Equal(new CanaryFlow.Controller.Triggers.TrackedTarget(target, "app", "ghcr.io/acme/podinfo",
+            new CanaryFlow.Controller.Triggers.TagPolicy("semver", ">=1.0.0")), tracked);
+
+        var updater = _host.Get<CanaryFlow.Controller.Triggers.IImageUpdater>();
+        Assert.True(await updater.SetImageAsync(target, "app", "ghcr.io/acme/podinfo:1.2.0", default));
+        Assert.False(await updater.SetImageAsync(target, "app", "ghcr.io/acme/podinfo:1.2.0", default));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => updater.SetImageAsync(target, "sidecar", "x:1", default));
+        Assert.Equal("ghcr.io/acme/podinfo:1.2.0", (await _host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Template.Spec.Containers[0].Image);
+    }
+}

@@ -144,7 +144,13 @@ public sealed class DeploymentWatcher : BackgroundService
         private async Task EvaluateAsync(V1Deployment deployment)
         {
             var canary = _canaries.Values.FirstOrDefault(c => c.TargetName == deployment.Metadata.Name);
-            if (canary?.StatusString(TrackedRevisionField) is not { } tracked) return; // not governed, or not initialised yet
+            if (canary is null) return; // not governed
+            if (canary.StatusString(TrackedRevisionField) is not { } tracked)
+            {
+                // Not initialised (yet, or it failed): a change of the target is a good moment to try again.
+                if (CanaryPlanMapper.Map(canary.Spec).IsValid) StartInitialization(canary);
+                return;
+            }
             var target = new RolloutTarget(ns, deployment.Metadata.Name);
             var revision = PodTemplateHash.Compute(deployment.Spec.Template, owner.options.Value.TrackLabel);
             var known = _revisions.GetValueOrDefault(target.Name) ?? tracked;
