@@ -15,10 +15,16 @@ public sealed class SandboxProtocolTests : IAsyncLifetime
     public async Task InitializeAsync() => _host = await KubeTestHost.StartAsync();
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
+    /// <summary>Lets the simulated Deployment controller write its status first, so that it cannot race the test's own writes.</summary>
+    private Task SettledAsync(string name) => KubeTestHost.EventuallyAsync(async () =>
+        (await Client.AppsV1.ReadNamespacedDeploymentAsync(name, KubeTestHost.Ns)).Status?.ObservedGeneration == 1, $"{name} status observed");
+
     [Fact]
     public async Task Replace_with_a_stale_resourceVersion_answers_409_Conflict()
     {
-        var created = await _host.CreateDeploymentAsync("web", "web:1");
+        await _host.CreateDeploymentAsync("web", "web:1");
+        await SettledAsync("web");
+        var created = await Client.AppsV1.ReadNamespacedDeploymentAsync("web", KubeTestHost.Ns);
         created.Spec.Replicas = 3;
         await Client.AppsV1.ReplaceNamespacedDeploymentAsync(created, "web", KubeTestHost.Ns);
 
@@ -73,6 +79,7 @@ public sealed class SandboxProtocolTests : IAsyncLifetime
     {
         var created = await _host.CreateDeploymentAsync("web", "web:1");
         Assert.Equal(1, created.Metadata.Generation);
+        await SettledAsync("web");
 
         var withStatus = await Client.AppsV1.ReadNamespacedDeploymentAsync("web", KubeTestHost.Ns);
         withStatus.Status = new V1DeploymentStatus { Replicas = 42 };
