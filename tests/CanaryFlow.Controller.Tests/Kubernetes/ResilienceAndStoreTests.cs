@@ -6,6 +6,7 @@ using CanaryFlow.Controller.Seams;
 using CanaryFlow.Sandbox.Kubernetes;
 using k8s;
 using k8s.Autorest;
+using k8s.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -96,11 +97,36 @@ public sealed class ResilienceAndStoreTests : IAsyncLifetime
 
         await leaderA.StopAsync(default);
         Assert.True(termA.IsCancellationRequested); // A stops acting at once
+        var released = await _host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
+        Assert.NotEqual("replica-a", released.Spec.HolderIdentity); // handed back on a graceful stop
         await leaderB.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
         Assert.True(leaderB.IsLeader);
         Assert.False(leaderA.IsLeader);
         var lease = await _host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
         Assert.Equal("replica-b", lease.Spec.HolderIdentity);
+        await leaderB.StopAsync(default);
+    }
+
+    [Fact]
+    public async Task A_standby_takes_the_lease_of_a_leader_that_died_once_it_expires()
+    {
+        var now = DateTime.UtcNow;
+        await _host.Client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
+        {
+            Metadata = new V1ObjectMeta { Name = "canaryflow-leader" },
+            Spec = new V1LeaseSpec { HolderIdentity = "crashed-replica", LeaseDurationSeconds = 2, AcquireTime = now, RenewTime = now, LeaseTransitions = 3 },
+        }, KubeTestHost.Ns);
+        await using var b = await KubeTestHost.StartAsync(settings: new() { ["Kubernetes:LeaderElection"] = "true", ["Kubernetes:Identity"] = "replica-b" },
+            sharedSandbox: _host.Sandbox);
+        var leaderB = b.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
+
+        await leaderB.StartAsync(default);
+        Assert.False(leaderB.IsLeader); // the crashed leader's lease is still valid
+        await leaderB.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
+
+        var lease = await _host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
+        Assert.Equal("replica-b", lease.Spec.HolderIdentity);
+        Assert.Equal(4, lease.Spec.LeaseTransitions);
         await leaderB.StopAsync(default);
     }
 }
