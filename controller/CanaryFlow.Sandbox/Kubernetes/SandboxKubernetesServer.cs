@@ -74,6 +74,8 @@ public sealed class SandboxKubernetesServer : IAsyncDisposable
             faults.Add(fault);
             return Results.NoContent();
         });
+        app.MapGet("/sandbox/kubeconfig", (HttpRequest request, string? ns) =>
+            Results.Text(Kubeconfig(new Uri($"{request.Scheme}://{request.Host}"), ns ?? "default"), "application/yaml"));
         app.MapPost("/sandbox/watches/drop", () => Results.Ok(new { dropped = store.DropWatches() }));
         app.MapPost("/sandbox/compact", () => { store.Compact(); return Results.NoContent(); });
         app.MapPost("/sandbox/deployments/{ns}/{name}/fail-ready", (string ns, string name, bool? fail) =>
@@ -83,13 +85,16 @@ public sealed class SandboxKubernetesServer : IAsyncDisposable
         });
     }
 
-    public void WriteKubeconfig(string path, string ns = "default") => File.WriteAllText(path, $"""
+    public void WriteKubeconfig(string path, string ns = "default") => File.WriteAllText(path, Kubeconfig(BaseAddress, ns));
+
+    /// <summary>A kubeconfig whose current context points at <paramref name="server"/> (also served at GET /sandbox/kubeconfig).</summary>
+    public static string Kubeconfig(Uri server, string ns) => $"""
         apiVersion: v1
         kind: Config
         clusters:
         - name: sandbox
           cluster:
-            server: {BaseAddress.ToString().TrimEnd('/')}
+            server: {server.ToString().TrimEnd('/')}
         users:
         - name: sandbox
           user:
@@ -101,7 +106,7 @@ public sealed class SandboxKubernetesServer : IAsyncDisposable
             user: sandbox
             namespace: {ns}
         current-context: sandbox
-        """);
+        """;
 
     public async ValueTask DisposeAsync()
     {

@@ -134,9 +134,30 @@ public sealed class SandboxProtocolTests : IAsyncLifetime
         await _host.CreateDeploymentAsync("api", "api:1");
         await Client.AppsV1.DeleteNamespacedDeploymentAsync("api", KubeTestHost.Ns);
         await watching;
-        Assert.Equal((WatchEventType.Added, "api"), seen.First());
-        Assert.Equal((WatchEventType.Deleted, "api"), seen.Last());
+        var api = seen.Where(s => s.Item2 == "api").ToList(); // "web" may show MODIFIED (its simulated status)
+        Assert.Equal((WatchEventType.Added, "api"), api.First());
+        Assert.Equal((WatchEventType.Deleted, "api"), api.Last());
         Assert.DoesNotContain((WatchEventType.Added, first.Metadata.Name), seen); // resumed after the list: no replay
+    }
+
+    [Fact]
+    public async Task Scale_subresource_reads_and_writes_only_replicas()
+    {
+        await _host.CreateDeploymentAsync("web", "web:1", replicas: 2);
+        await SettledAsync("web");
+        var scale = await Client.AppsV1.ReadNamespacedDeploymentScaleAsync("web", KubeTestHost.Ns);
+        Assert.Equal(2, scale.Spec.Replicas);
+        Assert.Equal("app=web", scale.Status.Selector);
+
+        scale.Spec.Replicas = 4;
+        await Client.AppsV1.ReplaceNamespacedDeploymentScaleAsync(scale, "web", KubeTestHost.Ns);
+        await Client.AppsV1.PatchNamespacedDeploymentScaleAsync(new V1Patch("""{"spec":{"replicas":6}}""", V1Patch.PatchType.MergePatch), "web", KubeTestHost.Ns);
+
+        var d = await Client.AppsV1.ReadNamespacedDeploymentAsync("web", KubeTestHost.Ns);
+        Assert.Equal(6, d.Spec.Replicas);
+        Assert.Equal("web:1", d.Spec.Template.Spec.Containers[0].Image);
+        var stale = Assert.ThrowsAsync<HttpOperationException>(() => Client.AppsV1.ReplaceNamespacedDeploymentScaleAsync(scale, "web", KubeTestHost.Ns));
+        Assert.Equal(HttpStatusCode.Conflict, (await stale).Response.StatusCode);
     }
 
     [Fact]
