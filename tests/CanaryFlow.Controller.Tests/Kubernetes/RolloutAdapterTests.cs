@@ -49,6 +49,7 @@ public sealed class RolloutAdapterTests : IAsyncLifetime
         var seen = new ConcurrentQueue<int>();
         using var stop = new CancellationTokenSource();
         var watching = WatchCanaryWeightsAsync(seen, stop.Token);
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult(!seen.IsEmpty), "the weight watcher is connected");
 
         await _host.SetImageAsync("podinfo", "podinfo:2");
         var revision = await _host.RevisionAsync("podinfo");
