@@ -104,6 +104,10 @@ public sealed class ResilienceAndStoreTests : IAsyncLifetime
         Assert.False(leaderA.IsLeader);
         var lease = await _host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
         Assert.Equal("replica-b", lease.Spec.HolderIdentity);
+
+        // The fence: the replica that lost the lease can no longer write; the new leader can.
+        await Assert.ThrowsAsync<NotLeaderException>(() => a.CreateDeploymentAsync("from-a", "x:1"));
+        await b.CreateDeploymentAsync("from-b", "x:1");
         await leaderB.StopAsync(default);
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using CanaryFlow.Controller.Kubernetes.Leadership;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
@@ -18,7 +19,13 @@ public sealed class ResilienceHandler : DelegatingHandler
 {
     private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
 
-    public ResilienceHandler(IOptions<KubernetesOptions> options, TimeProvider time) => _pipeline = Build(options.Value, time);
+    private readonly WriteFence _fence;
+
+    public ResilienceHandler(IOptions<KubernetesOptions> options, TimeProvider time, WriteFence fence)
+    {
+        _pipeline = Build(options.Value, time);
+        _fence = fence;
+    }
 
     public static ResiliencePipeline<HttpResponseMessage> Build(KubernetesOptions o, TimeProvider time)
     {
@@ -64,6 +71,9 @@ public sealed class ResilienceHandler : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        if (!_fence.IsOpen && request.Method != HttpMethod.Get && request.RequestUri?.AbsolutePath.StartsWith("/apis/coordination.k8s.io/", StringComparison.Ordinal) != true)
+            throw new NotLeaderException(request.Method.Method, request.RequestUri?.AbsolutePath);
+
         // A request message can be sent once only: buffer the body and send a fresh copy per attempt.
         var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
         var context = ResilienceContextPool.Shared.Get(cancellationToken);

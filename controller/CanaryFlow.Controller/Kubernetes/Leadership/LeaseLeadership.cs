@@ -15,7 +15,7 @@ namespace CanaryFlow.Controller.Kubernetes.Leadership;
 /// acquire, renews while leading, and on a failed renewal ends the term at once (token cancelled) and then
 /// competes again. A standby acquires the lease when the leader stops renewing for the lease duration.
 /// </summary>
-public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptions> options, ILogger<LeaseLeadership> logger)
+public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptions> options, WriteFence fence, ILogger<LeaseLeadership> logger)
     : BackgroundService, ILeadership
 {
     private readonly Lock _gate = new();
@@ -102,6 +102,7 @@ public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptio
             if (IsLeader) return;
             _term = new CancellationTokenSource();
             IsLeader = true;
+            fence.Set(true);
             _acquired.TrySetResult();
         }
         logger.LogInformation("{Identity} leads (lease {Lease})", Identity, options.Value.LeaseName);
@@ -114,6 +115,7 @@ public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptio
         {
             if (!IsLeader) return;
             IsLeader = false;
+            fence.Set(false); // before anything else: no write may leave this replica from now on
             ended = _term;
             _acquired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
