@@ -24,7 +24,9 @@ public static class KubernetesServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddCanaryFlowKubernetes(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<KubernetesOptions>().Bind(configuration.GetSection(KubernetesOptions.Section)).ValidateOnStart();
+        services.AddOptions<KubernetesOptions>().Bind(configuration.GetSection(KubernetesOptions.Section))
+            .PostConfigure(o => { if (o.Namespaces.Count == 0) o.Namespaces.Add("default"); })
+            .ValidateOnStart();
         services.AddSingleton<IValidateOptions<KubernetesOptions>, KubernetesOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         var electionEnabled = configuration.GetSection(KubernetesOptions.Section).GetValue(nameof(KubernetesOptions.LeaderElection), true);

@@ -33,3 +33,19 @@ public sealed class KubernetesOptionsTests
         Assert.True(result.Succeeded, result.FailureMessage);
     }
 }
+
+public sealed class KubernetesOptionsBindingTests
+{
+    [Fact]
+    public void Configured_namespaces_replace_the_default()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Kubernetes:Namespaces:0"] = "team-a",
+            ["Kubernetes:Namespaces:1"] = "team-b",
+        }).Build();
+        using var services = new ServiceCollection().AddLogging().AddCanaryFlowKubernetes(configuration).BuildServiceProvider();
+
+        Assert.Equal(["team-a", "team-b"], services.GetRequiredService<IOptions<KubernetesOptions>>().Value.Namespaces);
+    }
+}
