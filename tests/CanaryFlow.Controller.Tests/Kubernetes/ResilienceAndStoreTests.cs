@@ -134,3 +134,40 @@ public sealed class ResilienceAndStoreTests : IAsyncLifetime
         await leaderB.StopAsync(default);
     }
 }
+
+/// <summary>Another writer undoing a weight change right after it lands (a stale controller, a webhook): the read-back catches it.</summary>
+public sealed class WeightReadBackTests : IAsyncLifetime
+{
+    private KubeTestHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await KubeTestHost.StartAsync();
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    [Fact]
+    public async Task A_weight_change_undone_by_another_writer_is_detected_and_corrected()
+    {
+        var target = await _host.InitializedAsync();
+        var store = _host.Sandbox.Store;
+        var reverted = 0;
+        void Revert(StoredEvent e)
+        {
+            if (e.Kind != ResourceKinds.VirtualServices || Interlocked.CompareExchange(ref reverted, 1, 0) != 0) return;
+            // Put the canary weight back to 0, as a stale writer would.
+            store.Patch(e.Kind, e.Namespace, (string)e.Object["metadata"]!["name"]!, current =>
+            {
+                current["spec"]!["http"]![0]!["route"]![0]!["weight"] = 100;
+                current["spec"]!["http"]![0]!["route"]![1]!["weight"] = 0;
+                return current;
+            }, statusOnly: false);
+        }
+        store.Committed += Revert;
+        try
+        {
+            await _host.Get<ITrafficRouter>().SetWeightsAsync(target, 50, default);
+        }
+        finally { store.Committed -= Revert; }
+
+        Assert.Equal(1, reverted);
+        Assert.Equal(new TrafficWeights(50, 50), await _host.Get<ITrafficRouter>().GetWeightsAsync(target, default));
+    }
+}

@@ -119,6 +119,19 @@ public sealed class RolloutAdapterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Routing_objects_deleted_behind_the_controllers_back_are_created_again()
+    {
+        var target = await _host.InitializedAsync();
+        await _host.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(Istio.Group, Istio.Version, KubeTestHost.Ns, Istio.VirtualServices, "podinfo");
+        await _host.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(Istio.Group, Istio.Version, KubeTestHost.Ns, Istio.DestinationRules, "podinfo");
+
+        await Router.SetWeightsAsync(target, 20, default);
+
+        Assert.Equal(new TrafficWeights(80, 20), await Router.GetWeightsAsync(target, default));
+        Assert.NotNull(await _host.GetCustomAsync(Istio.DestinationRules, "podinfo"));
+    }
+
+    [Fact]
     public async Task Preparing_a_revision_the_canary_does_not_run_fails_without_touching_traffic()
     {
         var target = await _host.InitializedAsync();
