@@ -19,6 +19,11 @@ public sealed record SandboxKubernetesOptions(int Port = 0, TimeSpan? ReadyDelay
 /// A Kubernetes API server for tests and the demo: Kestrel on 127.0.0.1 speaking the real REST protocol
 /// (see <see cref="ApiEndpoints"/>), a simulated Deployment controller, fault injection, and a kubeconfig
 /// file so that clients reach it exactly as they reach a cluster.
+/// In process, drive it through <see cref="Store"/> (objects, <see cref="ObjectStore.Committed"/> changes,
+/// compaction, dropped watches), <see cref="Faults"/> and <see cref="Deployments"/>. From another process:
+/// <c>POST /sandbox/faults</c> {statusCode, remaining, method?, pathContains?, retryAfterSeconds?},
+/// <c>POST /sandbox/watches/drop</c>, <c>POST /sandbox/compact</c>,
+/// <c>POST /sandbox/deployments/{ns}/{name}/fail-ready?fail=true|false</c>, <c>GET /sandbox/kubeconfig?ns=</c>.
 /// </summary>
 public sealed class SandboxKubernetesServer : IAsyncDisposable
 {
