@@ -59,6 +59,9 @@ public sealed class ResilienceAndStoreTests : IAsyncLifetime
             CorrelationId = RolloutIds.ForTarget(target), Target = target, Revision = "r2", StableRevision = "r1",
             CurrentState = RolloutPhases.RollingBack, AppliedWeight = 30, DesiredWeight = 0, StepIndex = 2, FailedChecks = 5,
             Version = 1, LastReason = "error rate 7% > 1%", LastTransitionAt = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero),
+            Plan = new RolloutPlan([5, 50, 100], TimeSpan.FromSeconds(30), 2, 1, 1, TimeSpan.FromMinutes(5), [50], true,
+                new AnalysisSpec(10, [new MetricSpec("request-success-rate", Min: 99)], new ComparisonSpec())),
+            LastEvidence = new AnalysisEvidence("error rate high", [new MetricResult("request-success-rate", 93, 99, null, "fail")]),
         };
         await store.SaveAsync(state, 0, default);
 
@@ -66,6 +69,9 @@ public sealed class ResilienceAndStoreTests : IAsyncLifetime
         Assert.Equal(RolloutPhases.RollingBack, loaded.CurrentState);
         Assert.Equal(30, loaded.AppliedWeight);
         Assert.Equal(1, loaded.Version);
+        Assert.Equal([5, 50, 100], loaded.Plan.Steps);
+        Assert.Equal(99, loaded.Plan.Analysis.Metrics[0].Min);
+        Assert.Equal("fail", loaded.LastEvidence!.Metrics[0].Outcome);
         await Assert.ThrowsAsync<RolloutConcurrencyException>(() => store.SaveAsync(state, 0, default));
 
         var status = (await _host.GetCanaryAsync("podinfo"))["status"]!;

@@ -184,5 +184,14 @@ public sealed class SandboxProtocolTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
         Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/apis/apps/v1/namespaces/default/deployments")).StatusCode);
+
+        // The same through the control API, for callers in another process.
+        var added = await http.PostAsync("/sandbox/faults", new StringContent("""{"statusCode":500,"remaining":1,"method":"GET"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.NoContent, added.StatusCode);
+        var failed = await http.GetAsync("/api/v1/namespaces/default/services");
+        Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+        Assert.Contains("\"kind\":\"Status\"", await failed.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsync("/sandbox/faults", new StringContent("""{"statusCode":200,"remaining":1}""", System.Text.Encoding.UTF8, "application/json"))).StatusCode);
+        Assert.Contains($"server: {_host.Sandbox.BaseAddress.ToString().TrimEnd('/')}", await http.GetStringAsync("/sandbox/kubeconfig"));
     }
 }
