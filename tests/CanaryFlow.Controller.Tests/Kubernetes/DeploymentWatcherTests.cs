@@ -86,6 +86,20 @@ public sealed class DeploymentWatcherTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_malformed_Canary_is_reported_and_does_not_stop_the_others()
+    {
+        await _host.CreateDeploymentAsync("broken", "broken:1");
+        await _host.CreateCanaryAsync("broken", "broken", new JsonObject { ["service"] = new JsonObject { ["port"] = "eighty" } });
+
+        await _host.InitializedAsync(); // a valid Canary beside it is still initialised
+
+        await KubeTestHost.EventuallyAsync(async () => (await _host.GetCanaryAsync("broken"))["status"]?["conditions"] is JsonArray, "condition written");
+        var ready = (await _host.GetCanaryAsync("broken"))["status"]!["conditions"]!.AsArray().Single(c => (string?)c!["type"] == "Ready")!;
+        Assert.Equal("InvalidSpec", (string?)ready["reason"]);
+        Assert.Contains("spec is malformed", (string?)ready["message"]);
+    }
+
+    [Fact]
     public async Task Every_transition_becomes_a_Kubernetes_Event_on_the_Canary()
     {
         var target = await _host.InitializedAsync();

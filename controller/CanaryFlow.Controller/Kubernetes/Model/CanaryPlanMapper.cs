@@ -23,6 +23,9 @@ public static partial class CanaryPlanMapper
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan DefaultProgressDeadline = TimeSpan.FromMinutes(10);
 
+    public static PlanResult Map(CanaryResource canary) =>
+        canary.SpecError is { } error ? new PlanResult(null, [error]) : Map(canary.Spec);
+
     public static PlanResult Map(CanarySpec? spec)
     {
         var errors = new List<string>();

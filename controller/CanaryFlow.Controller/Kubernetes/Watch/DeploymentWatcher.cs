@@ -148,14 +148,14 @@ public sealed class DeploymentWatcher : BackgroundService
             if (canary.StatusString(TrackedRevisionField) is not { } tracked)
             {
                 // Not initialised (yet, or it failed): a change of the target is a good moment to try again.
-                if (CanaryPlanMapper.Map(canary.Spec).IsValid) StartInitialization(canary);
+                if (CanaryPlanMapper.Map(canary).IsValid) StartInitialization(canary);
                 return;
             }
             var target = new RolloutTarget(ns, deployment.Metadata.Name);
             var revision = PodTemplateHash.Compute(deployment.Spec.Template, owner.options.Value.TrackLabel);
             var known = _revisions.GetValueOrDefault(target.Name) ?? tracked;
             if (revision == known) return;
-            var plan = CanaryPlanMapper.Map(canary.Spec);
+            var plan = CanaryPlanMapper.Map(canary);
             if (plan.Plan is null) { await ReportInvalidAsync(canary, plan.Errors); return; }
 
             var image = deployment.Spec.Template.Spec.Containers
@@ -169,7 +169,7 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private async Task<bool> CheckSpecAsync(CanaryResource canary)
         {
-            var result = CanaryPlanMapper.Map(canary.Spec);
+            var result = CanaryPlanMapper.Map(canary);
             if (result.IsValid) { _reportedInvalid.Remove(canary.Name); return true; }
             await ReportInvalidAsync(canary, result.Errors);
             return false;
