@@ -111,6 +111,10 @@ public sealed class SandboxProtocolTests : IAsyncLifetime
         var bad = await Client.AppsV1.ReadNamespacedDeploymentAsync("bad", KubeTestHost.Ns);
         Assert.Null(bad.Status.AvailableReplicas);
         Assert.Equal("False", bad.Status.Conditions.Single(c => c.Type == "Available").Status);
+
+        await Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"spec":{"progressDeadlineSeconds":1}}""", V1Patch.PatchType.MergePatch), "bad", KubeTestHost.Ns);
+        await KubeTestHost.EventuallyAsync(async () => (await Client.AppsV1.ReadNamespacedDeploymentAsync("bad", KubeTestHost.Ns)).Status?.Conditions?
+            .Any(c => c.Type == "Progressing" && c.Reason == "ProgressDeadlineExceeded" && c.Status == "False") == true, "progress deadline exceeded");
     }
 
     [Fact]
