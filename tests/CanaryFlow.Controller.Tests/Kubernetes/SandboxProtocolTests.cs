@@ -161,6 +161,22 @@ public sealed class SandboxProtocolTests : SandboxTest
     }
 
     [Fact]
+    public async Task A_watch_that_allows_bookmarks_gets_the_current_resourceVersion_while_idle()
+    {
+        var created = await Host.CreateDeploymentAsync("web", "web:1");
+        await SettledAsync("web");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await foreach (var (type, d) in Client.AppsV1.WatchListNamespacedDeploymentAsync(KubeTestHost.Ns, allowWatchBookmarks: true,
+                           resourceVersion: created.Metadata.ResourceVersion, cancellationToken: cts.Token))
+        {
+            if (type != WatchEventType.Bookmark) continue;
+            Assert.Equal(Host.Sandbox.Store.CurrentResourceVersion.ToString(), d.Metadata.ResourceVersion);
+            return;
+        }
+        Assert.Fail("the stream ended without a bookmark");
+    }
+
+    [Fact]
     public async Task Watch_from_a_compacted_resourceVersion_reports_410_Gone()
     {
         var created = await Host.CreateDeploymentAsync("web", "web:1");
