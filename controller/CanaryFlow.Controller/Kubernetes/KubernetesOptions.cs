@@ -13,8 +13,9 @@ public sealed class KubernetesOptions
     /// <summary>Use the pod's service account (KUBERNETES_SERVICE_HOST).</summary>
     public bool InCluster { get; set; }
 
-    /// <summary>Namespaces whose Canaries this controller governs.</summary>
-    public List<string> Namespaces { get; set; } = ["default"];
+    /// <summary>Namespaces whose Canaries this controller governs; none configured means "default". (Starts empty
+    /// because the configuration binder appends to a list: a default item would stay beside the configured ones.)</summary>
+    public List<string> Namespaces { get; set; } = [];
 
     /// <summary>False: this replica always acts (a single replica; no Lease is used).</summary>
     public bool LeaderElection { get; set; } = true;

@@ -10,7 +10,6 @@ public sealed partial class KubernetesOptionsValidator : IValidateOptions<Kubern
     {
         var errors = new List<string>();
         if (!o.InCluster && o.KubeconfigPath is { } path && !File.Exists(path)) errors.Add($"Kubernetes:KubeconfigPath {path} does not exist");
-        if (o.Namespaces.Count == 0) errors.Add("Kubernetes:Namespaces must name at least one namespace");
         foreach (var ns in o.Namespaces.Append(o.LeaseNamespace).Where(ns => !DnsLabel().IsMatch(ns ?? "")))
             errors.Add($"Kubernetes: \"{ns}\" is not a valid namespace name");
         if (!DnsSubdomain().IsMatch(o.LeaseName ?? "")) errors.Add($"Kubernetes:LeaseName \"{o.LeaseName}\" is not a valid object name");

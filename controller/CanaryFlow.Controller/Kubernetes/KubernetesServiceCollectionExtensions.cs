@@ -24,10 +24,15 @@ public static class KubernetesServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddCanaryFlowKubernetes(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<KubernetesOptions>().Bind(configuration.GetSection(KubernetesOptions.Section)).ValidateOnStart();
+        services.AddOptions<KubernetesOptions>().Bind(configuration.GetSection(KubernetesOptions.Section))
+            .PostConfigure(o => { if (o.Namespaces.Count == 0) o.Namespaces.Add("default"); })
+            .ValidateOnStart();
         services.AddSingleton<IValidateOptions<KubernetesOptions>, KubernetesOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IKubernetes>(sp => KubernetesClientFactory.Create(sp.GetRequiredService<IOptions<KubernetesOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        var electionEnabled = configuration.GetSection(KubernetesOptions.Section).GetValue(nameof(KubernetesOptions.LeaderElection), true);
+        services.AddSingleton(new WriteFence(open: !electionEnabled));
+        services.TryAddSingleton<IKubernetes>(sp => KubernetesClientFactory.Create(sp.GetRequiredService<IOptions<KubernetesOptions>>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<WriteFence>()));
 
         services.AddSingleton<CanaryApi>();
         services.AddSingleton<Deployments>();
@@ -42,7 +47,6 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<ITrackedTargets, CanaryTrackedTargets>();
         services.AddSingleton<IImageUpdater, KubernetesImageUpdater>();
 
-        var electionEnabled = configuration.GetSection(KubernetesOptions.Section).GetValue(nameof(KubernetesOptions.LeaderElection), true);
         if (electionEnabled)
         {
             services.AddSingleton<LeaseLeadership>();

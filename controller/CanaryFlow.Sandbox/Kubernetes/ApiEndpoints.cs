@@ -54,6 +54,7 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
         };
         var kind = ResourceKinds.Find(group, version, plural)
                    ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+        if (sub == "scale" && kind == ResourceKinds.Deployments) return new Target(kind, ns, name, sub);
         if (sub is not null && sub != "status") throw new ApiError(404, "NotFound", "the server could not find the requested resource");
         if (sub == "status" && !kind.HasStatus) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
         return new Target(kind, ns, name, sub);
@@ -62,6 +63,7 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
     private async Task DispatchAsync(HttpContext context, Target t)
     {
         var request = context.Request;
+        if (t.Subresource == "scale") { await ScaleAsync(context, t); return; }
         var statusOnly = t.Subresource == "status";
         switch (request.Method, t.Name)
         {
@@ -120,6 +122,60 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
             default:
                 throw new ApiError(405, "MethodNotAllowed", $"the server does not allow this method on the requested resource");
         }
+    }
+
+    /// <summary>The scale subresource (autoscaling/v1 Scale): reads and writes spec.replicas only.</summary>
+    private async Task ScaleAsync(HttpContext context, Target t)
+    {
+        var ns = RequireNamespace(t);
+        var name = t.Name!;
+        var request = context.Request;
+        JsonObject result;
+        switch (request.Method)
+        {
+            case "GET":
+                result = store.Get(t.Kind, ns, name);
+                break;
+            case "PUT" or "PATCH":
+            {
+                var body = await ReadBodyAsync(request);
+                result = store.Patch(t.Kind, ns, name, current =>
+                {
+                    var wanted = request.Method == "PUT" ? body as JsonObject
+                        : body is JsonArray ops ? JsonPatching.ApplyJsonPatch(ToScale(current), ops) as JsonObject
+                        : JsonPatching.MergePatch(ToScale(current), body) as JsonObject;
+                    var rv = (string?)wanted?["metadata"]?["resourceVersion"];
+                    if (!string.IsNullOrEmpty(rv) && rv != (string?)current["metadata"]!["resourceVersion"]) throw ApiError.Conflict(t.Kind, name);
+                    current["spec"]!["replicas"] = (int?)wanted?["spec"]?["replicas"] ?? throw ApiError.Invalid(t.Kind, name, "spec.replicas: Required value");
+                    return current;
+                }, statusOnly: false);
+                break;
+            }
+            default: throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+        }
+        await WriteAsync(context, 200, ToScale(result));
+    }
+
+    private static JsonObject ToScale(JsonObject deployment)
+    {
+        var meta = deployment["metadata"]!;
+        var selector = deployment["spec"]?["selector"]?["matchLabels"] as JsonObject ?? [];
+        return new JsonObject
+        {
+            ["kind"] = "Scale",
+            ["apiVersion"] = "autoscaling/v1",
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = meta["name"]?.DeepClone(), ["namespace"] = meta["namespace"]?.DeepClone(), ["uid"] = meta["uid"]?.DeepClone(),
+                ["resourceVersion"] = meta["resourceVersion"]?.DeepClone(), ["creationTimestamp"] = meta["creationTimestamp"]?.DeepClone(),
+            },
+            ["spec"] = new JsonObject { ["replicas"] = deployment["spec"]?["replicas"]?.DeepClone() },
+            ["status"] = new JsonObject
+            {
+                ["replicas"] = (int?)deployment["status"]?["replicas"] ?? 0,
+                ["selector"] = string.Join(",", selector.Select(p => $"{p.Key}={p.Value}")),
+            },
+        };
     }
 
     private async Task WatchAsync(HttpContext context, Target t)

@@ -49,18 +49,34 @@ public sealed class DeploymentSimulator
         try
         {
             await Task.Delay(ReadyDelay, _time);
-            for (var attempt = 0; attempt < 5; attempt++)
-            {
-                var current = _store.Get(ResourceKinds.Deployments, ns, name);
-                current["status"] = StatusFor(current, ns, name);
-                try { _store.Update(ResourceKinds.Deployments, ns, name, current, statusOnly: true); return; }
-                catch (ApiError e) when (e.Code == 409) { } // someone wrote meanwhile: recompute from the latest
-            }
+            var written = WriteStatus(ns, name, deadlineExceeded: false);
+            if (written is not { Failing: true } w) return;
+            // Like the real controller: a rollout that makes no progress is marked ProgressDeadlineExceeded.
+            await Task.Delay(TimeSpan.FromSeconds(w.DeadlineSeconds), _time);
+            if ((long?)_store.Get(ResourceKinds.Deployments, ns, name)["metadata"]!["generation"] == w.Generation)
+                WriteStatus(ns, name, deadlineExceeded: true);
         }
         catch (ApiError) { } // deleted meanwhile
     }
 
-    private JsonObject StatusFor(JsonObject deployment, string ns, string name)
+    private (bool Failing, long Generation, int DeadlineSeconds)? WriteStatus(string ns, string name, bool deadlineExceeded)
+    {
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var current = _store.Get(ResourceKinds.Deployments, ns, name);
+            var (status, failing) = StatusFor(current, ns, name, deadlineExceeded);
+            current["status"] = status;
+            try
+            {
+                _store.Update(ResourceKinds.Deployments, ns, name, current, statusOnly: true);
+                return (failing, (long?)current["metadata"]!["generation"] ?? 1, (int?)current["spec"]?["progressDeadlineSeconds"] ?? 600);
+            }
+            catch (ApiError e) when (e.Code == 409) { } // someone wrote meanwhile: recompute from the latest
+        }
+        return null;
+    }
+
+    private (JsonObject Status, bool Failing) StatusFor(JsonObject deployment, string ns, string name, bool deadlineExceeded)
     {
         var replicas = (int?)deployment["spec"]?["replicas"] ?? 1;
         var fails = _failing.ContainsKey((ns, name)) ||
@@ -82,9 +98,11 @@ public sealed class DeploymentSimulator
             Condition("Available", fails && replicas > 0 ? "False" : "True",
                 fails && replicas > 0 ? "MinimumReplicasUnavailable" : "MinimumReplicasAvailable",
                 fails && replicas > 0 ? "Deployment does not have minimum availability." : "Deployment has minimum availability.", now),
-            Condition("Progressing", "True", fails ? "ReplicaSetUpdated" : "NewReplicaSetAvailable",
-                fails ? $"ReplicaSet \"{name}\" is progressing." : $"ReplicaSet \"{name}\" has successfully progressed.", now));
-        return status;
+            deadlineExceeded
+                ? Condition("Progressing", "False", "ProgressDeadlineExceeded", $"ReplicaSet \"{name}\" has timed out progressing.", now)
+                : Condition("Progressing", "True", fails ? "ReplicaSetUpdated" : "NewReplicaSetAvailable",
+                    fails ? $"ReplicaSet \"{name}\" is progressing." : $"ReplicaSet \"{name}\" has successfully progressed.", now));
+        return (status, fails && replicas > 0);
     }
 
     private static JsonObject Condition(string type, string status, string reason, string message, string now) => new()

@@ -159,8 +159,11 @@ public sealed class ObjectStore(TimeProvider time)
             }
             else
             {
-                if (sinceResourceVersion < _compactedAt && ++ExpiredWatches > 0)
+                if (sinceResourceVersion < _compactedAt)
+                {
+                    ExpiredWatches++;
                     throw ApiError.Gone($"too old resource version: {sinceResourceVersion} ({_compactedAt})");
+                }
                 foreach (var e in _history.Where(e => e.ResourceVersion > sinceResourceVersion)) subscription.Offer(e);
             }
             _watches.Add(subscription);

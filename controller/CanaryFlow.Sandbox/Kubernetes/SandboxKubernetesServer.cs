@@ -19,6 +19,11 @@ public sealed record SandboxKubernetesOptions(int Port = 0, TimeSpan? ReadyDelay
 /// A Kubernetes API server for tests and the demo: Kestrel on 127.0.0.1 speaking the real REST protocol
 /// (see <see cref="ApiEndpoints"/>), a simulated Deployment controller, fault injection, and a kubeconfig
 /// file so that clients reach it exactly as they reach a cluster.
+/// In process, drive it through <see cref="Store"/> (objects, <see cref="ObjectStore.Committed"/> changes,
+/// compaction, dropped watches), <see cref="Faults"/> and <see cref="Deployments"/>. From another process:
+/// <c>POST /sandbox/faults</c> {statusCode, remaining, method?, pathContains?, retryAfterSeconds?},
+/// <c>POST /sandbox/watches/drop</c>, <c>POST /sandbox/compact</c>,
+/// <c>POST /sandbox/deployments/{ns}/{name}/fail-ready?fail=true|false</c>, <c>GET /sandbox/kubeconfig?ns=</c>.
 /// </summary>
 public sealed class SandboxKubernetesServer : IAsyncDisposable
 {
@@ -74,6 +79,8 @@ public sealed class SandboxKubernetesServer : IAsyncDisposable
             faults.Add(fault);
             return Results.NoContent();
         });
+        app.MapGet("/sandbox/kubeconfig", (HttpRequest request, string? ns) =>
+            Results.Text(Kubeconfig(new Uri($"{request.Scheme}://{request.Host}"), ns ?? "default"), "application/yaml"));
         app.MapPost("/sandbox/watches/drop", () => Results.Ok(new { dropped = store.DropWatches() }));
         app.MapPost("/sandbox/compact", () => { store.Compact(); return Results.NoContent(); });
         app.MapPost("/sandbox/deployments/{ns}/{name}/fail-ready", (string ns, string name, bool? fail) =>
@@ -83,13 +90,16 @@ public sealed class SandboxKubernetesServer : IAsyncDisposable
         });
     }
 
-    public void WriteKubeconfig(string path, string ns = "default") => File.WriteAllText(path, $"""
+    public void WriteKubeconfig(string path, string ns = "default") => File.WriteAllText(path, Kubeconfig(BaseAddress, ns));
+
+    /// <summary>A kubeconfig whose current context points at <paramref name="server"/> (also served at GET /sandbox/kubeconfig).</summary>
+    public static string Kubeconfig(Uri server, string ns) => $"""
         apiVersion: v1
         kind: Config
         clusters:
         - name: sandbox
           cluster:
-            server: {BaseAddress.ToString().TrimEnd('/')}
+            server: {server.ToString().TrimEnd('/')}
         users:
         - name: sandbox
           user:
@@ -101,7 +111,7 @@ public sealed class SandboxKubernetesServer : IAsyncDisposable
             user: sandbox
             namespace: {ns}
         current-context: sandbox
-        """);
+        """;
 
     public async ValueTask DisposeAsync()
     {

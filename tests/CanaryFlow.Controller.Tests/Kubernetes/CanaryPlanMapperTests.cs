@@ -49,6 +49,7 @@ public sealed class CanaryPlanMapperTests
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"stepWeight":0}}""", "stepWeight must be 1..100")]
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"steps":[10,5]}}""", "strictly increasing")]
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"interval":"soon"}}""", "not a duration")]
+    [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"steps":[10],"stepWeight":10}}""", "not both")]
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"approval":{"atWeights":[15]}}}""", "15 is not one of the steps")]
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"metrics":[{"name":"m","thresholdRange":{"min":2,"max":1}}]}}""", "min 2 is above max 1")]
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"imagePolicy":{"container":"c","repository":"r","tagPolicy":{"kind":"regex","value":"("}}}""", "not a valid regular expression")]

@@ -8,32 +8,27 @@ using MassTransit.Testing;
 namespace CanaryFlow.Controller.Tests.Kubernetes;
 
 /// <summary>The Deployment watch turns pod-template revisions (and nothing else) into rollout requests, and survives a rough API server.</summary>
-public sealed class DeploymentWatcherTests : IAsyncLifetime
+public sealed class DeploymentWatcherTests : SandboxTest
 {
-    private KubeTestHost _host = null!;
-
-    public async Task InitializeAsync() => _host = await KubeTestHost.StartAsync();
-    public async Task DisposeAsync() => await _host.DisposeAsync();
-
     private List<RolloutRequested> Requested() =>
-        _host.Get<ITestHarness>().Published.Select<RolloutRequested>().Select(m => m.Context.Message).ToList();
+        Host.Get<ITestHarness>().Published.Select<RolloutRequested>().Select(m => m.Context.Message).ToList();
 
     private Task RequestedCountIsAsync(int n) => KubeTestHost.EventuallyAsync(() => Task.FromResult(Requested().Count >= n), $"{n} rollout requests");
 
     [Fact]
     public async Task Each_pod_template_change_publishes_one_request_and_a_scale_change_none()
     {
-        var target = await _host.InitializedAsync();
+        var target = await Host.InitializedAsync();
         Assert.Empty(Requested()); // first sight initialises, it does not roll out
 
-        await _host.SetImageAsync("podinfo", "podinfo:2");
+        await Host.SetImageAsync("podinfo", "podinfo:2");
         await RequestedCountIsAsync(1);
-        var first = await _host.RevisionAsync("podinfo");
-        await _host.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"spec":{"replicas":7}}""", V1Patch.PatchType.MergePatch), "podinfo", KubeTestHost.Ns);
-        await _host.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"metadata":{"labels":{"touched":"yes"}}}""", V1Patch.PatchType.MergePatch), "podinfo", KubeTestHost.Ns);
-        await _host.SetImageAsync("podinfo", "podinfo:3");
+        var first = await Host.RevisionAsync("podinfo");
+        await Host.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"spec":{"replicas":7}}""", V1Patch.PatchType.MergePatch), "podinfo", KubeTestHost.Ns);
+        await Host.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"metadata":{"labels":{"touched":"yes"}}}""", V1Patch.PatchType.MergePatch), "podinfo", KubeTestHost.Ns);
+        await Host.SetImageAsync("podinfo", "podinfo:3");
         await RequestedCountIsAsync(2);
-        var second = await _host.RevisionAsync("podinfo");
+        var second = await Host.RevisionAsync("podinfo");
 
         // Events are handled in order: a request for the scale or label change would sit between the two.
         var requests = Requested();
@@ -43,24 +38,24 @@ public sealed class DeploymentWatcherTests : IAsyncLifetime
         Assert.Equal("podinfo:3", requests[1].Image);
         Assert.Equal([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], requests[1].Plan.Steps);
         Assert.Equal(TimeSpan.FromSeconds(1), requests[1].Plan.AnalysisInterval);
-        Assert.Equal(second, (string?)(await _host.GetCanaryAsync("podinfo"))["status"]!["trackedRevision"]);
+        Assert.Equal(second, (string?)(await Host.GetCanaryAsync("podinfo"))["status"]!["trackedRevision"]);
     }
 
     [Fact]
     public async Task Dropped_watches_and_a_410_Gone_are_survived_by_relisting()
     {
-        await _host.InitializedAsync();
-        for (var i = 0; i < 3; i++) _host.Sandbox.Store.DropWatches();
-        _host.Sandbox.Store.Compact(); // the resourceVersion the watch resumes from is now too old
-        _host.Sandbox.Faults.Add(new Fault(500, 2, Method: "GET", PathContains: "/deployments"));
+        await Host.InitializedAsync();
+        for (var i = 0; i < 3; i++) Host.Sandbox.Store.DropWatches();
+        Host.Sandbox.Store.Compact(); // the resourceVersion the watch resumes from is now too old
+        Host.Sandbox.Faults.Add(new Fault(500, 2, Method: "GET", PathContains: "/deployments"));
 
-        await _host.SetImageAsync("podinfo", "podinfo:2");
+        await Host.SetImageAsync("podinfo", "podinfo:2");
         await RequestedCountIsAsync(1);
-        Assert.Equal(await _host.RevisionAsync("podinfo"), Assert.Single(Requested()).Revision);
-        Assert.True(_host.Sandbox.Store.ExpiredWatches >= 1, "the resumed watch met 410 Gone and relisted");
+        Assert.Equal(await Host.RevisionAsync("podinfo"), Assert.Single(Requested()).Revision);
+        Assert.True(Host.Sandbox.Store.ExpiredWatches >= 1, "the resumed watch met 410 Gone and relisted");
 
-        _host.Sandbox.Store.DropWatches();
-        await _host.SetImageAsync("podinfo", "podinfo:3");
+        Host.Sandbox.Store.DropWatches();
+        await Host.SetImageAsync("podinfo", "podinfo:3");
         await RequestedCountIsAsync(2);
         Assert.Equal(2, Requested().Count);
     }
@@ -68,34 +63,48 @@ public sealed class DeploymentWatcherTests : IAsyncLifetime
     [Fact]
     public async Task An_invalid_Canary_spec_is_reported_as_a_condition_and_a_Warning_Event()
     {
-        await _host.CreateDeploymentAsync("podinfo", "podinfo:1");
-        await _host.CreateCanaryAsync("podinfo", "podinfo", new JsonObject
+        await Host.CreateDeploymentAsync("podinfo", "podinfo:1");
+        await Host.CreateCanaryAsync("podinfo", "podinfo", new JsonObject
         {
             ["analysis"] = new JsonObject { ["stepWeight"] = 40, ["maxWeight"] = 20 },
         });
-        await _host.StartWatcherAsync();
+        await Host.StartWatcherAsync();
 
-        await KubeTestHost.EventuallyAsync(async () => (await _host.GetCanaryAsync("podinfo"))["status"]?["conditions"] is JsonArray, "condition written");
-        var ready = (await _host.GetCanaryAsync("podinfo"))["status"]!["conditions"]!.AsArray().Single(c => (string?)c!["type"] == "Ready")!;
+        await KubeTestHost.EventuallyAsync(async () => (await Host.GetCanaryAsync("podinfo"))["status"]?["conditions"] is JsonArray, "condition written");
+        var ready = (await Host.GetCanaryAsync("podinfo"))["status"]!["conditions"]!.AsArray().Single(c => (string?)c!["type"] == "Ready")!;
         Assert.Equal("False", (string?)ready["status"]);
         Assert.Equal("InvalidSpec", (string?)ready["reason"]);
         Assert.Contains("stepWeight 40 is above maxWeight 20", (string?)ready["message"]);
-        await KubeTestHost.EventuallyAsync(async () => (await _host.Client.CoreV1.ListNamespacedEventAsync(KubeTestHost.Ns)).Items
+        await KubeTestHost.EventuallyAsync(async () => (await Host.Client.CoreV1.ListNamespacedEventAsync(KubeTestHost.Ns)).Items
             .Any(e => e.Reason == "InvalidSpec" && e.Type == "Warning" && e.InvolvedObject.Name == "podinfo"), "Warning Event");
-        Assert.Null(await _host.Get<CanaryFlow.Controller.Kubernetes.Workloads.Deployments>().TryReadAsync(KubeTestHost.Ns, "podinfo-primary", default));
+        Assert.Null(await Host.Get<CanaryFlow.Controller.Kubernetes.Workloads.Deployments>().TryReadAsync(KubeTestHost.Ns, "podinfo-primary", default));
+    }
+
+    [Fact]
+    public async Task A_malformed_Canary_is_reported_and_does_not_stop_the_others()
+    {
+        await Host.CreateDeploymentAsync("broken", "broken:1");
+        await Host.CreateCanaryAsync("broken", "broken", new JsonObject { ["service"] = new JsonObject { ["port"] = "eighty" } });
+
+        await Host.InitializedAsync(); // a valid Canary beside it is still initialised
+
+        await KubeTestHost.EventuallyAsync(async () => (await Host.GetCanaryAsync("broken"))["status"]?["conditions"] is JsonArray, "condition written");
+        var ready = (await Host.GetCanaryAsync("broken"))["status"]!["conditions"]!.AsArray().Single(c => (string?)c!["type"] == "Ready")!;
+        Assert.Equal("InvalidSpec", (string?)ready["reason"]);
+        Assert.Contains("spec is malformed", (string?)ready["message"]);
     }
 
     [Fact]
     public async Task Every_transition_becomes_a_Kubernetes_Event_on_the_Canary()
     {
-        var target = await _host.InitializedAsync();
-        var harness = _host.Get<ITestHarness>();
+        var target = await Host.InitializedAsync();
+        var harness = Host.Get<ITestHarness>();
         await harness.Bus.Publish(new RolloutTransitioned(RolloutIds.ForTarget(target), Guid.NewGuid(), target, "abc", "def",
             RolloutPhases.Progressing, RolloutPhases.RollingBack, 20, 0, 1, 10, 3, 0, "3 failed checks", null, 4, DateTimeOffset.UtcNow));
 
-        await KubeTestHost.EventuallyAsync(async () => (await _host.Client.CoreV1.ListNamespacedEventAsync(KubeTestHost.Ns)).Items
+        await KubeTestHost.EventuallyAsync(async () => (await Host.Client.CoreV1.ListNamespacedEventAsync(KubeTestHost.Ns)).Items
             .Any(e => e.Reason == RolloutPhases.RollingBack), "RollingBack Event");
-        var ev = (await _host.Client.CoreV1.ListNamespacedEventAsync(KubeTestHost.Ns)).Items.Single(e => e.Reason == RolloutPhases.RollingBack);
+        var ev = (await Host.Client.CoreV1.ListNamespacedEventAsync(KubeTestHost.Ns)).Items.Single(e => e.Reason == RolloutPhases.RollingBack);
         Assert.Equal("Warning", ev.Type);
         Assert.Equal("Canary", ev.InvolvedObject.Kind);
         Assert.Contains("Progressing -> RollingBack", ev.Message);

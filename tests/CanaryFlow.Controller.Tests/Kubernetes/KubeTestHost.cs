@@ -1,19 +1,19 @@
 using System.Text.Json.Nodes;
+using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes;
 using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Routing;
-using CanaryFlow.Sandbox.Kubernetes;
-using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes.Watch;
 using CanaryFlow.Controller.Kubernetes.Workloads;
-using k8s;
-using MassTransit.Testing;
-using Microsoft.Extensions.Hosting;
+using CanaryFlow.Sandbox.Kubernetes;
 using MassTransit;
-using k8s.Models;
+using MassTransit.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using k8s;
+using k8s.Models;
 
 namespace CanaryFlow.Controller.Tests.Kubernetes;
 
@@ -42,8 +42,7 @@ public sealed class KubeTestHost : IAsyncDisposable
 
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
 
-    public static async Task<KubeTestHost> StartAsync(Action<IServiceCollection>? configure = null, Dictionary<string, string?>? settings = null,
-        SandboxKubernetesServer? sharedSandbox = null)
+    public static async Task<KubeTestHost> StartAsync(Dictionary<string, string?>? settings = null, SandboxKubernetesServer? sharedSandbox = null)
     {
         var sandbox = sharedSandbox ?? await SandboxKubernetesServer.StartAsync(new SandboxKubernetesOptions(ReadyDelay: TimeSpan.FromMilliseconds(100),
             BookmarkInterval: TimeSpan.FromMilliseconds(300)));
@@ -67,7 +66,6 @@ public sealed class KubeTestHost : IAsyncDisposable
         services.AddSingleton<IConfiguration>(configuration);
         services.AddCanaryFlowKubernetes(configuration);
         services.AddMassTransitTestHarness(x => x.AddCanaryFlowKubernetesConsumers());
-        configure?.Invoke(services);
         return new KubeTestHost(sandbox, services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }), sharedSandbox is null);
     }
 

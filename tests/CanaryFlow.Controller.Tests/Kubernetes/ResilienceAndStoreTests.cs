@@ -6,58 +6,57 @@ using CanaryFlow.Controller.Seams;
 using CanaryFlow.Sandbox.Kubernetes;
 using k8s;
 using k8s.Autorest;
+using k8s.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace CanaryFlow.Controller.Tests.Kubernetes;
 
 /// <summary>Injected faults, durable rollout state in the Canary status, and leader election on a Lease.</summary>
-public sealed class ResilienceAndStoreTests : IAsyncLifetime
+public sealed class ResilienceAndStoreTests : SandboxTest
 {
-    private KubeTestHost _host = null!;
-
-    public async Task InitializeAsync() => _host = await KubeTestHost.StartAsync();
-    public async Task DisposeAsync() => await _host.DisposeAsync();
-
     [Fact]
     public async Task Weight_changes_survive_injected_500s_429s_and_409s()
     {
-        var target = await _host.InitializedAsync();
-        var router = _host.Get<ITrafficRouter>();
-        var injectedBefore = _host.Sandbox.Faults.Injected;
-        _host.Sandbox.Faults.Add(new Fault(429, 1, Method: "GET", PathContains: "/virtualservices/", RetryAfterSeconds: 1));
-        _host.Sandbox.Faults.Add(new Fault(500, 2, Method: "PATCH", PathContains: "/virtualservices/"));
-        _host.Sandbox.Faults.Add(new Fault(409, 1, Method: "PATCH", PathContains: "/virtualservices/"));
+        var target = await Host.InitializedAsync();
+        var router = Host.Get<ITrafficRouter>();
+        var injectedBefore = Host.Sandbox.Faults.Injected;
+        Host.Sandbox.Faults.Add(new Fault(429, 1, Method: "GET", PathContains: "/virtualservices/", RetryAfterSeconds: 1));
+        Host.Sandbox.Faults.Add(new Fault(500, 2, Method: "PATCH", PathContains: "/virtualservices/"));
+        Host.Sandbox.Faults.Add(new Fault(409, 1, Method: "PATCH", PathContains: "/virtualservices/"));
 
         await router.SetWeightsAsync(target, 40, default);
 
-        Assert.Equal(4, _host.Sandbox.Faults.Injected - injectedBefore);
+        Assert.Equal(4, Host.Sandbox.Faults.Injected - injectedBefore);
         Assert.Equal(new TrafficWeights(60, 40), await router.GetWeightsAsync(target, default));
     }
 
     [Fact]
     public async Task Retries_are_bounded_a_dead_API_server_surfaces_as_an_error()
     {
-        await _host.CreateDeploymentAsync("web", "web:1");
-        var injectedBefore = _host.Sandbox.Faults.Injected;
-        _host.Sandbox.Faults.Add(new Fault(503, 1000, Method: "GET"));
+        await Host.CreateDeploymentAsync("web", "web:1");
+        var injectedBefore = Host.Sandbox.Faults.Injected;
+        Host.Sandbox.Faults.Add(new Fault(503, 1000, Method: "GET"));
 
-        var e = await Assert.ThrowsAsync<HttpOperationException>(() => _host.Client.AppsV1.ReadNamespacedDeploymentAsync("web", KubeTestHost.Ns));
+        var e = await Assert.ThrowsAsync<HttpOperationException>(() => Host.Client.AppsV1.ReadNamespacedDeploymentAsync("web", KubeTestHost.Ns));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, e.Response.StatusCode);
-        Assert.Equal(5, _host.Sandbox.Faults.Injected - injectedBefore); // one try and MaxRetries (4) retries, no more
+        Assert.Equal(5, Host.Sandbox.Faults.Injected - injectedBefore); // one try and MaxRetries (4) retries, no more
     }
 
     [Fact]
     public async Task Rollout_state_round_trips_through_the_Canary_status_with_optimistic_concurrency()
     {
-        var target = await _host.InitializedAsync();
-        var store = _host.Get<IRolloutStore>();
+        var target = await Host.InitializedAsync();
+        var store = Host.Get<IRolloutStore>();
         var state = new RolloutState
         {
             CorrelationId = RolloutIds.ForTarget(target), Target = target, Revision = "r2", StableRevision = "r1",
             CurrentState = RolloutPhases.RollingBack, AppliedWeight = 30, DesiredWeight = 0, StepIndex = 2, FailedChecks = 5,
             Version = 1, LastReason = "error rate 7% > 1%", LastTransitionAt = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero),
+            Plan = new RolloutPlan([5, 50, 100], TimeSpan.FromSeconds(30), 2, 1, 1, TimeSpan.FromMinutes(5), [50], true,
+                new AnalysisSpec(10, [new MetricSpec("request-success-rate", Min: 99)], new ComparisonSpec())),
+            LastEvidence = new AnalysisEvidence("error rate high", [new MetricResult("request-success-rate", 93, 99, null, "fail")]),
         };
         await store.SaveAsync(state, 0, default);
 
@@ -65,9 +64,12 @@ public sealed class ResilienceAndStoreTests : IAsyncLifetime
         Assert.Equal(RolloutPhases.RollingBack, loaded.CurrentState);
         Assert.Equal(30, loaded.AppliedWeight);
         Assert.Equal(1, loaded.Version);
+        Assert.Equal([5, 50, 100], loaded.Plan.Steps);
+        Assert.Equal(99, loaded.Plan.Analysis.Metrics[0].Min);
+        Assert.Equal("fail", loaded.LastEvidence!.Metrics[0].Outcome);
         await Assert.ThrowsAsync<RolloutConcurrencyException>(() => store.SaveAsync(state, 0, default));
 
-        var status = (await _host.GetCanaryAsync("podinfo"))["status"]!;
+        var status = (await Host.GetCanaryAsync("podinfo"))["status"]!;
         Assert.Equal("RollingBack", (string?)status["phase"]);
         Assert.Equal(5, (int?)status["failedChecks"]);
         Assert.Equal("r2", (string?)status["canaryRevision"]);
@@ -83,8 +85,8 @@ public sealed class ResilienceAndStoreTests : IAsyncLifetime
     public async Task A_second_replica_takes_the_lease_when_the_leader_stops()
     {
         var election = new Dictionary<string, string?> { ["Kubernetes:LeaderElection"] = "true" };
-        await using var a = await KubeTestHost.StartAsync(settings: new(election) { ["Kubernetes:Identity"] = "replica-a" }, sharedSandbox: _host.Sandbox);
-        await using var b = await KubeTestHost.StartAsync(settings: new(election) { ["Kubernetes:Identity"] = "replica-b" }, sharedSandbox: _host.Sandbox);
+        await using var a = await KubeTestHost.StartAsync(settings: new(election) { ["Kubernetes:Identity"] = "replica-a" }, sharedSandbox: Host.Sandbox);
+        await using var b = await KubeTestHost.StartAsync(settings: new(election) { ["Kubernetes:Identity"] = "replica-b" }, sharedSandbox: Host.Sandbox);
         var leaderA = a.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
         var leaderB = b.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
 
@@ -96,11 +98,72 @@ public sealed class ResilienceAndStoreTests : IAsyncLifetime
 
         await leaderA.StopAsync(default);
         Assert.True(termA.IsCancellationRequested); // A stops acting at once
+        var released = await Host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
+        Assert.NotEqual("replica-a", released.Spec.HolderIdentity); // handed back on a graceful stop
         await leaderB.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
         Assert.True(leaderB.IsLeader);
         Assert.False(leaderA.IsLeader);
-        var lease = await _host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
+        var lease = await Host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
         Assert.Equal("replica-b", lease.Spec.HolderIdentity);
+
+        // The fence: the replica that lost the lease can no longer write; the new leader can.
+        await Assert.ThrowsAsync<NotLeaderException>(() => a.CreateDeploymentAsync("from-a", "x:1"));
+        await b.CreateDeploymentAsync("from-b", "x:1");
         await leaderB.StopAsync(default);
+    }
+
+    [Fact]
+    public async Task A_standby_takes_the_lease_of_a_leader_that_died_once_it_expires()
+    {
+        var now = DateTime.UtcNow;
+        await Host.Client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
+        {
+            Metadata = new V1ObjectMeta { Name = "canaryflow-leader" },
+            Spec = new V1LeaseSpec { HolderIdentity = "crashed-replica", LeaseDurationSeconds = 2, AcquireTime = now, RenewTime = now, LeaseTransitions = 3 },
+        }, KubeTestHost.Ns);
+        await using var b = await KubeTestHost.StartAsync(settings: new() { ["Kubernetes:LeaderElection"] = "true", ["Kubernetes:Identity"] = "replica-b" },
+            sharedSandbox: Host.Sandbox);
+        var leaderB = b.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
+
+        await leaderB.StartAsync(default);
+        Assert.False(leaderB.IsLeader); // the crashed leader's lease is still valid
+        await leaderB.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
+
+        var lease = await Host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
+        Assert.Equal("replica-b", lease.Spec.HolderIdentity);
+        Assert.Equal(4, lease.Spec.LeaseTransitions);
+        await leaderB.StopAsync(default);
+    }
+}
+
+/// <summary>Another writer undoing a weight change right after it lands (a stale controller, a webhook): the read-back catches it.</summary>
+public sealed class WeightReadBackTests : SandboxTest
+{
+    [Fact]
+    public async Task A_weight_change_undone_by_another_writer_is_detected_and_corrected()
+    {
+        var target = await Host.InitializedAsync();
+        var store = Host.Sandbox.Store;
+        var reverted = 0;
+        void Revert(StoredEvent e)
+        {
+            if (e.Kind != ResourceKinds.VirtualServices || Interlocked.CompareExchange(ref reverted, 1, 0) != 0) return;
+            // Put the canary weight back to 0, as a stale writer would.
+            store.Patch(e.Kind, e.Namespace, (string)e.Object["metadata"]!["name"]!, current =>
+            {
+                current["spec"]!["http"]![0]!["route"]![0]!["weight"] = 100;
+                current["spec"]!["http"]![0]!["route"]![1]!["weight"] = 0;
+                return current;
+            }, statusOnly: false);
+        }
+        store.Committed += Revert;
+        try
+        {
+            await Host.Get<ITrafficRouter>().SetWeightsAsync(target, 50, default);
+        }
+        finally { store.Committed -= Revert; }
+
+        Assert.Equal(1, reverted);
+        Assert.Equal(new TrafficWeights(50, 50), await Host.Get<ITrafficRouter>().GetWeightsAsync(target, default));
     }
 }

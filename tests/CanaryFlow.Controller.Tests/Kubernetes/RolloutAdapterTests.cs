@@ -10,59 +10,56 @@ using k8s;
 namespace CanaryFlow.Controller.Tests.Kubernetes;
 
 /// <summary>The adapters driven as the rollout saga drives them, against the sandbox API server.</summary>
-public sealed class RolloutAdapterTests : IAsyncLifetime
+public sealed class RolloutAdapterTests : SandboxTest
 {
-    private KubeTestHost _host = null!;
-    private IWorkloadController Workloads => _host.Get<IWorkloadController>();
-    private ITrafficRouter Router => _host.Get<ITrafficRouter>();
-
-    public async Task InitializeAsync() => _host = await KubeTestHost.StartAsync();
-    public async Task DisposeAsync() => await _host.DisposeAsync();
+    private IWorkloadController Workloads => Host.Get<IWorkloadController>();
+    private ITrafficRouter Router => Host.Get<ITrafficRouter>();
 
     [Fact]
     public async Task A_Canary_on_an_existing_Deployment_creates_the_stable_copy_and_the_routing_objects()
     {
-        var target = await _host.InitializedAsync();
+        var target = await Host.InitializedAsync();
 
-        var primary = await _host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", KubeTestHost.Ns);
+        var primary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", KubeTestHost.Ns);
         Assert.Equal("podinfo:1", primary.Spec.Template.Spec.Containers[0].Image);
         Assert.Equal("stable", primary.Spec.Template.Metadata.Labels["canaryflow.dev/track"]);
         await KubeTestHost.EventuallyAsync(async () =>
-            (await _host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas == 0, "canary scaled to zero");
-        var canaryPods = (await _host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Template.Metadata.Labels;
+            (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas == 0, "canary scaled to zero");
+        var canaryPods = (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Template.Metadata.Labels;
         Assert.Equal("canary", canaryPods["canaryflow.dev/track"]);
 
-        var rule = await _host.GetCustomAsync(Istio.DestinationRules, "podinfo");
+        var rule = await Host.GetCustomAsync(Istio.DestinationRules, "podinfo");
         Assert.Equal(["stable", "canary"], rule["spec"]!["subsets"]!.AsArray().Select(s => (string)s!["name"]!));
         Assert.Equal(new TrafficWeights(100, 0), await Router.GetWeightsAsync(target, default));
-        Assert.Equal("podinfo", (await _host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo", KubeTestHost.Ns)).Spec.Selector["app"]);
+        Assert.Equal("podinfo", (await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo", KubeTestHost.Ns)).Spec.Selector["app"]);
 
-        var canary = await _host.GetCanaryAsync("podinfo");
-        Assert.Equal(await _host.RevisionAsync("podinfo"), (string?)canary["status"]!["stableRevision"]);
+        var canary = await Host.GetCanaryAsync("podinfo");
+        Assert.Equal(await Host.RevisionAsync("podinfo"), (string?)canary["status"]!["stableRevision"]);
         Assert.Equal("Initialized", (string?)canary["status"]!["conditions"]!.AsArray().Single(c => (string?)c!["type"] == "Ready")!["reason"]);
     }
 
     [Fact]
     public async Task A_full_rollout_moves_weights_step_by_step_then_leaves_all_traffic_on_the_promoted_stable()
     {
-        var target = await _host.InitializedAsync();
+        var target = await Host.InitializedAsync();
         var seen = new ConcurrentQueue<int>();
         using var stop = new CancellationTokenSource();
         var watching = WatchCanaryWeightsAsync(seen, stop.Token);
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult(!seen.IsEmpty), "the weight watcher is connected");
 
-        await _host.SetImageAsync("podinfo", "podinfo:2");
-        var revision = await _host.RevisionAsync("podinfo");
+        await Host.SetImageAsync("podinfo", "podinfo:2");
+        var revision = await Host.RevisionAsync("podinfo");
         Assert.True((await Workloads.PrepareCanaryAsync(target, revision, default)).Succeeded);
-        Assert.Equal(2, (await _host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Status.AvailableReplicas);
+        Assert.Equal(2, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Status.AvailableReplicas);
 
-        var store = _host.Get<IRolloutStore>();
+        var store = Host.Get<IRolloutStore>();
         var state = new RolloutState { CorrelationId = RolloutIds.ForTarget(target), Target = target, Revision = revision, CurrentState = RolloutPhases.Progressing };
         foreach (var (weight, step) in Enumerable.Range(1, 10).Select(i => (i * 10, i - 1)))
         {
             await Router.SetWeightsAsync(target, weight, default);
             (state.AppliedWeight, state.StepIndex, state.Version) = (weight, step, state.Version + 1);
             await store.SaveAsync(state, state.Version - 1, default);
-            var status = (await _host.GetCanaryAsync("podinfo"))["status"]!;
+            var status = (await Host.GetCanaryAsync("podinfo"))["status"]!;
             Assert.Equal(weight, (int?)status["canaryWeight"]);
             Assert.Equal(step + 1, (int?)status["currentStep"]);
             Assert.Equal("Progressing", (string?)status["phase"]);
@@ -76,18 +73,18 @@ public sealed class RolloutAdapterTests : IAsyncLifetime
         await stop.CancelAsync();
         await watching;
         Assert.Equal([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 0], seen.ToArray());
-        var primary = await _host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", KubeTestHost.Ns);
+        var primary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", KubeTestHost.Ns);
         Assert.Equal("podinfo:2", primary.Spec.Template.Spec.Containers[0].Image);
-        Assert.Equal(0, (await _host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
+        Assert.Equal(0, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
         Assert.Equal(new TrafficWeights(100, 0), await Router.GetWeightsAsync(target, default));
     }
 
     [Fact]
     public async Task A_rollback_leaves_all_traffic_on_stable_and_the_canary_at_zero_replicas()
     {
-        var target = await _host.InitializedAsync();
-        await _host.SetImageAsync("podinfo", "podinfo:bad");
-        Assert.True((await Workloads.PrepareCanaryAsync(target, await _host.RevisionAsync("podinfo"), default)).Succeeded);
+        var target = await Host.InitializedAsync();
+        await Host.SetImageAsync("podinfo", "podinfo:bad");
+        Assert.True((await Workloads.PrepareCanaryAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
         await Router.SetWeightsAsync(target, 30, default);
 
         var before = await Router.SetWeightsAsync(target, 0, default);
@@ -95,32 +92,45 @@ public sealed class RolloutAdapterTests : IAsyncLifetime
 
         Assert.Equal(new TrafficWeights(70, 30), before);
         Assert.Equal(new TrafficWeights(100, 0), await Router.GetWeightsAsync(target, default));
-        Assert.Equal(0, (await _host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
-        Assert.Equal("podinfo:1", (await _host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", KubeTestHost.Ns)).Spec.Template.Spec.Containers[0].Image);
+        Assert.Equal(0, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
+        Assert.Equal("podinfo:1", (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", KubeTestHost.Ns)).Spec.Template.Spec.Containers[0].Image);
     }
 
     [Fact]
     public async Task A_primary_that_never_becomes_ready_fails_promotion_and_leaves_traffic_on_the_canary()
     {
-        var target = await _host.InitializedAsync();
-        await _host.SetImageAsync("podinfo", "podinfo:2");
-        var revision = await _host.RevisionAsync("podinfo");
+        var target = await Host.InitializedAsync();
+        await Host.SetImageAsync("podinfo", "podinfo:2");
+        var revision = await Host.RevisionAsync("podinfo");
         Assert.True((await Workloads.PrepareCanaryAsync(target, revision, default)).Succeeded);
         await Router.SetWeightsAsync(target, 100, default);
-        _host.Sandbox.Deployments.FailReady(KubeTestHost.Ns, "podinfo-primary");
+        Host.Sandbox.Deployments.FailReady(KubeTestHost.Ns, "podinfo-primary");
 
         var result = await Workloads.PromoteStableAsync(target, revision, default);
 
         Assert.False(result.Succeeded);
         Assert.Contains("podinfo-primary", result.Reason);
         Assert.Equal(new TrafficWeights(0, 100), await Router.GetWeightsAsync(target, default));
-        Assert.Equal(2, (await _host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
+        Assert.Equal(2, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
+    }
+
+    [Fact]
+    public async Task Routing_objects_deleted_behind_the_controllers_back_are_created_again()
+    {
+        var target = await Host.InitializedAsync();
+        await Host.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(Istio.Group, Istio.Version, KubeTestHost.Ns, Istio.VirtualServices, "podinfo");
+        await Host.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(Istio.Group, Istio.Version, KubeTestHost.Ns, Istio.DestinationRules, "podinfo");
+
+        await Router.SetWeightsAsync(target, 20, default);
+
+        Assert.Equal(new TrafficWeights(80, 20), await Router.GetWeightsAsync(target, default));
+        Assert.NotNull(await Host.GetCustomAsync(Istio.DestinationRules, "podinfo"));
     }
 
     [Fact]
     public async Task Preparing_a_revision_the_canary_does_not_run_fails_without_touching_traffic()
     {
-        var target = await _host.InitializedAsync();
+        var target = await Host.InitializedAsync();
         var result = await Workloads.PrepareCanaryAsync(target, "0000000000", default);
         Assert.False(result.Succeeded);
         Assert.Contains("0000000000", result.Reason);
@@ -138,8 +148,8 @@ public sealed class RolloutAdapterTests : IAsyncLifetime
               {"name":"other","route":[{"destination":{"host":"legacy.other.svc.cluster.local"},"weight":100}]}],
              "tcp":[{"route":[{"destination":{"host":"db"}}]}]}
             """;
-        var target = await _host.InitializedAsync(new JsonObject { ["virtualService"] = new JsonObject { ["name"] = "podinfo-vs" } }, async () =>
-            await _host.Client.CustomObjects.CreateNamespacedCustomObjectAsync(new JsonObject
+        var target = await Host.InitializedAsync(new JsonObject { ["virtualService"] = new JsonObject { ["name"] = "podinfo-vs" } }, async () =>
+            await Host.Client.CustomObjects.CreateNamespacedCustomObjectAsync(new JsonObject
             {
                 ["apiVersion"] = Istio.ApiVersion, ["kind"] = "VirtualService",
                 ["metadata"] = new JsonObject { ["name"] = "podinfo-vs", ["annotations"] = new JsonObject { ["owner"] = "team-a" } },
@@ -148,13 +158,13 @@ public sealed class RolloutAdapterTests : IAsyncLifetime
 
         await Router.SetWeightsAsync(target, 30, default);
 
-        var after = await _host.GetCustomAsync(Istio.VirtualServices, "podinfo-vs");
+        var after = await Host.GetCustomAsync(Istio.VirtualServices, "podinfo-vs");
         var expected = JsonNode.Parse(userSpec)!;
         expected["http"]![0]!["route"]![0]!["weight"] = 70;
         expected["http"]![0]!["route"]![1]!["weight"] = 30;
         Assert.Equal(expected.ToJsonString(), after["spec"]!.ToJsonString());
         Assert.Equal("team-a", (string?)after["metadata"]!["annotations"]!["owner"]);
-        Assert.Null(await _host.Get<CanaryFlow.Controller.Kubernetes.Api.CanaryApi>()
+        Assert.Null(await Host.Get<CanaryFlow.Controller.Kubernetes.Api.CanaryApi>()
             .GetCustomAsync(Istio.Group, Istio.Version, KubeTestHost.Ns, Istio.VirtualServices, "podinfo", default)); // none of its own
     }
 
@@ -162,7 +172,7 @@ public sealed class RolloutAdapterTests : IAsyncLifetime
     {
         try
         {
-            await foreach (var (type, item) in _host.Client.CustomObjects.WatchListNamespacedCustomObjectAsync(Istio.Group, Istio.Version,
+            await foreach (var (type, item) in Host.Client.CustomObjects.WatchListNamespacedCustomObjectAsync(Istio.Group, Istio.Version,
                                KubeTestHost.Ns, Istio.VirtualServices, cancellationToken: ct))
             {
                 if (type == WatchEventType.Deleted) continue;
@@ -171,5 +181,45 @@ public sealed class RolloutAdapterTests : IAsyncLifetime
             }
         }
         catch (OperationCanceledException) { }
+    }
+}
+
+/// <summary>Adapters at the edges: a canary that never becomes ready, image triggers.</summary>
+public sealed class WorkloadEdgeTests : SandboxTest
+{
+    [Fact]
+    public async Task A_canary_that_never_becomes_ready_fails_preparation_within_its_progress_deadline()
+    {
+        var target = await Host.InitializedAsync(new JsonObject { ["analysis"] = new JsonObject { ["progressDeadlineSeconds"] = 1 } });
+        Host.Sandbox.Deployments.FailReady(KubeTestHost.Ns, "podinfo");
+        await Host.SetImageAsync("podinfo", "podinfo:crashloop");
+
+        var result = await Host.Get<IWorkloadController>().PrepareCanaryAsync(target, await Host.RevisionAsync("podinfo"), default);
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("not available within 1s", result.Reason);
+        Assert.Equal(new TrafficWeights(100, 0), await Host.Get<ITrafficRouter>().GetWeightsAsync(target, default));
+    }
+
+    [Fact]
+    public async Task The_image_updater_patches_only_the_named_container_and_the_tracked_targets_come_from_Canaries()
+    {
+        var target = await Host.InitializedAsync(new JsonObject
+        {
+            ["imagePolicy"] = new JsonObject
+            {
+                ["container"] = "app", ["repository"] = "ghcr.io/acme/podinfo",
+                ["tagPolicy"] = new JsonObject { ["kind"] = "semver", ["value"] = ">=1.0.0" },
+            },
+        });
+        var tracked = Assert.Single(await Host.Get<CanaryFlow.Controller.Triggers.ITrackedTargets>().ListAsync(default));
+        Assert.Equal(new CanaryFlow.Controller.Triggers.TrackedTarget(target, "app", "ghcr.io/acme/podinfo",
+            new CanaryFlow.Controller.Triggers.TagPolicy("semver", ">=1.0.0")), tracked);
+
+        var updater = Host.Get<CanaryFlow.Controller.Triggers.IImageUpdater>();
+        Assert.True(await updater.SetImageAsync(target, "app", "ghcr.io/acme/podinfo:1.2.0", default));
+        Assert.False(await updater.SetImageAsync(target, "app", "ghcr.io/acme/podinfo:1.2.0", default));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => updater.SetImageAsync(target, "sidecar", "x:1", default));
+        Assert.Equal("ghcr.io/acme/podinfo:1.2.0", (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Template.Spec.Containers[0].Image);
     }
 }

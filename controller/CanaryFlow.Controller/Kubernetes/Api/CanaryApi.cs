@@ -76,7 +76,8 @@ public sealed class CanaryApi(IKubernetes client, IOptions<KubernetesOptions> op
     {
         var ev = new Corev1Event
         {
-            Metadata = new V1ObjectMeta { Name = $"{canary.Name}.{Guid.NewGuid():N}"[..Math.Min(63, canary.Name.Length + 17)], NamespaceProperty = canary.Namespace },
+            // Named as the API server's own recorders name them: the object's name, a dot, a unique suffix.
+            Metadata = new V1ObjectMeta { Name = $"{canary.Name}.{Guid.NewGuid().ToString("N")[..16]}", NamespaceProperty = canary.Namespace },
             InvolvedObject = new V1ObjectReference
             {
                 ApiVersion = CanaryResource.ApiVersion, Kind = CanaryResource.Kind, Name = canary.Name, NamespaceProperty = canary.Namespace,

@@ -1,4 +1,5 @@
 using System.Net;
+using CanaryFlow.Controller.Kubernetes.Leadership;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
@@ -11,14 +12,20 @@ namespace CanaryFlow.Controller.Kubernetes.Api;
 /// Puts every request of the Kubernetes client through one Polly pipeline: bounded, jittered retries on
 /// 429/5xx/timeouts/connection failures that honour Retry-After, a circuit breaker (so a sick API server
 /// is not hammered), and a per-attempt timeout. Lives in the HTTP stack so that no call (including the
-/// leader-election lease calls) can bypass it. Watches skip the timeout: they are long-lived by design and
-/// their loop has its own backoff.
+/// leader-election lease calls, the watches) can bypass it. Watches skip only the timeout: they are
+/// long-lived by design.
 /// </summary>
 public sealed class ResilienceHandler : DelegatingHandler
 {
     private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
 
-    public ResilienceHandler(IOptions<KubernetesOptions> options, TimeProvider time) => _pipeline = Build(options.Value, time);
+    private readonly WriteFence _fence;
+
+    public ResilienceHandler(IOptions<KubernetesOptions> options, TimeProvider time, WriteFence fence)
+    {
+        _pipeline = Build(options.Value, time);
+        _fence = fence;
+    }
 
     public static ResiliencePipeline<HttpResponseMessage> Build(KubernetesOptions o, TimeProvider time)
     {
@@ -46,7 +53,11 @@ public sealed class ResilienceHandler : DelegatingHandler
                 SamplingDuration = TimeSpan.FromSeconds(30),
                 BreakDuration = o.BreakDuration,
             })
-            .AddTimeout(o.RequestTimeout)
+            .AddTimeout(new TimeoutStrategyOptions
+            {
+                // A watch is a long-lived stream by design: no per-attempt timeout for it (its loop bounds it instead).
+                TimeoutGenerator = args => ValueTask.FromResult(args.Context.Properties.GetValue(IsWatch, false) ? Timeout.InfiniteTimeSpan : o.RequestTimeout),
+            })
             .Build();
     }
 
@@ -60,13 +71,25 @@ public sealed class ResilienceHandler : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (request.RequestUri?.Query.Contains("watch=true", StringComparison.Ordinal) == true)
-            return await base.SendAsync(request, cancellationToken);
+        if (!_fence.IsOpen && request.Method != HttpMethod.Get && request.RequestUri?.AbsolutePath.StartsWith("/apis/coordination.k8s.io/", StringComparison.Ordinal) != true)
+            throw new NotLeaderException(request.Method.Method, request.RequestUri?.AbsolutePath);
 
         // A request message can be sent once only: buffer the body and send a fresh copy per attempt.
         var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
-        return await _pipeline.ExecuteAsync(async ct => await base.SendAsync(Copy(request, body), ct), cancellationToken);
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(IsWatch, request.RequestUri?.Query.Contains("watch=true", StringComparison.Ordinal) == true);
+        try
+        {
+            return await _pipeline.ExecuteAsync(async (ctx, state) => await state.Handler.SendCopyAsync(state.Request, state.Body, ctx.CancellationToken),
+                context, (Handler: this, Request: request, Body: body));
+        }
+        finally { ResilienceContextPool.Shared.Return(context); }
     }
+
+    private static readonly ResiliencePropertyKey<bool> IsWatch = new("canaryflow.k8s.watch");
+
+    private Task<HttpResponseMessage> SendCopyAsync(HttpRequestMessage request, byte[]? body, CancellationToken ct) =>
+        base.SendAsync(Copy(request, body), ct);
 
     private static HttpRequestMessage Copy(HttpRequestMessage request, byte[]? body)
     {

@@ -23,6 +23,9 @@ public static partial class CanaryPlanMapper
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan DefaultProgressDeadline = TimeSpan.FromMinutes(10);
 
+    public static PlanResult Map(CanaryResource canary) =>
+        canary.SpecError is { } error ? new PlanResult(null, [error]) : Map(canary.Spec);
+
     public static PlanResult Map(CanarySpec? spec)
     {
         var errors = new List<string>();
@@ -81,6 +84,7 @@ public static partial class CanaryPlanMapper
     {
         if (a?.Steps is { Count: > 0 } explicitSteps)
         {
+            if (a.StepWeight is not null) errors.Add("spec.analysis: give either steps or stepWeight/maxWeight, not both");
             for (var i = 0; i < explicitSteps.Count; i++)
             {
                 if (explicitSteps[i] is < 1 or > 100) errors.Add($"spec.analysis.steps[{i}] must be 1..100, got {explicitSteps[i]}");

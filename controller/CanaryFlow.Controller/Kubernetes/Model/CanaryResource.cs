@@ -7,7 +7,8 @@ namespace CanaryFlow.Controller.Kubernetes.Model;
 // The Canary custom resource (manifests/crd/canary.yaml), as read from the API server. Read-only views:
 // the controller writes only status, and does so on the raw JSON so that unknown fields survive.
 
-public sealed record CanaryResource(CanaryMetadata Metadata, CanarySpec? Spec, JsonObject? Status)
+/// <param name="SpecError">Why the spec could not be read at all (a field of the wrong type); Spec is then null.</param>
+public sealed record CanaryResource(CanaryMetadata Metadata, CanarySpec? Spec, JsonObject? Status, string? SpecError = null)
 {
     public const string Group = "canaryflow.dev";
     public const string Version = "v1alpha1";
@@ -25,13 +26,27 @@ public sealed record CanaryResource(CanaryMetadata Metadata, CanarySpec? Spec, J
     public string TargetName => Spec?.TargetRef?.Name ?? "";
     public string? StatusString(string field) => Status?[field] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
-    /// <summary>Reads a custom object as the client returns it (a JsonElement, or anything serialisable).</summary>
-    public static CanaryResource FromObject(object item) => item switch
+    /// <summary>Reads a custom object as the client returns it (a JsonElement, or anything serialisable). A spec that
+    /// does not deserialise (say, a string where a number belongs) is kept as <see cref="SpecError"/>, never thrown:
+    /// one bad Canary must not stop the watch of all the others.</summary>
+    public static CanaryResource FromObject(object item)
     {
-        JsonElement e => e.Deserialize<CanaryResource>(Json)!,
-        JsonNode n => n.Deserialize<CanaryResource>(Json)!,
-        _ => JsonSerializer.SerializeToElement(item, Json).Deserialize<CanaryResource>(Json)!,
-    };
+        var node = item switch
+        {
+            JsonElement e => JsonNode.Parse(e.GetRawText()),
+            JsonNode n => n,
+            _ => JsonSerializer.SerializeToNode(item, Json),
+        } as JsonObject ?? throw new JsonException("a Canary must be a JSON object");
+        var metadata = node["metadata"].Deserialize<CanaryMetadata>(Json) ?? throw new JsonException("a Canary must have metadata");
+        try
+        {
+            return new CanaryResource(metadata, node["spec"].Deserialize<CanarySpec>(Json), node["status"] as JsonObject);
+        }
+        catch (JsonException e)
+        {
+            return new CanaryResource(metadata, null, node["status"] as JsonObject, $"spec is malformed: {e.Message}");
+        }
+    }
 }
 
 public sealed record CanaryMetadata(string Name, string? Namespace, string? ResourceVersion, string? Uid, long? Generation);

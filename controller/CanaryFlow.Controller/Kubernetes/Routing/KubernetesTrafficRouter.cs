@@ -1,6 +1,7 @@
 using System.Net;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes.Api;
+using CanaryFlow.Controller.Kubernetes.Workloads;
 using CanaryFlow.Controller.Seams;
 using k8s.Autorest;
 using Microsoft.Extensions.Logging;
@@ -12,14 +13,14 @@ namespace CanaryFlow.Controller.Kubernetes.Routing;
 /// (409 re-reads and re-applies the desired weights) and is read back; a mismatch (another writer, a webhook
 /// rewriting the object) is corrected and logged, so that traffic is never silently left where it should not be.
 /// </summary>
-public sealed class KubernetesTrafficRouter(CanaryApi api, ILogger<KubernetesTrafficRouter> logger) : ITrafficRouter
+public sealed class KubernetesTrafficRouter(CanaryApi api, CanaryInitializer initializer, ILogger<KubernetesTrafficRouter> logger) : ITrafficRouter
 {
     private const int MaxAttempts = 6;
 
     public async Task<TrafficWeights> GetWeightsAsync(RolloutTarget target, CancellationToken cancellationToken)
     {
         var ctx = await api.ResolveAsync(target, cancellationToken);
-        var vs = await api.GetCustomAsync(Istio.Group, Istio.Version, target.Namespace, Istio.VirtualServices, ctx.VirtualServiceName, cancellationToken)
+        var vs = await ReadAsync(ctx, cancellationToken)
                  ?? throw new InvalidOperationException($"VirtualService {target.Namespace}/{ctx.VirtualServiceName} does not exist.");
         return VirtualServiceRoutes.Read(vs, ctx.ServiceName, target.Namespace)
                ?? throw new InvalidOperationException($"VirtualService {ctx.VirtualServiceName} has no route to service {ctx.ServiceName}.");
@@ -30,10 +31,14 @@ public sealed class KubernetesTrafficRouter(CanaryApi api, ILogger<KubernetesTra
         if (canaryWeight is < 0 or > 100) throw new ArgumentOutOfRangeException(nameof(canaryWeight), canaryWeight, "weight must be 0..100");
         var ctx = await api.ResolveAsync(target, cancellationToken);
         var desired = new TrafficWeights(100 - canaryWeight, canaryWeight);
+        // Routing objects deleted behind our back (not the user's own VirtualService) are created again.
+        if (!ctx.AdoptsVirtualService && await ReadAsync(ctx, cancellationToken) is null
+            && await initializer.EnsureAsync(ctx, firstSight: false, cancellationToken) is { } missing)
+            throw new InvalidOperationException($"{target}: cannot route: {missing}");
         TrafficWeights? before = null;
         for (var attempt = 1; attempt <= MaxAttempts; attempt++)
         {
-            var vs = await api.GetCustomAsync(Istio.Group, Istio.Version, target.Namespace, Istio.VirtualServices, ctx.VirtualServiceName, cancellationToken)
+            var vs = await ReadAsync(ctx, cancellationToken)
                      ?? throw new InvalidOperationException($"VirtualService {target.Namespace}/{ctx.VirtualServiceName} does not exist.");
             var current = VirtualServiceRoutes.Read(vs, ctx.ServiceName, target.Namespace)
                           ?? throw new InvalidOperationException($"VirtualService {ctx.VirtualServiceName} has no route to service {ctx.ServiceName}.");
@@ -59,4 +64,7 @@ public sealed class KubernetesTrafficRouter(CanaryApi api, ILogger<KubernetesTra
         }
         throw new InvalidOperationException($"{target}: could not set canary weight {canaryWeight} after {MaxAttempts} attempts.");
     }
+
+    private Task<System.Text.Json.Nodes.JsonObject?> ReadAsync(CanaryContext ctx, CancellationToken ct) =>
+        api.GetCustomAsync(Istio.Group, Istio.Version, ctx.Target.Namespace, Istio.VirtualServices, ctx.VirtualServiceName, ct);
 }

@@ -144,12 +144,18 @@ public sealed class DeploymentWatcher : BackgroundService
         private async Task EvaluateAsync(V1Deployment deployment)
         {
             var canary = _canaries.Values.FirstOrDefault(c => c.TargetName == deployment.Metadata.Name);
-            if (canary?.StatusString(TrackedRevisionField) is not { } tracked) return; // not governed, or not initialised yet
+            if (canary is null) return; // not governed
+            if (canary.StatusString(TrackedRevisionField) is not { } tracked)
+            {
+                // Not initialised (yet, or it failed): a change of the target is a good moment to try again.
+                if (CanaryPlanMapper.Map(canary).IsValid) StartInitialization(canary);
+                return;
+            }
             var target = new RolloutTarget(ns, deployment.Metadata.Name);
             var revision = PodTemplateHash.Compute(deployment.Spec.Template, owner.options.Value.TrackLabel);
             var known = _revisions.GetValueOrDefault(target.Name) ?? tracked;
             if (revision == known) return;
-            var plan = CanaryPlanMapper.Map(canary.Spec);
+            var plan = CanaryPlanMapper.Map(canary);
             if (plan.Plan is null) { await ReportInvalidAsync(canary, plan.Errors); return; }
 
             var image = deployment.Spec.Template.Spec.Containers
@@ -163,7 +169,7 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private async Task<bool> CheckSpecAsync(CanaryResource canary)
         {
-            var result = CanaryPlanMapper.Map(canary.Spec);
+            var result = CanaryPlanMapper.Map(canary);
             if (result.IsValid) { _reportedInvalid.Remove(canary.Name); return true; }
             await ReportInvalidAsync(canary, result.Errors);
             return false;

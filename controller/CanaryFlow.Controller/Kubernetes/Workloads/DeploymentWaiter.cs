@@ -12,11 +12,10 @@ public sealed class DeploymentWaiter(IKubernetes client, IOptions<KubernetesOpti
     public async Task<string?> WaitAvailableAsync(string ns, string name, TimeSpan deadline, CancellationToken ct)
     {
         var until = time.GetUtcNow() + deadline;
-        var reason = "not observed yet";
         while (true)
         {
             var d = await client.AppsV1.ReadNamespacedDeploymentAsync(name, ns, cancellationToken: ct);
-            reason = NotAvailableReason(d);
+            var reason = NotAvailableReason(d);
             if (reason is null) return null;
             if (time.GetUtcNow() >= until) return $"Deployment {ns}/{name} not available within {deadline.TotalSeconds:0.#}s: {reason}";
             await Task.Delay(options.Value.PollInterval, time, ct);
