@@ -11,7 +11,7 @@ public sealed class RolloutRehydrator(IRolloutStore store, IndexedSagaDictionary
 {
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var states = await store.LoadAllAsync(cancellationToken);
+        var states = await store.LoadAllAsync(cancellationToken, fresh: true);
         foreach (var state in states)
             sagas.Add(new SagaInstance<RolloutState>(state.Clone()));
         log.LogInformation("Resumed {Count} rollouts from the store", states.Count);

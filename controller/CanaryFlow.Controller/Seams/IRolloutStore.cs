@@ -11,7 +11,8 @@ public interface IRolloutStore
 {
     /// <summary>Snapshots of every stored rollout, as last saved. Read-only: callers that need to change
     /// one (the rehydrator) take a <see cref="RolloutState.Clone"/>.</summary>
-    Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken);
+    /// <param name="fresh">Read the durable copy itself, not a cache (a new leader loading its rollouts).</param>
+    Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken, bool fresh = false);
 
     /// <exception cref="RolloutConcurrencyException">The stored version is not <paramref name="expectedVersion"/>.</exception>
     Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken);

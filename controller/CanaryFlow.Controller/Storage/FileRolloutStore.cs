@@ -32,7 +32,8 @@ public sealed class FileRolloutStore : IRolloutStore
         }
     }
 
-    public Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken) =>
+    // One process owns the folder, so the cache is always as fresh as the files.
+    public Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken, bool fresh = false) =>
         Task.FromResult<IReadOnlyList<RolloutState>>(_cache.Values.ToList());
 
     public async Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)

@@ -16,6 +16,10 @@ namespace CanaryFlow.Controller.Kubernetes.Api;
 /// </summary>
 public sealed class CanaryApi(IKubernetes client, IOptions<KubernetesOptions> options)
 {
+    // Which Canary governs which Deployment rarely changes: remember it, so that finding the Canary for
+    // a target costs one GET instead of listing the namespace (which grows with the number of Canaries).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<RolloutTarget, string> _canaryFor = new();
+
     public IKubernetes Client => client;
 
     public async Task<IReadOnlyList<CanaryResource>> ListAsync(string ns, CancellationToken ct)
@@ -34,9 +38,22 @@ public sealed class CanaryApi(IKubernetes client, IOptions<KubernetesOptions> op
 
     /// <summary>The Canary whose targetRef names the target Deployment.</summary>
     /// <exception cref="CanaryNotFoundException">No Canary governs the target.</exception>
-    public async Task<CanaryResource> FindForTargetAsync(RolloutTarget target, CancellationToken ct) =>
-        (await ListAsync(target.Namespace, ct)).FirstOrDefault(c => c.TargetName == target.Name)
-        ?? throw new CanaryNotFoundException(target);
+    public async Task<CanaryResource> FindForTargetAsync(RolloutTarget target, CancellationToken ct)
+    {
+        if (_canaryFor.TryGetValue(target, out var name) &&
+            await GetCanaryRawAsync(target.Namespace, name, ct) is { } raw &&
+            CanaryResource.FromObject(raw) is var known && known.TargetName == target.Name)
+            return known;
+
+        _canaryFor.TryRemove(target, out _);
+        CanaryResource? found = null;
+        foreach (var canary in await ListAsync(target.Namespace, ct))
+        {
+            if (canary.TargetName is { Length: > 0 } t) _canaryFor[new RolloutTarget(target.Namespace, t)] = canary.Name;
+            if (canary.TargetName == target.Name) found = canary;
+        }
+        return found ?? throw new CanaryNotFoundException(target);
+    }
 
     public async Task<CanaryContext> ResolveAsync(RolloutTarget target, CancellationToken ct) =>
         CanaryContext.From(await FindForTargetAsync(target, ct), options.Value.TrackLabel);

@@ -12,18 +12,31 @@ namespace CanaryFlow.Controller.Kubernetes.Status;
 /// read (phase, weight, step, checks, revisions, conditions). Two guards: the version compare gives the
 /// saga its optimistic concurrency; the resourceVersion carried by the write makes read-compare-write atomic.
 /// </summary>
-public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter writer) : IRolloutStore
+public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter writer, TimeProvider clock) : IRolloutStore
 {
     public const string StateField = "rolloutState";
     public const string VersionField = "stateVersion";
 
-    public async Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken)
+    // The ticker reads every rollout every tick: serve that from snapshots kept by this replica's own
+    // saves, and list the Canaries again only now and then (to see other writers, e.g. after a failover).
+    private static readonly TimeSpan RelistAfter = TimeSpan.FromSeconds(30);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, RolloutState> _snapshots = new();
+    private DateTimeOffset _listedAt = DateTimeOffset.MinValue;
+
+    public async Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken, bool fresh = false)
     {
-        var states = new List<RolloutState>();
-        foreach (var canary in await api.ListAllAsync(cancellationToken))
-            if (canary.StatusString(StateField) is { Length: > 0 } json && JsonSerializer.Deserialize<RolloutState>(json) is { } state)
-                states.Add(state);
-        return states;
+        if (fresh || clock.GetUtcNow() - _listedAt >= RelistAfter)
+        {
+            var listed = new Dictionary<Guid, RolloutState>();
+            foreach (var canary in await api.ListAllAsync(cancellationToken))
+                if (canary.StatusString(StateField) is { Length: > 0 } json && JsonSerializer.Deserialize<RolloutState>(json) is { } state)
+                    listed[state.CorrelationId] = state;
+            foreach (var id in _snapshots.Keys.Where(id => !listed.ContainsKey(id))) _snapshots.TryRemove(id, out _);
+            foreach (var (id, state) in listed)
+                _snapshots.AddOrUpdate(id, state, (_, mine) => !fresh && mine.Version > state.Version ? mine : state);
+            _listedAt = clock.GetUtcNow();
+        }
+        return _snapshots.Values.ToList();
     }
 
     public async Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
@@ -37,5 +50,6 @@ public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter w
             status[StateField] = JsonSerializer.Serialize(state);
             status[VersionField] = state.Version;
         }, cancellationToken);
+        _snapshots[state.CorrelationId] = state.Clone();
     }
 }
