@@ -3,7 +3,7 @@ using CanaryFlow.Contracts;
 namespace CanaryFlow.Controller.Observability;
 
 /// <summary>One moment of a rollout: the weight, and the measured values when a check reported them.</summary>
-/// <param name="SuccessRate">Canary success rate in percent ("request-success-rate" Value × 100).</param>
+/// <param name="SuccessRate">Canary success rate in percent ("request-success-rate" is reported in percent, as in Flagger).</param>
 /// <param name="StableSuccessRate">Stable's, where the check compared them (the metric's Baseline).</param>
 /// <param name="P99Ms">Canary P99 latency ("request-duration" Value, ms).</param>
 /// <param name="Verdict">"pass", "fail" or "inconclusive" when this point carries a new analysis result.</param>
@@ -41,7 +41,7 @@ public sealed record RolloutTimeline(RolloutTarget Target, Guid RolloutId, strin
             var success = Metric(t.LastAnalysis, SuccessRateMetric);
             var duration = Metric(t.LastAnalysis, DurationMetric);
             points.Add(new TimelinePoint(t.At, t.Phase, t.CanaryWeight,
-                Percent(success?.Value), Percent(success?.Baseline), duration?.Value, duration?.Baseline,
+                success?.Value, success?.Baseline, duration?.Value, duration?.Baseline,
                 isNewCheck ? Verdict(t.LastAnalysis!) : null, t.Reason));
         }
         return new RolloutTimeline(last.Target, last.RolloutId, last.Revision, last.Phase, points);
@@ -57,8 +57,6 @@ public sealed record RolloutTimeline(RolloutTarget Target, Guid RolloutId, strin
     }
 
     private static MetricResult? Metric(AnalysisEvidence? e, string name) => e?.Metrics.FirstOrDefault(m => m.Name == name);
-
-    private static double? Percent(double? ratio) => ratio is { } r ? Math.Round(r * 100, 4) : null;
 
     // Snapshots repeat the last evidence; a new check is recognised by different contents.
     private static string? Key(AnalysisEvidence? e) =>

@@ -45,7 +45,7 @@ public sealed class MeasuredWorld : ITrafficRouter, IWorkloadController, IAnalys
         var t = this[request.Target];
         var check = Interlocked.Increment(ref t.Checks);
         var broken = t.CanaryWeight >= t.FailFromWeight;
-        var success = new MetricResult(RolloutMetricNames.SuccessRate, broken ? 0.91 : 0.996, 0.99, null, broken ? "fail" : "pass", Baseline: 0.997);
+        var success = new MetricResult(RolloutMetricNames.SuccessRate, broken ? 91 : 99.6, 99, null, broken ? "fail" : "pass", Baseline: 99.7);
         var latency = new MetricResult(RolloutMetricNames.Duration, broken ? 840 : 120 + check, null, 500, broken ? "fail" : "pass", Baseline: 115);
         var evidence = new AnalysisEvidence($"check {check} at {t.CanaryWeight}%: success {success.Value:P1}, P99 {latency.Value} ms", [success, latency]);
         return Task.FromResult(new AnalysisVerdict(broken ? VerdictOutcome.Failed : VerdictOutcome.Passed, evidence));

@@ -78,7 +78,7 @@ public sealed class ObservabilityUnitTests
     [Fact]
     public void A_new_check_is_marked_once_and_a_failed_metric_makes_a_fail_verdict()
     {
-        var ok = new AnalysisEvidence("ok", [new MetricResult("request-success-rate", 0.999, 0.99, null, "pass", 0.998)]);
+        var ok = new AnalysisEvidence("ok", [new MetricResult("request-success-rate", 99.9, 99, null, "pass", 99.8)]);
         var bad = new AnalysisEvidence("bad", [new MetricResult("request-duration", 900, null, 500, "fail", 100)]);
         var history = new[]
         {

@@ -90,7 +90,7 @@ public sealed class ObservedController : IAsyncDisposable
     public Task Request(RolloutTarget target, string revision, params int[] steps)
     {
         var plan = new RolloutPlan(steps, Interval, FailureLimit: 1, InconclusiveLimit: 0, ErrorLimit: 0, TimeSpan.FromMinutes(30), [], false,
-            new AnalysisSpec(10, [new MetricSpec(RolloutTimeline.SuccessRateMetric, Min: 0.99), new MetricSpec(RolloutTimeline.DurationMetric, Max: 500)]));
+            new AnalysisSpec(10, [new MetricSpec(RolloutTimeline.SuccessRateMetric, Min: 99), new MetricSpec(RolloutTimeline.DurationMetric, Max: 500)]));
         return _app.Services.GetRequiredService<IBus>().Publish(new RolloutRequested(RolloutIds.ForTarget(target), RolloutIds.ForRevision(target, revision),
             target, revision, $"shop/{target.Name}:{revision}", plan, "test", "new revision", Clock.GetUtcNow()));
     }
