@@ -64,9 +64,14 @@ public static class EngineLoad
         var cpuBefore = process.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var targets = Enumerable.Range(0, rollouts).Select(i => new RolloutTarget("bench", $"svc-{i:D4}")).ToList();
+        // Rollouts start spread over one interval, as they would in a cluster (not all in lock-step).
+        var spread = TimeSpan.FromMilliseconds((double)intervalMs / rollouts);
         foreach (var t in targets)
+        {
+            await Task.Delay(spread);
             await bus.Publish(new RolloutRequested(RolloutIds.ForTarget(t), RolloutIds.ForRevision(t, "v2"), t, "v2", null, plan,
                 "bench", "load", DateTimeOffset.UtcNow));
+        }
 
         var store = host.Services.GetRequiredService<IRolloutStore>();
         int done;
