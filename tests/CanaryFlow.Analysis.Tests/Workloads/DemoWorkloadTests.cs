@@ -41,7 +41,7 @@ public class DemoWorkloadTests
     }
 
     [Theory]
-    [InlineData("http://10.0.0.1:8080/")]
+    [InlineData("http://192.0.2.1:8080/")] // TEST-NET-1: never contacted, refused before any request
     [InlineData("http://example.com/")]
     public async Task The_load_generator_refuses_anything_but_loopback(string address)
     {
