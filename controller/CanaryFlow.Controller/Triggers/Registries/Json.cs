@@ -21,9 +21,17 @@ internal static class Json
     public static string? OptionalString(this JsonElement e, string name) => e.Child(name) switch
     {
         null => null,
-        { ValueKind: JsonValueKind.String } v => v.GetString(),
+        { ValueKind: JsonValueKind.String } v => Text(v, name),
         _ => throw new MalformedPayloadException($"'{name}' must be a string."),
     };
+
+    // The parser checks the document's structure; a string's bytes are only decoded when read, and
+    // bytes that are not UTF-8 must be the sender's error (400), not ours.
+    private static string? Text(JsonElement v, string name)
+    {
+        try { return v.GetString(); }
+        catch (InvalidOperationException) { throw new MalformedPayloadException($"'{name}' is not valid UTF-8."); }
+    }
 
     public static string RequiredString(this JsonElement e, string name) =>
         e.OptionalString(name) is { Length: > 0 } s ? s : throw new MalformedPayloadException($"'{name}' is required.");
