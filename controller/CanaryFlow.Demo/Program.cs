@@ -57,8 +57,6 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
     ["Rollouts:TickPeriod"] = "00:00:00.200",
     ["Observability:ReportsDirectory"] = Path.Combine(work, "reports"),
     ["Notifications:DataPath"] = Path.Combine(work, "notifications"),
-    // The demo's own secrets for the receivers it does not use (webhooks, Alertmanager, Slack).
-    ["Alertmanager:BearerToken"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)),
 });
 builder.AddCanaryFlowController();
 await using var controller = builder.Build();

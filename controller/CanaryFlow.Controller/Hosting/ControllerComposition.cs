@@ -7,9 +7,15 @@ using CanaryFlow.Controller.Web;
 
 namespace CanaryFlow.Controller.Hosting;
 
-/// <summary>The whole controller: every concern registers itself; this is the one list of them.</summary>
+/// <summary>The whole controller: every concern registers itself; this is the one list of them.
+/// Receivers that need a secret (Slack, Alertmanager) are on only when their secret is configured:
+/// a controller without them starts, and one with them refuses unsigned requests.</summary>
 public static class ControllerComposition
 {
+    private static bool SlackOn(IConfiguration c) => !string.IsNullOrEmpty(c["Slack:SigningSecret"]);
+
+    private static bool AlertmanagerOn(IConfiguration c) => !string.IsNullOrEmpty(c["Alertmanager:BearerToken"]);
+
     public static WebApplicationBuilder AddCanaryFlowController(this WebApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
@@ -19,8 +25,8 @@ public static class ControllerComposition
         builder.Services.AddCanaryFlowAnalysis(configuration);
         builder.Services.AddCanaryFlowTriggers(configuration);
         builder.Services.AddCanaryFlowNotifications(configuration);
-        builder.Services.AddCanaryFlowSlack(configuration);
-        builder.Services.AddCanaryFlowAlertmanager(configuration);
+        if (SlackOn(configuration)) builder.Services.AddCanaryFlowSlack(configuration);
+        if (AlertmanagerOn(configuration)) builder.Services.AddCanaryFlowAlertmanager(configuration);
         builder.Services.AddCanaryFlowEngine(configuration, x =>
         {
             x.AddCanaryFlowKubernetesConsumers();
@@ -36,8 +42,8 @@ public static class ControllerComposition
         app.MapStatusPage();
         app.MapRolloutsApi();
         app.MapRegistryWebhooks();
-        app.MapSlackEndpoints();
-        app.MapAlertmanagerReceiver();
+        if (SlackOn(app.Configuration)) app.MapSlackEndpoints();
+        if (AlertmanagerOn(app.Configuration)) app.MapAlertmanagerReceiver();
         return app;
     }
 }
