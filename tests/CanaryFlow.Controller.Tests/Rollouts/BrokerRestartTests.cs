@@ -1,0 +1,52 @@
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Rollouts;
+using CanaryFlow.Controller.Storage;
+using CanaryFlow.Controller.Tests.Infrastructure;
+using CanaryFlow.Sandbox.Simulation;
+using Microsoft.Extensions.Options;
+
+namespace CanaryFlow.Controller.Tests.Rollouts;
+
+/// <summary>Restarting the shared broker would disturb every other RabbitMQ test: this runs alone.</summary>
+[CollectionDefinition(nameof(BrokerRestart), DisableParallelization = true)]
+public sealed class BrokerRestart;
+
+[Collection(nameof(BrokerRestart))]
+public sealed class BrokerRestartTests
+{
+    [Fact]
+    public async Task A_rollout_continues_after_RabbitMQ_restarts_in_the_middle_of_it()
+    {
+        var broker = await RabbitMqBroker.SharedAsync();
+        var vhost = await broker.NewVirtualHostAsync("broker-restart");
+        var state = Directory.CreateTempSubdirectory("canaryflow-restart-").FullName;
+        var world = new InMemoryWorld();
+        var target = new RolloutTarget("shop", "through-a-restart");
+        var host = await ControllerHost.StartAsync(broker, vhost, state, world);
+        try
+        {
+            var bus = (MassTransit.IBus)host.Services.GetService(typeof(MassTransit.IBus))!;
+            await bus.Publish(TestPlans.Request(target, "v2", TestPlans.Steps(10, 20, 30, 40, 50, 60, 70, 80, 90, 100) with
+            {
+                AnalysisInterval = TimeSpan.FromMilliseconds(400),
+            }));
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (world[target].CanaryWeight < 30 && DateTime.UtcNow < deadline) await Task.Delay(20);
+            Assert.True(world[target].CanaryWeight >= 30, "the rollout should be under way before the restart");
+
+            await broker.RestartAsync();
+
+            deadline = DateTime.UtcNow.AddSeconds(90);
+            while (world[target].StableRevision != "v2" && DateTime.UtcNow < deadline) await Task.Delay(100);
+        }
+        finally
+        {
+            await ControllerHost.KillAsync(host);
+        }
+
+        Assert.Equal("v2", world[target].StableRevision);
+        Assert.Equal([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 0], world[target].AppliedWeights);
+        var final = (await new FileRolloutStore(Options.Create(new RolloutEngineOptions { StateDirectory = state })).LoadAllAsync(CancellationToken.None)).Single();
+        Assert.Equal(RolloutPhases.Succeeded, final.CurrentState);
+    }
+}
