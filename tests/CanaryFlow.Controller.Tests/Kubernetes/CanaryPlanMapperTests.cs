@@ -53,6 +53,9 @@ public sealed class CanaryPlanMapperTests
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"approval":{"atWeights":[15]}}}""", "15 is not one of the steps")]
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"metrics":[{"name":"m","thresholdRange":{"min":2,"max":1}}]}}""", "min 2 is above max 1")]
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"imagePolicy":{"container":"c","repository":"r","tagPolicy":{"kind":"regex","value":"("}}}""", "not a valid regular expression")]
+    [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"metrics":[{"name":"errors","query":"sum(rate(x_total{job=\"a\"}[{{interval}}])"}]}}""", "'(' is not closed")]
+    [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"metrics":[{"name":"errors","query":"sum(rate(x_total{pod=\"{{pod}}\"}[1m]))"}]}}""", "unknown variable {{pod}}")]
+    [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"metrics":[{"name":"my-metric"}]}}""", "needs a query")]
     public void An_invalid_spec_yields_errors_not_an_exception(string json, string error)
     {
         var result = CanaryPlanMapper.Map(Spec(json));

@@ -57,6 +57,10 @@ public static partial class CanaryPlanMapper
             if (string.IsNullOrWhiteSpace(m.Name)) { errors.Add($"spec.analysis.metrics[{i}].name is required"); continue; }
             if (m.ThresholdRange is { Min: { } min, Max: { } max } && min > max)
                 errors.Add($"spec.analysis.metrics[{i}].thresholdRange: min {min} is above max {max}");
+            if (!string.IsNullOrWhiteSpace(m.Query) && CanaryFlow.Analysis.Verdicts.MetricTemplate.Problem(m.Query) is { } problem)
+                errors.Add($"spec.analysis.metrics[{i}].query: {problem}");
+            else if (string.IsNullOrWhiteSpace(m.Query) && !CanaryFlow.Analysis.Verdicts.IstioQueries.IsBuiltIn(m.Name))
+                errors.Add($"spec.analysis.metrics[{i}]: \"{m.Name}\" is not a built-in metric (request-success-rate, request-duration), so it needs a query");
             metrics.Add(new MetricSpec(m.Name, string.IsNullOrWhiteSpace(m.Query) ? null : m.Query, m.ThresholdRange?.Min, m.ThresholdRange?.Max));
         }
 
