@@ -11,7 +11,7 @@ namespace CanaryFlow.Controller.Rollouts;
 /// </summary>
 public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset startedAt)
 {
-    private readonly Dictionary<(Guid, string), (long Key, DateTimeOffset At)> _said = [];
+    private readonly Dictionary<(Guid, string), (long Key, DateTimeOffset At, int Times)> _said = [];
 
     public IEnumerable<object> Due(RolloutState s, DateTimeOffset now)
     {
@@ -27,7 +27,7 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
         if (s.Pending != null && s.PendingSince is { } since &&
             // A command sent before this process started may have been lost with it: re-send at once.
             (since + options.StallAfter <= now || since < startedAt) &&
-            FirstOrOverdue(id, "stall", s.Sequence, now, options.StallAfter))
+            FirstOrOverdue(id, "stall", s.Sequence, now, options.StallAfter, backOff: true))
         {
             yield return new RolloutStalled(id, s.Sequence, now);
         }
@@ -46,11 +46,18 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
         foreach (var key in _said.Keys.Where(k => !ids.Contains(k.Item1)).ToList()) _said.Remove(key);
     }
 
-    private bool FirstOrOverdue(Guid id, string kind, long key, DateTimeOffset now, TimeSpan repeatAfter)
+    /// <param name="backOff">Double the wait after each repeat (up to 32×): a command whose work is slow
+    /// (waiting for a Deployment to become available) must not pile up copies of itself.</param>
+    private bool FirstOrOverdue(Guid id, string kind, long key, DateTimeOffset now, TimeSpan repeatAfter, bool backOff = false)
     {
-        if (_said.TryGetValue((id, kind), out var said) && said.Key == key && said.At + repeatAfter > now)
-            return false;
-        _said[(id, kind)] = (key, now);
+        var times = 0;
+        if (_said.TryGetValue((id, kind), out var said) && said.Key == key)
+        {
+            times = said.Times;
+            var wait = backOff ? repeatAfter * Math.Pow(2, Math.Min(times - 1, 5)) : repeatAfter;
+            if (said.At + wait > now) return false;
+        }
+        _said[(id, kind)] = (key, now, times + 1);
         return true;
     }
 

@@ -1,0 +1,67 @@
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Rollouts;
+
+namespace CanaryFlow.Controller.Tests.Rollouts;
+
+public sealed class TickPolicyTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
+    private static readonly RolloutEngineOptions Options = new() { StallAfter = TimeSpan.FromSeconds(30) };
+
+    private static RolloutState Waiting(string pending, DateTimeOffset since) => new()
+    {
+        CorrelationId = Guid.NewGuid(),
+        CurrentState = RolloutPhases.Progressing,
+        Plan = TestPlans.TenToHundred,
+        Sequence = 7,
+        Pending = pending,
+        PendingSince = since,
+        LastProgressAt = since,
+    };
+
+    [Fact]
+    public void A_command_sent_before_this_process_started_is_sent_again_at_once()
+    {
+        var policy = new TickPolicy(Options, startedAt: Start);
+        var state = Waiting(PendingWork.Weight, since: Start.AddSeconds(-5));
+        var due = policy.Due(state, Start.AddMilliseconds(100)).ToList();
+        Assert.Single(due.OfType<RolloutStalled>());
+    }
+
+    [Fact]
+    public void A_command_sent_by_this_process_is_not_repeated_before_it_stalls()
+    {
+        var policy = new TickPolicy(Options, startedAt: Start);
+        var state = Waiting(PendingWork.Weight, since: Start.AddSeconds(1));
+        Assert.Empty(policy.Due(state, Start.AddSeconds(20)).OfType<RolloutStalled>());
+        Assert.Single(policy.Due(state, Start.AddSeconds(31)).OfType<RolloutStalled>());
+    }
+
+    [Fact]
+    public void Repeats_of_a_stalled_command_back_off_so_slow_work_does_not_pile_up()
+    {
+        var policy = new TickPolicy(Options, startedAt: Start);
+        var state = Waiting(PendingWork.Prepare, since: Start.AddSeconds(1));
+        var sentAt = new List<int>();
+        for (var second = 0; second <= 600; second++)
+            if (policy.Due(state, Start.AddSeconds(second)).OfType<RolloutStalled>().Any()) sentAt.Add(second);
+        // 31 s, then 30 s, 60 s, 120 s, 240 s later: each wait twice the last.
+        Assert.Equal([31, 61, 121, 241, 481], sentAt);
+    }
+
+    [Fact]
+    public void After_a_restart_the_next_check_is_due_at_the_last_check_plus_the_interval()
+    {
+        var lastDue = Start.AddSeconds(-40);
+        var state = new RolloutState
+        {
+            CorrelationId = Guid.NewGuid(), CurrentState = RolloutPhases.Progressing, Plan = TestPlans.TenToHundred,
+            AnalysisSequence = 3, NextAnalysisAt = lastDue + TestPlans.Interval, LastProgressAt = Start,
+        };
+        var policy = new TickPolicy(Options, startedAt: Start);
+        Assert.Empty(policy.Due(state, Start.AddSeconds(19)).OfType<AnalysisDue>());
+        var due = Assert.Single(policy.Due(state, Start.AddSeconds(20)).OfType<AnalysisDue>());
+        Assert.Equal(lastDue + TestPlans.Interval, due.DueAt);
+        Assert.Equal(3, due.Sequence);
+    }
+}
