@@ -97,6 +97,31 @@ public sealed class RolloutAdapterTests : SandboxTest
     }
 
     [Fact]
+    public async Task A_canary_that_asks_for_a_baseline_gets_a_fresh_stable_copy_of_its_size_which_goes_away_with_it()
+    {
+        var target = await Host.InitializedAsync(new JsonObject
+        {
+            ["analysis"] = new JsonObject { ["progressDeadlineSeconds"] = 5, ["interval"] = "1s", ["comparison"] = new JsonObject { ["useBaseline"] = true } },
+        });
+        await Host.SetImageAsync("podinfo", "podinfo:2");
+        Assert.True((await Workloads.PrepareCanaryAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
+
+        var baseline = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-baseline", KubeTestHost.Ns);
+        var canary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns);
+        var primary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", KubeTestHost.Ns);
+        Assert.Equal("podinfo:1", baseline.Spec.Template.Spec.Containers[0].Image); // the stable version
+        Assert.Equal(canary.Spec.Replicas, baseline.Spec.Replicas);
+        Assert.Equal("stable", baseline.Spec.Template.Metadata.Labels["canaryflow.dev/track"]);
+        Assert.Equal(baseline.Spec.Replicas, baseline.Status.AvailableReplicas);
+        // The primary's pods are not the baseline's.
+        Assert.False(primary.Spec.Template.Metadata.Labels.ContainsKey("canaryflow.dev/baseline"));
+        Assert.Equal("true", baseline.Spec.Selector.MatchLabels["canaryflow.dev/baseline"]);
+
+        await Workloads.ScaleCanaryToZeroAsync(target, default);
+        Assert.Equal(0, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-baseline", KubeTestHost.Ns)).Spec.Replicas);
+    }
+
+    [Fact]
     public async Task A_primary_that_never_becomes_ready_fails_promotion_and_leaves_traffic_on_the_canary()
     {
         var target = await Host.InitializedAsync();

@@ -28,10 +28,43 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
         var primary = await deployments.ReadAsync(target.Namespace, ctx.PrimaryName, cancellationToken);
         var replicas = Math.Max(1, primary.Spec.Replicas ?? 1);
         if (canary.Spec.Replicas != replicas) await deployments.ScaleAsync(target.Namespace, target.Name, replicas, cancellationToken);
+        if (ctx.Canary.Spec?.Analysis?.Comparison?.UseBaseline == true) await EnsureBaselineAsync(ctx, primary, replicas, cancellationToken);
 
         var notAvailable = await waiter.WaitAvailableAsync(target.Namespace, target.Name, ctx.ProgressDeadline, cancellationToken);
-        return notAvailable is null ? WorkloadResult.Ok : WorkloadResult.Failed($"canary not ready: {notAvailable}");
+        if (notAvailable is not null) return WorkloadResult.Failed($"canary not ready: {notAvailable}");
+        if (ctx.Canary.Spec?.Analysis?.Comparison?.UseBaseline != true) return WorkloadResult.Ok;
+        notAvailable = await waiter.WaitAvailableAsync(target.Namespace, WorkloadNames.Baseline(target), ctx.ProgressDeadline, cancellationToken);
+        return notAvailable is null ? WorkloadResult.Ok : WorkloadResult.Failed($"baseline not ready: {notAvailable}");
     }
+
+    /// <summary>
+    /// A fresh copy of the stable version, the canary's size, so the comparison sets new pods against new
+    /// pods (Kayenta's baseline) rather than against long-running stable ones. Its pods carry the stable
+    /// track label, so they take their share of the stable subset's traffic, and Istio reports them under
+    /// their own workload name; a second label keeps the primary's pods out of its selector.
+    /// </summary>
+    private async Task EnsureBaselineAsync(CanaryContext ctx, k8s.Models.V1Deployment primary, int replicas, CancellationToken ct)
+    {
+        var ns = ctx.Target.Namespace;
+        var name = WorkloadNames.Baseline(ctx.Target);
+        var wanted = Deployments.NewPrimary(primary, name, (primary.Metadata.Annotations is { } a && a.TryGetValue(Deployments.RevisionAnnotation, out var r) ? r : ""), ctx.TrackLabel);
+        wanted.Spec.Replicas = replicas;
+        wanted.Spec.Selector.MatchLabels[BaselineLabel] = "true";
+        wanted.Spec.Template.Metadata.Labels[BaselineLabel] = "true";
+        var existing = await deployments.TryReadAsync(ns, name, ct);
+        if (existing is null)
+        {
+            try { await client.AppsV1.CreateNamespacedDeploymentAsync(wanted, ns, cancellationToken: ct); }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { }
+            return;
+        }
+        // Stable may have moved on since the last rollout: the baseline follows it (409 means try again later).
+        existing.Spec.Template = wanted.Spec.Template;
+        existing.Spec.Replicas = replicas;
+        await client.AppsV1.ReplaceNamespacedDeploymentAsync(existing, name, ns, cancellationToken: ct);
+    }
+
+    private const string BaselineLabel = "canaryflow.dev/baseline";
 
     public async Task<WorkloadResult> PromoteStableAsync(RolloutTarget target, string revision, CancellationToken cancellationToken)
     {
@@ -65,10 +98,13 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
         return WorkloadResult.Failed($"stable not available after promotion: {notAvailable}");
     }
 
+    /// <summary>Scales the canary, and the baseline where there is one, to zero.</summary>
     public async Task ScaleCanaryToZeroAsync(RolloutTarget target, CancellationToken cancellationToken)
     {
         var canary = await deployments.ReadAsync(target.Namespace, target.Name, cancellationToken);
         if (canary.Spec.Replicas != 0) await deployments.ScaleAsync(target.Namespace, target.Name, 0, cancellationToken);
+        var baseline = await deployments.TryReadAsync(target.Namespace, WorkloadNames.Baseline(target), cancellationToken);
+        if (baseline is { Spec.Replicas: not 0 }) await deployments.ScaleAsync(target.Namespace, baseline.Metadata.Name, 0, cancellationToken);
     }
 
     private static string? RevisionMismatch(k8s.Models.V1PodTemplateSpec template, CanaryContext ctx, string revision)
