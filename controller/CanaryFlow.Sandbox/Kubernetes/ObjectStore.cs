@@ -65,6 +65,7 @@ public sealed class ObjectStore(TimeProvider time)
             meta["generation"] = 1;
             if (kind.HasStatus) obj.Remove("status"); // status is written only through the subresource
             Defaults.Apply(kind, obj);
+            Admission.Check(kind, name, obj);
             change = Commit(kind, ns, name, obj, "ADDED");
         }
         Committed?.Invoke(change);
@@ -108,6 +109,7 @@ public sealed class ObjectStore(TimeProvider time)
                 if (!JsonNode.DeepEquals(WithoutMetadataAndStatus(next), WithoutMetadataAndStatus(existing)))
                     meta["generation"] = ((long?)old["generation"] ?? 1) + 1;
             }
+            Admission.Check(kind, name, next);
             if (JsonNode.DeepEquals(next, existing)) { change = null; result = (JsonObject)existing.DeepClone(); }
             else { change = Commit(kind, ns, name, next, "MODIFIED"); result = (JsonObject)change.Object.DeepClone(); }
         }

@@ -81,17 +81,30 @@ public sealed class DeploymentWatcherTests : SandboxTest
     }
 
     [Fact]
-    public async Task A_malformed_Canary_is_reported_and_does_not_stop_the_others()
+    public async Task A_malformed_Canary_is_refused_at_admission_as_by_the_real_API_server()
     {
         await Host.CreateDeploymentAsync("broken", "broken:1");
-        await Host.CreateCanaryAsync("broken", "broken", new JsonObject { ["service"] = new JsonObject { ["port"] = "eighty" } });
+        var refused = await Assert.ThrowsAsync<k8s.Autorest.HttpOperationException>(() =>
+            Host.CreateCanaryAsync("broken", "broken", new JsonObject { ["service"] = new JsonObject { ["port"] = "eighty" } }));
+        Assert.Equal(System.Net.HttpStatusCode.UnprocessableEntity, refused.Response.StatusCode);
+        Assert.Contains("spec.service.port", refused.Response.Content);
+    }
+
+    [Fact]
+    public async Task An_invalid_Canary_the_schema_admits_is_reported_and_does_not_stop_the_others()
+    {
+        await Host.CreateDeploymentAsync("broken", "broken:1");
+        await Host.CreateCanaryAsync("broken", "broken", new JsonObject
+        {
+            ["analysis"] = new JsonObject { ["stepWeight"] = 50, ["maxWeight"] = 20 },
+        });
 
         await Host.InitializedAsync(); // a valid Canary beside it is still initialised
 
         await KubeTestHost.EventuallyAsync(async () => (await Host.GetCanaryAsync("broken"))["status"]?["conditions"] is JsonArray, "condition written");
         var ready = (await Host.GetCanaryAsync("broken"))["status"]!["conditions"]!.AsArray().Single(c => (string?)c!["type"] == "Ready")!;
         Assert.Equal("InvalidSpec", (string?)ready["reason"]);
-        Assert.Contains("spec is malformed", (string?)ready["message"]);
+        Assert.Contains("stepWeight 50 is above maxWeight 20", (string?)ready["message"]);
     }
 
     [Fact]

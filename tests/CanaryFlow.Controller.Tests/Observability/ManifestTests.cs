@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using CanaryFlow.Controller.Observability;
 using CanaryFlow.Controller.Tests.Infrastructure;
+using CanaryFlow.Sandbox.Kubernetes;
 using k8s;
 using k8s.Models;
 

@@ -2,28 +2,31 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace CanaryFlow.Controller.Tests.Observability;
+namespace CanaryFlow.Sandbox.Kubernetes;
 
 /// <summary>
 /// Checks a document against the subset of OpenAPI v3 that CRD structural schemas use: type, properties,
 /// required, items, enum, minimum/maximum, minLength/maxLength, minItems/maxItems, pattern,
 /// additionalProperties, x-kubernetes-preserve-unknown-fields and x-kubernetes-int-or-string.
-/// Fields the schema does not declare are errors, as with <c>kubectl apply --validate=strict</c>.
+/// Fields the schema does not declare are errors, as with <c>kubectl apply --validate=strict</c>, or,
+/// with <paramref name="prune"/>, removed, as the API server does when it stores a custom object.
+/// (CEL rules, <c>x-kubernetes-validations</c>, are not evaluated.)
 /// </summary>
 public static class OpenApiSchemaValidator
 {
-    public static IReadOnlyList<string> Validate(JsonNode? value, JsonObject schema)
+    public static IReadOnlyList<string> Validate(JsonNode? value, JsonObject schema, bool prune = false)
     {
         var errors = new List<string>();
-        Check(value, schema, "$", errors);
+        Check(value, schema, "$", errors, prune);
         return errors;
     }
 
-    private static void Check(JsonNode? value, JsonObject schema, string at, List<string> errors)
+    private static void Check(JsonNode? value, JsonObject schema, string at, List<string> errors, bool prune)
     {
         if (value is null)
         {
-            if (schema["nullable"]?.GetValue<bool>() != true) errors.Add($"{at}: null is not allowed");
+            // The API server drops a null where the schema does not allow one (pruning), rather than refusing it.
+            if (schema["nullable"]?.GetValue<bool>() != true && !prune) errors.Add($"{at}: null is not allowed");
             return;
         }
         if (schema["x-kubernetes-int-or-string"]?.GetValue<bool>() == true)
@@ -34,8 +37,8 @@ public static class OpenApiSchemaValidator
         var type = schema["type"]?.GetValue<string>();
         switch (type)
         {
-            case "object": CheckObject(value, schema, at, errors); break;
-            case "array": CheckArray(value, schema, at, errors); break;
+            case "object": CheckObject(value, schema, at, errors, prune); break;
+            case "array": CheckArray(value, schema, at, errors, prune); break;
             case "string":
                 if (!IsString(value)) { errors.Add($"{at}: must be a string"); return; }
                 CheckString(value.GetValue<string>(), schema, at, errors);
@@ -61,7 +64,7 @@ public static class OpenApiSchemaValidator
             errors.Add($"{at}: '{value.ToJsonString()}' is not one of {allowed.ToJsonString()}");
     }
 
-    private static void CheckObject(JsonNode value, JsonObject schema, string at, List<string> errors)
+    private static void CheckObject(JsonNode value, JsonObject schema, string at, List<string> errors, bool prune)
     {
         if (value is not JsonObject obj) { errors.Add($"{at}: must be an object"); return; }
         if (schema["required"] is JsonArray required)
@@ -69,24 +72,28 @@ public static class OpenApiSchemaValidator
                 if (!obj.ContainsKey(name)) errors.Add($"{at}: '{name}' is required");
         var properties = schema["properties"] as JsonObject;
         var preserve = schema["x-kubernetes-preserve-unknown-fields"]?.GetValue<bool>() == true;
+        var pruned = new List<string>();
         foreach (var (name, child) in obj)
         {
+            if (prune && child is null && properties?[name] is JsonObject { } p && p["nullable"]?.GetValue<bool>() != true) { pruned.Add(name); continue; }
             // The API server itself owns apiVersion, kind and metadata at the root of every custom object.
             if (at == "$" && name is "apiVersion" or "kind" or "metadata") continue;
-            if (properties?[name] is JsonObject propertySchema) Check(child, propertySchema, $"{at}.{name}", errors);
-            else if (schema["additionalProperties"] is JsonObject additional) Check(child, additional, $"{at}.{name}", errors);
+            if (properties?[name] is JsonObject propertySchema) Check(child, propertySchema, $"{at}.{name}", errors, prune);
+            else if (schema["additionalProperties"] is JsonObject additional) Check(child, additional, $"{at}.{name}", errors, prune);
             else if (properties is null && (preserve || schema["additionalProperties"] is null && at == "$.metadata")) continue;
+            else if (!preserve && prune) pruned.Add(name);
             else if (!preserve) errors.Add($"{at}: unknown field '{name}'");
         }
+        foreach (var name in pruned) obj.Remove(name);
     }
 
-    private static void CheckArray(JsonNode value, JsonObject schema, string at, List<string> errors)
+    private static void CheckArray(JsonNode value, JsonObject schema, string at, List<string> errors, bool prune)
     {
         if (value is not JsonArray array) { errors.Add($"{at}: must be an array"); return; }
         if (schema["minItems"] is { } min && array.Count < Number(min)) errors.Add($"{at}: at least {min} items");
         if (schema["maxItems"] is { } max && array.Count > Number(max)) errors.Add($"{at}: at most {max} items");
         if (schema["items"] is JsonObject items)
-            for (var i = 0; i < array.Count; i++) Check(array[i], items, $"{at}[{i}]", errors);
+            for (var i = 0; i < array.Count; i++) Check(array[i], items, $"{at}[{i}]", errors, prune);
     }
 
     private static void CheckString(string text, JsonObject schema, string at, List<string> errors)
