@@ -10,9 +10,9 @@ public sealed class LiveView
 {
     private readonly Dictionary<string, string> _last = [];
 
-    public void Show(RolloutStatusView v)
+    public void Show(RolloutStatusView v, string mesh)
     {
-        var line = Line(v);
+        var line = Line(v, mesh);
         if (_last.TryGetValue(v.Target.Name, out var previous) && previous == line) return;
         _last[v.Target.Name] = line;
         Console.WriteLine($"{DateTime.Now:HH:mm:ss} {line}");
@@ -24,21 +24,20 @@ public sealed class LiveView
         return "[" + new string('#', filled) + new string('.', 20 - filled) + $"] {weight,3}%";
     }
 
-    private static string Line(RolloutStatusView v)
+    /// <summary>Per version, from Prometheus: "stable err 0% p99 1ms · canary err 25% p99 1ms".</summary>
+    public static string Mesh(IReadOnlyDictionary<string, (double? ErrorPercent, double? P99Ms)> figures, string service)
+    {
+        string One(string label, string workload) => figures.TryGetValue(workload, out var f)
+            ? $"{label} err {Fmt(f.ErrorPercent)}% p99 {Fmt(f.P99Ms)}ms" : $"{label} idle";
+        return $"{One("stable", service + "-primary")} · {One("canary", service)}";
+    }
+
+    private static string Line(RolloutStatusView v, string mesh)
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"{v.Target.Name,-9} {v.Phase,-15} {Bar(v.CanaryWeight)} step {v.StepIndex + 1}/{v.Steps.Count}");
-        if (v.LastAnalysis is { } a)
-        {
-            foreach (var m in a.Metrics)
-            {
-                var unit = m.Name == "request-duration" ? "ms" : "%";
-                var label = m.Name == "request-duration" ? "P99" : "success";
-                sb.Append(CultureInfo.InvariantCulture, $" | {label} canary {Fmt(m.Value)}{unit}");
-                if (m.Baseline is not null) sb.Append(CultureInfo.InvariantCulture, $" stable {Fmt(m.Baseline)}{unit}");
-                sb.Append(CultureInfo.InvariantCulture, $" [{m.Outcome}]");
-            }
-        }
+        sb.Append(CultureInfo.InvariantCulture, $"{v.Target.Name,-9} {v.Phase,-15} {Bar(v.CanaryWeight)} step {v.StepIndex + 1}/{v.Steps.Count} | {mesh}");
+        if (v.LastAnalysis is { Metrics.Count: > 0 } a)
+            sb.Append(" | verdict: ").AppendJoin(", ", a.Metrics.Select(m => $"{m.Name} {m.Outcome}"));
         sb.Append(" — ").Append(v.LastReason);
         return sb.ToString();
     }

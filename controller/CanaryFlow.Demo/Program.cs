@@ -86,6 +86,10 @@ foreach (var s in services)
 }
 
 var view = new LiveView();
+var figures = new MeshFigures(new CanaryFlow.Analysis.Prometheus.PrometheusClient(
+    new CanaryFlow.Analysis.Prometheus.PrometheusOptions { Address = prometheus.Address.ToString() }, TimeProvider.System));
+var meshNow = new Dictionary<string, (double? ErrorPercent, double? P99Ms)>();
+var lastMeshRead = DateTime.MinValue;
 var bus = controller.Services.GetRequiredService<IBus>();
 var approved = false;
 var finished = new Dictionary<string, RolloutStatusView>();
@@ -93,9 +97,14 @@ while (finished.Count < services.Count && !stop.IsCancellationRequested)
 {
     await Task.Delay(300);
     var all = await http.GetFromJsonAsync<List<RolloutStatusView>>("api/rollouts", stop.Token) ?? [];
+    if (DateTime.UtcNow - lastMeshRead > TimeSpan.FromSeconds(2))
+    {
+        try { meshNow = new(await figures.ReadAsync(stop.Token)); } catch (Exception e) when (e is not OperationCanceledException) { }
+        lastMeshRead = DateTime.UtcNow;
+    }
     foreach (var v in all)
     {
-        view.Show(v);
+        view.Show(v, LiveView.Mesh(meshNow, v.Target.Name));
         var s = services.First(x => x.Name == v.Target.Name);
         if (v.Phase is RolloutPhases.Succeeded or RolloutPhases.Failed) finished[s.Name] = v;
         if (s.ApprovalGate && v.Phase == RolloutPhases.WaitingApproval && !approved)
