@@ -1,11 +1,14 @@
 using CanaryFlow.Benchmarks.Engine;
+using CanaryFlow.Benchmarks.Reliability;
 
 // Load harness and benchmarks. Each prints figures; none asserts on time.
 //   engine   [--transport InMemory|RabbitMq] [--rollouts 1000] [--rabbitmq-port N] [--interval-ms 1000]
+//   kill     [--rollouts 50] [--seed 42] [--kills 12] [--rabbitmq-port N] [--interval-seconds 4]   (.ci/reliability kill)
 return args.FirstOrDefault() switch
 {
     "engine" => await EngineLoad.RunAsync(args[1..]),
     "engine-header" => Print(EngineLoad.Header),
+    "kill" => await KillHarness.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -13,6 +16,6 @@ static int Print(string text) { Console.WriteLine(text); return 0; }
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: CanaryFlow.Benchmarks engine [--transport InMemory|RabbitMq] [--rollouts N] [--rabbitmq-port N]");
+    Console.Error.WriteLine("usage: CanaryFlow.Benchmarks engine|kill [--rollouts N] [--rabbitmq-port N] ... (see Program.cs)");
     return 2;
 }
