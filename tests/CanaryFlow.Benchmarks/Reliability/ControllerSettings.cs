@@ -6,7 +6,22 @@ namespace CanaryFlow.Benchmarks.Reliability;
 /// RabbitMQ on 127.0.0.1; state in the Canary status (the sandbox), so a restart reads it back from there.</summary>
 public static class ControllerSettings
 {
-    public static Dictionary<string, string> For(SimulatedCluster cluster, string ns, int rabbitMqPort, string work, bool leaderElection = false) => new()
+    public static Dictionary<string, string> For(SimulatedCluster cluster, string ns, int rabbitMqPort, string work, bool leaderElection = false,
+        Uri? notificationWebhook = null)
+    {
+        var settings = Base(cluster, ns, rabbitMqPort, work, leaderElection);
+        if (notificationWebhook is not null)
+        {
+            settings["Notifications:Channels:ops:Kind"] = "webhook";
+            settings["Notifications:Channels:ops:Url"] = notificationWebhook.ToString();
+            settings["Notifications:Channels:ops:Secret"] = "harness-webhook-secret-0123456789";
+            settings["Notifications:Channels:ops:RatePerMinute"] = "6000";
+            settings["Notifications:Defaults:0"] = "ops";
+        }
+        return settings;
+    }
+
+    private static Dictionary<string, string> Base(SimulatedCluster cluster, string ns, int rabbitMqPort, string work, bool leaderElection) => new()
     {
         ["urls"] = "http://127.0.0.1:0",
         ["Logging:LogLevel:Default"] = "Warning",

@@ -32,30 +32,18 @@ public static class KillHarness
         cluster.CreateCanaries();
 
         var random = new Random(seed);
-        var released = new Dictionary<string, string>();
-        var final = new Dictionary<string, string>();
+        var tracker = new RolloutTracker(cluster, services);
         var kills = 0;
         var nextKill = cluster.Clock.Elapsed + NextKillDelay(random);
-        var killTimes = new List<double>();
-        while (final.Count < count && cluster.Clock.Elapsed < limit)
+        while (!tracker.AllEnded && cluster.Clock.Elapsed < limit)
         {
             await Task.Delay(200);
-            foreach (var s in services)
-            {
-                if (!released.ContainsKey(s.Name) && cluster.StableRevision(s) is { } initial)
-                {
-                    released[s.Name] = initial;
-                    cluster.Release(s);
-                }
-                if (released.TryGetValue(s.Name, out var r) && !final.ContainsKey(s.Name) && cluster.FinalPhase(s, r) is { } phase)
-                    final[s.Name] = phase;
-            }
-            if (kills < maxKills && cluster.Clock.Elapsed >= nextKill && final.Count < count)
+            tracker.Poll();
+            if (kills < maxKills && cluster.Clock.Elapsed >= nextKill && !tracker.AllEnded)
             {
                 controller.Kill();
                 kills++;
-                killTimes.Add(cluster.Clock.Elapsed.TotalSeconds);
-                Console.WriteLine($"{cluster.Clock.Elapsed.TotalSeconds,6:F1}s SIGKILL #{kills} pid {controller.Id}: {released.Count} released, {final.Count} ended");
+                Console.WriteLine($"{cluster.Clock.Elapsed.TotalSeconds,6:F1}s SIGKILL #{kills} pid {controller.Id}: {tracker.Released} released, {tracker.Ended} ended");
                 controller.Dispose();
                 await Task.Delay(random.Next(0, 1500));
                 controller = ControllerProcess.Start(settings, log);
@@ -70,34 +58,15 @@ public static class KillHarness
         }
         var elapsed = cluster.Clock.Elapsed;
         controller.Dispose();
-        return PrintTally(cluster, services, final, kills, elapsed);
+        Console.WriteLine();
+        var wrong = tracker.PrintTally();
+        Console.WriteLine();
+        Console.WriteLine($"{services.Count} rollouts, {kills} SIGKILLs, {elapsed.TotalSeconds:F0} s, load average {ControllerSettings.LoadAverage():F1}: " +
+                          $"{services.Count - wrong} right (final state, stable image, weight sequence), {wrong} wrong; " +
+                          $"{cluster.Weights.VirtualServiceWrites} VirtualService writes");
+        return wrong == 0 ? 0 : 1;
     }
 
     /// <summary>Kills land anywhere from just after a start (mid-initialisation) to deep into the rollouts.</summary>
     private static TimeSpan NextKillDelay(Random random) => TimeSpan.FromSeconds(3 + random.NextDouble() * 12);
-
-    private static int PrintTally(SimulatedCluster cluster, IReadOnlyList<BenchService> services, Dictionary<string, string> final, int kills, TimeSpan elapsed)
-    {
-        Console.WriteLine();
-        Console.WriteLine($"{"service",-9} {"faulty",-6} {"expected",-9} {"final",-9} {"stable image",-26} weights seen (VirtualService watch)       verdict");
-        var wrongState = 0; var badSequence = 0;
-        foreach (var s in services)
-        {
-            var phase = final.GetValueOrDefault(s.Name, "unfinished");
-            var weights = cluster.Weights.History(s.Name).Select(c => c.CanaryWeight).ToList();
-            var violation = WeightRecorder.Violation(weights, s.Steps, mustReachLast: phase == "Succeeded");
-            var stable = cluster.ImageOf(s.Namespace, $"{s.Name}-primary") ?? "-";
-            var imageOk = phase == "Succeeded" ? stable == s.NewImage : stable == s.StableImage;
-            var ok = phase == s.ExpectedPhase && imageOk;
-            if (!ok) wrongState++;
-            if (violation is not null) badSequence++;
-            Console.WriteLine($"{s.Name,-9} {(s.Faulty ? "yes" : "no"),-6} {s.ExpectedPhase,-9} {phase,-9} {stable,-26} {string.Join(",", weights),-40} " +
-                              $"{(ok && violation is null ? "ok" : $"WRONG {(ok ? "" : "final state/image ")}{violation}")}");
-        }
-        Console.WriteLine();
-        Console.WriteLine($"{services.Count} rollouts, {kills} SIGKILLs, {elapsed.TotalSeconds:F0} s, load average {ControllerSettings.LoadAverage():F1}: " +
-                          $"{services.Count - wrongState} right final state, {wrongState} wrong; {services.Count - badSequence} clean weight sequences, {badSequence} broken; " +
-                          $"{cluster.Weights.VirtualServiceWrites} VirtualService writes");
-        return wrongState == 0 && badSequence == 0 ? 0 : 1;
-    }
 }

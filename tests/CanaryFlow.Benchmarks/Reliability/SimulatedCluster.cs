@@ -22,6 +22,19 @@ public sealed class SimulatedCluster : IAsyncDisposable
         Services = services;
         Clock = clock;
         Weights = new WeightRecorder(api.Store, clock);
+        api.Store.Committed += Remember;
+    }
+
+    // The latest committed version of every object, kept from the commit feed: reading the store itself
+    // (a linear scan and a deep copy per read) costs too much at a thousand services.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(ResourceKind, string, string), StoredEvent> _latest = new();
+
+    private void Remember(StoredEvent e)
+    {
+        var key = (e.Kind, e.Namespace, (string?)e.Object["metadata"]?["name"] ?? "");
+        if (e.Type == "DELETED") { _latest.TryRemove(key, out _); return; }
+        e = e with { Object = (System.Text.Json.Nodes.JsonObject)e.Object.DeepClone() }; // ours alone: read only under _readGate
+        _latest.AddOrUpdate(key, e, (_, old) => old.ResourceVersion < e.ResourceVersion ? e : old);
     }
 
     public SandboxKubernetesServer Api { get; }
@@ -35,11 +48,11 @@ public sealed class SimulatedCluster : IAsyncDisposable
     /// <summary>Requests each service receives per mesh tick (4 ticks a second).</summary>
     public int RequestsPerTick { get; init; } = 25;
 
-    public static async Task<SimulatedCluster> StartAsync(IReadOnlyList<BenchService> services, Stopwatch? clock = null)
+    public static async Task<SimulatedCluster> StartAsync(IReadOnlyList<BenchService> services, Stopwatch? clock = null, TimeSpan? scrapeInterval = null)
     {
         var api = await SandboxKubernetesServer.StartAsync(new SandboxKubernetesOptions(ReadyDelay: TimeSpan.FromMilliseconds(500)));
         var exporter = await MeshMetricsExporter.StartAsync();
-        var prometheus = await PrometheusProcess.StartAsync([exporter.ScrapeTarget]);
+        var prometheus = await PrometheusProcess.StartAsync([exporter.ScrapeTarget], scrapeInterval);
         var cluster = new SimulatedCluster(api, exporter, prometheus, services, clock ?? Stopwatch.StartNew());
         foreach (var s in services) api.Store.Create(ResourceKinds.Deployments, s.Namespace, s.DeploymentManifest());
         cluster._mesh = cluster.RunMeshAsync(cluster._stop.Token);
@@ -53,14 +66,12 @@ public sealed class SimulatedCluster : IAsyncDisposable
 
     /// <summary>The revision the controller recorded as stable when it initialised the Canary (null before):
     /// a release before this would be taken for the baseline.</summary>
-    public string? StableRevision(BenchService s) => (string?)Get(ResourceKinds.Canaries, s.Namespace, s.Name)?["status"]?["stableRevision"];
+    public string? StableRevision(BenchService s) => Read(ResourceKinds.Canaries, s.Namespace, s.Name, o => (string?)o["status"]?["stableRevision"]);
 
     /// <summary>The final phase of the rollout of a revision other than <paramref name="initialRevision"/>, or null while it runs.</summary>
     public string? FinalPhase(BenchService s, string initialRevision)
     {
-        var status = Get(ResourceKinds.Canaries, s.Namespace, s.Name)?["status"];
-        var phase = (string?)status?["phase"];
-        var revision = (string?)status?["canaryRevision"];
+        var (phase, revision) = Read(ResourceKinds.Canaries, s.Namespace, s.Name, o => ((string?)o["status"]?["phase"], (string?)o["status"]?["canaryRevision"]));
         return revision is not null && revision != initialRevision && phase is "Succeeded" or "Failed" ? phase : null;
     }
 
@@ -72,13 +83,18 @@ public sealed class SimulatedCluster : IAsyncDisposable
             return current;
         }, statusOnly: false);
 
-    public string? ImageOf(string ns, string deployment) =>
-        (string?)Get(ResourceKinds.Deployments, ns, deployment)?["spec"]?["template"]?["spec"]?["containers"]?[0]?["image"];
+    public int InconclusiveChecks(BenchService s) => Read(ResourceKinds.Canaries, s.Namespace, s.Name, o => (int?)o["status"]?["inconclusiveChecks"] ?? 0);
 
-    private System.Text.Json.Nodes.JsonObject? Get(ResourceKind kind, string ns, string name)
+    public string? ImageOf(string ns, string deployment) =>
+        Read(ResourceKinds.Deployments, ns, deployment, o => (string?)o["spec"]?["template"]?["spec"]?["containers"]?[0]?["image"]);
+
+    // JsonNode builds its lookup tables lazily on first read, which is not thread-safe: reads take a lock.
+    private readonly Lock _readGate = new();
+
+    private T? Read<T>(ResourceKind kind, string ns, string name, Func<System.Text.Json.Nodes.JsonObject, T> read)
     {
-        var (items, _) = Store.List(kind, ns, LabelSelector.Parse(null), name);
-        return items.Count > 0 ? items[0] : null;
+        if (!_latest.TryGetValue((kind, ns, name), out var e)) return default;
+        lock (_readGate) return read(e.Object);
     }
 
     /// <summary>Every 250 ms each service gets <see cref="RequestsPerTick"/> requests, split by its VirtualService
