@@ -53,7 +53,7 @@ public sealed class ControllerProcess : IDisposable
     /// <summary>SIGKILL: the process gets no chance to finish anything.</summary>
     public void Kill()
     {
-        if (_process.HasExited) return;
+        if (_disposed || _process.HasExited) return;
         _process.Kill(entireProcessTree: false);
         _process.WaitForExit(10_000);
     }
@@ -72,8 +72,12 @@ public sealed class ControllerProcess : IDisposable
         catch (IOException) { return (0, 0); }
     }
 
+    private bool _disposed;
+
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         Kill();
         _process.Dispose();
     }
