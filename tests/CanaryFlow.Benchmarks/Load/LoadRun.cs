@@ -62,13 +62,13 @@ public sealed class LoadRun : IAsyncDisposable
         return new LoadRun(cluster, proxy, api, controller, new Uri($"http://127.0.0.1:{port}/"));
     }
 
-    /// <summary>From every weight change to the last analysis query naming that workload before it, within one interval.</summary>
+    /// <summary>From every weight change to the last analysis query before it (within one interval): the check that decided it.</summary>
     public List<double> QueryToWeightMilliseconds(IEnumerable<BenchService> services, bool rollbacksOnly = false)
     {
         var result = new List<double>();
+        var queries = Proxy.QueriedAt();
         foreach (var s in services)
         {
-            var queries = Proxy.QueriedAt(s.Name);
             var changes = Cluster.Weights.History(s.Name);
             for (var i = 1; i < changes.Count; i++)
             {

@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -14,15 +12,16 @@ namespace CanaryFlow.Benchmarks.Load;
 
 /// <summary>
 /// Stands between the controller and the real Prometheus (127.0.0.1): forwards every request unchanged,
-/// counts the queries, and notes when each workload was last queried — the moment of an analysis check,
-/// seen from outside the controller process.
+/// counts the queries and notes when each was sent — the moments of analysis checks, seen from outside the
+/// controller process. (The built-in queries cover a whole namespace grouped by workload, so a query names
+/// no single canary: a weight change is attributed to the latest query before it.)
 /// </summary>
-public sealed partial class PrometheusProxy : IAsyncDisposable
+public sealed class PrometheusProxy : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly HttpClient _upstream;
     private readonly Stopwatch _clock;
-    private readonly ConcurrentDictionary<string, List<TimeSpan>> _queriedAt = new();
+    private readonly List<TimeSpan> _queriedAt = [];
     private long _queries;
 
     private PrometheusProxy(WebApplication app, Uri upstream, Stopwatch clock)
@@ -48,11 +47,10 @@ public sealed partial class PrometheusProxy : IAsyncDisposable
         return proxy;
     }
 
-    /// <summary>Times at which queries naming this workload were sent.</summary>
-    public IReadOnlyList<TimeSpan> QueriedAt(string workload)
+    /// <summary>Times at which analysis queries were sent, in order.</summary>
+    public IReadOnlyList<TimeSpan> QueriedAt()
     {
-        if (!_queriedAt.TryGetValue(workload, out var list)) return [];
-        lock (list) return [.. list];
+        lock (_queriedAt) return [.. _queriedAt];
     }
 
     private async Task ForwardAsync(HttpContext context)
@@ -64,13 +62,7 @@ public sealed partial class PrometheusProxy : IAsyncDisposable
         if (path.StartsWith("api/v1/query", StringComparison.Ordinal))
         {
             Interlocked.Increment(ref _queries);
-            var now = _clock.Elapsed;
-            var text = Uri.UnescapeDataString(System.Text.Encoding.UTF8.GetString(bytes).Replace('+', ' ')) + Uri.UnescapeDataString(context.Request.QueryString.Value ?? "");
-            foreach (var workload in Workloads().Matches(text).Select(m => m.Value).Distinct())
-            {
-                var list = _queriedAt.GetOrAdd(workload, _ => []);
-                lock (list) list.Add(now);
-            }
+            lock (_queriedAt) _queriedAt.Add(_clock.Elapsed);
         }
         using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), path + context.Request.QueryString);
         if (bytes.Length > 0)
@@ -90,10 +82,6 @@ public sealed partial class PrometheusProxy : IAsyncDisposable
             context.Response.StatusCode = StatusCodes.Status502BadGateway; // Prometheus down: as a dead upstream looks through a proxy
         }
     }
-
-    // The harness's workload names (svc-0001, svc-0001-primary, …) as they appear in label matchers.
-    [GeneratedRegex(@"[a-z]+-\d{2,4}(-primary)?")]
-    private static partial Regex Workloads();
 
     public async ValueTask DisposeAsync()
     {

@@ -77,8 +77,8 @@ public sealed class ControllerProcess : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
-        _disposed = true;
         Kill();
+        _disposed = true;
         _process.Dispose();
     }
 }
