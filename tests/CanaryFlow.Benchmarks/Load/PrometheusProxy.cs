@@ -1,12 +1,7 @@
 using System.Diagnostics;
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using CanaryFlow.Sandbox.Workloads;
 
 namespace CanaryFlow.Benchmarks.Load;
 
@@ -36,14 +31,11 @@ public sealed class PrometheusProxy : IAsyncDisposable
 
     public static async Task<PrometheusProxy> StartAsync(Uri prometheus, Stopwatch clock)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
+        var app = LoopbackApp.CreateBuilder().Build();
         var proxy = new PrometheusProxy(app, prometheus, clock);
         app.Map("/prometheus/{**path}", proxy.ForwardAsync);
         await app.StartAsync();
-        proxy.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/prometheus/");
+        proxy.Address = new Uri(LoopbackApp.AddressOf(app), "prometheus/");
         return proxy;
     }
 
