@@ -1,11 +1,23 @@
 using CanaryFlow.Benchmarks.Engine;
+using CanaryFlow.Benchmarks.Load;
+using CanaryFlow.Benchmarks.Reliability;
 
 // Load harness and benchmarks. Each prints figures; none asserts on time.
 //   engine   [--transport InMemory|RabbitMq] [--rollouts 1000] [--rabbitmq-port N] [--interval-ms 1000]
+//   faults   [--rollouts 6 per scenario] [--rabbitmq-port N]                                       (.ci/reliability faults)
+//   load     [--rollouts 100] [--interval-seconds 10] [--csv FILE] [--rabbitmq-port N]            (.ci/bench)
+//   reaction [--rollouts 3 per group] [--rabbitmq-port N]: CanaryFlow vs Flagger defaults ÷5, alert → stable
+//   plot     --csv FILE --png FILE
+//   kill     [--rollouts 50] [--seed 42] [--kills 12] [--rabbitmq-port N] [--interval-seconds 4]   (.ci/reliability kill)
 return args.FirstOrDefault() switch
 {
     "engine" => await EngineLoad.RunAsync(args[1..]),
     "engine-header" => Print(EngineLoad.Header),
+    "kill" => await KillHarness.RunAsync(args[1..]),
+    "faults" => await FaultsHarness.RunAsync(args[1..]),
+    "load" => await LoadHarness.RunAsync(args[1..]),
+    "reaction" => await ReactionHarness.RunAsync(args[1..]),
+    "plot" => LoadPlot.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -13,6 +25,6 @@ static int Print(string text) { Console.WriteLine(text); return 0; }
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: CanaryFlow.Benchmarks engine [--transport InMemory|RabbitMq] [--rollouts N] [--rabbitmq-port N]");
+    Console.Error.WriteLine("usage: CanaryFlow.Benchmarks engine|kill [--rollouts N] [--rabbitmq-port N] ... (see Program.cs)");
     return 2;
 }
