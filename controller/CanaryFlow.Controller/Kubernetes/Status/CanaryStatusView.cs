@@ -28,7 +28,7 @@ public static class CanaryStatusView
         status["canaryWeight"] = state.AppliedWeight;
         status["currentStep"] = state.StepIndex + 1;
         status["failedChecks"] = state.FailedChecks;
-        status["inconclusiveChecks"] = state.ConsecutiveNoData;
+        status["inconclusiveChecks"] = state.ConsecutiveNoData + state.ConsecutiveErrors; // no data and query errors alike
         status["canaryRevision"] = state.Revision;
         status["stableRevision"] = state.StableRevision;
         status["message"] = state.LastReason;

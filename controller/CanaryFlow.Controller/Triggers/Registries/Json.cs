@@ -7,6 +7,8 @@ internal static class Json
 {
     public static JsonElement Parse(byte[] body)
     {
+        // Checked whole, once: the parser checks structure, but a string's bytes are decoded only when read.
+        if (!System.Text.Unicode.Utf8.IsValid(body)) throw new MalformedPayloadException("The body is not valid UTF-8.");
         using var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 32 });
         var root = document.RootElement.Clone();
         return root.ValueKind == JsonValueKind.Object ? root : throw new MalformedPayloadException("The body must be a JSON object.");
@@ -21,17 +23,10 @@ internal static class Json
     public static string? OptionalString(this JsonElement e, string name) => e.Child(name) switch
     {
         null => null,
-        { ValueKind: JsonValueKind.String } v => Text(v, name),
+        { ValueKind: JsonValueKind.String } v => v.GetString(),
         _ => throw new MalformedPayloadException($"'{name}' must be a string."),
     };
 
-    // The parser checks the document's structure; a string's bytes are only decoded when read, and
-    // bytes that are not UTF-8 must be the sender's error (400), not ours.
-    private static string? Text(JsonElement v, string name)
-    {
-        try { return v.GetString(); }
-        catch (InvalidOperationException) { throw new MalformedPayloadException($"'{name}' is not valid UTF-8."); }
-    }
 
     public static string RequiredString(this JsonElement e, string name) =>
         e.OptionalString(name) is { Length: > 0 } s ? s : throw new MalformedPayloadException($"'{name}' is required.");
