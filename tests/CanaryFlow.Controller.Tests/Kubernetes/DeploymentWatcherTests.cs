@@ -96,7 +96,7 @@ public sealed class DeploymentWatcherTests : SandboxTest
         await Host.CreateDeploymentAsync("broken", "broken:1");
         await Host.CreateCanaryAsync("broken", "broken", new JsonObject
         {
-            ["analysis"] = new JsonObject { ["stepWeight"] = 50, ["maxWeight"] = 20 },
+            ["analysis"] = new JsonObject { ["stepWeight"] = 50, ["approval"] = new JsonObject { ["atWeights"] = new JsonArray(15) } },
         });
 
         await Host.InitializedAsync(); // a valid Canary beside it is still initialised
@@ -104,7 +104,7 @@ public sealed class DeploymentWatcherTests : SandboxTest
         await KubeTestHost.EventuallyAsync(async () => (await Host.GetCanaryAsync("broken"))["status"]?["conditions"] is JsonArray, "condition written");
         var ready = (await Host.GetCanaryAsync("broken"))["status"]!["conditions"]!.AsArray().Single(c => (string?)c!["type"] == "Ready")!;
         Assert.Equal("InvalidSpec", (string?)ready["reason"]);
-        Assert.Contains("stepWeight 50 is above maxWeight 20", (string?)ready["message"]);
+        Assert.Contains("15 is not one of the steps", (string?)ready["message"]);
     }
 
     [Fact]

@@ -23,6 +23,14 @@ public sealed class ManifestTests
     }
 
     [Fact]
+    public void The_chart_installs_the_same_CRD_as_manifests_crd()
+    {
+        var crd = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "manifests", "crd", "canary.yaml"));
+        var chart = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "manifests", "helm", "canaryflow", "crds", "canary.yaml"));
+        Assert.Equal(crd, chart);
+    }
+
+    [Fact]
     public void Install_yaml_is_the_chart_rendered_with_default_values()
     {
         var installed = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "manifests", "install.yaml"));

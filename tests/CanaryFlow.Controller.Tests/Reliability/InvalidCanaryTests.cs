@@ -24,11 +24,11 @@ public sealed class InvalidCanaryTests : IAsyncLifetime
         { "failure-limit-zero", """{ "interval": "1s", "stepWeight": 50, "failureLimit": 0 }""", "failureLimit" },
     };
 
-    /// <summary>Wrong in ways no schema can state: admitted, then reported by the controller.</summary>
+    /// <summary>Wrong in ways the schema does not state: admitted, then reported by the controller.</summary>
     public static TheoryData<string, string, string> Invalid => new()
     {
         { "min-above-max", """{ "interval": "1s", "stepWeight": 50, "metrics": [ { "name": "request-success-rate", "thresholdRange": { "min": 99, "max": 1 } } ] }""", "thresholdRange" },
-        { "step-above-max", """{ "interval": "1s", "stepWeight": 50, "maxWeight": 20 }""", "stepWeight" },
+        { "custom-metric-without-query", """{ "interval": "1s", "stepWeight": 50, "metrics": [ { "name": "error-budget" } ] }""", "needs a query" },
         { "bad-promql", """{ "interval": "1s", "stepWeight": 50, "metrics": [ { "name": "errors", "query": "sum(rate(errors_total{pod=\"{{pod}}\"}[1m])" } ] }""", "query" },
         { "gate-not-a-step", """{ "interval": "1s", "stepWeight": 50, "approval": { "atWeights": [15] } }""", "atWeights" },
     };
