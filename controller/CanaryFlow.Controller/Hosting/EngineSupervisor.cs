@@ -23,19 +23,20 @@ public sealed class EngineSupervisor(
     /// <summary>Completes once this replica leads and the bus consumes (fails if starting failed).</summary>
     public Task Running => _running.Task;
 
+    /// <summary>A replica that leads from the start (always, without Kubernetes) starts the engine before the
+    /// host reports started, so nothing published right after start-up meets a bus that is not consuming yet.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (leadership.IsLeader) await StartEngineAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        try
+        if (!_running.Task.IsCompleted)
         {
             await leadership.WaitForLeadershipAsync(stoppingToken);
-            await rehydrator.LoadAsync(stoppingToken);
-            await bus.StartAsync(stoppingToken);
-            _running.TrySetResult();
-        }
-        catch (Exception e)
-        {
-            _running.TrySetException(e);
-            throw;
+            await StartEngineAsync(stoppingToken);
         }
 
         using var leading = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, leadership.LeadershipToken);
@@ -48,6 +49,21 @@ public sealed class EngineSupervisor(
             log.LogCritical("Leadership lost: stopping the bus and the process so that no two replicas act");
             await StopBusAsync();
             lifetime.StopApplication();
+        }
+    }
+
+    private async Task StartEngineAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await rehydrator.LoadAsync(cancellationToken);
+            await bus.StartAsync(cancellationToken);
+            _running.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            _running.TrySetException(e);
+            throw;
         }
     }
 

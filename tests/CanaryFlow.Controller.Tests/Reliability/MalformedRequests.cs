@@ -171,8 +171,8 @@ public sealed class MalformedRequests(int seed)
         var suffix = new[] { "", "/timeline", "/report.png", "/x/y" }[_random.Next(4)];
         var method = new[] { HttpMethod.Get, HttpMethod.Get, HttpMethod.Post, HttpMethod.Delete, HttpMethod.Put }[_random.Next(5)];
         var path = _random.Next(6) == 0 ? "/api/rollouts" : $"/api/rollouts/{ns}/{name}{suffix}";
-        var (kind, body, _) = method == HttpMethod.Get ? ("none", Array.Empty<byte>(), false) : Body(AlertmanagerSample);
-        return new BadRequest("/api", $"{method}/{kind}", false, () =>
+        var (kind, body, oversized) = method == HttpMethod.Get ? ("none", Array.Empty<byte>(), false) : Body(AlertmanagerSample);
+        return new BadRequest("/api", $"{method}/{kind}", oversized, () =>
             new HttpRequestMessage(method, path) { Content = method == HttpMethod.Get ? null : new ByteArrayContent(body) });
     }
 
