@@ -1,3 +1,4 @@
+using CanaryFlow.Benchmarks.Analysis;
 using CanaryFlow.Benchmarks.Engine;
 using CanaryFlow.Benchmarks.Load;
 using CanaryFlow.Benchmarks.Reliability;
@@ -8,6 +9,7 @@ using CanaryFlow.Benchmarks.Reliability;
 //   load     [--rollouts 100] [--interval-seconds 10] [--csv FILE] [--rabbitmq-port N]            (.ci/bench)
 //   reaction [--rollouts 3 per group] [--rabbitmq-port N]: CanaryFlow vs Flagger defaults ÷5, alert → stable
 //   plot     --csv FILE --png FILE
+//   analysis [--canaries 1000] [--ticks 3]: one analysis tick for N canaries against a real Prometheus; Mann-Whitney timing
 //   kill     [--rollouts 50] [--seed 42] [--kills 12] [--rabbitmq-port N] [--interval-seconds 4]   (.ci/reliability kill)
 return args.FirstOrDefault() switch
 {
@@ -18,6 +20,7 @@ return args.FirstOrDefault() switch
     "load" => await LoadHarness.RunAsync(args[1..]),
     "reaction" => await ReactionHarness.RunAsync(args[1..]),
     "plot" => LoadPlot.Run(args[1..]),
+    "analysis" => await AnalysisBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -25,6 +28,6 @@ static int Print(string text) { Console.WriteLine(text); return 0; }
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: CanaryFlow.Benchmarks engine|kill [--rollouts N] [--rabbitmq-port N] ... (see Program.cs)");
+    Console.Error.WriteLine("usage: CanaryFlow.Benchmarks engine|kill|faults|load|reaction|plot|analysis [--rollouts N] [--rabbitmq-port N] ... (see Program.cs)");
     return 2;
 }
