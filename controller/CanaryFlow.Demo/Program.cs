@@ -86,8 +86,9 @@ foreach (var s in services)
 }
 
 var view = new LiveView();
-var figures = new MeshFigures(new CanaryFlow.Analysis.Prometheus.PrometheusClient(
-    new CanaryFlow.Analysis.Prometheus.PrometheusOptions { Address = prometheus.Address.ToString() }, TimeProvider.System));
+using var prometheusClient = new CanaryFlow.Analysis.Prometheus.PrometheusClient(
+    new CanaryFlow.Analysis.Prometheus.PrometheusOptions { Address = prometheus.Address.ToString() }, TimeProvider.System);
+var figures = new MeshFigures(prometheusClient);
 var meshNow = new Dictionary<string, (double? ErrorPercent, double? P99Ms)>();
 var lastMeshRead = DateTime.MinValue;
 var bus = controller.Services.GetRequiredService<IBus>();

@@ -117,7 +117,10 @@ public sealed partial class RolloutState
     public void Finish(bool promoted, string reason, DateTimeOffset now)
     {
         if (promoted) StableRevision = Revision;
-        if (promoted || AppliedWeight == 0 || Pending == PendingWork.Rollback) { AppliedWeight = 0; DesiredWeight = 0; }
+        // A promotion that failed leaves traffic where it was (on the healthy canary); every other ending
+        // leaves all of it on stable.
+        var trafficStaysOnCanary = !promoted && Pending == PendingWork.Promote;
+        if (!trafficStaysOnCanary) { AppliedWeight = 0; DesiredWeight = 0; }
         Pending = null;
         PendingSince = null;
         NextAnalysisAt = null;

@@ -14,10 +14,6 @@ namespace CanaryFlow.Controller.Tests.Infrastructure;
 /// with the in-memory world as its cluster. Start, kill and start again like a pod.</summary>
 public static class ControllerHost
 {
-    // MassTransit keeps a process-wide log context from the first bus it builds; hosts started one
-    // after another in one test process must share a logger factory that outlives them.
-    private static readonly ILoggerFactory SharedLogging = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning));
-
     public static async Task<IHost> StartAsync(RabbitMqBroker broker, string virtualHost, string stateDirectory, InMemoryWorld world,
         TimeSpan? stallAfter = null)
     {
@@ -32,7 +28,7 @@ public static class ControllerHost
             ["Rollouts:TickPeriod"] = "00:00:00.050",
             ["Rollouts:StallAfter"] = (stallAfter ?? TimeSpan.FromSeconds(2)).ToString(),
         });
-        builder.Services.AddSingleton(SharedLogging);
+        builder.Services.AddSingleton(TestLogging.Shared);
         builder.Services.AddSingleton<ITrafficRouter>(world);
         builder.Services.AddSingleton<IWorkloadController>(world);
         builder.Services.AddSingleton<IAnalysisRunner>(world);

@@ -1,3 +1,4 @@
+using CanaryFlow.Controller.Tests.Infrastructure;
 using System.Net.Http.Json;
 using CanaryFlow.Analysis;
 using CanaryFlow.Contracts;
@@ -28,9 +29,6 @@ public sealed class ObservedController : IAsyncDisposable
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
 
-    // MassTransit keeps a process-wide log context from the first bus it builds: hosts started one
-    // after another in one test process share a logger factory that outlives them.
-    private static readonly ILoggerFactory SharedLogging = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning));
 
     private readonly WebApplication _app;
 
@@ -70,7 +68,7 @@ public sealed class ObservedController : IAsyncDisposable
             ["Observability:ReportsDirectory"] = reports,
         });
         if (settings != null) builder.Configuration.AddInMemoryCollection(settings);
-        builder.Services.AddSingleton(SharedLogging);
+        builder.Services.AddSingleton(TestLogging.Shared);
         builder.Services.AddSingleton<TimeProvider>(clock);
         builder.Services.AddSingleton<ITrafficRouter>(world);
         builder.Services.AddSingleton<IWorkloadController>(world);
