@@ -19,7 +19,9 @@ public static class FaultsHarness
     {
         var port = ControllerSettings.IntArg(args, "--rabbitmq-port", 5672);
         var perGroup = ControllerSettings.IntArg(args, "--rollouts", 6);
-        string[] scenarios = ["rabbitmq", "prometheus", "api", "notifications", "leader"];
+        string[] all = ["rabbitmq", "prometheus", "api", "notifications", "leader"];
+        var only = ControllerSettings.StringArg(args, "--only");
+        var scenarios = only is null ? all : all.Where(only.Split(',').Contains).ToArray();
         var groups = scenarios.ToDictionary(s => s, s => (IReadOnlyList<BenchService>)Enumerable.Range(0, perGroup)
             .Select(i => new BenchService(Ns, $"{s}-{i:D2}", Faulty: i % 3 == 2, StepWeight: 20, MaxWeight: 100, Interval, FailureLimit: 2)).ToList());
         var work = Directory.CreateTempSubdirectory("canaryflow-faults-").FullName;
@@ -34,14 +36,15 @@ public static class FaultsHarness
         try
         {
             // Canaries of all groups exist from the start; each group is released when its scenario runs.
-            foreach (var s in groups["rabbitmq"].Concat(groups["prometheus"]).Concat(groups["api"]).Concat(groups["notifications"]))
+            foreach (var s in scenarios.Where(s => s != "leader").SelectMany(s => groups[s]))
                 cluster.Store.Create(ResourceKinds.Canaries, Ns, s.CanaryManifest());
-            results.Add(await RabbitMqRestartAsync(cluster, groups["rabbitmq"]));
-            results.Add(await PrometheusOutageAsync(cluster, groups["prometheus"]));
-            results.Add(await ApiFaultsAsync(cluster, groups["api"]));
-            results.Add(await NotificationOutageAsync(cluster, groups["notifications"], receiver));
+            if (groups.TryGetValue("rabbitmq", out var g)) results.Add(await RabbitMqRestartAsync(cluster, g));
+            if (groups.TryGetValue("prometheus", out g)) results.Add(await PrometheusOutageAsync(cluster, g));
+            if (groups.TryGetValue("api", out g)) results.Add(await ApiFaultsAsync(cluster, g));
+            if (groups.TryGetValue("notifications", out g)) results.Add(await NotificationOutageAsync(cluster, g, receiver));
             controller.Dispose(); // the leader scenario runs two replicas of its own
-            results.Add(await LeaderHandoverAsync(cluster, groups["leader"], settings, work));
+            if (groups.TryGetValue("leader", out g))
+                results.Add(await LeaderHandoverAsync(cluster, g, settings, work, ControllerSettings.IntArg(args, "--handovers", 3)));
         }
         finally { controller.Dispose(); }
 
@@ -145,33 +148,44 @@ public static class FaultsHarness
     }
 
     private static async Task<(string, int, string)> LeaderHandoverAsync(SimulatedCluster cluster, IReadOnlyList<BenchService> group,
-        Dictionary<string, string> settings, string work)
+        Dictionary<string, string> settings, string work, int handovers)
     {
         Console.WriteLine("\n== Two replicas with leader election; the leader SIGKILLed");
         var lease = new LeaseWatcher(cluster.Store, Ns, "canaryflow-leader", cluster.Clock);
         var replicas = new Dictionary<string, ControllerProcess>();
+        Dictionary<string, string> Election(string id) => new(settings) { ["Kubernetes:LeaderElection"] = "true", ["Kubernetes:Identity"] = id };
         foreach (var id in new[] { "replica-a", "replica-b" })
-            replicas[id] = ControllerProcess.Start(new Dictionary<string, string>(settings)
-            {
-                ["Kubernetes:LeaderElection"] = "true",
-                ["Kubernetes:Identity"] = id,
-            }, Path.Combine(work, $"{id}.log"));
+            replicas[id] = ControllerProcess.Start(Election(id), Path.Combine(work, $"{id}.log"));
         try
         {
             var tracker = new RolloutTracker(cluster, group);
             await tracker.PollUntilAsync(() => lease.Holder is not null, ScenarioLimit);
             foreach (var s in group) cluster.Store.Create(ResourceKinds.Canaries, Ns, s.CanaryManifest());
             await tracker.PollUntilAsync(() => group.Count(s => cluster.Weights.CurrentWeight(s.Name) > 0) >= group.Count / 2, ScenarioLimit);
-            var leader = lease.Holder!;
-            replicas[leader].Kill();
-            var killedAt = cluster.Clock.Elapsed;
-            Console.WriteLine($"  {killedAt.TotalSeconds:F1}s SIGKILL of the leader {leader}");
-            await tracker.PollUntilAsync(() => lease.Holder is { } h && h != leader, ScenarioLimit);
-            var handover = lease.HolderChangedAt - killedAt;
-            Console.WriteLine($"  new leader {lease.Holder} after {handover.TotalSeconds:F1} s (lease duration {lease.DurationSeconds} s)");
+            // Several handovers: each time the leader is SIGKILLed, then restarted as the standby.
+            var afterKill = new List<double>();
+            var afterRenewal = new List<double>();
+            for (var i = 0; i < handovers; i++)
+            {
+                var leader = lease.Holder!;
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(0, 2000))); // a random point of the renewal cycle
+                replicas[leader].Kill();
+                var killedAt = cluster.Clock.Elapsed;
+                var renewedAt = lease.LastRenewalAt;
+                Console.WriteLine($"  {killedAt.TotalSeconds:F1}s SIGKILL of the leader {leader} ({(killedAt - renewedAt).TotalSeconds:F2} s after its last renewal)");
+                await tracker.PollUntilAsync(() => lease.Holder is { } h && h != leader, ScenarioLimit);
+                afterKill.Add((lease.HolderChangedAt - killedAt).TotalSeconds);
+                afterRenewal.Add((lease.HolderChangedAt - renewedAt).TotalSeconds);
+                Console.WriteLine($"  new leader {lease.Holder} {afterKill[^1]:F2} s after the kill, {afterRenewal[^1]:F2} s after the last renewal " +
+                                  $"(lease duration {lease.DurationSeconds} s)");
+                replicas[leader].Dispose();
+                replicas[leader] = ControllerProcess.Start(Election(leader), Path.Combine(work, $"{leader}-{i + 1}.log"));
+                await Task.Delay(TimeSpan.FromSeconds(3)); // let the restarted standby come up before the next kill
+            }
             await tracker.PollUntilAsync(() => tracker.AllEnded, ScenarioLimit);
             var wrong = tracker.PrintTally();
-            return ("leader", wrong, $"handover {handover.TotalSeconds:F1} s after SIGKILL (lease {lease.DurationSeconds} s, renew deadline 10 s, retry 2 s)");
+            return ("leader", wrong, $"{handovers} handovers after SIGKILL: max {afterKill.Max():F2} s after the kill, max {afterRenewal.Max():F2} s " +
+                                     $"after the last renewal (lease {lease.DurationSeconds} s, renew deadline 10 s, retry 2 s)");
         }
         finally { foreach (var r in replicas.Values) r.Dispose(); }
     }

@@ -10,6 +10,7 @@ public sealed class LeaseWatcher
     private string? _holder;
     private TimeSpan _changedAt;
     private int _duration;
+    private TimeSpan _renewedAt;
 
     public LeaseWatcher(ObjectStore store, string ns, string name, Stopwatch clock) =>
         store.Committed += e =>
@@ -19,6 +20,7 @@ public sealed class LeaseWatcher
             lock (_gate)
             {
                 _duration = (int?)e.Object["spec"]?["leaseDurationSeconds"] ?? _duration;
+                if (holder == _holder) _renewedAt = clock.Elapsed;
                 if (string.IsNullOrEmpty(holder) || holder == _holder) return;
                 _holder = holder;
                 _changedAt = clock.Elapsed;
@@ -27,5 +29,7 @@ public sealed class LeaseWatcher
 
     public string? Holder { get { lock (_gate) return _holder; } }
     public TimeSpan HolderChangedAt { get { lock (_gate) return _changedAt; } }
+    /// <summary>When the current holder last wrote the Lease (a renewal), on the harness's clock.</summary>
+    public TimeSpan LastRenewalAt { get { lock (_gate) return _renewedAt; } }
     public int DurationSeconds { get { lock (_gate) return _duration; } }
 }

@@ -1,8 +1,7 @@
+using System.Net;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
-using k8s.LeaderElection;
-using k8s.LeaderElection.ResourceLock;
 using k8s.Models;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -11,13 +10,16 @@ using Microsoft.Extensions.Options;
 namespace CanaryFlow.Controller.Kubernetes.Leadership;
 
 /// <summary>
-/// Leader election on a coordination.k8s.io Lease (KubernetesClient's <see cref="LeaderElector"/>): tries to
-/// acquire, renews while leading, and on a failed renewal ends the term at once (token cancelled) and then
-/// competes again. A standby acquires the lease when the leader stops renewing for the lease duration.
+/// Leader election on a coordination.k8s.io Lease, with client-go's protocol (holderIdentity, renewTime,
+/// leaseTransitions; every write conditional on the resourceVersion read): tries to acquire, renews every retry
+/// period while leading, and ends the term at once (token cancelled, fence closed) when the Lease is lost or no
+/// renewal succeeded for the renew deadline. A standby takes the Lease when it expires (see <see cref="LeaseExpiry"/>),
+/// waking at the expiry itself, so a dead leader is replaced within the lease duration of its last renewal.
 /// </summary>
-public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptions> options, WriteFence fence, ILogger<LeaseLeadership> logger)
-    : BackgroundService, ILeadership
+public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptions> options, WriteFence fence, TimeProvider time,
+    ILogger<LeaseLeadership> logger) : BackgroundService, ILeadership
 {
+    private readonly TimeSpan _trust = LeaseExpiry.Trust(options.Value);
     private readonly Lock _gate = new();
     private TaskCompletionSource _acquired = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CancellationTokenSource _term = Cancelled();
@@ -40,23 +42,130 @@ public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptio
         var o = options.Value;
         while (!stoppingToken.IsCancellationRequested)
         {
-            using var elector = new LeaderElector(new LeaderElectionConfig(new LeaseLock(client, o.LeaseNamespace, o.LeaseName, Identity))
+            try
             {
-                LeaseDuration = o.LeaseDuration,
-                RenewDeadline = o.RenewDeadline,
-                RetryPeriod = o.RetryPeriod,
-            });
-            elector.OnStartedLeading += Started;
-            elector.OnStoppedLeading += Stopped;
-            try { await elector.RunUntilLeadershipLostAsync(stoppingToken); }
+                var held = await CompeteAsync(stoppingToken);
+                if (held is { } h) await LeadAsync(h, stoppingToken);
+            }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
-            catch (Exception e) { logger.LogWarning(e, "Leader election of {Identity} failed; competing again", Identity); }
-            finally { Stopped(); }
-            // The elector may end on a stop by returning or by throwing: either way, hand the lease back
-            // (only if this replica still holds it).
-            if (stoppingToken.IsCancellationRequested) await ReleaseAsync();
-            else await Task.Delay(o.RetryPeriod, stoppingToken).ContinueWith(_ => { });
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                // Whatever failed (API down, circuit open, a malformed Lease), compete again after a pause: the
+                // election must outlive any single error, or this replica could never lead again.
+                logger.LogWarning("Leader election of {Identity}: {Error}; competing again", Identity, e.Message);
+                Stopped();
+                await Delay(Jittered(o.RetryPeriod), stoppingToken);
+            }
         }
+        Stopped();
+        await ReleaseAsync();
+    }
+
+    /// <summary>Polls the Lease until this replica holds it; returns the Lease as written, or null when stopping.</summary>
+    private async Task<(V1Lease Lease, DateTimeOffset RenewedAt)?> CompeteAsync(CancellationToken stoppingToken)
+    {
+        var o = options.Value;
+        (string? Version, DateTimeOffset At) sighting = (null, default);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var now = time.GetUtcNow();
+            var lease = await ReadAsync(stoppingToken);
+            if (lease is null)
+            {
+                var created = await WriteAsync(null, now, stoppingToken);
+                if (created is not null) return (created, now);
+                continue; // another replica created it first: read it
+            }
+            if (lease.Metadata.ResourceVersion != sighting.Version) sighting = (lease.Metadata.ResourceVersion, now);
+            var duration = lease.Spec?.LeaseDurationSeconds is > 0 and var s ? TimeSpan.FromSeconds(s) : o.LeaseDuration;
+            var takeableAt = LeaseExpiry.TakeableAt(Utc(lease.Spec?.RenewTime), duration, sighting.At, _trust);
+            var holder = lease.Spec?.HolderIdentity;
+            if (string.IsNullOrEmpty(holder) || holder == Identity || now >= takeableAt)
+            {
+                var taken = await WriteAsync(lease, now, stoppingToken);
+                if (taken is not null) return (taken, now);
+                continue; // 409: someone else wrote it in between; read again
+            }
+            // Wake at the expiry itself rather than at the next poll: that poll could come a retry period late.
+            var untilExpiry = takeableAt - now + TimeSpan.FromMilliseconds(1);
+            await Delay(untilExpiry < o.RetryPeriod ? untilExpiry : Jittered(o.RetryPeriod), stoppingToken);
+        }
+        return null;
+    }
+
+    /// <summary>Renews every retry period; the term ends (fence closed) on losing the Lease or when no renewal has
+    /// succeeded for the renew deadline, which is always before a standby may take the Lease.</summary>
+    private async Task LeadAsync((V1Lease Lease, DateTimeOffset RenewedAt) held, CancellationToken stoppingToken)
+    {
+        var o = options.Value;
+        var (lease, renewedAt) = held;
+        Started();
+        try
+        {
+            while (true)
+            {
+                var deadline = renewedAt + o.RenewDeadline;
+                var wait = deadline - time.GetUtcNow();
+                await Delay(wait < o.RetryPeriod ? wait : o.RetryPeriod, stoppingToken);
+                var attempt = time.GetUtcNow();
+                if (attempt >= deadline) { logger.LogWarning("{Identity} could not renew the lease within {Deadline}", Identity, o.RenewDeadline); return; }
+                using var bounded = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                bounded.CancelAfter(deadline - attempt);
+                try
+                {
+                    var renewed = await WriteAsync(lease, attempt, bounded.Token);
+                    if (renewed is null)
+                    {
+                        // 409: read what won. Our own retried write may have landed; anything else means we lost.
+                        var current = await ReadAsync(bounded.Token);
+                        if (current?.Spec?.HolderIdentity != Identity) return;
+                        lease = current;
+                        continue;
+                    }
+                    (lease, renewedAt) = (renewed, attempt);
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested &&
+                                          e is HttpOperationException or HttpRequestException or OperationCanceledException)
+                {
+                    logger.LogInformation("{Identity} failed to renew the lease ({Error}); retrying until the renew deadline", Identity, e.Message);
+                }
+            }
+        }
+        finally { Stopped(); }
+    }
+
+    private async Task<V1Lease?> ReadAsync(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        try { return await client.CoordinationV1.ReadNamespacedLeaseAsync(o.LeaseName, o.LeaseNamespace, cancellationToken: cancellationToken); }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return null; }
+    }
+
+    /// <summary>Takes or renews the Lease for this replica, conditional on the version read (<paramref name="read"/>
+    /// null: create it). Null when another writer got there first (409).</summary>
+    private async Task<V1Lease?> WriteAsync(V1Lease? read, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var renewing = read?.Spec?.HolderIdentity == Identity;
+        var lease = new V1Lease
+        {
+            Metadata = new V1ObjectMeta { Name = o.LeaseName, NamespaceProperty = o.LeaseNamespace, ResourceVersion = read?.Metadata.ResourceVersion },
+            Spec = new V1LeaseSpec
+            {
+                HolderIdentity = Identity,
+                LeaseDurationSeconds = (int)Math.Ceiling(o.LeaseDuration.TotalSeconds),
+                AcquireTime = renewing ? read!.Spec!.AcquireTime : now.UtcDateTime,
+                RenewTime = now.UtcDateTime,
+                LeaseTransitions = (read?.Spec?.LeaseTransitions ?? 0) + (renewing || read is null ? 0 : 1),
+            },
+        };
+        try
+        {
+            return read is null
+                ? await client.CoordinationV1.CreateNamespacedLeaseAsync(lease, o.LeaseNamespace, cancellationToken: cancellationToken)
+                : await client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, o.LeaseName, o.LeaseNamespace, cancellationToken: cancellationToken);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { return null; }
     }
 
     /// <summary>
@@ -122,6 +231,14 @@ public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptio
         ended.Cancel(); // stop writing now: another replica may take the lease once it expires
         logger.LogWarning("{Identity} lost leadership", Identity);
     }
+
+    private Task Delay(TimeSpan wait, CancellationToken cancellationToken) =>
+        wait > TimeSpan.Zero ? Task.Delay(wait, time, cancellationToken) : Task.CompletedTask;
+
+    /// <summary>A retry period ±10%, so that standbys started together do not poll in lockstep.</summary>
+    private static TimeSpan Jittered(TimeSpan period) => period * (0.9 + 0.2 * Random.Shared.NextDouble());
+
+    private static DateTimeOffset? Utc(DateTime? t) => t is { } v ? new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)) : null;
 
     private static CancellationTokenSource Cancelled()
     {
