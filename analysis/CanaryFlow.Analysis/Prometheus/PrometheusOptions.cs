@@ -41,9 +41,11 @@ public sealed class PrometheusOptions
 
     /// <summary>
     /// Concurrent checks in the same namespace whose evaluation times fall in the same window of
-    /// this length share one query per metric (see <c>WorkloadQueryBatcher</c>).
+    /// this length share one query per metric (see <c>WorkloadQueryBatcher</c>). It is also the
+    /// oldest a shared answer can be when a check uses it, so it bounds how late a breach is acted
+    /// on: short enough that the checks of one ticker pass share a query, and no longer.
     /// </summary>
-    public TimeSpan BatchWindow { get; set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan BatchWindow { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Resolution of the range queries that feed the statistical comparison.</summary>
     public TimeSpan ComparisonStep { get; set; } = TimeSpan.FromSeconds(15);
