@@ -103,7 +103,9 @@ public sealed class ObjectStore(TimeProvider time)
                 var old = (JsonObject)existing["metadata"]!;
                 foreach (var key in new[] { "name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion" })
                     meta[key] = old[key]?.DeepClone();
-                if (kind.HasStatus) next["status"] = existing["status"]?.DeepClone();
+                // The main endpoint keeps the stored status; an object without one stays without (no "status": null).
+                if (kind.HasStatus && existing["status"] is { } status) next["status"] = status.DeepClone();
+                else if (kind.HasStatus) next.Remove("status");
                 else if (!next.ContainsKey("status") && existing.ContainsKey("status")) next.Remove("status");
                 Defaults.Apply(kind, next);
                 if (!JsonNode.DeepEquals(WithoutMetadataAndStatus(next), WithoutMetadataAndStatus(existing)))
