@@ -111,7 +111,7 @@ public sealed class ObjectStore(TimeProvider time)
                 if (!JsonNode.DeepEquals(WithoutMetadataAndStatus(next), WithoutMetadataAndStatus(existing)))
                     meta["generation"] = ((long?)old["generation"] ?? 1) + 1;
             }
-            Admission.Check(kind, name, next);
+            Admission.Check(kind, name, next, existing);
             if (JsonNode.DeepEquals(next, existing)) { change = null; result = (JsonObject)existing.DeepClone(); }
             else { change = Commit(kind, ns, name, next, "MODIFIED"); result = (JsonObject)change.Object.DeepClone(); }
         }
