@@ -117,9 +117,21 @@ public sealed class SubsetAdoptionTests : IAsyncLifetime
         Assert.Contains("no subset named 'v2'", refused.Reason);
     }
 
+    [Fact]
+    public async Task A_DestinationRule_of_the_users_with_the_targets_name_is_not_taken_over_unless_the_Canary_names_it()
+    {
+        // The example's rule is named as the target (checkout-service), which is the name CanaryFlow gives its own.
+        var (ruleBefore, _) = await LoadExampleAsync(editCanary: canary => canary["spec"]!.AsObject().Remove("destinationRule"));
+        await Host.StartWatcherAsync();
+
+        await KubeTestHost.EventuallyAsync(async () => ReadyReason(await GetCanaryAsync("checkout-service")) == "InvalidSpec", "InvalidSpec reported");
+        Assert.Contains("name it in spec.destinationRule to adopt it", (string?)Ready(await GetCanaryAsync("checkout-service"))!["message"]);
+        Assert.Equal(ruleBefore.ToJsonString(), (await GetAsync(Istio.DestinationRules, "checkout-service")).ToJsonString());
+    }
+
     /// <summary>Creates the example's Deployment, Service, DestinationRule, VirtualService and Canary as written
     /// (the kinds the sandbox serves); returns the rule and the VirtualService as the server stored them.</summary>
-    private async Task<(JsonObject Rule, JsonObject VirtualService)> LoadExampleAsync(Action<JsonObject>? editRule = null)
+    private async Task<(JsonObject Rule, JsonObject VirtualService)> LoadExampleAsync(Action<JsonObject>? editRule = null, Action<JsonObject>? editCanary = null)
     {
         var file = Path.Combine(RepositoryRoot.Path, "manifests", "examples", "checkout-service.yaml");
         var docs = RenderedManifests.Split("checkout-service.yaml", await File.ReadAllTextAsync(file));
@@ -129,8 +141,9 @@ public sealed class SubsetAdoptionTests : IAsyncLifetime
         editRule?.Invoke(rule);
         await Host.Client.CustomObjects.CreateNamespacedCustomObjectAsync(rule, Istio.Group, Istio.Version, Ns, Istio.DestinationRules);
         await Host.Client.CustomObjects.CreateNamespacedCustomObjectAsync(docs.Single(d => d.Kind == "VirtualService").Json, Istio.Group, Istio.Version, Ns, Istio.VirtualServices);
-        await Host.Client.CustomObjects.CreateNamespacedCustomObjectAsync(docs.Single(d => d.Kind == "Canary").Json,
-            CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural);
+        var canary = docs.Single(d => d.Kind == "Canary").Json;
+        editCanary?.Invoke(canary);
+        await Host.Client.CustomObjects.CreateNamespacedCustomObjectAsync(canary, CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural);
         return (await GetAsync(Istio.DestinationRules, "checkout-service"), await GetAsync(Istio.VirtualServices, "checkout-service"));
     }
 
@@ -177,4 +190,44 @@ public sealed class SubsetAdoptionTests : IAsyncLifetime
     private Task<JsonObject> GetCanaryAsync(string name) => Host.GetCanaryAsync(name, Ns);
 
     private Task<V1Deployment> ReadDeploymentAsync(string name) => Host.Client.AppsV1.ReadNamespacedDeploymentAsync(name, Ns);
+}
+
+/// <summary>The adopted DestinationRule's checks and patch, on raw JSON.</summary>
+public sealed class DestinationRuleSubsetsTests
+{
+    private static CanaryContext Context() => CanaryContext.From(CanaryResource.FromObject(JsonNode.Parse("""
+        {"metadata":{"name":"checkout","namespace":"shop"},"spec":{"targetRef":{"name":"checkout"},"service":{"port":80},
+         "virtualService":{"name":"checkout","stableSubset":"v1","canarySubset":"v2"},"destinationRule":{"name":"checkout-dr"}}}
+        """)!), "canaryflow.dev/track");
+
+    private static JsonObject Rule(string host, string subsets) =>
+        new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["name"] = "checkout-dr", ["resourceVersion"] = "7" },
+            ["spec"] = new JsonObject { ["host"] = host, ["subsets"] = JsonNode.Parse(subsets) },
+        };
+
+    [Theory]
+    [InlineData(null, "DestinationRule shop/checkout-dr does not exist")]
+    [InlineData("other.shop.svc.cluster.local", "is for host 'other.shop.svc.cluster.local', not service checkout")]
+    [InlineData("checkout.shop", null)]
+    public void An_adopted_rule_must_exist_and_be_for_the_service(string? host, string? problem)
+    {
+        var rule = host is null ? null : Rule(host, """[{"name":"v1"},{"name":"v2"}]""");
+        if (problem is null) Assert.Null(DestinationRuleSubsets.Problem(Context(), rule));
+        else Assert.Contains(problem, DestinationRuleSubsets.Problem(Context(), rule));
+    }
+
+    [Fact]
+    public void The_patch_replaces_only_the_labels_of_subsets_that_do_not_select_their_track_yet_and_is_conditional()
+    {
+        var rule = Rule("checkout", """[{"name":"v0","labels":{"version":"v0"}},{"name":"v2","labels":{"canaryflow.dev/track":"canary"}},{"name":"v1","labels":{"version":"v1"}}]""");
+
+        var patch = DestinationRuleSubsets.LabelPatch(Context(), rule)!;
+
+        Assert.Equal("""[{"op":"replace","path":"/metadata/resourceVersion","value":"7"},{"op":"add","path":"/spec/subsets/2/labels","value":{"canaryflow.dev/track":"stable"}}]""",
+            patch.ToJsonString());
+        rule["spec"]!["subsets"]![2]!["labels"] = new JsonObject { ["canaryflow.dev/track"] = "stable" };
+        Assert.Null(DestinationRuleSubsets.LabelPatch(Context(), rule));
+    }
 }
