@@ -67,7 +67,10 @@ public sealed class SubsetAdoptionTests : IAsyncLifetime
     public async Task A_rollback_on_adopted_v1_v2_subsets_leaves_all_traffic_on_v1_and_the_canary_at_zero()
     {
         var (ruleBefore, vsBefore) = await LoadExampleAsync();
+        // The rule changed by someone else while CanaryFlow re-points its subsets: 409, re-read, patch again.
+        Host.Sandbox.Faults.Add(new CanaryFlow.Sandbox.Kubernetes.Fault(409, 1, Method: "PATCH", PathContains: "/destinationrules/"));
         await InitializedAsync("checkout-service");
+        Assert.Equal(1, Host.Sandbox.Faults.Injected);
         await Host.SetImageAsync("checkout-service", "registry.example.com/shop/checkout-service:bad", Ns);
         Assert.True((await Workloads.PrepareCanaryAsync(Checkout, await Host.RevisionAsync("checkout-service", Ns), default)).Succeeded);
         await Router.SetWeightsAsync(Checkout, 30, default);
