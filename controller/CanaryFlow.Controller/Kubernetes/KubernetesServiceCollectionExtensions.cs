@@ -37,6 +37,7 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<CanaryApi>();
         services.AddSingleton<Deployments>();
         services.AddSingleton<DeploymentWaiter>();
+        services.AddSingleton<VirtualServiceWeights>();
         services.AddSingleton<RoutingObjects>();
         services.AddSingleton<CanaryInitializer>();
         services.AddSingleton<CanaryStatusWriter>();

@@ -103,13 +103,15 @@ public sealed class ObjectStore(TimeProvider time)
                 var old = (JsonObject)existing["metadata"]!;
                 foreach (var key in new[] { "name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion" })
                     meta[key] = old[key]?.DeepClone();
-                if (kind.HasStatus) next["status"] = existing["status"]?.DeepClone();
+                // The main endpoint keeps the stored status; an object without one stays without (no "status": null).
+                if (kind.HasStatus && existing["status"] is { } status) next["status"] = status.DeepClone();
+                else if (kind.HasStatus) next.Remove("status");
                 else if (!next.ContainsKey("status") && existing.ContainsKey("status")) next.Remove("status");
                 Defaults.Apply(kind, next);
                 if (!JsonNode.DeepEquals(WithoutMetadataAndStatus(next), WithoutMetadataAndStatus(existing)))
                     meta["generation"] = ((long?)old["generation"] ?? 1) + 1;
             }
-            Admission.Check(kind, name, next);
+            Admission.Check(kind, name, next, existing);
             if (JsonNode.DeepEquals(next, existing)) { change = null; result = (JsonObject)existing.DeepClone(); }
             else { change = Commit(kind, ns, name, next, "MODIFIED"); result = (JsonObject)change.Object.DeepClone(); }
         }

@@ -10,28 +10,34 @@ namespace CanaryFlow.Sandbox.Kubernetes;
 /// additionalProperties, x-kubernetes-preserve-unknown-fields and x-kubernetes-int-or-string.
 /// Fields the schema does not declare are errors, as with <c>kubectl apply --validate=strict</c>, or,
 /// with <paramref name="prune"/>, removed, as the API server does when it stores a custom object.
-/// (CEL rules, <c>x-kubernetes-validations</c>, are not evaluated.)
+/// CEL rules (<c>x-kubernetes-validations</c>) are <see cref="CelRules"/>' part.
 /// </summary>
 public static class OpenApiSchemaValidator
 {
-    public static IReadOnlyList<string> Validate(JsonNode? value, JsonObject schema, bool prune = false)
+    public static IReadOnlyList<string> Validate(JsonNode? value, JsonObject schema, bool prune = false) =>
+        [.. ValidateDetailed(value, schema, prune).Select(e => e.ToString())];
+
+    /// <summary>The violations, each marked when it blocks CEL evaluation as on the API server (a wrong type, a
+    /// missing required field, a value outside an enum, too long or too many: the object has not the shape the
+    /// rules were written for).</summary>
+    public static IReadOnlyList<SchemaError> ValidateDetailed(JsonNode? value, JsonObject schema, bool prune = false)
     {
-        var errors = new List<string>();
+        var errors = new List<SchemaError>();
         Check(value, schema, "$", errors, prune);
         return errors;
     }
 
-    private static void Check(JsonNode? value, JsonObject schema, string at, List<string> errors, bool prune)
+    private static void Check(JsonNode? value, JsonObject schema, string at, List<SchemaError> errors, bool prune)
     {
         if (value is null)
         {
             // The API server drops a null where the schema does not allow one (pruning), rather than refusing it.
-            if (schema["nullable"]?.GetValue<bool>() != true && !prune) errors.Add($"{at}: null is not allowed");
+            if (schema["nullable"]?.GetValue<bool>() != true && !prune) errors.Add(new(at, "null is not allowed", Blocking: true));
             return;
         }
         if (schema["x-kubernetes-int-or-string"]?.GetValue<bool>() == true)
         {
-            if (!IsInteger(value) && !IsString(value)) errors.Add($"{at}: must be an integer or a string");
+            if (!IsInteger(value) && !IsString(value)) errors.Add(new(at, "must be an integer or a string", Blocking: true));
             return;
         }
         var type = schema["type"]?.GetValue<string>();
@@ -40,36 +46,36 @@ public static class OpenApiSchemaValidator
             case "object": CheckObject(value, schema, at, errors, prune); break;
             case "array": CheckArray(value, schema, at, errors, prune); break;
             case "string":
-                if (!IsString(value)) { errors.Add($"{at}: must be a string"); return; }
+                if (!IsString(value)) { errors.Add(new(at, "must be a string", Blocking: true)); return; }
                 CheckString(value.GetValue<string>(), schema, at, errors);
                 break;
             case "integer":
-                if (!IsInteger(value)) { errors.Add($"{at}: must be an integer"); return; }
+                if (!IsInteger(value)) { errors.Add(new(at, "must be an integer", Blocking: true)); return; }
                 CheckRange(Number(value), schema, at, errors);
                 break;
             case "number":
-                if (!IsNumber(value)) { errors.Add($"{at}: must be a number"); return; }
+                if (!IsNumber(value)) { errors.Add(new(at, "must be a number", Blocking: true)); return; }
                 CheckRange(Number(value), schema, at, errors);
                 break;
             case "boolean":
-                if (value is not JsonValue b || !b.TryGetValue<bool>(out _)) errors.Add($"{at}: must be a boolean");
+                if (value is not JsonValue b || !b.TryGetValue<bool>(out _)) errors.Add(new(at, "must be a boolean", Blocking: true));
                 break;
             case null:
                 break;
             default:
-                errors.Add($"{at}: the schema uses type '{type}', which this validator does not know");
+                errors.Add(new(at, $"the schema uses type '{type}', which this validator does not know", Blocking: true));
                 break;
         }
         if (schema["enum"] is JsonArray allowed && !allowed.Any(a => JsonNode.DeepEquals(a, value)))
-            errors.Add($"{at}: '{value.ToJsonString()}' is not one of {allowed.ToJsonString()}");
+            errors.Add(new(at, $"'{value.ToJsonString()}' is not one of {allowed.ToJsonString()}", Blocking: true));
     }
 
-    private static void CheckObject(JsonNode value, JsonObject schema, string at, List<string> errors, bool prune)
+    private static void CheckObject(JsonNode value, JsonObject schema, string at, List<SchemaError> errors, bool prune)
     {
-        if (value is not JsonObject obj) { errors.Add($"{at}: must be an object"); return; }
+        if (value is not JsonObject obj) { errors.Add(new(at, "must be an object", Blocking: true)); return; }
         if (schema["required"] is JsonArray required)
             foreach (var name in required.Select(r => r!.GetValue<string>()))
-                if (!obj.ContainsKey(name)) errors.Add($"{at}: '{name}' is required");
+                if (!obj.ContainsKey(name)) errors.Add(new(at, $"'{name}' is required", Blocking: true));
         var properties = schema["properties"] as JsonObject;
         var preserve = schema["x-kubernetes-preserve-unknown-fields"]?.GetValue<bool>() == true;
         var pruned = new List<string>();
@@ -82,32 +88,32 @@ public static class OpenApiSchemaValidator
             else if (schema["additionalProperties"] is JsonObject additional) Check(child, additional, $"{at}.{name}", errors, prune);
             else if (properties is null && (preserve || schema["additionalProperties"] is null && at == "$.metadata")) continue;
             else if (!preserve && prune) pruned.Add(name);
-            else if (!preserve) errors.Add($"{at}: unknown field '{name}'");
+            else if (!preserve) errors.Add(new(at, $"unknown field '{name}'", Blocking: false));
         }
         foreach (var name in pruned) obj.Remove(name);
     }
 
-    private static void CheckArray(JsonNode value, JsonObject schema, string at, List<string> errors, bool prune)
+    private static void CheckArray(JsonNode value, JsonObject schema, string at, List<SchemaError> errors, bool prune)
     {
-        if (value is not JsonArray array) { errors.Add($"{at}: must be an array"); return; }
-        if (schema["minItems"] is { } min && array.Count < Number(min)) errors.Add($"{at}: at least {min} items");
-        if (schema["maxItems"] is { } max && array.Count > Number(max)) errors.Add($"{at}: at most {max} items");
+        if (value is not JsonArray array) { errors.Add(new(at, "must be an array", Blocking: true)); return; }
+        if (schema["minItems"] is { } min && array.Count < Number(min)) errors.Add(new(at, $"at least {min} items", Blocking: false));
+        if (schema["maxItems"] is { } max && array.Count > Number(max)) errors.Add(new(at, $"at most {max} items", Blocking: true));
         if (schema["items"] is JsonObject items)
             for (var i = 0; i < array.Count; i++) Check(array[i], items, $"{at}[{i}]", errors, prune);
     }
 
-    private static void CheckString(string text, JsonObject schema, string at, List<string> errors)
+    private static void CheckString(string text, JsonObject schema, string at, List<SchemaError> errors)
     {
-        if (schema["minLength"] is { } min && text.Length < Number(min)) errors.Add($"{at}: shorter than {min}");
-        if (schema["maxLength"] is { } max && text.Length > Number(max)) errors.Add($"{at}: longer than {max}");
+        if (schema["minLength"] is { } min && text.Length < Number(min)) errors.Add(new(at, $"shorter than {min}", Blocking: false));
+        if (schema["maxLength"] is { } max && text.Length > Number(max)) errors.Add(new(at, $"longer than {max}", Blocking: true));
         if (schema["pattern"] is { } pattern && !Regex.IsMatch(text, pattern.GetValue<string>(), RegexOptions.None, TimeSpan.FromSeconds(1)))
-            errors.Add($"{at}: '{text}' does not match {pattern}");
+            errors.Add(new(at, $"'{text}' does not match {pattern}", Blocking: false));
     }
 
-    private static void CheckRange(double number, JsonObject schema, string at, List<string> errors)
+    private static void CheckRange(double number, JsonObject schema, string at, List<SchemaError> errors)
     {
-        if (schema["minimum"] is { } min && number < Number(min)) errors.Add($"{at}: {number.ToString(CultureInfo.InvariantCulture)} is below {min}");
-        if (schema["maximum"] is { } max && number > Number(max)) errors.Add($"{at}: {number.ToString(CultureInfo.InvariantCulture)} is above {max}");
+        if (schema["minimum"] is { } min && number < Number(min)) errors.Add(new(at, $"{number.ToString(CultureInfo.InvariantCulture)} is below {min}", Blocking: false));
+        if (schema["maximum"] is { } max && number > Number(max)) errors.Add(new(at, $"{number.ToString(CultureInfo.InvariantCulture)} is above {max}", Blocking: false));
     }
 
     private static bool IsString(JsonNode n) => n.GetValueKind() == System.Text.Json.JsonValueKind.String;
@@ -118,4 +124,10 @@ public static class OpenApiSchemaValidator
 
     // Whatever CLR type holds the number (int, long, double, JsonElement), read it from its JSON text.
     private static double Number(JsonNode n) => double.Parse(n.ToJsonString(), CultureInfo.InvariantCulture);
+}
+
+/// <param name="Blocking">True for the violations after which the API server does not evaluate CEL rules.</param>
+public sealed record SchemaError(string Path, string Message, bool Blocking)
+{
+    public override string ToString() => $"{Path}: {Message}";
 }

@@ -7,6 +7,9 @@ public sealed record ResourceKind(string Group, string Version, string Plural, s
 {
     public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
 
+    /// <summary>"Deployment.apps", as the real server names a kind in a 422's message.</summary>
+    public string GroupKind => Group.Length == 0 ? Kind : $"{Kind}.{Group}";
+
     /// <summary>"deployments.apps", as the real server names a resource in its messages.</summary>
     public string QualifiedName => Group.Length == 0 ? Plural : $"{Plural}.{Group}";
 }

@@ -51,6 +51,7 @@ public sealed class SandboxKubernetesServer : IAsyncDisposable
     public static async Task<SandboxKubernetesServer> StartAsync(SandboxKubernetesOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new SandboxKubernetesOptions();
+        Admission.LoadRules(); // a CRD rule the sandbox cannot apply stops it here, not silently later
         var time = options.Time ?? TimeProvider.System;
         var store = new ObjectStore(time);
         var faults = new FaultInjector();

@@ -56,6 +56,8 @@ public sealed class CanaryPlanMapperTests
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"metrics":[{"name":"errors","query":"sum(rate(x_total{job=\"a\"}[{{interval}}])"}]}}""", "'(' is not closed")]
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"metrics":[{"name":"errors","query":"sum(rate(x_total{pod=\"{{pod}}\"}[1m]))"}]}}""", "unknown variable {{pod}}")]
     [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"analysis":{"metrics":[{"name":"my-metric"}]}}""", "needs a query")]
+    [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"virtualService":{"stableSubset":"v1","canarySubset":"v1"}}""", "stableSubset and canarySubset must differ")]
+    [InlineData("""{"targetRef":{"name":"w"},"service":{"port":80},"virtualService":{"stableSubset":"canary"}}""", "must differ, both are \"canary\"")]
     public void An_invalid_spec_yields_errors_not_an_exception(string json, string error)
     {
         var result = CanaryPlanMapper.Map(Spec(json));

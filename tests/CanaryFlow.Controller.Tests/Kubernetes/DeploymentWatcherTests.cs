@@ -66,7 +66,8 @@ public sealed class DeploymentWatcherTests : SandboxTest
         await Host.CreateDeploymentAsync("podinfo", "podinfo:1");
         await Host.CreateCanaryAsync("podinfo", "podinfo", new JsonObject
         {
-            ["analysis"] = new JsonObject { ["stepWeight"] = 40, ["maxWeight"] = 20 },
+            // Past the CRD's schema and rules; only the controller knows a custom metric needs a query.
+            ["analysis"] = new JsonObject { ["metrics"] = new JsonArray(new JsonObject { ["name"] = "error-budget" }) },
         });
         await Host.StartWatcherAsync();
 
@@ -74,7 +75,7 @@ public sealed class DeploymentWatcherTests : SandboxTest
         var ready = (await Host.GetCanaryAsync("podinfo"))["status"]!["conditions"]!.AsArray().Single(c => (string?)c!["type"] == "Ready")!;
         Assert.Equal("False", (string?)ready["status"]);
         Assert.Equal("InvalidSpec", (string?)ready["reason"]);
-        Assert.Contains("stepWeight 40 is above maxWeight 20", (string?)ready["message"]);
+        Assert.Contains("\"error-budget\" is not a built-in metric", (string?)ready["message"]);
         await KubeTestHost.EventuallyAsync(async () => (await Host.Client.CoreV1.ListNamespacedEventAsync(KubeTestHost.Ns)).Items
             .Any(e => e.Reason == "InvalidSpec" && e.Type == "Warning" && e.InvolvedObject.Name == "podinfo"), "Warning Event");
         Assert.Null(await Host.Get<CanaryFlow.Controller.Kubernetes.Workloads.Deployments>().TryReadAsync(KubeTestHost.Ns, "podinfo-primary", default));

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes;
+using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Routing;
 using CanaryFlow.Controller.Kubernetes.Watch;
@@ -69,7 +70,7 @@ public sealed class KubeTestHost : IAsyncDisposable
         return new KubeTestHost(sandbox, services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }), sharedSandbox is null);
     }
 
-    public async Task<V1Deployment> CreateDeploymentAsync(string name, string image, int replicas = 2)
+    public async Task<V1Deployment> CreateDeploymentAsync(string name, string image, int replicas = 2, string ns = Ns)
     {
         var labels = new Dictionary<string, string> { ["app"] = name };
         return await Client.AppsV1.CreateNamespacedDeploymentAsync(new V1Deployment
@@ -85,11 +86,11 @@ public sealed class KubeTestHost : IAsyncDisposable
                     Spec = new V1PodSpec { Containers = [new V1Container { Name = "app", Image = image, Ports = [new V1ContainerPort { ContainerPort = 8080 }] }] },
                 },
             },
-        }, Ns);
+        }, ns);
     }
 
     /// <summary>Creates a Canary for the target; <paramref name="spec"/> adds to (or overrides) a minimal valid spec.</summary>
-    public async Task CreateCanaryAsync(string name, string target, JsonObject? spec = null)
+    public async Task CreateCanaryAsync(string name, string target, JsonObject? spec = null, string ns = Ns)
     {
         var body = new JsonObject
         {
@@ -104,17 +105,17 @@ public sealed class KubeTestHost : IAsyncDisposable
             ["kind"] = CanaryResource.Kind,
             ["metadata"] = new JsonObject { ["name"] = name },
             ["spec"] = body,
-        }, CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural);
+        }, CanaryResource.Group, CanaryResource.Version, ns, CanaryResource.Plural);
     }
 
-    public async Task SetImageAsync(string deployment, string image) =>
+    public async Task SetImageAsync(string deployment, string image, string ns = Ns) =>
         await Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(
-            $$"""[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"{{image}}"}]""", V1Patch.PatchType.JsonPatch), deployment, Ns);
+            $$"""[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"{{image}}"}]""", V1Patch.PatchType.JsonPatch), deployment, ns);
 
-    public async Task<JsonObject> GetCustomAsync(string plural, string name, string group = Istio.Group, string version = Istio.Version) =>
-        (JsonObject)JsonNode.Parse(((System.Text.Json.JsonElement)await Client.CustomObjects.GetNamespacedCustomObjectAsync(group, version, Ns, plural, name)).GetRawText())!;
+    public async Task<JsonObject> GetCustomAsync(string plural, string name, string group = Istio.Group, string version = Istio.Version, string ns = Ns) =>
+        (JsonObject)JsonNode.Parse(((System.Text.Json.JsonElement)await Client.CustomObjects.GetNamespacedCustomObjectAsync(group, version, ns, plural, name)).GetRawText())!;
 
-    public Task<JsonObject> GetCanaryAsync(string name) => GetCustomAsync(CanaryResource.Plural, name, CanaryResource.Group, CanaryResource.Version);
+    public Task<JsonObject> GetCanaryAsync(string name, string ns = Ns) => GetCustomAsync(CanaryResource.Plural, name, CanaryResource.Group, CanaryResource.Version, ns);
 
     /// <summary>Re-checks a condition until it holds, within a generous bound (the bound is a safety net, not an assertion on speed).</summary>
     public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int seconds = 15)
@@ -147,8 +148,25 @@ public sealed class KubeTestHost : IAsyncDisposable
         return new RolloutTarget(Ns, "podinfo");
     }
 
-    public async Task<string> RevisionAsync(string deployment) =>
-        PodTemplateHash.Compute((await Client.AppsV1.ReadNamespacedDeploymentAsync(deployment, Ns)).Spec.Template, "canaryflow.dev/track");
+    public async Task<string> RevisionAsync(string deployment, string ns = Ns) =>
+        PodTemplateHash.Compute((await Client.AppsV1.ReadNamespacedDeploymentAsync(deployment, ns)).Spec.Template, "canaryflow.dev/track");
+
+    /// <summary>Records each new canary weight of the service's route, as a watcher of the VirtualServices sees it.</summary>
+    public async Task WatchCanaryWeightsAsync(string service, System.Collections.Concurrent.ConcurrentQueue<int> seen, CancellationToken ct,
+        string ns = Ns, RouteSubsets? subsets = null)
+    {
+        try
+        {
+            await foreach (var (type, item) in Client.CustomObjects.WatchListNamespacedCustomObjectAsync(Istio.Group, Istio.Version,
+                               ns, Istio.VirtualServices, cancellationToken: ct))
+            {
+                if (type == WatchEventType.Deleted) continue;
+                var weights = VirtualServiceRoutes.Read((JsonObject)CanaryApi.ToNode(item)!, service, ns, subsets);
+                if (weights is { } w && (seen.IsEmpty || seen.Last() != w.Canary)) seen.Enqueue(w.Canary);
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
 
     public async ValueTask DisposeAsync()
     {

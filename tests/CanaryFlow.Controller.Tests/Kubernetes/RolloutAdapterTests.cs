@@ -44,7 +44,7 @@ public sealed class RolloutAdapterTests : SandboxTest
         var target = await Host.InitializedAsync();
         var seen = new ConcurrentQueue<int>();
         using var stop = new CancellationTokenSource();
-        var watching = WatchCanaryWeightsAsync(seen, stop.Token);
+        var watching = Host.WatchCanaryWeightsAsync("podinfo", seen, stop.Token);
         await KubeTestHost.EventuallyAsync(() => Task.FromResult(!seen.IsEmpty), "the weight watcher is connected");
 
         await Host.SetImageAsync("podinfo", "podinfo:2");
@@ -191,21 +191,6 @@ public sealed class RolloutAdapterTests : SandboxTest
         Assert.Equal("team-a", (string?)after["metadata"]!["annotations"]!["owner"]);
         Assert.Null(await Host.Get<CanaryFlow.Controller.Kubernetes.Api.CanaryApi>()
             .GetCustomAsync(Istio.Group, Istio.Version, KubeTestHost.Ns, Istio.VirtualServices, "podinfo", default)); // none of its own
-    }
-
-    private async Task WatchCanaryWeightsAsync(ConcurrentQueue<int> seen, CancellationToken ct)
-    {
-        try
-        {
-            await foreach (var (type, item) in Host.Client.CustomObjects.WatchListNamespacedCustomObjectAsync(Istio.Group, Istio.Version,
-                               KubeTestHost.Ns, Istio.VirtualServices, cancellationToken: ct))
-            {
-                if (type == WatchEventType.Deleted) continue;
-                var weights = VirtualServiceRoutes.Read((JsonObject)CanaryFlow.Controller.Kubernetes.Api.CanaryApi.ToNode(item)!, "podinfo", KubeTestHost.Ns);
-                if (weights is { } w && (seen.IsEmpty || seen.Last() != w.Canary)) seen.Enqueue(w.Canary);
-            }
-        }
-        catch (OperationCanceledException) { }
     }
 }
 

@@ -97,8 +97,11 @@ public sealed class ManifestTests
         Assert.All(routes, r => Assert.Contains(r!["destination"]!["subset"]!.GetValue<string>(), subsets));
         Assert.Equal(rule["spec"]!["host"]!.GetValue<string>(), routes[0]!["destination"]!["host"]!.GetValue<string>());
         Assert.Equal("STRICT", docs.Single(d => d.Kind == "PeerAuthentication").Json["spec"]!["mtls"]!["mode"]!.GetValue<string>());
-        var deployments = docs.Where(d => d.Kind == "Deployment").Select(d => d.Json["spec"]!["template"]!["metadata"]!["labels"]!["version"]!.GetValue<string>());
-        Assert.Equal(subsets.Order(), deployments.Order());
+        // The Canary adopts those very objects: its target is the example's Deployment, its subsets the rule's.
+        var canary = docs.Single(d => d.Kind == "Canary").Json["spec"]!;
+        Assert.Equal(docs.Single(d => d.Kind == "Deployment").Name, canary["targetRef"]!["name"]!.GetValue<string>());
+        Assert.Equal(subsets.Order(), new[] { canary["virtualService"]!["stableSubset"]!.GetValue<string>(), canary["virtualService"]!["canarySubset"]!.GetValue<string>() }.Order());
+        Assert.Equal(rule["metadata"]!["name"]!.GetValue<string>(), canary["destinationRule"]!["name"]!.GetValue<string>());
     }
 
     [Fact]

@@ -128,7 +128,8 @@ public sealed class CanaryNotFoundException(RolloutTarget target) : Exception($"
 }
 
 /// <summary>The names of every object one Canary involves (Flagger's conventions: the target is the canary,
-/// <c>&lt;name&gt;-primary</c> the stable copy).</summary>
+/// <c>&lt;name&gt;-primary</c> the stable copy), and the subsets that route to each (Argo Rollouts' subset-level
+/// splitting: the user may name them, e.g. v1/v2).</summary>
 public sealed record CanaryContext(
     CanaryResource Canary,
     RolloutTarget Target,
@@ -138,16 +139,28 @@ public sealed record CanaryContext(
     string VirtualServiceName,
     bool AdoptsVirtualService,
     string DestinationRuleName,
+    bool AdoptsDestinationRule,
+    RouteSubsets Subsets,
     string TrackLabel,
     TimeSpan ProgressDeadline)
 {
     public static CanaryContext From(CanaryResource canary, string trackLabel)
     {
         var target = canary.TargetName;
-        var adopted = canary.Spec?.VirtualService?.Name;
+        var spec = canary.Spec;
+        var adopted = spec?.VirtualService?.Name;
+        var adoptedRule = spec?.DestinationRule?.Name;
+        var subsets = new RouteSubsets(spec?.VirtualService?.StableSubset ?? RouteSubsets.Default.Stable,
+            spec?.VirtualService?.CanarySubset ?? RouteSubsets.Default.Canary);
         return new CanaryContext(canary, new RolloutTarget(canary.Namespace, target), target + WorkloadNames.StableSuffix,
-            canary.Spec?.Service?.Name ?? target, canary.Spec?.Service?.Port ?? 80,
-            adopted ?? target, adopted is not null, target, trackLabel,
-            TimeSpan.FromSeconds(canary.Spec?.Analysis?.ProgressDeadlineSeconds ?? 600));
+            spec?.Service?.Name ?? target, spec?.Service?.Port ?? 80,
+            adopted ?? target, adopted is not null, adoptedRule ?? target, adoptedRule is not null, subsets, trackLabel,
+            TimeSpan.FromSeconds(spec?.Analysis?.ProgressDeadlineSeconds ?? 600));
     }
+}
+
+/// <summary>The names of the DestinationRule subsets that serve the stable and the canary pods.</summary>
+public sealed record RouteSubsets(string Stable, string Canary)
+{
+    public static readonly RouteSubsets Default = new("stable", "canary");
 }

@@ -34,6 +34,9 @@ public static partial class CanaryPlanMapper
         if (spec.Service is null) errors.Add("spec.service is required");
         else if (spec.Service.Port is < 1 or > 65535) errors.Add($"spec.service.port must be 1..65535, got {spec.Service.Port}");
 
+        if (spec.VirtualService is { } vs && (vs.StableSubset ?? "stable") == (vs.CanarySubset ?? "canary"))
+            errors.Add($"spec.virtualService: stableSubset and canarySubset must differ, both are \"{vs.StableSubset ?? vs.CanarySubset}\"");
+
         var a = spec.Analysis;
         var steps = Steps(a, errors);
         var interval = DefaultInterval;

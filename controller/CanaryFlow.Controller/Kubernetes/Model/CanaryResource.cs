@@ -57,13 +57,19 @@ public sealed record CanarySpec(
     VirtualServiceRef? VirtualService,
     CanaryAnalysis? Analysis,
     ImagePolicySpec? ImagePolicy,
-    IReadOnlyList<NotificationSpec>? Notifications);
+    IReadOnlyList<NotificationSpec>? Notifications,
+    DestinationRuleRef? DestinationRule = null);
 
 public sealed record TargetRef(string? Name, string? Kind = "Deployment", string? ApiVersion = "apps/v1");
 
 public sealed record ServiceSpec(string? Name, int Port, IReadOnlyList<string>? Hosts, IReadOnlyList<string>? Gateways);
 
-public sealed record VirtualServiceRef(string? Name);
+/// <param name="StableSubset">The subset (of the DestinationRule) whose route weight is the stable share; "stable" when absent.</param>
+/// <param name="CanarySubset">The subset whose route weight is the canary share; "canary" when absent.</param>
+public sealed record VirtualServiceRef(string? Name, string? StableSubset = null, string? CanarySubset = null);
+
+/// <summary>The user's own DestinationRule: only the labels of the two named subsets are rewritten.</summary>
+public sealed record DestinationRuleRef(string? Name);
 
 public sealed record CanaryAnalysis(
     string? Interval,

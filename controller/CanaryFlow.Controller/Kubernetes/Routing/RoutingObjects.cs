@@ -4,28 +4,72 @@ using CanaryFlow.Controller.Kubernetes.Api;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using Microsoft.Extensions.Logging;
 
 namespace CanaryFlow.Controller.Kubernetes.Routing;
 
 /// <summary>
 /// Creates what routing needs on first sight of a Canary: the Service (when the user has none), a
-/// DestinationRule with stable/canary subsets by the track label, and a VirtualService sending 100% to
-/// stable; or checks that the user's VirtualService, which is adopted, exists. Never overwrites.
+/// DestinationRule with the stable/canary subsets by the track label, and a VirtualService sending 100% to
+/// stable. The user's own VirtualService and DestinationRule are adopted instead: on first sight all traffic
+/// goes to the stable subset, and the adopted rule's two subsets are re-pointed at the track label (see
+/// <see cref="DestinationRuleSubsets"/>). Never overwrites anything else.
 /// </summary>
-public sealed class RoutingObjects(CanaryApi api)
+public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights, ILogger<RoutingObjects> logger)
 {
-    public async Task EnsureAsync(CanaryContext ctx, IDictionary<string, string> podSelector, CancellationToken ct)
+    private const int MaxAttempts = 5;
+
+    /// <summary>Why the Canary's spec does not fit the routing objects in the cluster (a missing adopted object or
+    /// subset, a rule of someone else's in the way), or null. Only reads, so nothing is changed for a bad spec.</summary>
+    public async Task<string?> ProblemAsync(CanaryContext ctx, CancellationToken ct)
+    {
+        if (ctx.AdoptsVirtualService && VirtualServiceWeights.Problem(ctx, await weights.TryGetAsync(ctx, ct)) is { } vsProblem) return vsProblem;
+        var rule = await GetRuleAsync(ctx, ct);
+        if (ctx.AdoptsDestinationRule) return DestinationRuleSubsets.Problem(ctx, rule);
+        return rule is not null && (string?)rule["metadata"]?["labels"]?[Istio.ManagedByLabel] != Istio.ManagedBy
+            ? $"DestinationRule {ctx.Target.Namespace}/{ctx.DestinationRuleName} exists and is not CanaryFlow's: name it in spec.destinationRule to adopt it"
+            : null;
+    }
+
+    public async Task EnsureAsync(CanaryContext ctx, IDictionary<string, string> podSelector, bool firstSight, CancellationToken ct)
     {
         await EnsureServiceAsync(ctx, podSelector, ct);
         var ns = ctx.Target.Namespace;
-        if (await api.GetCustomAsync(Istio.Group, Istio.Version, ns, Istio.DestinationRules, ctx.DestinationRuleName, ct) is null)
-            await api.CreateCustomAsync(Istio.Group, Istio.Version, ns, Istio.DestinationRules, DestinationRule(ctx), ct);
+        if (!ctx.AdoptsVirtualService)
+        {
+            if (await weights.TryGetAsync(ctx, ct) is null)
+                await api.CreateCustomAsync(Istio.Group, Istio.Version, ns, Istio.VirtualServices, VirtualService(ctx), ct);
+        }
+        // The user's split (say 90/10) would send users to a canary about to be scaled to zero: all to stable first,
+        // before the subsets change what they select.
+        else if (firstSight) await weights.WriteAsync(ctx, 0, ct);
 
-        if (await api.GetCustomAsync(Istio.Group, Istio.Version, ns, Istio.VirtualServices, ctx.VirtualServiceName, ct) is not null) return;
-        if (ctx.AdoptsVirtualService)
-            throw new InvalidOperationException($"VirtualService {ns}/{ctx.VirtualServiceName} named by Canary {ctx.Canary.Name} does not exist.");
-        await api.CreateCustomAsync(Istio.Group, Istio.Version, ns, Istio.VirtualServices, VirtualService(ctx), ct);
+        if (ctx.AdoptsDestinationRule) await PointSubsetsAsync(ctx, ct);
+        else if (await GetRuleAsync(ctx, ct) is null)
+            await api.CreateCustomAsync(Istio.Group, Istio.Version, ns, Istio.DestinationRules, DestinationRule(ctx), ct);
     }
+
+    /// <summary>Re-points the adopted rule's two subsets (conditional write; a 409 re-reads and tries again).</summary>
+    private async Task PointSubsetsAsync(CanaryContext ctx, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var rule = await GetRuleAsync(ctx, ct);
+            if (DestinationRuleSubsets.Problem(ctx, rule) is { } problem) throw new InvalidOperationException(problem);
+            if (DestinationRuleSubsets.LabelPatch(ctx, rule!) is not { } patch) return;
+            try
+            {
+                await api.JsonPatchCustomAsync(Istio.Group, Istio.Version, ctx.Target.Namespace, Istio.DestinationRules, ctx.DestinationRuleName, patch, ct);
+                logger.LogInformation("{Target}: DestinationRule {Rule} subsets {Stable}/{Canary} now select {Label}=stable/canary",
+                    ctx.Target, ctx.DestinationRuleName, ctx.Subsets.Stable, ctx.Subsets.Canary, ctx.TrackLabel);
+                return;
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict && attempt < MaxAttempts) { }
+        }
+    }
+
+    private Task<JsonObject?> GetRuleAsync(CanaryContext ctx, CancellationToken ct) =>
+        api.GetCustomAsync(Istio.Group, Istio.Version, ctx.Target.Namespace, Istio.DestinationRules, ctx.DestinationRuleName, ct);
 
     private async Task EnsureServiceAsync(CanaryContext ctx, IDictionary<string, string> podSelector, CancellationToken ct)
     {
@@ -67,8 +111,8 @@ public sealed class RoutingObjects(CanaryApi api)
         {
             ["host"] = ctx.ServiceName,
             ["subsets"] = new JsonArray(
-                new JsonObject { ["name"] = VirtualServiceRoutes.StableSubset, ["labels"] = new JsonObject { [ctx.TrackLabel] = "stable" } },
-                new JsonObject { ["name"] = VirtualServiceRoutes.CanarySubset, ["labels"] = new JsonObject { [ctx.TrackLabel] = "canary" } }),
+                new JsonObject { ["name"] = ctx.Subsets.Stable, ["labels"] = new JsonObject { [ctx.TrackLabel] = "stable" } },
+                new JsonObject { ["name"] = ctx.Subsets.Canary, ["labels"] = new JsonObject { [ctx.TrackLabel] = "canary" } }),
         },
     };
 
@@ -90,7 +134,7 @@ public sealed class RoutingObjects(CanaryApi api)
         if (service?.Gateways is { Count: > 0 } gateways) spec["gateways"] = new JsonArray([.. gateways.Select(x => (JsonNode?)x)]);
         spec["http"] = new JsonArray(new JsonObject
         {
-            ["route"] = new JsonArray(Destination(VirtualServiceRoutes.StableSubset, 100), Destination(VirtualServiceRoutes.CanarySubset, 0)),
+            ["route"] = new JsonArray(Destination(ctx.Subsets.Stable, 100), Destination(ctx.Subsets.Canary, 0)),
         });
         return new JsonObject { ["apiVersion"] = Istio.ApiVersion, ["kind"] = "VirtualService", ["metadata"] = Meta(ctx, ctx.VirtualServiceName), ["spec"] = spec };
     }

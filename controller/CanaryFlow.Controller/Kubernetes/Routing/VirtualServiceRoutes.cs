@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Seams;
 
 namespace CanaryFlow.Controller.Kubernetes.Routing;
@@ -6,19 +7,17 @@ namespace CanaryFlow.Controller.Kubernetes.Routing;
 /// <summary>
 /// Reads and rewrites the weights of the routes that send traffic to one service, on a VirtualService's raw
 /// JSON. The rewrite is a JSON patch touching only weights (and, for a route with no canary destination yet,
-/// adding one), so that everything else the user wrote stays byte for byte.
+/// adding one), so that everything else the user wrote stays byte for byte. A destination is the stable one when
+/// its subset is the stable subset's name (or it has none), the canary one when it is the canary subset's name.
 /// </summary>
 public static class VirtualServiceRoutes
 {
-    public const string StableSubset = "stable";
-    public const string CanarySubset = "canary";
-
     private sealed record Route(int Http, int Stable, int? Canary);
 
     /// <summary>The weights of the first route to the service; null when no route points at it.</summary>
-    public static TrafficWeights? Read(JsonObject virtualService, string service, string ns)
+    public static TrafficWeights? Read(JsonObject virtualService, string service, string ns, RouteSubsets? subsets = null)
     {
-        var route = Routes(virtualService, service, ns).FirstOrDefault();
+        var route = Routes(virtualService, service, ns, subsets ?? RouteSubsets.Default).FirstOrDefault();
         if (route is null) return null;
         var http = virtualService["spec"]!["http"]![route.Http]!["route"]!.AsArray();
         var single = http.Count == 1;
@@ -29,9 +28,10 @@ public static class VirtualServiceRoutes
 
     /// <summary>A JSON patch setting canary = <paramref name="canaryWeight"/> and stable = the rest on every route to
     /// the service, conditional on the resourceVersion read (a concurrent writer makes it fail with 409).</summary>
-    public static JsonArray WeightPatch(JsonObject virtualService, string service, string ns, int canaryWeight)
+    public static JsonArray WeightPatch(JsonObject virtualService, string service, string ns, int canaryWeight, RouteSubsets? subsets = null)
     {
-        var routes = Routes(virtualService, service, ns).ToList();
+        subsets ??= RouteSubsets.Default;
+        var routes = Routes(virtualService, service, ns, subsets).ToList();
         if (routes.Count == 0) throw new InvalidOperationException($"VirtualService {virtualService["metadata"]?["name"]} has no route to service {service}.");
         var patch = new JsonArray
         {
@@ -44,13 +44,13 @@ public static class VirtualServiceRoutes
             var destinations = virtualService["spec"]!["http"]![r.Http]!["route"]!.AsArray();
             var stablePath = $"/spec/http/{r.Http}/route/{r.Stable}";
             if ((string?)destinations[r.Stable]!["destination"]!["subset"] is null)
-                patch.Add(Op("add", stablePath + "/destination/subset", StableSubset));
+                patch.Add(Op("add", stablePath + "/destination/subset", subsets.Stable));
             patch.Add(Op("add", stablePath + "/weight", 100 - canaryWeight));
             if (r.Canary is { } c) patch.Add(Op("add", $"/spec/http/{r.Http}/route/{c}/weight", canaryWeight));
             else
             {
                 var canary = (JsonObject)destinations[r.Stable]!.DeepClone();
-                canary["destination"]!["subset"] = CanarySubset;
+                canary["destination"]!["subset"] = subsets.Canary;
                 canary["weight"] = canaryWeight;
                 patch.Add(Op("add", $"/spec/http/{r.Http}/route/-", canary));
             }
@@ -58,9 +58,9 @@ public static class VirtualServiceRoutes
         return patch;
     }
 
-    private static JsonObject Op(string op, string path, JsonNode? value) => new() { ["op"] = op, ["path"] = path, ["value"] = value };
+    internal static JsonObject Op(string op, string path, JsonNode? value) => new() { ["op"] = op, ["path"] = path, ["value"] = value };
 
-    private static IEnumerable<Route> Routes(JsonObject vs, string service, string ns)
+    private static IEnumerable<Route> Routes(JsonObject vs, string service, string ns, RouteSubsets subsets)
     {
         var http = vs["spec"]?["http"] as JsonArray ?? [];
         for (var i = 0; i < http.Count; i++)
@@ -72,14 +72,14 @@ public static class VirtualServiceRoutes
                 var d = destinations[j]?["destination"];
                 if (!IsService((string?)d?["host"], service, ns)) continue;
                 var subset = (string?)d?["subset"];
-                if (subset == CanarySubset) canary = j;
-                else if (subset is null or StableSubset) stable ??= j;
+                if (subset == subsets.Canary) canary = j;
+                else if (subset is null || subset == subsets.Stable) stable ??= j;
             }
             if (stable is { } s) yield return new Route(i, s, canary);
         }
     }
 
     /// <summary>Istio accepts the short name and the namespace-qualified names of a service.</summary>
-    private static bool IsService(string? host, string service, string ns) =>
+    public static bool IsService(string? host, string service, string ns) =>
         host == service || host == $"{service}.{ns}" || host == $"{service}.{ns}.svc" || host == $"{service}.{ns}.svc.cluster.local";
 }

@@ -204,6 +204,9 @@ public sealed class DeploymentWatcher : BackgroundService
             });
         }
 
+        private static JsonObject? ReadyCondition(CanaryResource canary) =>
+            (canary.Status?["conditions"] as JsonArray ?? []).OfType<JsonObject>().FirstOrDefault(c => (string?)c["type"] == "Ready");
+
         private async Task InitializeAsync(CanaryResource canary)
         {
             var ctx = CanaryContext.From(canary, owner.options.Value.TrackLabel);
@@ -212,9 +215,12 @@ public sealed class DeploymentWatcher : BackgroundService
             var stamp = CanaryStatusView.Timestamp(now);
             if (failure is not null)
             {
+                // Reported once: the status write below is itself a Canary event that brings us back here.
+                if (ReadyCondition(canary) is { } ready && (string?)ready["reason"] == failure.Reason && (string?)ready["message"] == failure.Message) return;
+                owner._logger.LogWarning("Canary {Namespace}/{Name}: {Reason}: {Message}", ns, canary.Name, failure.Reason, failure.Message);
                 await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
-                    CanaryStatusView.SetCondition(status, "Ready", "False", "InitializationFailed", failure, stamp), _ct);
-                await owner.api.RecordEventAsync(canary, "Warning", "InitializationFailed", failure, now.UtcDateTime, _ct);
+                    CanaryStatusView.SetCondition(status, "Ready", "False", failure.Reason, failure.Message, stamp), _ct);
+                await owner.api.RecordEventAsync(canary, "Warning", failure.Reason, failure.Message, now.UtcDateTime, _ct);
                 return;
             }
             var target = await owner.client.AppsV1.ReadNamespacedDeploymentAsync(ctx.Target.Name, ns, cancellationToken: _ct);

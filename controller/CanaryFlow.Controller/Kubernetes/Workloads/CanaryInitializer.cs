@@ -11,17 +11,19 @@ namespace CanaryFlow.Controller.Kubernetes.Workloads;
 /// Brings a Canary's objects into being (idempotent): the track label on the target's pods, the
 /// <c>&lt;name&gt;-primary</c> stable Deployment copied from the target, and the routing objects. On first
 /// sight it also waits for the primary and then scales the target (the canary) to zero, as Flagger does, so
-/// that only the stable copy serves until a rollout starts.
+/// that only the stable copy serves until a rollout starts. A spec that does not fit the routing objects in the
+/// cluster (an adopted object or subset that is missing) is found before anything is changed.
 /// </summary>
 public sealed class CanaryInitializer(IKubernetes client, Deployments deployments, RoutingObjects routing, DeploymentWaiter waiter,
     ILogger<CanaryInitializer> logger)
 {
     /// <returns>Null when everything exists (and, on first sight, the primary is available); otherwise why not.</returns>
-    public async Task<string?> EnsureAsync(CanaryContext ctx, bool firstSight, CancellationToken ct)
+    public async Task<InitializationFailure?> EnsureAsync(CanaryContext ctx, bool firstSight, CancellationToken ct)
     {
         var ns = ctx.Target.Namespace;
         var target = await deployments.TryReadAsync(ns, ctx.Target.Name, ct);
-        if (target is null) return $"target Deployment {ctx.Target} does not exist";
+        if (target is null) return new(InitializationFailure.Failed, $"target Deployment {ctx.Target} does not exist");
+        if (await routing.ProblemAsync(ctx, ct) is { } invalid) return new(InitializationFailure.InvalidSpec, invalid);
 
         if (target.Spec.Template.Metadata?.Labels is not { } labels || !labels.TryGetValue(ctx.TrackLabel, out var track) || track != "canary")
             await deployments.LabelTemplateAsync(ns, ctx.Target.Name, ctx.TrackLabel, "canary", ct);
@@ -38,10 +40,21 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
         }
 
         if (firstSight && await waiter.WaitAvailableAsync(ns, ctx.PrimaryName, ctx.ProgressDeadline, ct) is { } notAvailable)
-            return notAvailable; // routing stays untouched: never send users to a stable set that is not up
+            return new(InitializationFailure.Failed, notAvailable); // routing stays untouched: never send users to a stable set that is not up
 
-        await routing.EnsureAsync(ctx, target.Spec.Selector?.MatchLabels ?? new Dictionary<string, string>(), ct);
+        await routing.EnsureAsync(ctx, target.Spec.Selector?.MatchLabels ?? new Dictionary<string, string>(), firstSight, ct);
         if (firstSight && (target.Spec.Replicas ?? 1) > 0) await deployments.ScaleAsync(ns, ctx.Target.Name, 0, ct);
         return null;
     }
+}
+
+/// <summary>Why a Canary's objects could not be brought into being.</summary>
+/// <param name="Reason"><see cref="InvalidSpec"/> when the spec does not fit the cluster (reported as invalid specs
+/// are), otherwise <see cref="Failed"/>.</param>
+public sealed record InitializationFailure(string Reason, string Message)
+{
+    public const string InvalidSpec = "InvalidSpec";
+    public const string Failed = "InitializationFailed";
+
+    public override string ToString() => Message;
 }

@@ -21,7 +21,7 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
         CanaryContext ctx;
         try { ctx = await api.ResolveAsync(target, cancellationToken); }
         catch (CanaryNotFoundException e) { return WorkloadResult.Failed(e.Message); }
-        if (await initializer.EnsureAsync(ctx, firstSight: false, cancellationToken) is { } missing) return WorkloadResult.Failed(missing);
+        if (await initializer.EnsureAsync(ctx, firstSight: false, cancellationToken) is { } missing) return WorkloadResult.Failed(missing.Message);
 
         var canary = await deployments.ReadAsync(target.Namespace, target.Name, cancellationToken);
         if (RevisionMismatch(canary.Spec.Template, ctx, revision) is { } mismatch) return WorkloadResult.Failed(mismatch);
