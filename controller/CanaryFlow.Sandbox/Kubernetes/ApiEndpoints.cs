@@ -50,10 +50,12 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
             ["namespaces", var n, var p, var m] => (n, p, m, null),
             ["namespaces", var n, var p, var m, var sr] => (n, p, m, sr),
             [var p] => ((string?)null, p, (string?)null, (string?)null),
+            [var p, var m] => (null, p, m, null), // a cluster-scoped object: /api/v1/namespaces/{name}
             _ => throw new ApiError(404, "NotFound", "the server could not find the requested resource"),
         };
         var kind = ResourceKinds.Find(group, version, plural)
                    ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+        if (!kind.Namespaced && ns is not null) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
         if (sub == "scale" && kind == ResourceKinds.Deployments) return new Target(kind, ns, name, sub);
         if (sub is not null && sub != "status") throw new ApiError(404, "NotFound", "the server could not find the requested resource");
         if (sub == "status" && !kind.HasStatus) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
@@ -234,7 +236,8 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
         await response.Body.FlushAsync(ct);
     }
 
-    private static string RequireNamespace(Target t) =>
+    /// <summary>The store keys cluster-scoped objects by the empty namespace.</summary>
+    private static string RequireNamespace(Target t) => !t.Kind.Namespaced ? "" :
         t.Namespace ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
 
     private static string? FieldName(HttpRequest request)
