@@ -10,7 +10,7 @@ namespace CanaryFlow.Sandbox.Kubernetes;
 /// /apis/{group}/{version}/... for the others; list, watch, get, create, replace, patch, delete and the
 /// status subresource, with v1 Status bodies for every failure.
 /// </summary>
-public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimeProvider time, TimeSpan bookmarkInterval)
+public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimeProvider time, TimeSpan bookmarkInterval, IReadOnlyCollection<ResourceKind> served)
 {
     private sealed record Target(ResourceKind Kind, string? Namespace, string? Name, string? Subresource);
 
@@ -35,7 +35,7 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
         }
     }
 
-    private static Target Parse(string path)
+    private Target Parse(string path)
     {
         var s = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var (group, version, rest) = s switch
@@ -53,8 +53,8 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
             [var p, var m] => (null, p, m, null), // a cluster-scoped object: /api/v1/namespaces/{name}
             _ => throw new ApiError(404, "NotFound", "the server could not find the requested resource"),
         };
-        var kind = ResourceKinds.Find(group, version, plural)
-                   ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+        var kind = ResourceKinds.Find(group, version, plural) is { } known && served.Contains(known) ? known
+                   : throw new ApiError(404, "NotFound", "the server could not find the requested resource");
         if (!kind.Namespaced && ns is not null) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
         if (sub == "scale" && kind == ResourceKinds.Deployments) return new Target(kind, ns, name, sub);
         if (sub is not null && sub != "status") throw new ApiError(404, "NotFound", "the server could not find the requested resource");
