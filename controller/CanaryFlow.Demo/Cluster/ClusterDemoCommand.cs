@@ -7,7 +7,8 @@ namespace CanaryFlow.Demo.Cluster;
 /// time limit both end the run the same way: summary of what ended, then cleanup (unless --keep).</summary>
 public static class ClusterDemoCommand
 {
-    public static async Task<int> RunAsync(ClusterDemoOptions options)
+    /// <param name="configureServices">For tests: e.g. the one logger factory a test process shares.</param>
+    public static async Task<int> RunAsync(ClusterDemoOptions options, Action<IServiceCollection>? configureServices = null)
     {
         var clock = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(options.Timeout);
@@ -22,7 +23,7 @@ public static class ClusterDemoCommand
             await demo.PreflightAsync(stop.Token);
             try
             {
-                return await RunStoriesAsync(demo, clock, stop.Token);
+                return await RunStoriesAsync(demo, clock, configureServices, stop.Token);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -42,12 +43,12 @@ public static class ClusterDemoCommand
         finally { Console.CancelKeyPress -= onCtrlC; }
     }
 
-    private static async Task<int> RunStoriesAsync(ClusterDemo demo, Stopwatch clock, CancellationToken stop)
+    private static async Task<int> RunStoriesAsync(ClusterDemo demo, Stopwatch clock, Action<IServiceCollection>? configureServices, CancellationToken stop)
     {
         Console.WriteLine($"Applying to namespace {demo.Options.Namespace}:");
         await demo.ApplyAsync(stop);
         var work = Directory.CreateTempSubdirectory("canaryflow-demo-").FullName;
-        await using var controller = await demo.StartControllerAsync(work, null, stop);
+        await using var controller = await demo.StartControllerAsync(work, configureServices, stop);
         Console.WriteLine($"Controller in this process on {demo.Options.Bus.Name} bus, leader election on (Lease {demo.Options.Namespace}/" +
                           $"{ClusterObjects.LeaseName}) · status page {controller.StatusPage}/");
         await demo.WaitInitializedAsync(stop);
@@ -80,7 +81,10 @@ public static class ClusterDemoCommand
         }
         Console.WriteLine($"Cleaning up namespace {ns} ...");
         using var bound = new CancellationTokenSource(demo.Options.CleanupTimeout);
-        try { await demo.Objects.CleanupAsync(bound.Token); }
+        try
+        {
+            foreach (var problem in await demo.Objects.CleanupAsync(bound.Token)) Console.Error.WriteLine($"  {problem}");
+        }
         catch (Exception e)
         {
             Console.Error.WriteLine($"Cleanup did not finish ({e.Message}): remove what is left with kubectl delete namespace {ns}");

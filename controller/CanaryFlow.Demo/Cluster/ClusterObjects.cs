@@ -85,12 +85,14 @@ public sealed class ClusterObjects(IKubernetes client, ClusterDemoOptions option
     }
 
     /// <summary>Deletes, newest first, what this run created; the namespace last, and only when this run created it.</summary>
-    public async Task CleanupAsync(CancellationToken ct)
+    /// <returns>What could not be deleted, and why (one failure does not stop the rest).</returns>
+    public async Task<IReadOnlyList<string>> CleanupAsync(CancellationToken ct)
     {
+        var problems = new List<string>();
         foreach (var (kind, delete) in Enumerable.Reverse(_created))
         {
             try { await Gone(() => delete(ct)); }
-            catch (Exception e) when (e is not OperationCanceledException) { Console.Error.WriteLine($"  could not delete a {kind}: {e.Message}"); }
+            catch (Exception e) when (e is not OperationCanceledException) { problems.Add($"could not delete a {kind}: {e.Message}"); }
         }
         _created.Clear();
         await Gone(() => client.CoordinationV1.DeleteNamespacedLeaseAsync(LeaseName, _ns, cancellationToken: ct));
@@ -102,6 +104,7 @@ public sealed class ClusterObjects(IKubernetes client, ClusterDemoOptions option
         else if (_labelledNamespace)
             await client.CoreV1.PatchNamespaceAsync(new V1Patch("""{"metadata":{"labels":{"istio-injection":null}}}""", V1Patch.PatchType.MergePatch), _ns, cancellationToken: ct);
         _createdNamespace = _labelledNamespace = false;
+        return problems;
     }
 
     /// <summary>Creates the namespace with sidecar injection on, or turns injection on in the user's namespace (and off again at cleanup).</summary>

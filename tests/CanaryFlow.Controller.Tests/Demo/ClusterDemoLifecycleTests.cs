@@ -79,7 +79,7 @@ public sealed class ClusterDemoLifecycleTests(EmptyPrometheus prometheus) : ICla
         await demo.ApplyAsync(Bounded());
         await using (await StartControllerAsync(demo)) await demo.WaitInitializedAsync(Bounded());
 
-        await demo.Objects.CleanupAsync(Bounded());
+        Assert.Empty(await demo.Objects.CleanupAsync(Bounded()));
 
         Assert.Null(Find(sandbox, ResourceKinds.Namespaces, "", Ns));
         Assert.All(ResourceKinds.All.Where(k => k.Namespaced), kind => Assert.Empty(Names(sandbox, kind, Ns)));
@@ -96,7 +96,7 @@ public sealed class ClusterDemoLifecycleTests(EmptyPrometheus prometheus) : ICla
         Assert.Equal("enabled", (string?)Find(sandbox, ResourceKinds.Namespaces, "", Ns)!["metadata"]!["labels"]!["istio-injection"]);
         await using (await StartControllerAsync(demo)) await demo.WaitInitializedAsync(Bounded());
 
-        await demo.Objects.CleanupAsync(Bounded());
+        Assert.Empty(await demo.Objects.CleanupAsync(Bounded()));
 
         var ns = Find(sandbox, ResourceKinds.Namespaces, "", Ns)!;
         Assert.Null(ns["metadata"]!["labels"]!["istio-injection"]);
@@ -104,6 +104,19 @@ public sealed class ClusterDemoLifecycleTests(EmptyPrometheus prometheus) : ICla
         // Events on the deleted Canaries stay, as on a cluster, until the API server's event TTL removes them.
         Assert.All(ResourceKinds.All.Where(k => k.Namespaced && k != ResourceKinds.Services && k.Kind != "Event"),
             kind => Assert.Empty(Names(sandbox, kind, Ns)));
+    }
+
+    [Fact]
+    public async Task The_whole_command_on_a_cluster_without_telemetry_ends_at_its_time_limit_with_exit_code_1_and_cleans_up()
+    {
+        await using var sandbox = await StartAsync();
+        var options = Options(sandbox, prometheus.Process) with { Timeout = TimeSpan.FromSeconds(10) };
+
+        var code = await ClusterDemoCommand.RunAsync(options, services => services.AddSingleton(TestLogging.Shared));
+
+        Assert.Equal(1, code); // no release could pass on "no data": each is reported as timed out
+        Assert.Null(Find(sandbox, ResourceKinds.Namespaces, "", Ns));
+        Assert.All(ResourceKinds.All.Where(k => k.Namespaced), kind => Assert.Empty(Names(sandbox, kind, Ns)));
     }
 
     private static Seams.TrafficWeights CanaryWeights(SandboxKubernetesServer sandbox, string name) =>

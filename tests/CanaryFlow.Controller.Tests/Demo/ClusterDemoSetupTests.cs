@@ -86,7 +86,7 @@ public sealed class ClusterDemoSetupTests(EmptyPrometheus prometheus) : IClassFi
         using var demo = new ClusterDemo(Options(sandbox, prometheus.Process));
 
         var error = await Assert.ThrowsAsync<ClusterDemoException>(() => demo.ApplyAsync(Bounded()));
-        await demo.Objects.CleanupAsync(Bounded());
+        Assert.Empty(await demo.Objects.CleanupAsync(Bounded()));
 
         Assert.Contains($"Service {Ns}/payments already exists", error.Message);
         Assert.Equal(["payments"], Names(sandbox, ResourceKinds.Services, Ns)); // the earlier run's, untouched
