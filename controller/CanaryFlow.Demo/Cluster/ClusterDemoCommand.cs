@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CanaryFlow.Demo.Stories;
+using k8s.Autorest;
 
 namespace CanaryFlow.Demo.Cluster;
 
@@ -38,6 +39,16 @@ public static class ClusterDemoCommand
         catch (ClusterDemoException e)
         {
             Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+        catch (HttpOperationException e) // e.g. RBAC refusing one write midway: say which, never a stack trace
+        {
+            Console.Error.WriteLine($"The Kubernetes API answered {(int)e.Response.StatusCode} to {e.Request.Method} {e.Request.RequestUri}: {e.Response.Content}");
+            return 1;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Console.Error.WriteLine($"The demo stopped: {e.Message}");
             return 1;
         }
         finally { Console.CancelKeyPress -= onCtrlC; }

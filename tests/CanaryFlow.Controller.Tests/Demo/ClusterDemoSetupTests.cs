@@ -77,6 +77,24 @@ public sealed class ClusterDemoSetupTests(EmptyPrometheus prometheus) : IClassFi
         Assert.Contains("port-forward", error.Message);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("not: a kubeconfig")]
+    [InlineData("apiVersion: v1\nkind: Config\ncurrent-context: nowhere\n")]
+    public async Task A_kubeconfig_that_cannot_be_used_is_a_clear_error(string content)
+    {
+        await using var sandbox = await StartAsync();
+        var path = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(path, content);
+            var error = Assert.Throws<ClusterDemoException>(() => new ClusterDemo(Options(sandbox, prometheus.Process) with { KubeconfigPath = path }));
+            Assert.Contains($"Cannot use kubeconfig {path}", error.Message);
+            Assert.Contains("kubectl --kubeconfig", error.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
     [Fact]
     public async Task An_object_left_by_an_earlier_run_is_a_clear_error_and_what_this_run_created_is_removed()
     {
