@@ -13,7 +13,13 @@ public static class ClusterDemoCommand
     {
         var clock = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(options.Timeout);
-        ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; stop.Cancel(); };
+        // The first Ctrl+C ends the run gracefully (summary, cleanup); a second one ends the process at once.
+        ConsoleCancelEventHandler onCtrlC = (_, e) =>
+        {
+            if (stop.IsCancellationRequested) return;
+            e.Cancel = true;
+            stop.Cancel();
+        };
         Console.CancelKeyPress += onCtrlC;
         try
         {
