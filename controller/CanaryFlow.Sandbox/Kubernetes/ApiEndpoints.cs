@@ -10,7 +10,7 @@ namespace CanaryFlow.Sandbox.Kubernetes;
 /// /apis/{group}/{version}/... for the others; list, watch, get, create, replace, patch, delete and the
 /// status subresource, with v1 Status bodies for every failure.
 /// </summary>
-public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimeProvider time, TimeSpan bookmarkInterval)
+public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimeProvider time, TimeSpan bookmarkInterval, IReadOnlyCollection<ResourceKind> served)
 {
     private sealed record Target(ResourceKind Kind, string? Namespace, string? Name, string? Subresource);
 
@@ -35,7 +35,7 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
         }
     }
 
-    private static Target Parse(string path)
+    private Target Parse(string path)
     {
         var s = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var (group, version, rest) = s switch
@@ -50,10 +50,12 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
             ["namespaces", var n, var p, var m] => (n, p, m, null),
             ["namespaces", var n, var p, var m, var sr] => (n, p, m, sr),
             [var p] => ((string?)null, p, (string?)null, (string?)null),
+            [var p, var m] => (null, p, m, null), // a cluster-scoped object: /api/v1/namespaces/{name}
             _ => throw new ApiError(404, "NotFound", "the server could not find the requested resource"),
         };
-        var kind = ResourceKinds.Find(group, version, plural)
-                   ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+        var kind = ResourceKinds.Find(group, version, plural) is { } known && served.Contains(known) ? known
+                   : throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+        if (!kind.Namespaced && ns is not null) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
         if (sub == "scale" && kind == ResourceKinds.Deployments) return new Target(kind, ns, name, sub);
         if (sub is not null && sub != "status") throw new ApiError(404, "NotFound", "the server could not find the requested resource");
         if (sub == "status" && !kind.HasStatus) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
@@ -109,6 +111,8 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
             case ("DELETE", { } name):
             {
                 var deleted = store.Delete(t.Kind, RequireNamespace(t), name);
+                // The real server's storage for Services returns the deleted object, not a Status (clients expect a V1Service).
+                if (t.Kind == ResourceKinds.Services) { await WriteAsync(context, 200, deleted); return; }
                 var status = StatusBodies.Status(200, "", "");
                 status.Remove("reason");
                 status.Remove("message");
@@ -234,7 +238,8 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
         await response.Body.FlushAsync(ct);
     }
 
-    private static string RequireNamespace(Target t) =>
+    /// <summary>The store keys cluster-scoped objects by the empty namespace.</summary>
+    private static string RequireNamespace(Target t) => !t.Kind.Namespaced ? "" :
         t.Namespace ?? throw new ApiError(404, "NotFound", "the server could not find the requested resource");
 
     private static string? FieldName(HttpRequest request)

@@ -10,6 +10,7 @@ public static class Defaults
 {
     public static void Apply(ResourceKind kind, JsonObject obj)
     {
+        if (kind == ResourceKinds.Namespaces) { ApplyNamespace(obj); return; }
         if (kind != ResourceKinds.Deployments || obj["spec"] is not JsonObject spec) return;
         spec["replicas"] ??= 1;
         spec["revisionHistoryLimit"] ??= 10;
@@ -36,5 +37,14 @@ public static class Defaults
                                                               && image.LastIndexOf(':') > image.LastIndexOf('/'))
                 ? "IfNotPresent" : "Always";
         }
+    }
+
+    private static void ApplyNamespace(JsonObject ns)
+    {
+        var meta = (JsonObject)ns["metadata"]!;
+        if (meta["labels"] is not JsonObject labels) meta["labels"] = labels = [];
+        labels["kubernetes.io/metadata.name"] = (string?)meta["name"];
+        ns["spec"] ??= new JsonObject { ["finalizers"] = new JsonArray("kubernetes") };
+        ns["status"] ??= new JsonObject { ["phase"] = "Active" };
     }
 }

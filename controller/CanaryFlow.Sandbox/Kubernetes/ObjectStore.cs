@@ -59,7 +59,8 @@ public sealed class ObjectStore(TimeProvider time)
             obj["kind"] = kind.Kind;
             var meta = (JsonObject)obj["metadata"]!;
             meta["name"] = name;
-            meta["namespace"] = ns;
+            if (kind.Namespaced) meta["namespace"] = ns;
+            else meta.Remove("namespace");
             meta["uid"] = Guid.NewGuid().ToString();
             meta["creationTimestamp"] = Timestamp(time);
             meta["generation"] = 1;
@@ -102,7 +103,8 @@ public sealed class ObjectStore(TimeProvider time)
                 next["metadata"] = meta;
                 var old = (JsonObject)existing["metadata"]!;
                 foreach (var key in new[] { "name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion" })
-                    meta[key] = old[key]?.DeepClone();
+                    if (old[key] is { } kept) meta[key] = kept.DeepClone();
+                    else meta.Remove(key);
                 // The main endpoint keeps the stored status; an object without one stays without (no "status": null).
                 if (kind.HasStatus && existing["status"] is { } status) next["status"] = status.DeepClone();
                 else if (kind.HasStatus) next.Remove("status");
@@ -135,15 +137,22 @@ public sealed class ObjectStore(TimeProvider time)
 
     public JsonObject Delete(ResourceKind kind, string ns, string name)
     {
-        StoredEvent change;
+        var changes = new List<StoredEvent>();
         lock (_gate)
         {
             var existing = Existing(kind, ns, name);
+            // A namespace takes its contents with it (the real server gets there through Terminating).
+            if (kind == ResourceKinds.Namespaces)
+                foreach (var key in _objects.Keys.Where(k => k.Item1.Namespaced && k.Item2 == name).ToList())
+                {
+                    changes.Add(Record(key.Item1, key.Item2, _objects[key], "DELETED"));
+                    _objects.Remove(key);
+                }
             _objects.Remove((kind, ns, name));
-            change = Record(kind, ns, existing, "DELETED");
+            changes.Add(Record(kind, ns, existing, "DELETED"));
         }
-        Committed?.Invoke(change);
-        return change.Object;
+        foreach (var change in changes) Committed?.Invoke(change);
+        return changes[^1].Object;
     }
 
     /// <summary>Opens a watch. <paramref name="sinceResourceVersion"/> null or 0: synthetic ADDED events for

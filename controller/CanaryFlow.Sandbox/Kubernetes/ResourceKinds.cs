@@ -28,9 +28,11 @@ public static class ResourceKinds
     public static readonly ResourceKind Canaries = new(CanaryGroup, CanaryVersion, "canaries", "Canary", HasStatus: true);
     public static readonly ResourceKind VirtualServices = new("networking.istio.io", "v1beta1", "virtualservices", "VirtualService", HasStatus: true);
     public static readonly ResourceKind DestinationRules = new("networking.istio.io", "v1beta1", "destinationrules", "DestinationRule", HasStatus: true);
+    /// <summary>Cluster-scoped; deleting one deletes everything in it (at once here; the real server passes through Terminating).</summary>
+    public static readonly ResourceKind Namespaces = new("", "v1", "namespaces", "Namespace", HasStatus: true, Namespaced: false);
 
     public static readonly IReadOnlyList<ResourceKind> All =
-        [Deployments, Services, Events, EventsV1, Leases, Canaries, VirtualServices, DestinationRules];
+        [Deployments, Services, Events, EventsV1, Leases, Canaries, VirtualServices, DestinationRules, Namespaces];
 
     public static ResourceKind? Find(string group, string version, string plural) =>
         All.FirstOrDefault(k => k.Group == group && k.Version == version && k.Plural == plural);

@@ -13,7 +13,10 @@ namespace CanaryFlow.Sandbox.Kubernetes;
 /// <param name="Port">0 picks a free port.</param>
 /// <param name="ReadyDelay">How long the simulated Deployment controller takes to make a rollout available.</param>
 /// <param name="BookmarkInterval">How often watches that allow bookmarks get one.</param>
-public sealed record SandboxKubernetesOptions(int Port = 0, TimeSpan? ReadyDelay = null, TimeSpan? BookmarkInterval = null, TimeProvider? Time = null);
+/// <param name="Served">The resource kinds served (default: all of <see cref="ResourceKinds.All"/>); leave one out to be a
+/// cluster without its CRD, which answers 404 for it.</param>
+public sealed record SandboxKubernetesOptions(int Port = 0, TimeSpan? ReadyDelay = null, TimeSpan? BookmarkInterval = null, TimeProvider? Time = null,
+    IReadOnlyCollection<ResourceKind>? Served = null);
 
 /// <summary>
 /// A Kubernetes API server for tests and the demo: Kestrel on 127.0.0.1 speaking the real REST protocol
@@ -56,7 +59,7 @@ public sealed class SandboxKubernetesServer : IAsyncDisposable
         var store = new ObjectStore(time);
         var faults = new FaultInjector();
         var deployments = new DeploymentSimulator(store, time, options.ReadyDelay ?? TimeSpan.FromMilliseconds(150));
-        var api = new ApiEndpoints(store, faults, time, options.BookmarkInterval ?? TimeSpan.FromSeconds(5));
+        var api = new ApiEndpoints(store, faults, time, options.BookmarkInterval ?? TimeSpan.FromSeconds(5), options.Served ?? ResourceKinds.All);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

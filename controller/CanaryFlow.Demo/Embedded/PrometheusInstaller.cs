@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using CanaryFlow.Sandbox.Workloads;
 
-namespace CanaryFlow.Demo;
+namespace CanaryFlow.Demo.Embedded;
 
 /// <summary>Finds the Prometheus server binary, or fetches it from Debian's package with the
 /// project's own script (the same one CI uses), or says exactly what to install.</summary>

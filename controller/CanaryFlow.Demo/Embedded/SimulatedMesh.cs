@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using CanaryFlow.Sandbox.Kubernetes;
 using CanaryFlow.Sandbox.Workloads;
 
-namespace CanaryFlow.Demo;
+namespace CanaryFlow.Demo.Embedded;
 
 /// <summary>
 /// The demo's Istio: reads each VirtualService from the sandbox API and really splits a bounded stream

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using CanaryFlow.Contracts;
 
-namespace CanaryFlow.Demo;
+namespace CanaryFlow.Demo.Stories;
 
 /// <summary>The terminal view: one line per rollout, printed when something changes — weight as a bar,
 /// the latest error rate and P99 of canary and stable, and the verdict with its reason.</summary>
