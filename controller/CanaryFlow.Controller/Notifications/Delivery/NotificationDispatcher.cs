@@ -115,7 +115,7 @@ public sealed class NotificationDispatcher : BackgroundService
 
     private void Finish(Notification notification, string result)
     {
+        NotificationMetrics.Messages.WithLabels(notification.ChannelName, result).Inc(); // counted before done, so whoever sees it done sees it counted
         _ledger.MarkDone(notification.Key);
-        NotificationMetrics.Messages.WithLabels(notification.ChannelName, result).Inc();
     }
 }
