@@ -20,6 +20,8 @@ public static class FaultsHarness
         var port = ControllerSettings.IntArg(args, "--rabbitmq-port", 5672);
         var perGroup = ControllerSettings.IntArg(args, "--rollouts", 6);
         string[] scenarios = ["rabbitmq", "prometheus", "api", "notifications", "leader"];
+        var only = Array.IndexOf(args, "--only") is var o and >= 0 && o + 1 < args.Length ? args[o + 1] : null; // one scenario, e.g. --only notifications
+        bool Runs(string scenario) => only is null || only == scenario;
         var groups = scenarios.ToDictionary(s => s, s => (IReadOnlyList<BenchService>)Enumerable.Range(0, perGroup)
             .Select(i => new BenchService(Ns, $"{s}-{i:D2}", Faulty: i % 3 == 2, StepWeight: 20, MaxWeight: 100, Interval, FailureLimit: 2)).ToList());
         var work = Directory.CreateTempSubdirectory("canaryflow-faults-").FullName;
@@ -36,12 +38,12 @@ public static class FaultsHarness
             // Canaries of all groups exist from the start; each group is released when its scenario runs.
             foreach (var s in groups["rabbitmq"].Concat(groups["prometheus"]).Concat(groups["api"]).Concat(groups["notifications"]))
                 cluster.Store.Create(ResourceKinds.Canaries, Ns, s.CanaryManifest());
-            results.Add(await RabbitMqRestartAsync(cluster, groups["rabbitmq"]));
-            results.Add(await PrometheusOutageAsync(cluster, groups["prometheus"]));
-            results.Add(await ApiFaultsAsync(cluster, groups["api"]));
-            results.Add(await NotificationOutageAsync(cluster, groups["notifications"], receiver));
+            if (Runs("rabbitmq")) results.Add(await RabbitMqRestartAsync(cluster, groups["rabbitmq"]));
+            if (Runs("prometheus")) results.Add(await PrometheusOutageAsync(cluster, groups["prometheus"]));
+            if (Runs("api")) results.Add(await ApiFaultsAsync(cluster, groups["api"]));
+            if (Runs("notifications")) results.Add(await NotificationOutageAsync(cluster, groups["notifications"], receiver));
             controller.Dispose(); // the leader scenario runs two replicas of its own
-            results.Add(await LeaderHandoverAsync(cluster, groups["leader"], settings, work));
+            if (Runs("leader")) results.Add(await LeaderHandoverAsync(cluster, groups["leader"], settings, work));
         }
         finally { controller.Dispose(); }
 
