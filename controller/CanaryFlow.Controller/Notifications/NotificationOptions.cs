@@ -74,7 +74,7 @@ public sealed class ChannelOptions
     /// <summary>Messages per minute this channel accepts (Slack allows about one a second per webhook).</summary>
     public int RatePerMinute { get; set; } = 30;
 
-    /// <summary>Messages waiting for this channel; beyond it new ones are dropped (logged) rather than slowing rollouts.</summary>
+    /// <summary>Messages held in memory for this channel's worker; beyond it they wait in the ledger only and are taken in order as the queue drains (none dropped).</summary>
     public int QueueCapacity { get; set; } = 1000;
 }
 

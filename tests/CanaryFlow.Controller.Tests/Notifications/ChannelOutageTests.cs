@@ -82,6 +82,19 @@ public sealed class ChannelOutageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Messages_beyond_the_queue_capacity_wait_in_the_ledger_and_are_delivered_once_in_order()
+    {
+        _receiver.SetDown("small", true);
+        var traffic = OutageTraffic.Schedule();
+        await using var host = await StartAsync(["small"], new Dictionary<string, string?> { ["Notifications:Channels:small:QueueCapacity"] = "2" });
+        await FeedAsync(host, traffic, until: TimeSpan.FromMinutes(30));
+        Assert.Equal(traffic.Count, host.Ledger.PendingFor("small").Count); // 20 pending, 2 of them in memory: none dropped
+        _receiver.SetDown("small", false);
+        await _clock.RunUntilAsync(TimeSpan.FromMinutes(30) + RecoveryLimit, Step, () => Delivered("small").Count >= traffic.Count && host.Ledger.Pending.Count == 0);
+        AssertDeliveredOnceInOrder("small", traffic);
+    }
+
+    [Fact]
     public async Task A_message_is_tried_until_MaxAge_then_given_up_and_counted_expired()
     {
         _receiver.SetDown("expiring", true);

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -6,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace CanaryFlow.Controller.Notifications.Delivery;
 
 /// <summary>
-/// One bounded in-memory queue and one worker per channel. <see cref="Enqueue"/> never waits, so the
+/// One queue (<see cref="ChannelQueue"/>) and one worker per channel. <see cref="Enqueue"/> never waits, so the
 /// consumer of RolloutTransitioned returns at once however slow or broken a channel is; each worker
 /// delivers its channel's messages in order through <see cref="INotifier"/>. A message whose channel is down
 /// stays at the head of its queue (so order per rollout holds) and is tried in rounds on the
@@ -20,7 +19,7 @@ public sealed class NotificationDispatcher : BackgroundService
     private readonly ILogger<NotificationDispatcher> _logger;
     private readonly TimeProvider _time;
     private readonly RedeliverySchedule _schedule;
-    private readonly Dictionary<string, Channel<Notification>> _queues;
+    private readonly Dictionary<string, ChannelQueue> _queues;
 
     public NotificationDispatcher(IOptions<NotificationOptions> options, NotificationLedger ledger, IEnumerable<INotifier> notifiers,
         ILogger<NotificationDispatcher> logger, TimeProvider time)
@@ -28,14 +27,12 @@ public sealed class NotificationDispatcher : BackgroundService
         (_options, _ledger, _logger, _time) = (options.Value, ledger, logger, time);
         _schedule = new RedeliverySchedule(_options);
         _notifiers = notifiers.ToDictionary(n => n.Kind, StringComparer.Ordinal);
-        _queues = _options.Channels.ToDictionary(c => c.Key,
-            c => Channel.CreateBounded<Notification>(new BoundedChannelOptions(c.Value.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait }),
-            StringComparer.Ordinal);
+        _queues = _options.Channels.ToDictionary(c => c.Key, c => new ChannelQueue(c.Key, c.Value.QueueCapacity, ledger), StringComparer.Ordinal);
         // Messages queued before a restart but never sent go out first.
         foreach (var pending in _ledger.Pending) Offer(pending);
     }
 
-    /// <returns>False when the message is a duplicate (already queued or sent) or was dropped.</returns>
+    /// <returns>False when the message is a duplicate (already queued or sent) or its channel is unknown.</returns>
     public bool Enqueue(Notification notification)
     {
         if (!_queues.ContainsKey(notification.ChannelName))
@@ -51,25 +48,26 @@ public sealed class NotificationDispatcher : BackgroundService
     private bool Offer(Notification notification)
     {
         if (!_queues.TryGetValue(notification.ChannelName, out var queue)) { _ledger.MarkDone(notification.Key); return false; }
-        if (queue.Writer.TryWrite(notification)) return true;
-        _logger.LogWarning("Notification queue of channel {Channel} is full; dropped the message for {Target} v{Version}",
-            notification.ChannelName, notification.Transition.Target, notification.Transition.Version);
-        _ledger.MarkDone(notification.Key);
-        NotificationMetrics.Messages.WithLabels(notification.ChannelName, "dropped").Inc();
-        return false;
+        if (!queue.Offer(notification))
+            _logger.LogDebug("Notification queue of channel {Channel} is full; the message for {Target} v{Version} waits in the ledger",
+                notification.ChannelName, notification.Transition.Target, notification.Transition.Version);
+        return true;
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(_queues.Select(q => RunChannelAsync(q.Key, q.Value.Reader, stoppingToken)));
+        Task.WhenAll(_queues.Select(q => RunChannelAsync(q.Key, q.Value, stoppingToken)));
 
-    private async Task RunChannelAsync(string name, ChannelReader<Notification> reader, CancellationToken stoppingToken)
+    private async Task RunChannelAsync(string name, ChannelQueue queue, CancellationToken stoppingToken)
     {
         var channel = _options.Channels[name];
         var notifier = _notifiers[channel.Kind];
         try
         {
-            await foreach (var notification in reader.ReadAllAsync(stoppingToken))
+            while (true)
+            {
+                var notification = await queue.TakeAsync(stoppingToken);
                 Finish(notification, await DeliverAsync(notification, channel, notifier, stoppingToken));
+            }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

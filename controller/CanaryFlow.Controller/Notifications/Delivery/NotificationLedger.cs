@@ -47,6 +47,12 @@ public sealed class NotificationLedger : IDisposable
         get { lock (_lock) return [.. _pending.Values.OrderBy(p => p.Sequence).Select(p => p.Notification)]; }
     }
 
+    /// <summary>The pending messages of one channel, in the order they were queued.</summary>
+    public IReadOnlyList<Notification> PendingFor(string channel)
+    {
+        lock (_lock) return [.. _pending.Values.Where(p => p.Notification.ChannelName == channel).OrderBy(p => p.Sequence).Select(p => p.Notification)];
+    }
+
     /// <summary>When the pending message was first queued (before any restart), or null when it is not pending.</summary>
     public DateTimeOffset? QueuedAt(string key)
     {
