@@ -5,11 +5,12 @@ using CanaryFlow.Benchmarks.Reliability;
 
 // Load harness and benchmarks. Each prints figures; none asserts on time.
 //   engine   [--transport InMemory|RabbitMq] [--rollouts 1000] [--rabbitmq-port N] [--interval-ms 1000]
-//   faults   [--rollouts 6 per scenario] [--rabbitmq-port N]                                       (.ci/reliability faults)
+//   faults   [--rollouts 6 per scenario] [--rabbitmq-port N] [--only S]                                     (.ci/reliability faults)
 //   load     [--rollouts 100] [--interval-seconds 10] [--csv FILE] [--rabbitmq-port N]            (.ci/bench)
 //   reaction [--rollouts 3 per group] [--rabbitmq-port N]: CanaryFlow vs Flagger defaults ÷5, alert → stable
 //   plot     --csv FILE --png FILE
 //   analysis [--canaries 1000] [--ticks 3]: one analysis tick for N canaries against a real Prometheus; Mann-Whitney timing
+//   notify-hour [--rollouts 20]: a notification channel down for an hour of simulated time (.ci/reliability notify-hour)
 //   kill     [--rollouts 50] [--seed 42] [--kills 12] [--rabbitmq-port N] [--interval-seconds 4]   (.ci/reliability kill)
 return args.FirstOrDefault() switch
 {
@@ -17,6 +18,7 @@ return args.FirstOrDefault() switch
     "engine-header" => Print(EngineLoad.Header),
     "kill" => await KillHarness.RunAsync(args[1..]),
     "faults" => await FaultsHarness.RunAsync(args[1..]),
+    "notify-hour" => await NotificationHourHarness.RunAsync(args[1..]),
     "load" => await LoadHarness.RunAsync(args[1..]),
     "reaction" => await ReactionHarness.RunAsync(args[1..]),
     "plot" => LoadPlot.Run(args[1..]),
@@ -28,6 +30,6 @@ static int Print(string text) { Console.WriteLine(text); return 0; }
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: CanaryFlow.Benchmarks engine|kill|faults|load|reaction|plot|analysis [--rollouts N] [--rabbitmq-port N] ... (see Program.cs)");
+    Console.Error.WriteLine("usage: CanaryFlow.Benchmarks engine|kill|faults|notify-hour|load|reaction|plot|analysis [--rollouts N] [--rabbitmq-port N] ... (see Program.cs)");
     return 2;
 }

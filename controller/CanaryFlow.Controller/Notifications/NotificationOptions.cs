@@ -25,7 +25,7 @@ public sealed class NotificationOptions
 
     public List<string> Defaults { get; set; } = [];
 
-    /// <summary>Attempts per message, first one included (bounded: a dead channel costs a few requests, never a storm).</summary>
+    /// <summary>Attempts per delivery round, first one included (bounded: a dead channel costs a few requests, never a storm).</summary>
     public int MaxAttempts { get; set; } = 5;
 
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -35,6 +35,24 @@ public sealed class NotificationOptions
 
     /// <summary>A 429 Retry-After longer than this is capped, so one channel cannot park its queue for hours.</summary>
     public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long a channel's circuit stays open after it failed 3 requests in a row: one probe per break at most.</summary>
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A round of <see cref="MaxAttempts"/> that fails on a transient answer (5xx, 429, 408, a refused or dropped
+    /// connection, a timeout, an open circuit) keeps the message at the head of its channel's queue, and a new
+    /// round starts after this delay, doubling per round up to <see cref="MaxRedeliveryDelay"/>.
+    /// </summary>
+    public TimeSpan RedeliveryDelay { get; set; } = TimeSpan.FromMinutes(1);
+
+    public TimeSpan MaxRedeliveryDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// A message still undelivered this long after it was queued is given up: logged as an error and counted
+    /// as result "expired". Far longer than a chat service's outages, so an outage of hours loses nothing.
+    /// </summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromHours(24);
 
     /// <summary>Done entries the ledger keeps (older ones are compacted away).</summary>
     public int LedgerRetention { get; set; } = 20_000;
@@ -56,7 +74,7 @@ public sealed class ChannelOptions
     /// <summary>Messages per minute this channel accepts (Slack allows about one a second per webhook).</summary>
     public int RatePerMinute { get; set; } = 30;
 
-    /// <summary>Messages waiting for this channel; beyond it new ones are dropped (logged) rather than slowing rollouts.</summary>
+    /// <summary>Messages held in memory for this channel's worker; beyond it they wait in the ledger only and are taken in order as the queue drains (none dropped).</summary>
     public int QueueCapacity { get; set; } = 1000;
 }
 
@@ -72,6 +90,10 @@ internal sealed class NotificationOptionsValidator : IValidateOptions<Notificati
         if (o.MaxAttempts is < 1 or > 10) errors.Add("Notifications:MaxAttempts must be 1..10.");
         if (o.AttemptTimeout <= TimeSpan.Zero) errors.Add("Notifications:AttemptTimeout must be positive.");
         if (o.RetryBaseDelay < TimeSpan.Zero || o.MaxRetryAfter < TimeSpan.Zero) errors.Add("Notifications retry delays must not be negative.");
+        if (o.BreakDuration <= TimeSpan.Zero) errors.Add("Notifications:BreakDuration must be positive.");
+        if (o.RedeliveryDelay <= TimeSpan.Zero || o.MaxRedeliveryDelay < o.RedeliveryDelay)
+            errors.Add("Notifications:RedeliveryDelay must be positive and MaxRedeliveryDelay at least RedeliveryDelay.");
+        if (o.MaxAge <= TimeSpan.Zero) errors.Add("Notifications:MaxAge must be positive.");
         if (o.LedgerRetention < 100) errors.Add("Notifications:LedgerRetention must be at least 100.");
         foreach (var (channel, c) in o.Channels)
         {

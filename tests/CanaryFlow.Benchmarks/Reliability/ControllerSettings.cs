@@ -17,6 +17,10 @@ public static class ControllerSettings
             settings["Notifications:Channels:ops:Secret"] = "harness-webhook-secret-0123456789";
             settings["Notifications:Channels:ops:RatePerMinute"] = "6000";
             settings["Notifications:Defaults:0"] = "ops";
+            // Redelivery rounds scaled down like the 4 s analysis interval (defaults: 1 min doubling to 5 min), so
+            // that a channel back after a 30 s outage is served within the harness' wait.
+            settings["Notifications:RedeliveryDelay"] = "00:00:05";
+            settings["Notifications:MaxRedeliveryDelay"] = "00:00:20";
         }
         return settings;
     }

@@ -46,6 +46,9 @@ public sealed class OptionsValidationTests
     [InlineData("Notifications:Defaults:0", "missing", "names channel 'missing'")]
     [InlineData("Notifications:Channels:ops:Secret", "short", "Secret must have at least 16")]
     [InlineData("Notifications:MaxAttempts", "50", "MaxAttempts must be 1..10")]
+    [InlineData("Notifications:MaxAge", "00:00:00", "MaxAge must be positive")]
+    [InlineData("Notifications:MaxRedeliveryDelay", "00:00:10", "MaxRedeliveryDelay at least RedeliveryDelay")]
+    [InlineData("Notifications:BreakDuration", "-00:00:01", "BreakDuration must be positive")]
     public void Bad_notification_settings_are_refused_with_their_names(string key, string value, string expected)
     {
         var settings = new Dictionary<string, string?>

@@ -97,15 +97,17 @@ public sealed class NotificationDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_channel_that_keeps_failing_is_tried_at_most_MaxAttempts_times()
+    public async Task A_channel_that_refuses_for_good_is_given_up_at_once_and_counted_failed()
     {
-        _receiver.Script("discord", Enumerable.Repeat(new RecordingReceiver.Answer(503), 20).ToArray());
+        var failedBefore = NotificationMetrics.Messages.WithLabels("discord", "failed").Value;
+        _receiver.Script("discord", Enumerable.Repeat(new RecordingReceiver.Answer(404), 20).ToArray());
         await using var host = await NotificationHost.StartAsync(_dataPath, Channels("discord"));
         var transition = NotificationHost.Transition(3);
         await host.PublishAndConsumeAsync(transition);
         await _receiver.WaitUntilAsync(_ => host.Ledger.IsDone(Notification.KeyFor(transition, "discord")), "the message was given up");
-        // Retries stop at MaxAttempts (4), or earlier once the circuit breaker opens after 3 failures.
-        Assert.InRange(_receiver.For("discord").Count, 3, 4);
+        // A 404 is not transient: no retry, no later round (a wrong URL does not heal by waiting).
+        Assert.Single(_receiver.For("discord"));
+        Assert.Equal(failedBefore + 1, NotificationMetrics.Messages.WithLabels("discord", "failed").Value);
     }
 
     [Fact]

@@ -20,7 +20,11 @@ public sealed class NotificationHost : IAsyncDisposable
     public ITestHarness Harness => _host.Services.GetRequiredService<ITestHarness>();
     public NotificationLedger Ledger => _host.Services.GetRequiredService<NotificationLedger>();
 
-    public static async Task<NotificationHost> StartAsync(string dataPath, IDictionary<string, (string Kind, string Url)> channels, IDictionary<string, string?>? extra = null, ILoggerProvider? logs = null)
+    public IServiceProvider Services => _host.Services;
+
+    /// <param name="configure">Runs before the notification services are added (e.g. a fake TimeProvider, which then wins).</param>
+    public static async Task<NotificationHost> StartAsync(string dataPath, IDictionary<string, (string Kind, string Url)> channels, IDictionary<string, string?>? extra = null,
+        ILoggerProvider? logs = null, Action<IServiceCollection>? configure = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -43,6 +47,7 @@ public sealed class NotificationHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (logs is not null) builder.Logging.AddProvider(logs).SetMinimumLevel(LogLevel.Trace);
         builder.Configuration.AddInMemoryCollection(settings);
+        configure?.Invoke(builder.Services);
         builder.Services.AddCanaryFlowNotifications(builder.Configuration);
         builder.Services.AddMassTransitTestHarness(x => x.AddCanaryFlowNotificationConsumers());
         var host = builder.Build();
@@ -55,7 +60,8 @@ public sealed class NotificationHost : IAsyncDisposable
     public async Task PublishAndConsumeAsync(RolloutTransitioned transition)
     {
         await Harness.Bus.Publish(transition);
-        Assert.True(await Harness.Consumed.Any<RolloutTransitioned>(c => c.Context.Message.Version == transition.Version));
+        Assert.True(await Harness.Consumed.Any<RolloutTransitioned>(c =>
+            c.Context.Message.CorrelationId == transition.CorrelationId && c.Context.Message.Version == transition.Version));
     }
 
     public async ValueTask DisposeAsync()

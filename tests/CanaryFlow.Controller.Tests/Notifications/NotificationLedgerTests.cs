@@ -9,7 +9,7 @@ public sealed class NotificationLedgerTests : IDisposable
     private readonly string _dataPath = Directory.CreateTempSubdirectory("canaryflow-ledger-").FullName;
 
     private NotificationLedger Open(int retention = 100) =>
-        new(Options.Create(new NotificationOptions { DataPath = _dataPath, LedgerRetention = retention }));
+        new(Options.Create(new NotificationOptions { DataPath = _dataPath, LedgerRetention = retention }), TimeProvider.System);
 
     private static Notification Message(long version) =>
         new(Notification.KeyFor(NotificationHost.Transition(version), "ops"), "ops", NotificationHost.Transition(version));

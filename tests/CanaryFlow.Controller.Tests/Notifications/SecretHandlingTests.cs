@@ -1,4 +1,3 @@
-using CanaryFlow.Controller.Notifications;
 using CanaryFlow.Controller.Tests.ChatOps;
 
 namespace CanaryFlow.Controller.Tests.Notifications;
@@ -21,7 +20,8 @@ public sealed class SecretHandlingTests
             {
                 var transition = NotificationHost.Transition(1);
                 await host.PublishAndConsumeAsync(transition);
-                await receiver.WaitUntilAsync(_ => host.Ledger.IsDone(Notification.KeyFor(transition, "ops-hook")), "the channel was given up");
+                // A 500 is transient: after a failed round the message waits for the next one, and that is logged.
+                await receiver.WaitUntilAsync(_ => logs.All.Contains("next round in"), "a failed round was logged");
             }
             Assert.Contains("ops-hook", logs.All);
             Assert.DoesNotContain("T0KEN", logs.All);

@@ -25,6 +25,7 @@ public sealed class EngineUnderTest : IAsyncDisposable
     public InMemoryWorld World { get; }
     public string StateDirectory { get; }
     public ITestHarness Harness { get; }
+    public IServiceProvider Services => _services;
 
     private EngineUnderTest(ServiceProvider services, FakeTimeProvider clock, InMemoryWorld world, string stateDirectory)
     {
@@ -35,7 +36,9 @@ public sealed class EngineUnderTest : IAsyncDisposable
         Harness = services.GetRequiredService<ITestHarness>();
     }
 
-    public static async Task<EngineUnderTest> StartAsync(InMemoryWorld? world = null, string? stateDirectory = null, FakeTimeProvider? clock = null)
+    /// <param name="extra">More services and consumers next to the engine (e.g. notifications).</param>
+    public static async Task<EngineUnderTest> StartAsync(InMemoryWorld? world = null, string? stateDirectory = null, FakeTimeProvider? clock = null,
+        Action<IServiceCollection, IBusRegistrationConfigurator>? extra = null)
     {
         world ??= new InMemoryWorld();
         clock ??= new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
@@ -53,7 +56,11 @@ public sealed class EngineUnderTest : IAsyncDisposable
         services.AddSingleton<IWorkloadController>(world);
         services.AddSingleton<IAnalysisRunner>(world);
         services.AddRolloutEngineServices(configuration);
-        services.AddMassTransitTestHarness(x => x.AddRolloutEngine());
+        services.AddMassTransitTestHarness(x =>
+        {
+            x.AddRolloutEngine();
+            extra?.Invoke(services, x);
+        });
         var provider = services.BuildServiceProvider(validateScopes: true);
 
         await provider.GetRequiredService<RolloutRehydrator>().LoadAsync(CancellationToken.None);

@@ -1,52 +1,81 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
-using Polly.RateLimiting;
 using Polly.Retry;
 using Polly.Timeout;
 
 namespace CanaryFlow.Controller.Notifications.Delivery;
 
-/// <summary>The channel did not take the message after all attempts.</summary>
-public sealed class NotificationDeliveryException(string message) : Exception(message);
+/// <summary>
+/// The channel did not take the message after a round of attempts. <see cref="Transient"/>: it may take it later
+/// (5xx, 429, 408, no connection, a timeout, an open circuit), so the message is kept and tried again; otherwise
+/// (e.g. 400, 404) trying again would not help.
+/// </summary>
+public sealed class NotificationDeliveryException(string message, bool transient) : Exception(message)
+{
+    public bool Transient { get; } = transient;
+}
 
 /// <summary>
-/// Posts to a channel's webhook through a per-channel Polly pipeline: bounded jittered retries that
-/// honour 429 Retry-After, a circuit breaker so a dead channel is not hammered, a token-bucket rate
-/// limit, and a timeout per attempt. It runs on the channel's background worker, never on a consumer.
+/// Posts to a channel's webhook through a per-channel Polly pipeline: bounded jittered retries that honour
+/// 429/503 Retry-After, a circuit breaker so a dead channel is not hammered, a token-bucket rate limit, and a
+/// timeout per attempt. Every wait runs on the injected <see cref="TimeProvider"/>. It runs on the channel's
+/// background worker, never on a consumer.
 /// </summary>
 public sealed class ChannelHttpSender(IHttpClientFactory clients, IOptions<NotificationOptions> options, TimeProvider time)
 {
     public const string HttpClientName = "canaryflow-notifications";
 
-    private readonly ConcurrentDictionary<string, ResiliencePipeline<HttpResponseMessage>> _pipelines = new(StringComparer.Ordinal);
+    private sealed record ChannelPipeline(ResiliencePipeline<HttpResponseMessage> Rounds, ChannelRateLimit Rate, ResiliencePipeline Timeout);
+
+    private readonly ConcurrentDictionary<string, ChannelPipeline> _pipelines = new(StringComparer.Ordinal);
 
     /// <param name="createRequest">Called per attempt: a request message can be sent only once.</param>
     public async Task SendAsync(string channelName, ChannelOptions channel, Func<HttpRequestMessage> createRequest, CancellationToken cancellationToken)
     {
         var pipeline = _pipelines.GetOrAdd(channelName, _ => Build(channel));
         var client = clients.CreateClient(HttpClientName);
-        using var response = await pipeline.ExecuteAsync(async token =>
+        HttpResponseMessage response;
+        try
         {
-            using var request = createRequest();
-            return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token);
-        }, cancellationToken);
-        // The URL is a credential: the error names the channel and the status only.
-        if (!response.IsSuccessStatusCode)
-            throw new NotificationDeliveryException($"Channel '{channelName}' answered {(int)response.StatusCode} after {options.Value.MaxAttempts} attempt(s).");
+            response = await pipeline.Rounds.ExecuteAsync(async token =>
+            {
+                // The token wait is outside the attempt's timeout: a slow rate is not a slow channel.
+                await pipeline.Rate.TakeAsync(token);
+                return await pipeline.Timeout.ExecuteAsync(async t =>
+                {
+                    using var request = createRequest();
+                    return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, t);
+                }, token);
+            }, cancellationToken);
+        }
+        catch (Exception e) when (e is HttpRequestException or TimeoutRejectedException or BrokenCircuitException
+                                  || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            // The type only: an HttpRequestException's message can name the host, and the URL is a credential.
+            throw new NotificationDeliveryException($"Channel '{channelName}' unreachable after {options.Value.MaxAttempts} attempt(s): {e.GetType().Name}.", transient: true);
+        }
+        using (response)
+        {
+            // The URL is a credential: the error names the channel and the status only.
+            if (!response.IsSuccessStatusCode)
+                throw new NotificationDeliveryException($"Channel '{channelName}' answered {(int)response.StatusCode} after {options.Value.MaxAttempts} attempt(s).",
+                    IsTransient(response.StatusCode));
+        }
     }
 
-    private ResiliencePipeline<HttpResponseMessage> Build(ChannelOptions channel)
+    private static bool IsTransient(HttpStatusCode status) =>
+        status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout || (int)status >= 500;
+
+    private ChannelPipeline Build(ChannelOptions channel)
     {
         var o = options.Value;
         var transient = new PredicateBuilder<HttpResponseMessage>()
-            .Handle<HttpRequestException>().Handle<TimeoutRejectedException>().Handle<BrokenCircuitException>().Handle<RateLimiterRejectedException>()
-            .HandleResult(r => r.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout || (int)r.StatusCode >= 500);
-        var perToken = TimeSpan.FromMinutes(1) / channel.RatePerMinute;
-        return new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
+            .Handle<HttpRequestException>().Handle<TimeoutRejectedException>().Handle<BrokenCircuitException>()
+            .HandleResult(r => IsTransient(r.StatusCode));
+        var rounds = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
             {
                 ShouldHandle = transient,
@@ -61,23 +90,14 @@ public sealed class ChannelHttpSender(IHttpClientFactory clients, IOptions<Notif
             {
                 ShouldHandle = transient,
                 FailureRatio = 0.8,
-                MinimumThroughput = 3,
+                MinimumThroughput = RedeliverySchedule.FailuresToOpen,
                 SamplingDuration = TimeSpan.FromSeconds(60),
-                BreakDuration = TimeSpan.FromSeconds(30),
+                BreakDuration = o.BreakDuration,
             })
-            .AddRateLimiter(new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = Math.Clamp(channel.RatePerMinute / 10, 1, 5),
-                TokensPerPeriod = 1,
-                ReplenishmentPeriod = perToken,
-                QueueLimit = 1, // one worker per channel: at most one waiter, which waits instead of failing
-                QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-                AutoReplenishment = true,
-            }))
-            .AddTimeout(o.AttemptTimeout)
             .Build();
+        var timeout = new ResiliencePipelineBuilder { TimeProvider = time }.AddTimeout(o.AttemptTimeout).Build();
+        return new ChannelPipeline(rounds, new ChannelRateLimit(channel.RatePerMinute, Math.Clamp(channel.RatePerMinute / 10, 1, 5), time), timeout);
     }
-
     // 429 and 503 may say when to come back, as seconds or as a date; otherwise the backoff applies.
     private TimeSpan? RetryAfter(HttpResponseMessage? response, TimeSpan cap)
     {

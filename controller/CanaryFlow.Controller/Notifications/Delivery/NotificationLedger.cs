@@ -8,7 +8,8 @@ namespace CanaryFlow.Controller.Notifications.Delivery;
 /// A small durable ledger (one append-only JSON-lines file) of notifications by key
 /// (RolloutId, Version, channel): "queued" with the transition, then "done". A key once queued is
 /// never queued again, so a redelivered RolloutTransitioned or a restart gives no second message;
-/// queued-but-not-done entries are sent again after a restart. Appends are flushed to the OS (not
+/// queued-but-not-done entries are sent again after a restart, in the order they were queued and with the time
+/// they were first queued (so a message's age, which bounds how long it is retried, survives restarts). Appends are flushed to the OS (not
 /// fsynced): cheap, and safe against a process crash, which is the common restart.
 /// </summary>
 public sealed class NotificationLedger : IDisposable
@@ -19,16 +20,21 @@ public sealed class NotificationLedger : IDisposable
     private readonly Lock _lock = new();
     private readonly string _path;
     private readonly int _retention;
-    private readonly Dictionary<string, Notification> _pending = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+    private readonly Dictionary<string, PendingEntry> _pending = new(StringComparer.Ordinal);
     private readonly HashSet<string> _done = new(StringComparer.Ordinal);
     private readonly Queue<string> _doneOrder = new();
     private StreamWriter _writer;
     private int _lines;
+    private long _sequence;
 
-    private sealed record Entry(string Op, string Key, string? Channel = null, RolloutTransitioned? Transition = null);
+    private sealed record Entry(string Op, string Key, string? Channel = null, RolloutTransitioned? Transition = null, DateTimeOffset? At = null);
 
-    public NotificationLedger(IOptions<NotificationOptions> options)
+    private sealed record PendingEntry(long Sequence, Notification Notification, DateTimeOffset QueuedAt);
+
+    public NotificationLedger(IOptions<NotificationOptions> options, TimeProvider time)
     {
+        _time = time;
         Directory.CreateDirectory(options.Value.DataPath);
         _path = Path.Combine(options.Value.DataPath, FileName);
         _retention = options.Value.LedgerRetention;
@@ -38,7 +44,19 @@ public sealed class NotificationLedger : IDisposable
 
     public IReadOnlyList<Notification> Pending
     {
-        get { lock (_lock) return [.. _pending.Values]; }
+        get { lock (_lock) return [.. _pending.Values.OrderBy(p => p.Sequence).Select(p => p.Notification)]; }
+    }
+
+    /// <summary>The pending messages of one channel, in the order they were queued.</summary>
+    public IReadOnlyList<Notification> PendingFor(string channel)
+    {
+        lock (_lock) return [.. _pending.Values.Where(p => p.Notification.ChannelName == channel).OrderBy(p => p.Sequence).Select(p => p.Notification)];
+    }
+
+    /// <summary>When the pending message was first queued (before any restart), or null when it is not pending.</summary>
+    public DateTimeOffset? QueuedAt(string key)
+    {
+        lock (_lock) return _pending.TryGetValue(key, out var p) ? p.QueuedAt : null;
     }
 
     public bool IsDone(string key)
@@ -52,8 +70,9 @@ public sealed class NotificationLedger : IDisposable
         lock (_lock)
         {
             if (_pending.ContainsKey(notification.Key) || _done.Contains(notification.Key)) return false;
-            _pending[notification.Key] = notification;
-            Append(new Entry("queued", notification.Key, notification.ChannelName, notification.Transition));
+            var entry = new PendingEntry(++_sequence, notification, _time.GetUtcNow());
+            _pending[notification.Key] = entry;
+            Append(Queued(entry));
             return true;
         }
     }
@@ -95,7 +114,7 @@ public sealed class NotificationLedger : IDisposable
             if (entry is null) continue;
             if (entry.Op == "done") { _pending.Remove(entry.Key); RememberDone(entry.Key); }
             else if (entry is { Op: "queued", Channel: { } channel, Transition: { } t } && !_done.Contains(entry.Key))
-                _pending[entry.Key] = new Notification(entry.Key, channel, t);
+                _pending[entry.Key] = new PendingEntry(++_sequence, new Notification(entry.Key, channel, t), entry.At ?? _time.GetUtcNow());
         }
     }
 
@@ -106,12 +125,15 @@ public sealed class NotificationLedger : IDisposable
         using (var writer = new StreamWriter(temp, append: false))
         {
             foreach (var key in _doneOrder) writer.WriteLine(JsonSerializer.Serialize(new Entry("done", key), Json));
-            foreach (var n in _pending.Values) writer.WriteLine(JsonSerializer.Serialize(new Entry("queued", n.Key, n.ChannelName, n.Transition), Json));
+            foreach (var p in _pending.Values.OrderBy(p => p.Sequence)) writer.WriteLine(JsonSerializer.Serialize(Queued(p), Json));
         }
         File.Move(temp, _path, overwrite: true);
         _lines = _doneOrder.Count + _pending.Count;
         return new StreamWriter(new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read));
     }
+
+    private static Entry Queued(PendingEntry p) =>
+        new("queued", p.Notification.Key, p.Notification.ChannelName, p.Notification.Transition, p.QueuedAt);
 
     public void Dispose()
     {

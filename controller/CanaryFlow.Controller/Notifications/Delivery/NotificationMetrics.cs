@@ -6,5 +6,5 @@ namespace CanaryFlow.Controller.Notifications.Delivery;
 public static class NotificationMetrics
 {
     public static readonly Counter Messages = Metrics.CreateCounter(
-        "canaryflow_notifications_total", "Notifications by channel and result (delivered, failed, dropped, duplicate).", "channel", "result");
+        "canaryflow_notifications_total", "Notifications by channel and result (delivered, failed, expired, duplicate).", "channel", "result");
 }
