@@ -63,6 +63,8 @@ public sealed class ObjectStore(TimeProvider time)
             meta["uid"] = Guid.NewGuid().ToString();
             meta["creationTimestamp"] = Timestamp(time);
             meta["generation"] = 1;
+            meta.Remove("deletionTimestamp"); // deletion starts only with a DELETE
+            meta.Remove("deletionGracePeriodSeconds");
             if (kind.HasStatus) obj.Remove("status"); // status is written only through the subresource
             Defaults.Apply(kind, obj);
             Admission.Check(kind, name, obj);
@@ -101,8 +103,12 @@ public sealed class ObjectStore(TimeProvider time)
                 var meta = next["metadata"] as JsonObject ?? new JsonObject();
                 next["metadata"] = meta;
                 var old = (JsonObject)existing["metadata"]!;
-                foreach (var key in new[] { "name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion" })
-                    meta[key] = old[key]?.DeepClone();
+                foreach (var key in SystemFields)
+                {
+                    if (old[key] is { } kept) meta[key] = kept.DeepClone();
+                    else meta.Remove(key);
+                }
+                Finalizers.CheckNoneAdded(kind, name, old, meta);
                 if (kind.HasStatus) next["status"] = existing["status"]?.DeepClone();
                 else if (!next.ContainsKey("status") && existing.ContainsKey("status")) next.Remove("status");
                 Defaults.Apply(kind, next);
@@ -110,7 +116,14 @@ public sealed class ObjectStore(TimeProvider time)
                     meta["generation"] = ((long?)old["generation"] ?? 1) + 1;
             }
             Admission.Check(kind, name, next);
-            if (JsonNode.DeepEquals(next, existing)) { change = null; result = (JsonObject)existing.DeepClone(); }
+            if (Finalizers.Released(next))
+            {
+                // The last finalizer is gone from an object being deleted: the server deletes it instead of storing it.
+                _objects.Remove((kind, ns, name));
+                change = Record(kind, ns, next, "DELETED");
+                result = (JsonObject)change.Object.DeepClone();
+            }
+            else if (JsonNode.DeepEquals(next, existing)) { change = null; result = (JsonObject)existing.DeepClone(); }
             else { change = Commit(kind, ns, name, next, "MODIFIED"); result = (JsonObject)change.Object.DeepClone(); }
         }
         if (change is not null) Committed?.Invoke(change);
@@ -131,17 +144,31 @@ public sealed class ObjectStore(TimeProvider time)
         }
     }
 
-    public JsonObject Delete(ResourceKind kind, string ns, string name)
+    /// <summary>DELETE. An object with finalizers is only marked (deletionTimestamp, a MODIFIED event) and stays
+    /// until an update empties its finalizers; a second DELETE of a marked object changes nothing.</summary>
+    /// <returns>The object, and whether it is gone now (false: it waits for its finalizers).</returns>
+    public (JsonObject Object, bool Deleted) Delete(ResourceKind kind, string ns, string name)
     {
-        StoredEvent change;
+        StoredEvent? change;
+        bool deleted;
         lock (_gate)
         {
             var existing = Existing(kind, ns, name);
-            _objects.Remove((kind, ns, name));
-            change = Record(kind, ns, existing, "DELETED");
+            if (Finalizers.Pending(existing))
+            {
+                deleted = false;
+                change = Finalizers.MarkDeleting(existing, Timestamp(time)) is { } marked ? Commit(kind, ns, name, marked, "MODIFIED") : null;
+                if (change is null) return ((JsonObject)existing.DeepClone(), false);
+            }
+            else
+            {
+                deleted = true;
+                _objects.Remove((kind, ns, name));
+                change = Record(kind, ns, existing, "DELETED");
+            }
         }
         Committed?.Invoke(change);
-        return change.Object;
+        return ((JsonObject)change.Object.DeepClone(), deleted);
     }
 
     /// <summary>Opens a watch. <paramref name="sinceResourceVersion"/> null or 0: synthetic ADDED events for
@@ -196,6 +223,10 @@ public sealed class ObjectStore(TimeProvider time)
     public int ExpiredWatches { get; private set; }
 
     public int OpenWatchCount { get { lock (_gate) return _watches.Count; } }
+
+    // Set by the server alone: an update keeps what is stored (deletion starts only with a DELETE).
+    private static readonly string[] SystemFields =
+        ["name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"];
 
     internal static string Timestamp(TimeProvider time) => time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ");
 

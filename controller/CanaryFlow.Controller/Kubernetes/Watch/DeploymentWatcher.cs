@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes.Api;
+using CanaryFlow.Controller.Kubernetes.Deletion;
 using CanaryFlow.Controller.Kubernetes.Leadership;
 using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Status;
@@ -18,7 +19,8 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 /// Watches the Canaries and the Deployments of each namespace (local caches, see <see cref="ResilientWatch{T}"/>),
 /// only while this replica leads. A new pod-template revision of a target publishes one <see cref="RolloutRequested"/>;
 /// scale and status changes do not. A Canary seen for the first time is initialised (stable copy and routing),
-/// without a rollout. An invalid spec is reported as a status condition and an Event, never a crash.
+/// without a rollout, and gets CanaryFlow's finalizer; a deleted one is handed to <see cref="CanaryDeletion"/>, and its
+/// target's changes start no rollout. An invalid spec is reported as a status condition and an Event, never a crash.
 /// </summary>
 public sealed class DeploymentWatcher : BackgroundService
 {
@@ -27,16 +29,17 @@ public sealed class DeploymentWatcher : BackgroundService
     private readonly CanaryApi api;
     private readonly CanaryInitializer initializer;
     private readonly CanaryStatusWriter statusWriter;
+    private readonly CanaryDeletion deletion;
     private readonly IBus bus;
     private readonly ILeadership leadership;
     private readonly IOptions<KubernetesOptions> options;
     private readonly TimeProvider time;
     private readonly ILogger _logger;
 
-    public DeploymentWatcher(IKubernetes client, CanaryApi api, CanaryInitializer initializer, CanaryStatusWriter statusWriter,
+    public DeploymentWatcher(IKubernetes client, CanaryApi api, CanaryInitializer initializer, CanaryStatusWriter statusWriter, CanaryDeletion deletion,
         IBus bus, ILeadership leadership, IOptions<KubernetesOptions> options, TimeProvider time, ILogger<DeploymentWatcher> logger)
     {
-        (this.client, this.api, this.initializer, this.statusWriter) = (client, api, initializer, statusWriter);
+        (this.client, this.api, this.initializer, this.statusWriter, this.deletion) = (client, api, initializer, statusWriter, deletion);
         (this.bus, this.leadership, this.options, this.time, _logger) = (bus, leadership, options, time, logger);
     }
 
@@ -64,6 +67,7 @@ public sealed class DeploymentWatcher : BackgroundService
         private readonly Dictionary<string, string> _revisions = [];
         private readonly Dictionary<string, long> _reportedInvalid = [];
         private readonly HashSet<string> _initializing = [];
+        private readonly HashSet<string> _finalizing = [];
         private CancellationToken _ct;
 
         public Task RunAsync(CancellationToken ct)
@@ -120,9 +124,17 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private async Task OnCanaryAsync(WatchEventType type, CanaryResource canary)
         {
-            if (type == WatchEventType.Deleted) { _canaries.Remove(canary.Name); return; }
+            if (type == WatchEventType.Deleted) { _canaries.Remove(canary.Name); _revisions.Remove(canary.TargetName); return; }
             _canaries[canary.Name] = canary;
+            if (canary.IsDeleting)
+            {
+                if (CanaryFinalizer.Has(canary)) StartBeside(_finalizing, canary, "deletion", () => owner.deletion.RunAsync(ns, canary.Name, _ct));
+                return;
+            }
             if (!await CheckSpecAsync(canary)) return;
+            // Added before anything is created, so that a deletion from now on gives the service back. A 409 means a
+            // newer version of the Canary is on its way through the watch: that event tries again.
+            if (!CanaryFinalizer.Has(canary) && !await owner.deletion.Finalizer.AddAsync(canary, _ct)) return;
             if (canary.StatusString(TrackedRevisionField) is null) StartInitialization(canary);
             else if (_deployments.TryGetValue(canary.TargetName, out var d)) await EvaluateAsync(d);
         }
@@ -145,6 +157,7 @@ public sealed class DeploymentWatcher : BackgroundService
         {
             var canary = _canaries.Values.FirstOrDefault(c => c.TargetName == deployment.Metadata.Name);
             if (canary is null) return; // not governed
+            if (canary.IsDeleting) return; // its deletion rewrites the target to give it back: that is no new revision
             if (canary.StatusString(TrackedRevisionField) is not { } tracked)
             {
                 // Not initialised (yet, or it failed): a change of the target is a good moment to try again.
@@ -189,18 +202,20 @@ public sealed class DeploymentWatcher : BackgroundService
             await owner.api.RecordEventAsync(canary, "Warning", "InvalidSpec", message, now.UtcDateTime, _ct);
         }
 
-        /// <summary>Runs beside the watch (it waits for the primary to become available), once at a time per Canary.</summary>
-        private void StartInitialization(CanaryResource canary)
+        private void StartInitialization(CanaryResource canary) => StartBeside(_initializing, canary, "initialisation", () => InitializeAsync(canary));
+
+        /// <summary>Runs work beside the watch (it waits for Deployments to become available), once at a time per Canary.</summary>
+        private void StartBeside(HashSet<string> running, CanaryResource canary, string what, Func<Task> work)
         {
-            if (!_initializing.Add(canary.Name)) return;
+            if (!running.Add(canary.Name)) return;
             _ = Task.Run(async () =>
             {
-                try { await InitializeAsync(canary); }
+                try { await work(); }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    owner._logger.LogWarning(e, "Canary {Namespace}/{Name}: initialisation failed", ns, canary.Name);
+                    owner._logger.LogWarning(e, "Canary {Namespace}/{Name}: {What} failed", ns, canary.Name, what);
                 }
-                finally { await Serial(() => { _initializing.Remove(canary.Name); return Task.CompletedTask; }); }
+                finally { await Serial(() => { running.Remove(canary.Name); return Task.CompletedTask; }); }
             });
         }
 
@@ -219,8 +234,12 @@ public sealed class DeploymentWatcher : BackgroundService
             }
             var target = await owner.client.AppsV1.ReadNamespacedDeploymentAsync(ctx.Target.Name, ns, cancellationToken: _ct);
             var revision = PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel);
+            // The adopted VirtualService's routes before any weight is written, to give them back on deletion.
+            var adopted = ctx.AdoptsVirtualService && await owner.api.GetCustomAsync(Routing.Istio.Group, Routing.Istio.Version, ns,
+                Routing.Istio.VirtualServices, ctx.VirtualServiceName, _ct) is { } vs ? AdoptedRoutes.Snapshot(vs, ctx.ServiceName, ns) : null;
             await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
             {
+                if (adopted is not null) status[CanaryDeletion.AdoptedRoutesField] ??= adopted;
                 status[TrackedRevisionField] = revision;
                 status["stableRevision"] = revision;
                 status["phase"] ??= RolloutPhases.Succeeded;
