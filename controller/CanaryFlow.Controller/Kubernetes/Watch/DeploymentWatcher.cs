@@ -126,11 +126,7 @@ public sealed class DeploymentWatcher : BackgroundService
         {
             if (type == WatchEventType.Deleted) { _canaries.Remove(canary.Name); _revisions.Remove(canary.TargetName); return; }
             _canaries[canary.Name] = canary;
-            if (canary.IsDeleting)
-            {
-                if (CanaryFinalizer.Has(canary)) StartBeside(_finalizing, canary, "deletion", () => owner.deletion.RunAsync(ns, canary.Name, _ct));
-                return;
-            }
+            if (canary.IsDeleting) { StartDeletion(canary.Name); return; }
             if (!await CheckSpecAsync(canary)) return;
             // Added before anything is created, so that a deletion from now on gives the service back. A 409 means a
             // newer version of the Canary is on its way through the watch: that event tries again.
@@ -202,20 +198,30 @@ public sealed class DeploymentWatcher : BackgroundService
             await owner.api.RecordEventAsync(canary, "Warning", "InvalidSpec", message, now.UtcDateTime, _ct);
         }
 
-        private void StartInitialization(CanaryResource canary) => StartBeside(_initializing, canary, "initialisation", () => InitializeAsync(canary));
+        private void StartInitialization(CanaryResource canary) =>
+            StartBeside(_initializing, canary.Name, "initialisation", () => InitializeAsync(canary), then: () => StartDeletion(canary.Name));
+
+        /// <summary>Gives the service back, but not while an initialisation is still creating objects (it would create
+        /// them after the deletion had looked): that one finishes first, then starts the deletion.</summary>
+        private void StartDeletion(string name)
+        {
+            if (_canaries.TryGetValue(name, out var canary) && canary.IsDeleting && CanaryFinalizer.Has(canary) && !_initializing.Contains(name))
+                StartBeside(_finalizing, name, "deletion", () => owner.deletion.RunAsync(ns, name, _ct));
+        }
 
         /// <summary>Runs work beside the watch (it waits for Deployments to become available), once at a time per Canary.</summary>
-        private void StartBeside(HashSet<string> running, CanaryResource canary, string what, Func<Task> work)
+        /// <param name="then">Run (under the watch's lock) once the work is over.</param>
+        private void StartBeside(HashSet<string> running, string name, string what, Func<Task> work, Action? then = null)
         {
-            if (!running.Add(canary.Name)) return;
+            if (!running.Add(name)) return;
             _ = Task.Run(async () =>
             {
                 try { await work(); }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    owner._logger.LogWarning(e, "Canary {Namespace}/{Name}: {What} failed", ns, canary.Name, what);
+                    owner._logger.LogWarning(e, "Canary {Namespace}/{Name}: {What} failed", ns, name, what);
                 }
-                finally { await Serial(() => { running.Remove(canary.Name); return Task.CompletedTask; }); }
+                finally { await Serial(() => { running.Remove(name); then?.Invoke(); return Task.CompletedTask; }); }
             });
         }
 
