@@ -127,7 +127,13 @@ public sealed class CanaryDeletionTests : SandboxTest
     [Fact]
     public async Task A_target_that_does_not_become_available_keeps_the_finalizer_and_the_traffic_on_the_primary_until_it_does()
     {
-        var target = await Host.InitializedAsync(new JsonObject { ["analysis"] = new JsonObject { ["progressDeadlineSeconds"] = 1, ["interval"] = "1s" } });
+        var target = await Host.InitializedAsync(new JsonObject
+        {
+            ["analysis"] = new JsonObject { ["progressDeadlineSeconds"] = 1, ["interval"] = "1s" },
+            ["imagePolicy"] = new JsonObject { ["container"] = "app", ["repository"] = "ghcr.io/acme/podinfo" },
+        });
+        var tracked = Host.Get<CanaryFlow.Controller.Triggers.ITrackedTargets>();
+        Assert.Single(await tracked.ListAsync(default));
         Host.Sandbox.Deployments.FailReady(KubeTestHost.Ns, "podinfo");
 
         await DeleteCanaryAsync();
@@ -137,6 +143,7 @@ public sealed class CanaryDeletionTests : SandboxTest
         Assert.Contains(CanaryFinalizer.Name, (await Host.GetCanaryAsync("podinfo"))["metadata"]!["finalizers"]!.AsArray().Select(f => (string?)f));
         Assert.Equal(new TrafficWeights(100, 0), VirtualServiceRoutes.Read(await Host.GetCustomAsync(Istio.VirtualServices, "podinfo"), "podinfo", KubeTestHost.Ns));
         Assert.True(await DeploymentExistsAsync("podinfo-primary"));
+        Assert.Empty(await tracked.ListAsync(default)); // image pushes no longer change a target being given back
 
         // Fixed (the pods can start now); a new rollout of the target makes the retry succeed.
         Host.Sandbox.Deployments.FailReady(KubeTestHost.Ns, "podinfo", fail: false);
