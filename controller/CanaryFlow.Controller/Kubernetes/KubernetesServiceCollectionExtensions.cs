@@ -1,4 +1,5 @@
 using CanaryFlow.Controller.Kubernetes.Api;
+using CanaryFlow.Controller.Kubernetes.Deletion;
 using CanaryFlow.Controller.Kubernetes.Leadership;
 using CanaryFlow.Controller.Kubernetes.Routing;
 using CanaryFlow.Controller.Kubernetes.Status;
@@ -41,6 +42,9 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<RoutingObjects>();
         services.AddSingleton<CanaryInitializer>();
         services.AddSingleton<CanaryStatusWriter>();
+        services.AddSingleton<CanaryFinalizer>();
+        services.AddSingleton<CanaryReverter>();
+        services.AddSingleton<CanaryDeletion>();
 
         services.AddSingleton<ITrafficRouter, KubernetesTrafficRouter>();
         services.AddSingleton<IWorkloadController, KubernetesWorkloadController>();

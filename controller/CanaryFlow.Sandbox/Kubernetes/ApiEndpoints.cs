@@ -110,9 +110,14 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
             }
             case ("DELETE", { } name):
             {
-                var deleted = store.Delete(t.Kind, RequireNamespace(t), name);
-                // The real server's storage for Services returns the deleted object, not a Status (clients expect a V1Service).
-                if (t.Kind == ResourceKinds.Services) { await WriteAsync(context, 200, deleted); return; }
+                var (deleted, gone) = store.Delete(t.Kind, RequireNamespace(t), name);
+                // Held by finalizers: the real server answers 200 with the object as now marked. The real server's
+                // storage for Services returns the deleted object, not a Status (clients expect a V1Service).
+                if (!gone || t.Kind == ResourceKinds.Services)
+                {
+                    await WriteAsync(context, 200, deleted);
+                    return;
+                }
                 var status = StatusBodies.Status(200, "", "");
                 status.Remove("reason");
                 status.Remove("message");

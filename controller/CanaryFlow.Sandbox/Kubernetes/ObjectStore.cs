@@ -64,6 +64,8 @@ public sealed class ObjectStore(TimeProvider time)
             meta["uid"] = Guid.NewGuid().ToString();
             meta["creationTimestamp"] = Timestamp(time);
             meta["generation"] = 1;
+            meta.Remove("deletionTimestamp"); // deletion starts only with a DELETE
+            meta.Remove("deletionGracePeriodSeconds");
             if (kind.HasStatus) obj.Remove("status"); // status is written only through the subresource
             Defaults.Apply(kind, obj);
             Admission.Check(kind, name, obj);
@@ -102,9 +104,12 @@ public sealed class ObjectStore(TimeProvider time)
                 var meta = next["metadata"] as JsonObject ?? new JsonObject();
                 next["metadata"] = meta;
                 var old = (JsonObject)existing["metadata"]!;
-                foreach (var key in new[] { "name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion" })
+                foreach (var key in SystemFields)
+                {
                     if (old[key] is { } kept) meta[key] = kept.DeepClone();
                     else meta.Remove(key);
+                }
+                Finalizers.CheckNoneAdded(kind, name, old, meta);
                 // The main endpoint keeps the stored status; an object without one stays without (no "status": null).
                 if (kind.HasStatus && existing["status"] is { } status) next["status"] = status.DeepClone();
                 else if (kind.HasStatus) next.Remove("status");
@@ -114,7 +119,14 @@ public sealed class ObjectStore(TimeProvider time)
                     meta["generation"] = ((long?)old["generation"] ?? 1) + 1;
             }
             Admission.Check(kind, name, next, existing);
-            if (JsonNode.DeepEquals(next, existing)) { change = null; result = (JsonObject)existing.DeepClone(); }
+            if (Finalizers.Released(next))
+            {
+                // The last finalizer is gone from an object being deleted: the server deletes it instead of storing it.
+                _objects.Remove((kind, ns, name));
+                change = Record(kind, ns, next, "DELETED");
+                result = (JsonObject)change.Object.DeepClone();
+            }
+            else if (JsonNode.DeepEquals(next, existing)) { change = null; result = (JsonObject)existing.DeepClone(); }
             else { change = Commit(kind, ns, name, next, "MODIFIED"); result = (JsonObject)change.Object.DeepClone(); }
         }
         if (change is not null) Committed?.Invoke(change);
@@ -135,24 +147,38 @@ public sealed class ObjectStore(TimeProvider time)
         }
     }
 
-    public JsonObject Delete(ResourceKind kind, string ns, string name)
+    /// <summary>DELETE. An object with finalizers is only marked (deletionTimestamp, a MODIFIED event) and stays
+    /// until an update empties its finalizers; a second DELETE of a marked object changes nothing.</summary>
+    /// <returns>The object, and whether it is gone now (false: it waits for its finalizers).</returns>
+    public (JsonObject Object, bool Deleted) Delete(ResourceKind kind, string ns, string name)
     {
         var changes = new List<StoredEvent>();
+        bool deleted;
         lock (_gate)
         {
             var existing = Existing(kind, ns, name);
-            // A namespace takes its contents with it (the real server gets there through Terminating).
-            if (kind == ResourceKinds.Namespaces)
-                foreach (var key in _objects.Keys.Where(k => k.Item1.Namespaced && k.Item2 == name).ToList())
-                {
-                    changes.Add(Record(key.Item1, key.Item2, _objects[key], "DELETED"));
-                    _objects.Remove(key);
-                }
-            _objects.Remove((kind, ns, name));
-            changes.Add(Record(kind, ns, existing, "DELETED"));
+            if (Finalizers.Pending(existing))
+            {
+                deleted = false;
+                if (Finalizers.MarkDeleting(existing, Timestamp(time)) is not { } marked) return ((JsonObject)existing.DeepClone(), false);
+                changes.Add(Commit(kind, ns, name, marked, "MODIFIED"));
+            }
+            else
+            {
+                deleted = true;
+                // A namespace takes its contents with it (the real server gets there through Terminating).
+                if (kind == ResourceKinds.Namespaces)
+                    foreach (var key in _objects.Keys.Where(k => k.Item1.Namespaced && k.Item2 == name).ToList())
+                    {
+                        changes.Add(Record(key.Item1, key.Item2, _objects[key], "DELETED"));
+                        _objects.Remove(key);
+                    }
+                _objects.Remove((kind, ns, name));
+                changes.Add(Record(kind, ns, existing, "DELETED"));
+            }
         }
         foreach (var change in changes) Committed?.Invoke(change);
-        return changes[^1].Object;
+        return ((JsonObject)changes[^1].Object.DeepClone(), deleted);
     }
 
     /// <summary>Opens a watch. <paramref name="sinceResourceVersion"/> null or 0: synthetic ADDED events for
@@ -207,6 +233,10 @@ public sealed class ObjectStore(TimeProvider time)
     public int ExpiredWatches { get; private set; }
 
     public int OpenWatchCount { get { lock (_gate) return _watches.Count; } }
+
+    // Set by the server alone: an update keeps what is stored (deletion starts only with a DELETE).
+    private static readonly string[] SystemFields =
+        ["name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"];
 
     internal static string Timestamp(TimeProvider time) => time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ");
 

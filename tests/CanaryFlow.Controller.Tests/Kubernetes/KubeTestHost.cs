@@ -137,6 +137,13 @@ public sealed class KubeTestHost : IAsyncDisposable
         _started.AddRange(Services.GetServices<IHostedService>().OfType<DeploymentWatcher>());
     }
 
+    /// <summary>Stops the watch (as a controller that dies does), leaving the sandbox as it is.</summary>
+    public async Task StopWatcherAsync()
+    {
+        foreach (var s in _started) await s.StopAsync(CancellationToken.None);
+        _started.Clear();
+    }
+
     /// <summary>A Deployment "podinfo" (image podinfo:1), its Canary, and the watch that initialises it.</summary>
     public async Task<RolloutTarget> InitializedAsync(JsonObject? spec = null, Func<Task>? beforeCanary = null)
     {

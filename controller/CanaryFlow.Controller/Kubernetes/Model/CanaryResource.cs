@@ -24,6 +24,7 @@ public sealed record CanaryResource(CanaryMetadata Metadata, CanarySpec? Spec, J
     public string Namespace => Metadata.Namespace ?? "default";
     public string Name => Metadata.Name;
     public string TargetName => Spec?.TargetRef?.Name ?? "";
+    public bool IsDeleting => Metadata.DeletionTimestamp is not null;
     public string? StatusString(string field) => Status?[field] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
     /// <summary>Reads a custom object as the client returns it (a JsonElement, or anything serialisable). A spec that
@@ -49,7 +50,8 @@ public sealed record CanaryResource(CanaryMetadata Metadata, CanarySpec? Spec, J
     }
 }
 
-public sealed record CanaryMetadata(string Name, string? Namespace, string? ResourceVersion, string? Uid, long? Generation);
+public sealed record CanaryMetadata(string Name, string? Namespace, string? ResourceVersion, string? Uid, long? Generation,
+    DateTimeOffset? DeletionTimestamp = null, IReadOnlyList<string>? Finalizers = null);
 
 public sealed record CanarySpec(
     TargetRef? TargetRef,
@@ -58,7 +60,8 @@ public sealed record CanarySpec(
     CanaryAnalysis? Analysis,
     ImagePolicySpec? ImagePolicy,
     IReadOnlyList<NotificationSpec>? Notifications,
-    DestinationRuleRef? DestinationRule = null);
+    DestinationRuleRef? DestinationRule = null,
+    bool? RevertOnDeletion = null);
 
 public sealed record TargetRef(string? Name, string? Kind = "Deployment", string? ApiVersion = "apps/v1");
 

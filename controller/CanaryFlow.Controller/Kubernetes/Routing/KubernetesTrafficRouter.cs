@@ -18,6 +18,13 @@ public sealed class KubernetesTrafficRouter(CanaryApi api, CanaryInitializer ini
     {
         if (canaryWeight is < 0 or > 100) throw new ArgumentOutOfRangeException(nameof(canaryWeight), canaryWeight, "weight must be 0..100");
         var ctx = await api.ResolveAsync(target, cancellationToken);
+        if (ctx.Canary.IsDeleting)
+        {
+            // Its deletion owns the routing now: only "all to stable" (a rollback) is still written, and only where it can be.
+            if (canaryWeight > 0) throw new InvalidOperationException($"{target}: the Canary is being deleted; canary weight {canaryWeight}% refused");
+            if (await weights.TryGetAsync(ctx, cancellationToken) is not { } left
+                || VirtualServiceRoutes.Read(left, ctx.ServiceName, target.Namespace, ctx.Subsets) is null) return new TrafficWeights(100, 0);
+        }
         // Routing objects deleted behind our back (not the user's own VirtualService) are created again.
         if (!ctx.AdoptsVirtualService && await weights.TryGetAsync(ctx, cancellationToken) is null
             && await initializer.EnsureAsync(ctx, firstSight: false, cancellationToken) is { } missing)

@@ -12,7 +12,7 @@ namespace CanaryFlow.Controller.Kubernetes.Routing;
 /// </summary>
 public static class VirtualServiceRoutes
 {
-    private sealed record Route(int Http, int Stable, int? Canary);
+    internal sealed record Route(int Http, int Stable, int? Canary);
 
     /// <summary>The weights of the first route to the service; null when no route points at it.</summary>
     public static TrafficWeights? Read(JsonObject virtualService, string service, string ns, RouteSubsets? subsets = null)
@@ -60,7 +60,7 @@ public static class VirtualServiceRoutes
 
     internal static JsonObject Op(string op, string path, JsonNode? value) => new() { ["op"] = op, ["path"] = path, ["value"] = value };
 
-    private static IEnumerable<Route> Routes(JsonObject vs, string service, string ns, RouteSubsets subsets)
+    internal static IEnumerable<Route> Routes(JsonObject vs, string service, string ns, RouteSubsets subsets)
     {
         var http = vs["spec"]?["http"] as JsonArray ?? [];
         for (var i = 0; i < http.Count; i++)

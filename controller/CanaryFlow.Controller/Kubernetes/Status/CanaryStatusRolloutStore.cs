@@ -44,8 +44,10 @@ public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter w
         var canary = await api.FindForTargetAsync(state.Target, cancellationToken);
         await writer.UpdateAsync(canary.Namespace, canary.Name, (raw, status) =>
         {
-            var stored = (long?)status[VersionField] ?? 0;
-            if (stored != expectedVersion) throw new RolloutConcurrencyException(state.CorrelationId, expectedVersion, stored);
+            // No version at all: no rollout was ever saved on this Canary (one created again for the same target
+            // after a deletion), so there is nothing to conflict with; the engine's state carries on in it.
+            var stored = (long?)status[VersionField];
+            if (stored is not null && stored != expectedVersion) throw new RolloutConcurrencyException(state.CorrelationId, expectedVersion, stored.Value);
             CanaryStatusView.Apply(status, state, (long?)raw["metadata"]?["generation"]);
             status[StateField] = JsonSerializer.Serialize(state);
             status[VersionField] = state.Version;

@@ -9,7 +9,8 @@ public sealed class CanaryTrackedTargets(CanaryApi api) : ITrackedTargets
 {
     public async Task<IReadOnlyList<TrackedTarget>> ListAsync(CancellationToken cancellationToken) =>
         (await api.ListAllAsync(cancellationToken))
-        .Where(c => c.Spec?.ImagePolicy is { Container.Length: > 0, Repository.Length: > 0 } && c.TargetName.Length > 0)
+        // A Canary being deleted hands its target back to the user: image pushes no longer change it.
+        .Where(c => c.Spec?.ImagePolicy is { Container.Length: > 0, Repository.Length: > 0 } && c.TargetName.Length > 0 && !c.IsDeleting)
         .Select(c =>
         {
             var p = c.Spec!.ImagePolicy!;

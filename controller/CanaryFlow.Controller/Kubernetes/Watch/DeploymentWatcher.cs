@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes.Api;
+using CanaryFlow.Controller.Kubernetes.Deletion;
 using CanaryFlow.Controller.Kubernetes.Leadership;
 using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Status;
@@ -18,7 +19,8 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 /// Watches the Canaries and the Deployments of each namespace (local caches, see <see cref="ResilientWatch{T}"/>),
 /// only while this replica leads. A new pod-template revision of a target publishes one <see cref="RolloutRequested"/>;
 /// scale and status changes do not. A Canary seen for the first time is initialised (stable copy and routing),
-/// without a rollout. An invalid spec is reported as a status condition and an Event, never a crash.
+/// without a rollout, and gets CanaryFlow's finalizer; a deleted one is handed to <see cref="CanaryDeletion"/>, and its
+/// target's changes start no rollout. An invalid spec is reported as a status condition and an Event, never a crash.
 /// </summary>
 public sealed class DeploymentWatcher : BackgroundService
 {
@@ -27,16 +29,17 @@ public sealed class DeploymentWatcher : BackgroundService
     private readonly CanaryApi api;
     private readonly CanaryInitializer initializer;
     private readonly CanaryStatusWriter statusWriter;
+    private readonly CanaryDeletion deletion;
     private readonly IBus bus;
     private readonly ILeadership leadership;
     private readonly IOptions<KubernetesOptions> options;
     private readonly TimeProvider time;
     private readonly ILogger _logger;
 
-    public DeploymentWatcher(IKubernetes client, CanaryApi api, CanaryInitializer initializer, CanaryStatusWriter statusWriter,
+    public DeploymentWatcher(IKubernetes client, CanaryApi api, CanaryInitializer initializer, CanaryStatusWriter statusWriter, CanaryDeletion deletion,
         IBus bus, ILeadership leadership, IOptions<KubernetesOptions> options, TimeProvider time, ILogger<DeploymentWatcher> logger)
     {
-        (this.client, this.api, this.initializer, this.statusWriter) = (client, api, initializer, statusWriter);
+        (this.client, this.api, this.initializer, this.statusWriter, this.deletion) = (client, api, initializer, statusWriter, deletion);
         (this.bus, this.leadership, this.options, this.time, _logger) = (bus, leadership, options, time, logger);
     }
 
@@ -64,6 +67,7 @@ public sealed class DeploymentWatcher : BackgroundService
         private readonly Dictionary<string, string> _revisions = [];
         private readonly Dictionary<string, long> _reportedInvalid = [];
         private readonly HashSet<string> _initializing = [];
+        private readonly HashSet<string> _finalizing = [];
         private CancellationToken _ct;
 
         public Task RunAsync(CancellationToken ct)
@@ -120,9 +124,13 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private async Task OnCanaryAsync(WatchEventType type, CanaryResource canary)
         {
-            if (type == WatchEventType.Deleted) { _canaries.Remove(canary.Name); return; }
+            if (type == WatchEventType.Deleted) { _canaries.Remove(canary.Name); _revisions.Remove(canary.TargetName); return; }
             _canaries[canary.Name] = canary;
+            if (canary.IsDeleting) { StartDeletion(canary.Name); return; }
             if (!await CheckSpecAsync(canary)) return;
+            // Added before anything is created, so that a deletion from now on gives the service back. A 409 means a
+            // newer version of the Canary is on its way through the watch: that event tries again.
+            if (!CanaryFinalizer.Has(canary) && !await owner.deletion.Finalizer.AddAsync(canary, _ct)) return;
             if (canary.StatusString(TrackedRevisionField) is null) StartInitialization(canary);
             else if (_deployments.TryGetValue(canary.TargetName, out var d)) await EvaluateAsync(d);
         }
@@ -145,6 +153,7 @@ public sealed class DeploymentWatcher : BackgroundService
         {
             var canary = _canaries.Values.FirstOrDefault(c => c.TargetName == deployment.Metadata.Name);
             if (canary is null) return; // not governed
+            if (canary.IsDeleting) return; // its deletion rewrites the target to give it back: that is no new revision
             if (canary.StatusString(TrackedRevisionField) is not { } tracked)
             {
                 // Not initialised (yet, or it failed): a change of the target is a good moment to try again.
@@ -189,18 +198,30 @@ public sealed class DeploymentWatcher : BackgroundService
             await owner.api.RecordEventAsync(canary, "Warning", "InvalidSpec", message, now.UtcDateTime, _ct);
         }
 
-        /// <summary>Runs beside the watch (it waits for the primary to become available), once at a time per Canary.</summary>
-        private void StartInitialization(CanaryResource canary)
+        private void StartInitialization(CanaryResource canary) =>
+            StartBeside(_initializing, canary.Name, "initialisation", () => InitializeAsync(canary), then: () => StartDeletion(canary.Name));
+
+        /// <summary>Gives the service back, but not while an initialisation is still creating objects (it would create
+        /// them after the deletion had looked): that one finishes first, then starts the deletion.</summary>
+        private void StartDeletion(string name)
         {
-            if (!_initializing.Add(canary.Name)) return;
+            if (_canaries.TryGetValue(name, out var canary) && canary.IsDeleting && CanaryFinalizer.Has(canary) && !_initializing.Contains(name))
+                StartBeside(_finalizing, name, "deletion", () => owner.deletion.RunAsync(ns, name, _ct));
+        }
+
+        /// <summary>Runs work beside the watch (it waits for Deployments to become available), once at a time per Canary.</summary>
+        /// <param name="then">Run (under the watch's lock) once the work is over.</param>
+        private void StartBeside(HashSet<string> running, string name, string what, Func<Task> work, Action? then = null)
+        {
+            if (!running.Add(name)) return;
             _ = Task.Run(async () =>
             {
-                try { await InitializeAsync(canary); }
+                try { await work(); }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    owner._logger.LogWarning(e, "Canary {Namespace}/{Name}: initialisation failed", ns, canary.Name);
+                    owner._logger.LogWarning(e, "Canary {Namespace}/{Name}: {What} failed", ns, name, what);
                 }
-                finally { await Serial(() => { _initializing.Remove(canary.Name); return Task.CompletedTask; }); }
+                finally { await Serial(() => { running.Remove(name); then?.Invoke(); return Task.CompletedTask; }); }
             });
         }
 
@@ -210,6 +231,11 @@ public sealed class DeploymentWatcher : BackgroundService
         private async Task InitializeAsync(CanaryResource canary)
         {
             var ctx = CanaryContext.From(canary, owner.options.Value.TrackLabel);
+            // The adopted VirtualService's routes before CanaryFlow writes to them (first sight sets them to 100/0),
+            // to give them back on deletion.
+            var adopted = ctx.AdoptsVirtualService && canary.Status?[CanaryDeletion.AdoptedRoutesField] is null
+                && await owner.api.GetCustomAsync(Routing.Istio.Group, Routing.Istio.Version, ns, Routing.Istio.VirtualServices, ctx.VirtualServiceName, _ct) is { } vs
+                ? AdoptedRoutes.Snapshot(vs, ctx.ServiceName, ns, ctx.Subsets) : null;
             var failure = await owner.initializer.EnsureAsync(ctx, firstSight: true, _ct);
             var now = owner.time.GetUtcNow();
             var stamp = CanaryStatusView.Timestamp(now);
@@ -227,6 +253,7 @@ public sealed class DeploymentWatcher : BackgroundService
             var revision = PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel);
             await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
             {
+                if (adopted is not null) status[CanaryDeletion.AdoptedRoutesField] ??= adopted;
                 status[TrackedRevisionField] = revision;
                 status["stableRevision"] = revision;
                 status["phase"] ??= RolloutPhases.Succeeded;

@@ -20,6 +20,8 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
     /// <returns>Null when everything exists (and, on first sight, the primary is available); otherwise why not.</returns>
     public async Task<InitializationFailure?> EnsureAsync(CanaryContext ctx, bool firstSight, CancellationToken ct)
     {
+        // A Canary being deleted gives its objects back (Deletion/): creating them again would undo that.
+        if (ctx.Canary.IsDeleting) return $"Canary {ctx.Canary.Namespace}/{ctx.Canary.Name} is being deleted";
         var ns = ctx.Target.Namespace;
         var target = await deployments.TryReadAsync(ns, ctx.Target.Name, ct);
         if (target is null) return new(InitializationFailure.Failed, $"target Deployment {ctx.Target} does not exist");

@@ -101,6 +101,9 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
     /// <summary>Scales the canary, and the baseline where there is one, to zero.</summary>
     public async Task ScaleCanaryToZeroAsync(RolloutTarget target, CancellationToken cancellationToken)
     {
+        // A Canary being deleted (or gone) gives the target back to its user at the primary's size: never to zero.
+        try { if ((await api.FindForTargetAsync(target, cancellationToken)).IsDeleting) return; }
+        catch (CanaryNotFoundException) { return; }
         var canary = await deployments.ReadAsync(target.Namespace, target.Name, cancellationToken);
         if (canary.Spec.Replicas != 0) await deployments.ScaleAsync(target.Namespace, target.Name, 0, cancellationToken);
         var baseline = await deployments.TryReadAsync(target.Namespace, WorkloadNames.Baseline(target), cancellationToken);
