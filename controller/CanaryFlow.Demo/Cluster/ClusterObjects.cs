@@ -44,6 +44,10 @@ public sealed class ClusterObjects(IKubernetes client, ClusterDemoOptions option
                     CanaryResource.Group, CanaryResource.Version, _ns, CanaryResource.Plural, cancellationToken: c),
                 async c =>
                 {
+                    // The controller has stopped by now, so its finalizer (which gives the service back on deletion) would
+                    // hold the Canary for ever; the demo removes everything that finalizer would restore anyway.
+                    await Gone(() => client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("""{"metadata":{"finalizers":null}}""", V1Patch.PatchType.MergePatch),
+                        CanaryResource.Group, CanaryResource.Version, _ns, CanaryResource.Plural, s.Name, cancellationToken: c));
                     // What the controller made for this Canary (on a cluster the API server would not collect them: no owner references).
                     await Gone(() => client.CustomObjects.DeleteNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, _ns, CanaryResource.Plural, s.Name, cancellationToken: c));
                     await Gone(() => client.AppsV1.DeleteNamespacedDeploymentAsync(s.Name + WorkloadNames.StableSuffix, _ns, cancellationToken: c));

@@ -132,6 +132,38 @@ public sealed class SubsetAdoptionTests : IAsyncLifetime
         Assert.Equal(ruleBefore.ToJsonString(), (await GetAsync(Istio.DestinationRules, "checkout-service")).ToJsonString());
     }
 
+    [Fact]
+    public async Task Deleting_a_Canary_that_adopted_v1_v2_leaves_the_v1_subset_selecting_the_target_with_all_traffic()
+    {
+        var (_, vsBefore) = await LoadExampleAsync();
+        await InitializedAsync("checkout-service");
+        await Host.SetImageAsync("checkout-service", "registry.example.com/shop/checkout-service:1.5.0", Ns);
+        var revision = await Host.RevisionAsync("checkout-service", Ns);
+        Assert.True((await Workloads.PrepareCanaryAsync(Checkout, revision, default)).Succeeded);
+        await Router.SetWeightsAsync(Checkout, 50, default);
+        Assert.True((await Workloads.PromoteStableAsync(Checkout, revision, default)).Succeeded);
+        await Router.SetWeightsAsync(Checkout, 0, default);
+        await Workloads.ScaleCanaryToZeroAsync(Checkout, default);
+
+        await Host.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, "checkout-service");
+
+        await KubeTestHost.EventuallyAsync(async () =>
+            (await Host.Client.CustomObjects.ListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural)) is var list
+            && CanaryApi.ToNode(list)?["items"]?.AsArray().Count == 0, "the Canary is gone");
+        Assert.Null((await Host.Client.AppsV1.ListNamespacedDeploymentAsync(Ns)).Items.FirstOrDefault(d => d.Metadata.Name == "checkout-service-primary"));
+        var target = await ReadDeploymentAsync("checkout-service");
+        Assert.Equal("registry.example.com/shop/checkout-service:1.5.0", target.Spec.Template.Spec.Containers[0].Image);
+        Assert.True(target.Spec.Replicas > 0);
+        Assert.Equal(target.Spec.Replicas, target.Status.AvailableReplicas);
+        // The user's rule stays, re-pointed at the track label; the target keeps "track: stable", so v1, which now
+        // takes all the traffic, still reaches pods (restoring "version: v1" would select none of them).
+        var v1 = (await GetAsync(Istio.DestinationRules, "checkout-service"))["spec"]!["subsets"]!.AsArray().Single(s => (string?)s!["name"] == "v1")!;
+        Assert.All(v1["labels"]!.AsObject(), l => Assert.Equal((string?)l.Value, target.Spec.Template.Metadata.Labels[l.Key]));
+        var vs = await GetAsync(Istio.VirtualServices, "checkout-service");
+        Assert.Equal(new TrafficWeights(100, 0), VirtualServiceRoutes.Read(vs, "checkout-service", Ns, VersionSubsets));
+        Assert.Equal(vsBefore["spec"]!["hosts"]!.ToJsonString(), vs["spec"]!["hosts"]!.ToJsonString());
+    }
+
     /// <summary>Creates the example's Deployment, Service, DestinationRule, VirtualService and Canary as written
     /// (the kinds the sandbox serves); returns the rule and the VirtualService as the server stored them.</summary>
     private async Task<(JsonObject Rule, JsonObject VirtualService)> LoadExampleAsync(Action<JsonObject>? editRule = null, Action<JsonObject>? editCanary = null)

@@ -21,7 +21,7 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
     public async Task<InitializationFailure?> EnsureAsync(CanaryContext ctx, bool firstSight, CancellationToken ct)
     {
         // A Canary being deleted gives its objects back (Deletion/): creating them again would undo that.
-        if (ctx.Canary.IsDeleting) return $"Canary {ctx.Canary.Namespace}/{ctx.Canary.Name} is being deleted";
+        if (ctx.Canary.IsDeleting) return new("Deleting", $"Canary {ctx.Canary.Namespace}/{ctx.Canary.Name} is being deleted");
         var ns = ctx.Target.Namespace;
         var target = await deployments.TryReadAsync(ns, ctx.Target.Name, ct);
         if (target is null) return new(InitializationFailure.Failed, $"target Deployment {ctx.Target} does not exist");
