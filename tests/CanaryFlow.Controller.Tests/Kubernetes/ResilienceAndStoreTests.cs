@@ -113,6 +113,31 @@ public sealed class ResilienceAndStoreTests : SandboxTest
     }
 
     [Fact]
+    public async Task A_leader_that_cannot_renew_within_the_renew_deadline_stops_writing_and_leads_again_once_it_can()
+    {
+        await using var a = await KubeTestHost.StartAsync(settings: new() { ["Kubernetes:LeaderElection"] = "true", ["Kubernetes:Identity"] = "replica-a" },
+            sharedSandbox: Host.Sandbox);
+        var leaderA = a.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
+        await leaderA.StartAsync(default);
+        await leaderA.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
+        var term = leaderA.LeadershipToken;
+        await a.CreateDeploymentAsync("while-leading", "x:1");
+
+        // Every renewal answered 500: the term must end (the renew deadline passes) and the fence close.
+        Host.Sandbox.Faults.Add(new CanaryFlow.Sandbox.Kubernetes.Fault(500, 100_000, Method: "PUT", PathContains: "/leases/"));
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult(term.IsCancellationRequested), "the term ended");
+        Assert.False(leaderA.IsLeader);
+        await Assert.ThrowsAsync<NotLeaderException>(() => a.CreateDeploymentAsync("after-losing", "x:1"));
+
+        // The API answers again: the Lease still names replica-a, so it leads again, in a new term.
+        Host.Sandbox.Faults.Clear();
+        await leaderA.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
+        Assert.False(leaderA.LeadershipToken.IsCancellationRequested);
+        await a.CreateDeploymentAsync("leading-again", "x:1");
+        await leaderA.StopAsync(default);
+    }
+
+    [Fact]
     public async Task A_standby_takes_the_lease_of_a_leader_that_died_once_it_expires()
     {
         var now = DateTime.UtcNow;
