@@ -72,7 +72,12 @@ public sealed class LoadRun : IAsyncDisposable
             var changes = Cluster.Weights.History(s.Name);
             for (var i = 1; i < changes.Count; i++)
             {
-                if (rollbacksOnly && !(changes[i].CanaryWeight == 0 && changes[i - 1].CanaryWeight < s.MaxWeight)) continue;
+                // Only the changes an analysis check decides: a step up from a weight already serving, or a rollback
+                // (to 0 from below the maximum). The first step follows the canary becoming available and the last
+                // 0 follows the promotion's rollout, not a query; counting them measured Deployment waits.
+                var (from, to) = (changes[i - 1].CanaryWeight, changes[i].CanaryWeight);
+                var rollback = to == 0 && from > 0 && from < s.MaxWeight;
+                if (!(rollback || (!rollbacksOnly && from > 0 && to > from))) continue;
                 var before = queries.Where(q => q <= changes[i].At && q > changes[i].At - s.Interval).DefaultIfEmpty(TimeSpan.MinValue).Max();
                 if (before != TimeSpan.MinValue) result.Add((changes[i].At - before).TotalMilliseconds);
             }
