@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Demo.Stories;
 
 namespace CanaryFlow.Demo.Cluster;
@@ -116,8 +117,8 @@ public static class ClusterManifests
     /// as <c>kubectl patch --type json</c> sends it.</summary>
     public static JsonArray Release(DemoStory story) =>
     [
-        new JsonObject { ["op"] = "replace", ["path"] = "/spec/template/spec/containers/0/image", ["value"] = NewImage },
-        new JsonObject { ["op"] = "replace", ["path"] = "/spec/template/spec/containers/0/args", ["value"] = JsonNode.Parse(Json(story.Faulty ? FaultyArgs : HealthyArgs)) },
+        JsonPatch.Replace("/spec/template/spec/containers/0/image", NewImage),
+        JsonPatch.Replace("/spec/template/spec/containers/0/args", JsonNode.Parse(Json(story.Faulty ? FaultyArgs : HealthyArgs))),
     ];
 
     /// <summary>"podinfo:6.7.1", plus " (faulty)" when the fault flags are on: what a version runs, for the summary.</summary>

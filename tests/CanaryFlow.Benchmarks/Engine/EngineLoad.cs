@@ -1,3 +1,4 @@
+using CanaryFlow.Benchmarks.Reliability;
 using System.Diagnostics;
 using CanaryFlow.Analysis;
 using CanaryFlow.Contracts;
@@ -31,11 +32,11 @@ public static class EngineLoad
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var rollouts = IntArg(args, "--rollouts", 1000);
-        var transport = StringArg(args, "--transport", "InMemory");
-        var port = IntArg(args, "--rabbitmq-port", 5672);
-        var intervalMs = IntArg(args, "--interval-ms", 1000);
-        var limit = TimeSpan.FromSeconds(IntArg(args, "--time-limit-s", 180));
+        var rollouts = ControllerSettings.IntArg(args, "--rollouts", 1000);
+        var transport = ControllerSettings.StringArg(args, "--transport") ?? "InMemory";
+        var port = ControllerSettings.IntArg(args, "--rabbitmq-port", 5672);
+        var intervalMs = ControllerSettings.IntArg(args, "--interval-ms", 1000);
+        var limit = TimeSpan.FromSeconds(ControllerSettings.IntArg(args, "--time-limit-s", 180));
 
         var state = Directory.CreateTempSubdirectory("canaryflow-bench-").FullName;
         var builder = Host.CreateApplicationBuilder();
@@ -98,10 +99,4 @@ public static class EngineLoad
     public const string Header =
         "| transport | rollouts | finished | wall s | transitions | transitions/s | p50 check→weight ms | p99 check→weight ms | peak RSS MB | CPU (of 1 core) |\n" +
         "|---|---|---|---|---|---|---|---|---|---|";
-
-    private static int IntArg(string[] args, string name, int fallback) =>
-        Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
-
-    private static string StringArg(string[] args, string name, string fallback) =>
-        Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 }

@@ -36,10 +36,7 @@ public static class AdoptedRoutes
     public static JsonArray GiveBackPatch(JsonObject virtualService, string service, string ns, string? snapshot, RouteSubsets? subsets = null)
     {
         var seen = Parse(snapshot);
-        var patch = new JsonArray
-        {
-            new JsonObject { ["op"] = "replace", ["path"] = "/metadata/resourceVersion", ["value"] = virtualService["metadata"]!["resourceVersion"]?.DeepClone() },
-        };
+        var patch = JsonPatch.Conditional(virtualService["metadata"]!["resourceVersion"]);
         var http = virtualService["spec"]?["http"] as JsonArray ?? [];
         foreach (var r in VirtualServiceRoutes.Routes(virtualService, service, ns, subsets ?? RouteSubsets.Default))
         {
@@ -49,21 +46,21 @@ public static class AdoptedRoutes
             var stablePath = $"/spec/http/{r.Http}/route/{r.Stable}";
             var dropCanary = before is { Canary: false } && r.Canary is not null;
             if (before is { Subset: false } && stable["destination"]?["subset"] is not null)
-                patch.Add(Remove(stablePath + "/destination/subset"));
+                patch.Add(JsonPatch.Remove(stablePath + "/destination/subset"));
             // Stable takes everything: alone again, with the weight the user wrote (or none); beside the user's own
             // canary destination, 100. A route CanaryFlow never wrote to (no canary destination) keeps what it has.
             var alone = dropCanary || (r.Canary is null && before is not null);
-            if (alone && before!.Weight is null) { if (stable.ContainsKey("weight")) patch.Add(Remove(stablePath + "/weight")); }
+            if (alone && before!.Weight is null) { if (stable.ContainsKey("weight")) patch.Add(JsonPatch.Remove(stablePath + "/weight")); }
             else if (alone || r.Canary is not null)
             {
                 JsonNode weight = alone ? before!.Weight!.DeepClone() : 100;
-                if (!JsonNode.DeepEquals(stable["weight"], weight)) patch.Add(Set(stablePath + "/weight", weight));
+                if (!JsonNode.DeepEquals(stable["weight"], weight)) patch.Add(JsonPatch.Add(stablePath + "/weight", weight));
             }
             if (r.Canary is { } c)
             {
                 var canaryPath = $"/spec/http/{r.Http}/route/{c}";
-                if (dropCanary) patch.Add(Remove(canaryPath)); // last: removing shifts later indices only
-                else if ((int?)route[c]!["weight"] != 0) patch.Add(Set(canaryPath + "/weight", 0));
+                if (dropCanary) patch.Add(JsonPatch.Remove(canaryPath)); // last: removing shifts later indices only
+                else if ((int?)route[c]!["weight"] != 0) patch.Add(JsonPatch.Add(canaryPath + "/weight", 0));
             }
         }
         return patch;
@@ -80,6 +77,4 @@ public static class AdoptedRoutes
         catch (System.Text.Json.JsonException) { return []; } // a damaged note: give back the weights only
     }
 
-    private static JsonObject Remove(string path) => new() { ["op"] = "remove", ["path"] = path };
-    private static JsonObject Set(string path, JsonNode value) => new() { ["op"] = "add", ["path"] = path, ["value"] = value };
 }

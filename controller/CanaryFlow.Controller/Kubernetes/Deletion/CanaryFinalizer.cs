@@ -22,20 +22,20 @@ public sealed class CanaryFinalizer(CanaryApi api)
     /// <returns>False when the Canary changed since it was read (409): its newer version is on the watch already.</returns>
     public Task<bool> AddAsync(CanaryResource canary, CancellationToken ct) =>
         TryPatchAsync(canary, canary.Metadata.Finalizers is null
-            ? Op("add", "/metadata/finalizers", new JsonArray(Name))
-            : Op("add", "/metadata/finalizers/-", Name), ct);
+            ? JsonPatch.Add("/metadata/finalizers", new JsonArray(Name))
+            : JsonPatch.Add("/metadata/finalizers/-", Name), ct);
 
     public async Task<bool> RemoveAsync(CanaryResource canary, CancellationToken ct)
     {
         var index = canary.Metadata.Finalizers?.ToList().IndexOf(Name) ?? -1;
-        return index < 0 || await TryPatchAsync(canary, Op("remove", $"/metadata/finalizers/{index}", null), ct);
+        return index < 0 || await TryPatchAsync(canary, JsonPatch.Remove($"/metadata/finalizers/{index}"), ct);
     }
 
     private async Task<bool> TryPatchAsync(CanaryResource canary, JsonObject op, CancellationToken ct)
     {
-        if (op["op"]!.GetValue<string>() == "remove") op.Remove("value");
-        // Setting the resourceVersion read makes the patch conditional: the index and the list are those we saw.
-        var patch = new JsonArray(Op("replace", "/metadata/resourceVersion", canary.Metadata.ResourceVersion), op);
+        // Conditional on the version read: the index and the list are those we saw.
+        var patch = JsonPatch.Conditional(canary.Metadata.ResourceVersion);
+        patch.Add(op);
         try
         {
             await api.Client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.JsonPatch),
@@ -44,6 +44,4 @@ public sealed class CanaryFinalizer(CanaryApi api)
         }
         catch (HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound) { return false; }
     }
-
-    private static JsonObject Op(string op, string path, JsonNode? value) => new() { ["op"] = op, ["path"] = path, ["value"] = value };
 }

@@ -27,14 +27,14 @@ public static class DestinationRuleSubsets
     /// pods; null when they already do.</summary>
     public static JsonArray? LabelPatch(CanaryContext ctx, JsonObject rule)
     {
-        var patch = new JsonArray { VirtualServiceRoutes.Op("replace", "/metadata/resourceVersion", rule["metadata"]?["resourceVersion"]?.DeepClone()) };
+        var patch = JsonPatch.Conditional(rule["metadata"]?["resourceVersion"]);
         foreach (var (subset, track) in new[] { (ctx.Subsets.Stable, "stable"), (ctx.Subsets.Canary, "canary") })
         {
             var i = Index(rule, subset) ?? throw new InvalidOperationException(Problem(ctx, rule));
             var wanted = new JsonObject { [ctx.TrackLabel] = track };
             if (JsonNode.DeepEquals(rule["spec"]!["subsets"]![i]!["labels"], wanted)) continue;
             // "add" on an object member replaces it when present and creates it when not (RFC 6902).
-            patch.Add(VirtualServiceRoutes.Op("add", $"/spec/subsets/{i}/labels", wanted));
+            patch.Add(JsonPatch.Add($"/spec/subsets/{i}/labels", wanted));
         }
         return patch.Count > 1 ? patch : null;
     }

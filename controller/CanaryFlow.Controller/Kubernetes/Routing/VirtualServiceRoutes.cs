@@ -33,32 +33,25 @@ public static class VirtualServiceRoutes
         subsets ??= RouteSubsets.Default;
         var routes = Routes(virtualService, service, ns, subsets).ToList();
         if (routes.Count == 0) throw new InvalidOperationException($"VirtualService {virtualService["metadata"]?["name"]} has no route to service {service}.");
-        var patch = new JsonArray
-        {
-            // Setting the resourceVersion read makes the patch a conditional write: the API server answers
-            // 409 when the object changed since, so indices computed here can never hit the wrong route.
-            Op("replace", "/metadata/resourceVersion", virtualService["metadata"]!["resourceVersion"]?.DeepClone()),
-        };
+        var patch = JsonPatch.Conditional(virtualService["metadata"]!["resourceVersion"]);
         foreach (var r in routes)
         {
             var destinations = virtualService["spec"]!["http"]![r.Http]!["route"]!.AsArray();
             var stablePath = $"/spec/http/{r.Http}/route/{r.Stable}";
             if ((string?)destinations[r.Stable]!["destination"]!["subset"] is null)
-                patch.Add(Op("add", stablePath + "/destination/subset", subsets.Stable));
-            patch.Add(Op("add", stablePath + "/weight", 100 - canaryWeight));
-            if (r.Canary is { } c) patch.Add(Op("add", $"/spec/http/{r.Http}/route/{c}/weight", canaryWeight));
+                patch.Add(JsonPatch.Add(stablePath + "/destination/subset", subsets.Stable));
+            patch.Add(JsonPatch.Add(stablePath + "/weight", 100 - canaryWeight));
+            if (r.Canary is { } c) patch.Add(JsonPatch.Add($"/spec/http/{r.Http}/route/{c}/weight", canaryWeight));
             else
             {
                 var canary = (JsonObject)destinations[r.Stable]!.DeepClone();
                 canary["destination"]!["subset"] = subsets.Canary;
                 canary["weight"] = canaryWeight;
-                patch.Add(Op("add", $"/spec/http/{r.Http}/route/-", canary));
+                patch.Add(JsonPatch.Add($"/spec/http/{r.Http}/route/-", canary));
             }
         }
         return patch;
     }
-
-    internal static JsonObject Op(string op, string path, JsonNode? value) => new() { ["op"] = op, ["path"] = path, ["value"] = value };
 
     internal static IEnumerable<Route> Routes(JsonObject vs, string service, string ns, RouteSubsets subsets)
     {

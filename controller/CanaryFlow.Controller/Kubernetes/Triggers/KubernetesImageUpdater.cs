@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Kubernetes.Workloads;
 using CanaryFlow.Controller.Triggers;
 using k8s;
@@ -19,8 +20,8 @@ public sealed class KubernetesImageUpdater(IKubernetes client, Deployments deplo
         if (index < 0) throw new InvalidOperationException($"Deployment {target} has no container {container}.");
         if (containers[index].Image == image) return false;
         var patch = new JsonArray(
-            new JsonObject { ["op"] = "test", ["path"] = $"/spec/template/spec/containers/{index}/name", ["value"] = container },
-            new JsonObject { ["op"] = "replace", ["path"] = $"/spec/template/spec/containers/{index}/image", ["value"] = image });
+            JsonPatch.Test($"/spec/template/spec/containers/{index}/name", container),
+            JsonPatch.Replace($"/spec/template/spec/containers/{index}/image", image));
         await client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.JsonPatch),
             target.Name, target.Namespace, cancellationToken: cancellationToken);
         return true;
