@@ -37,7 +37,7 @@ public static class OpenApiSchemaValidator
         }
         if (schema["x-kubernetes-int-or-string"]?.GetValue<bool>() == true)
         {
-            if (!IsInteger(value) && !IsString(value)) errors.Add(new(at, "must be an integer or a string", Blocking: true));
+            if (!IsInteger(value) && !IsString(value)) errors.Add(WrongType(value, at, "integer or string"));
             return;
         }
         var type = schema["type"]?.GetValue<string>();
@@ -46,19 +46,19 @@ public static class OpenApiSchemaValidator
             case "object": CheckObject(value, schema, at, errors, prune); break;
             case "array": CheckArray(value, schema, at, errors, prune); break;
             case "string":
-                if (!IsString(value)) { errors.Add(new(at, "must be a string", Blocking: true)); return; }
+                if (!IsString(value)) { errors.Add(WrongType(value, at, "string")); return; }
                 CheckString(value.GetValue<string>(), schema, at, errors);
                 break;
             case "integer":
-                if (!IsInteger(value)) { errors.Add(new(at, "must be an integer", Blocking: true)); return; }
+                if (!IsInteger(value)) { errors.Add(WrongType(value, at, "integer")); return; }
                 CheckRange(Number(value), schema, at, errors);
                 break;
             case "number":
-                if (!IsNumber(value)) { errors.Add(new(at, "must be a number", Blocking: true)); return; }
+                if (!IsNumber(value)) { errors.Add(WrongType(value, at, "number")); return; }
                 CheckRange(Number(value), schema, at, errors);
                 break;
             case "boolean":
-                if (value is not JsonValue b || !b.TryGetValue<bool>(out _)) errors.Add(new(at, "must be a boolean", Blocking: true));
+                if (value is not JsonValue b || !b.TryGetValue<bool>(out _)) errors.Add(WrongType(value, at, "boolean"));
                 break;
             case null:
                 break;
@@ -67,15 +67,15 @@ public static class OpenApiSchemaValidator
                 break;
         }
         if (schema["enum"] is JsonArray allowed && !allowed.Any(a => JsonNode.DeepEquals(a, value)))
-            errors.Add(new(at, $"'{value.ToJsonString()}' is not one of {allowed.ToJsonString()}", Blocking: true));
+            errors.Add(new(at, $"Unsupported value: {value.ToJsonString()}: supported values: {string.Join(", ", allowed.Select(a => a!.ToJsonString()))}", Blocking: true));
     }
 
     private static void CheckObject(JsonNode value, JsonObject schema, string at, List<SchemaError> errors, bool prune)
     {
-        if (value is not JsonObject obj) { errors.Add(new(at, "must be an object", Blocking: true)); return; }
+        if (value is not JsonObject obj) { errors.Add(WrongType(value, at, "object")); return; }
         if (schema["required"] is JsonArray required)
             foreach (var name in required.Select(r => r!.GetValue<string>()))
-                if (!obj.ContainsKey(name)) errors.Add(new(at, $"'{name}' is required", Blocking: true));
+                if (!obj.ContainsKey(name)) errors.Add(new($"{at}.{name}", "Required value", Blocking: true));
         var properties = schema["properties"] as JsonObject;
         var preserve = schema["x-kubernetes-preserve-unknown-fields"]?.GetValue<bool>() == true;
         var pruned = new List<string>();
@@ -95,26 +95,43 @@ public static class OpenApiSchemaValidator
 
     private static void CheckArray(JsonNode value, JsonObject schema, string at, List<SchemaError> errors, bool prune)
     {
-        if (value is not JsonArray array) { errors.Add(new(at, "must be an array", Blocking: true)); return; }
-        if (schema["minItems"] is { } min && array.Count < Number(min)) errors.Add(new(at, $"at least {min} items", Blocking: false));
-        if (schema["maxItems"] is { } max && array.Count > Number(max)) errors.Add(new(at, $"at most {max} items", Blocking: true));
+        if (value is not JsonArray array) { errors.Add(WrongType(value, at, "array")); return; }
+        if (schema["minItems"] is { } min && array.Count < Number(min)) errors.Add(new(at, $"Invalid value: {array.Count}: {Field(at)} in body should have at least {min} items", Blocking: false));
+        if (schema["maxItems"] is { } max && array.Count > Number(max)) errors.Add(new(at, $"Too many: {array.Count}: must have at most {max} items", Blocking: true));
         if (schema["items"] is JsonObject items)
             for (var i = 0; i < array.Count; i++) Check(array[i], items, $"{at}[{i}]", errors, prune);
     }
 
     private static void CheckString(string text, JsonObject schema, string at, List<SchemaError> errors)
     {
-        if (schema["minLength"] is { } min && text.Length < Number(min)) errors.Add(new(at, $"shorter than {min}", Blocking: false));
-        if (schema["maxLength"] is { } max && text.Length > Number(max)) errors.Add(new(at, $"longer than {max}", Blocking: true));
+        if (schema["minLength"] is { } min && text.Length < Number(min)) errors.Add(new(at, $"Invalid value: {JsonValue.Create(text).ToJsonString()}: {Field(at)} in body should be at least {min} chars long", Blocking: false));
+        if (schema["maxLength"] is { } max && text.Length > Number(max)) errors.Add(new(at, $"Too long: may not be longer than {max}", Blocking: true));
         if (schema["pattern"] is { } pattern && !Regex.IsMatch(text, pattern.GetValue<string>(), RegexOptions.None, TimeSpan.FromSeconds(1)))
-            errors.Add(new(at, $"'{text}' does not match {pattern}", Blocking: false));
+            errors.Add(new(at, $"Invalid value: {JsonValue.Create(text).ToJsonString()}: {Field(at)} in body should match '{pattern}'", Blocking: false));
     }
 
     private static void CheckRange(double number, JsonObject schema, string at, List<SchemaError> errors)
     {
-        if (schema["minimum"] is { } min && number < Number(min)) errors.Add(new(at, $"{number.ToString(CultureInfo.InvariantCulture)} is below {min}", Blocking: false));
-        if (schema["maximum"] is { } max && number > Number(max)) errors.Add(new(at, $"{number.ToString(CultureInfo.InvariantCulture)} is above {max}", Blocking: false));
+        if (schema["minimum"] is { } min && number < Number(min)) errors.Add(new(at, $"Invalid value: {Go(number)}: {Field(at)} in body should be greater than or equal to {Go(Number(min))}", Blocking: false));
+        if (schema["maximum"] is { } max && number > Number(max)) errors.Add(new(at, $"Invalid value: {Go(number)}: {Field(at)} in body should be less than or equal to {Go(Number(max))}", Blocking: false));
     }
+
+    // The API server's own wording (k8s.io/kube-openapi validate errors), so that a client sees the same message from both.
+    private static SchemaError WrongType(JsonNode value, string at, string type) =>
+        new(at, $"Invalid value: \"{JsonType(value)}\": {Field(at)} in body must be of type {type}: \"{JsonType(value)}\"", Blocking: true);
+
+    private static string JsonType(JsonNode n) => n.GetValueKind() switch
+    {
+        System.Text.Json.JsonValueKind.String => "string",
+        System.Text.Json.JsonValueKind.Number => IsInteger(n) ? "integer" : "number",
+        System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False => "boolean",
+        System.Text.Json.JsonValueKind.Array => "array",
+        _ => "object",
+    };
+
+    private static string Field(string at) => at.StartsWith("$.", StringComparison.Ordinal) ? at[2..] : at;
+
+    private static string Go(double d) => d.ToString("R", CultureInfo.InvariantCulture);
 
     private static bool IsString(JsonNode n) => n.GetValueKind() == System.Text.Json.JsonValueKind.String;
 

@@ -6,6 +6,7 @@ using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Routing;
 using CanaryFlow.Controller.Kubernetes.Watch;
 using CanaryFlow.Controller.Kubernetes.Workloads;
+using CanaryFlow.Controller.Tests.Kubernetes.Servers;
 using CanaryFlow.Sandbox.Kubernetes;
 using MassTransit;
 using MassTransit.Testing;
@@ -28,16 +29,35 @@ public sealed class KubeTestHost : IAsyncDisposable
     public const string Ns = "default";
 
     private readonly bool _ownsSandbox;
+    private readonly SandboxKubernetesServer? _sandbox;
+    private readonly RealControlPlane? _real;
 
-    private KubeTestHost(SandboxKubernetesServer sandbox, ServiceProvider services, bool ownsSandbox)
+    private KubeTestHost(SandboxKubernetesServer? sandbox, RealControlPlane? real, string ns, FakeKubelet? kubelet, ServiceProvider services, bool ownsSandbox)
     {
         _ownsSandbox = ownsSandbox;
-        Sandbox = sandbox;
+        _sandbox = sandbox;
+        _real = real;
+        Namespace = ns;
+        Kubelet = kubelet;
         Services = services;
         Client = services.GetRequiredService<IKubernetes>();
     }
 
-    public SandboxKubernetesServer Sandbox { get; }
+    /// <summary>Which API server this host talks to.</summary>
+    public KubeServer Server => _real is null ? KubeServer.Sandbox : KubeServer.Real;
+
+    /// <summary>The sandbox (only when <see cref="Server"/> is the sandbox: its fault injection and store have no real counterpart).</summary>
+    public SandboxKubernetesServer Sandbox => _sandbox ?? throw new InvalidOperationException("this test runs on the real API server, which has no sandbox hooks");
+
+    /// <summary>The real control plane (only when <see cref="Server"/> is real).</summary>
+    public RealControlPlane Real => _real ?? throw new InvalidOperationException("this test runs on the sandbox");
+
+    /// <summary>The namespace the controller governs: "default" on a sandbox of its own, a fresh one on the shared real server.</summary>
+    public string Namespace { get; }
+
+    /// <summary>On the real server: what makes pods Ready (there is no kubelet).</summary>
+    public FakeKubelet? Kubelet { get; }
+
     public ServiceProvider Services { get; }
     public IKubernetes Client { get; }
 
@@ -47,9 +67,26 @@ public sealed class KubeTestHost : IAsyncDisposable
     {
         var sandbox = sharedSandbox ?? await SandboxKubernetesServer.StartAsync(new SandboxKubernetesOptions(ReadyDelay: TimeSpan.FromMilliseconds(100),
             BookmarkInterval: TimeSpan.FromMilliseconds(300)));
+        return Build(sandbox.KubeconfigPath, Ns, settings, services => new KubeTestHost(sandbox, null, Ns, null, services, sharedSandbox is null));
+    }
+
+    /// <summary>Controller services on the given server: a sandbox of their own, or a fresh namespace of the shared real
+    /// control plane with a <see cref="FakeKubelet"/> in it.</summary>
+    public static async Task<KubeTestHost> StartOnAsync(KubeServer server, Dictionary<string, string?>? settings = null)
+    {
+        if (server == KubeServer.Sandbox) return await StartAsync(settings);
+        var real = await RealControlPlane.GetAsync();
+        var ns = await real.NewNamespaceAsync();
+        var kubelet = await FakeKubelet.StartAsync(real.Admin, ns);
+        var all = new Dictionary<string, string?>(settings ?? []) { ["Kubernetes:Namespaces:0"] = ns, ["Kubernetes:LeaseNamespace"] = ns };
+        return Build(real.KubeconfigPath, ns, all, services => new KubeTestHost(null, real, ns, kubelet, services, false));
+    }
+
+    private static KubeTestHost Build(string kubeconfig, string ns, Dictionary<string, string?>? settings, Func<ServiceProvider, KubeTestHost> create)
+    {
         var config = new Dictionary<string, string?>
         {
-            ["Kubernetes:KubeconfigPath"] = sandbox.KubeconfigPath,
+            ["Kubernetes:KubeconfigPath"] = kubeconfig,
             ["Kubernetes:LeaderElection"] = "false",
             ["Kubernetes:PollInterval"] = "00:00:00.05",
             ["Kubernetes:RetryBaseDelay"] = "00:00:00.02",
@@ -67,10 +104,10 @@ public sealed class KubeTestHost : IAsyncDisposable
         services.AddSingleton<IConfiguration>(configuration);
         services.AddCanaryFlowKubernetes(configuration);
         services.AddMassTransitTestHarness(x => x.AddCanaryFlowKubernetesConsumers());
-        return new KubeTestHost(sandbox, services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }), sharedSandbox is null);
+        return create(services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }));
     }
 
-    public async Task<V1Deployment> CreateDeploymentAsync(string name, string image, int replicas = 2, string ns = Ns)
+    public async Task<V1Deployment> CreateDeploymentAsync(string name, string image, int replicas = 2, string? ns = null)
     {
         var labels = new Dictionary<string, string> { ["app"] = name };
         return await Client.AppsV1.CreateNamespacedDeploymentAsync(new V1Deployment
@@ -86,11 +123,11 @@ public sealed class KubeTestHost : IAsyncDisposable
                     Spec = new V1PodSpec { Containers = [new V1Container { Name = "app", Image = image, Ports = [new V1ContainerPort { ContainerPort = 8080 }] }] },
                 },
             },
-        }, ns);
+        }, ns ?? Namespace);
     }
 
     /// <summary>Creates a Canary for the target; <paramref name="spec"/> adds to (or overrides) a minimal valid spec.</summary>
-    public async Task CreateCanaryAsync(string name, string target, JsonObject? spec = null, string ns = Ns)
+    public async Task CreateCanaryAsync(string name, string target, JsonObject? spec = null, string? ns = null)
     {
         var body = new JsonObject
         {
@@ -105,17 +142,17 @@ public sealed class KubeTestHost : IAsyncDisposable
             ["kind"] = CanaryResource.Kind,
             ["metadata"] = new JsonObject { ["name"] = name },
             ["spec"] = body,
-        }, CanaryResource.Group, CanaryResource.Version, ns, CanaryResource.Plural);
+        }, CanaryResource.Group, CanaryResource.Version, ns ?? Namespace, CanaryResource.Plural);
     }
 
-    public async Task SetImageAsync(string deployment, string image, string ns = Ns) =>
+    public async Task SetImageAsync(string deployment, string image, string? ns = null) =>
         await Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(
-            $$"""[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"{{image}}"}]""", V1Patch.PatchType.JsonPatch), deployment, ns);
+            $$"""[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"{{image}}"}]""", V1Patch.PatchType.JsonPatch), deployment, ns ?? Namespace);
 
-    public async Task<JsonObject> GetCustomAsync(string plural, string name, string group = Istio.Group, string version = Istio.Version, string ns = Ns) =>
-        (JsonObject)JsonNode.Parse(((System.Text.Json.JsonElement)await Client.CustomObjects.GetNamespacedCustomObjectAsync(group, version, ns, plural, name)).GetRawText())!;
+    public async Task<JsonObject> GetCustomAsync(string plural, string name, string group = Istio.Group, string version = Istio.Version, string? ns = null) =>
+        (JsonObject)JsonNode.Parse(((System.Text.Json.JsonElement)await Client.CustomObjects.GetNamespacedCustomObjectAsync(group, version, ns ?? Namespace, plural, name)).GetRawText())!;
 
-    public Task<JsonObject> GetCanaryAsync(string name, string ns = Ns) => GetCustomAsync(CanaryResource.Plural, name, CanaryResource.Group, CanaryResource.Version, ns);
+    public Task<JsonObject> GetCanaryAsync(string name, string? ns = null) => GetCustomAsync(CanaryResource.Plural, name, CanaryResource.Group, CanaryResource.Version, ns);
 
     /// <summary>Re-checks a condition until it holds, within a generous bound (the bound is a safety net, not an assertion on speed).</summary>
     public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int seconds = 15)
@@ -152,23 +189,23 @@ public sealed class KubeTestHost : IAsyncDisposable
         await CreateCanaryAsync("podinfo", "podinfo", spec);
         await StartWatcherAsync();
         await EventuallyAsync(async () => (await GetCanaryAsync("podinfo"))["status"]?["trackedRevision"] is not null, "Canary initialised");
-        return new RolloutTarget(Ns, "podinfo");
+        return new RolloutTarget(Namespace, "podinfo");
     }
 
-    public async Task<string> RevisionAsync(string deployment, string ns = Ns) =>
-        PodTemplateHash.Compute((await Client.AppsV1.ReadNamespacedDeploymentAsync(deployment, ns)).Spec.Template, "canaryflow.dev/track");
+    public async Task<string> RevisionAsync(string deployment, string? ns = null) =>
+        PodTemplateHash.Compute((await Client.AppsV1.ReadNamespacedDeploymentAsync(deployment, ns ?? Namespace)).Spec.Template, "canaryflow.dev/track");
 
     /// <summary>Records each new canary weight of the service's route, as a watcher of the VirtualServices sees it.</summary>
     public async Task WatchCanaryWeightsAsync(string service, System.Collections.Concurrent.ConcurrentQueue<int> seen, CancellationToken ct,
-        string ns = Ns, RouteSubsets? subsets = null)
+        string? ns = null, RouteSubsets? subsets = null)
     {
         try
         {
             await foreach (var (type, item) in Client.CustomObjects.WatchListNamespacedCustomObjectAsync(Istio.Group, Istio.Version,
-                               ns, Istio.VirtualServices, cancellationToken: ct))
+                               ns ?? Namespace, Istio.VirtualServices, cancellationToken: ct))
             {
                 if (type == WatchEventType.Deleted) continue;
-                var weights = VirtualServiceRoutes.Read((JsonObject)CanaryApi.ToNode(item)!, service, ns, subsets);
+                var weights = VirtualServiceRoutes.Read((JsonObject)CanaryApi.ToNode(item)!, service, ns ?? Namespace, subsets);
                 if (weights is { } w && (seen.IsEmpty || seen.Last() != w.Canary)) seen.Enqueue(w.Canary);
             }
         }
@@ -179,6 +216,8 @@ public sealed class KubeTestHost : IAsyncDisposable
     {
         foreach (var s in _started) await s.StopAsync(CancellationToken.None);
         await Services.DisposeAsync();
-        if (_ownsSandbox) await Sandbox.DisposeAsync();
+        if (Kubelet is not null) await Kubelet.DisposeAsync();
+        if (_real is not null) await _real.DeleteNamespaceAsync(Namespace);
+        if (_ownsSandbox && _sandbox is not null) await _sandbox.DisposeAsync();
     }
 }

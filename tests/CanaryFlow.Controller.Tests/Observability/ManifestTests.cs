@@ -80,9 +80,9 @@ public sealed class ManifestTests
         canary["spec"]!.AsObject().Remove("targetRef");
 
         var errors = OpenApiSchemaValidator.Validate(canary, schema);
-        Assert.Contains(errors, e => e.Contains("steps[1]") && e.Contains("above 100"));
+        Assert.Contains(errors, e => e.Contains("steps[1]") && e.Contains("should be less than or equal to 100"));
         Assert.Contains(errors, e => e.Contains("unknown field 'stepz'"));
-        Assert.Contains(errors, e => e.Contains("'targetRef' is required"));
+        Assert.Contains(errors, e => e.Contains("spec.targetRef: Required value"));
     }
 
     [Fact]

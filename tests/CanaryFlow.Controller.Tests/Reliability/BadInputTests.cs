@@ -2,11 +2,13 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using CanaryFlow.Controller.Triggers.Security;
+using CanaryFlow.Controller.Tests.Triggers;
 using Xunit.Abstractions;
 
 namespace CanaryFlow.Controller.Tests.Reliability;
 
 /// <summary>Issue 5, bad input: the whole controller fed thousands of generated bad requests on every endpoint.</summary>
+[Collection(WebhookCounters.Name)]
 public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Requests = 3000;

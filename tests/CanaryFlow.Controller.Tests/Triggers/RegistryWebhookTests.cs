@@ -9,6 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace CanaryFlow.Controller.Tests.Triggers;
 
+[Collection(WebhookCounters.Name)]
 public sealed class RegistryWebhookTests : IAsyncLifetime
 {
     private const string DockerHubToken = "dh-token-0123456789abcdef";
