@@ -16,7 +16,8 @@ public sealed record PromoteCanary(Guid CorrelationId, Guid RolloutId, RolloutTa
 /// <summary>Route 100% to stable at once, then scale the canary to zero.</summary>
 public sealed record RollBackCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Reason, long Sequence);
 
-/// <summary>Run one analysis check. Published by the ticker when a check is due.</summary>
+/// <summary>Run one analysis check. Published by the ticker when a check is due. <c>Hooks</c>: the rollout's
+/// <c>rollout</c> hooks, run with the check (a failing one fails it).</summary>
 public sealed record AnalysisDue(
     Guid CorrelationId,
     Guid RolloutId,
@@ -26,7 +27,8 @@ public sealed record AnalysisDue(
     long Sequence,
     DateTimeOffset DueAt,
     TimeSpan Interval,
-    AnalysisSpec Spec);
+    AnalysisSpec Spec,
+    IReadOnlyList<HookSpec>? Hooks = null);
 
 /// <summary>The ticker found a rollout whose last command got no answer in time (lost message, restart): re-send it.</summary>
 public sealed record RolloutStalled(Guid CorrelationId, long Sequence, DateTimeOffset DetectedAt);

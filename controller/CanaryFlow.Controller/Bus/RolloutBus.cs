@@ -1,3 +1,4 @@
+using CanaryFlow.Controller.Hooks;
 using CanaryFlow.Controller.Rollouts;
 using CanaryFlow.Controller.Workers;
 using CanaryFlow.Controller.Web;
@@ -18,6 +19,7 @@ public static class RolloutBus
         x.AddConsumer<RollBackCanaryConsumer>();
         x.AddConsumer<AnalysisDueConsumer>();
         x.AddConsumer<RolloutHistoryConsumer>();
+        x.AddCanaryFlowHookConsumers();
     }
 
     /// <summary>
