@@ -45,6 +45,11 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<CanaryFinalizer>();
         services.AddSingleton<CanaryReverter>();
         services.AddSingleton<CanaryDeletion>();
+        services.AddHttpClient(Templates.PromQlParseCheck.HttpClientName).RemoveAllLoggers();
+        // The parse check asks the controller's Prometheus (the analysis binds the same section; binding twice is harmless).
+        services.AddOptions<CanaryFlow.Analysis.Prometheus.PrometheusOptions>().Bind(configuration.GetSection(CanaryFlow.Analysis.Prometheus.PrometheusOptions.SectionName));
+        services.AddSingleton<Templates.PromQlParseCheck>();
+        services.AddSingleton<Templates.CanaryPlanResolver>();
 
         services.AddSingleton<ITrafficRouter, KubernetesTrafficRouter>();
         services.AddSingleton<IWorkloadController, KubernetesWorkloadController>();
@@ -68,6 +73,7 @@ public static class KubernetesServiceCollectionExtensions
     public static IBusRegistrationConfigurator AddCanaryFlowKubernetesConsumers(this IBusRegistrationConfigurator bus)
     {
         bus.AddConsumer<CanaryEventRecorder>();
+        bus.AddConsumer<CanaryHookRecorder>();
         return bus;
     }
 }
