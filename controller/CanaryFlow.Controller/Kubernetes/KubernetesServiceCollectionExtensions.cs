@@ -70,6 +70,18 @@ public static class KubernetesServiceCollectionExtensions
     }
 
     /// <summary>Call inside <c>AddMassTransit(x => ...)</c>: Kubernetes Events on the Canary for every transition.</summary>
+    /// <summary>Metrics of templates with their own Prometheus address are asked there (wraps the registered runner).</summary>
+    public static IServiceCollection AddMetricTemplateSources(this IServiceCollection services)
+    {
+        var runner = services.LastOrDefault(d => d.ServiceType == typeof(CanaryFlow.Analysis.IAnalysisRunner));
+        if (runner?.ImplementationFactory is not { } factory) return services;
+        services.Remove(runner);
+        services.AddSingleton<CanaryFlow.Analysis.IAnalysisRunner>(sp => new Templates.SourcedAnalysisRunner(
+            (CanaryFlow.Analysis.IAnalysisRunner)factory(sp), sp.GetRequiredService<IKubernetes>(),
+            sp.GetRequiredService<IOptions<CanaryFlow.Analysis.Prometheus.PrometheusOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+        return services;
+    }
+
     public static IBusRegistrationConfigurator AddCanaryFlowKubernetesConsumers(this IBusRegistrationConfigurator bus)
     {
         bus.AddConsumer<CanaryEventRecorder>();
