@@ -48,15 +48,17 @@ public sealed record SequentialEvidence(
 
     /// <summary>
     /// Reject the moment a test crosses 1/α (its share of α); pass once the interval has passed with the
-    /// minimum evidence in; otherwise continue. No data never passes.
+    /// minimum evidence in; otherwise continue. No data never passes. At a step that sends the stable
+    /// version nothing (<paramref name="stableServes"/> false: the canary has 100%), only the canary's
+    /// requests count toward the minimum: there is nothing left to compare with.
     /// </summary>
-    public SequentialDecision Decide(SequentialSettings settings, bool intervalElapsed)
+    public SequentialDecision Decide(SequentialSettings settings, bool intervalElapsed, bool stableServes = true)
     {
         if (Errors.Rejects(settings.ErrorAlpha))
             return new SequentialDecision(SequentialOutcome.Reject, "error-rate", Describe(settings));
         if (Latency?.Rejects(settings.LatencyAlpha) == true)
             return new SequentialDecision(SequentialOutcome.Reject, "latency-tail", Describe(settings));
-        if (StepCanaryRequests < settings.MinRequests || StepStableRequests < settings.MinRequests)
+        if (StepCanaryRequests < settings.MinRequests || (stableServes && StepStableRequests < settings.MinRequests))
             return new SequentialDecision(SequentialOutcome.Continue, "minimum-evidence",
                 $"{F(StepCanaryRequests)} canary and {F(StepStableRequests)} stable requests at this step, min {F(settings.MinRequests)} each; " + Describe(settings));
         return intervalElapsed
