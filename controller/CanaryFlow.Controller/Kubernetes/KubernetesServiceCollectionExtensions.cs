@@ -2,6 +2,7 @@ using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Kubernetes.Deletion;
 using CanaryFlow.Controller.Kubernetes.Leadership;
 using CanaryFlow.Controller.Kubernetes.Routing;
+using CanaryFlow.Controller.Kubernetes.Routing.GatewayApi;
 using CanaryFlow.Controller.Kubernetes.Status;
 using CanaryFlow.Controller.Kubernetes.Triggers;
 using CanaryFlow.Controller.Kubernetes.Watch;
@@ -46,7 +47,10 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<CanaryReverter>();
         services.AddSingleton<CanaryDeletion>();
 
-        services.AddSingleton<ITrafficRouter, KubernetesTrafficRouter>();
+        services.AddSingleton<HttpRouteObjects>();
+        services.AddSingleton<KubernetesTrafficRouter>();
+        services.AddSingleton<GatewayApiTrafficRouter>();
+        services.AddSingleton<ITrafficRouter, ProviderTrafficRouter>(); // per Canary: spec.provider picks Istio or Gateway API
         services.AddSingleton<IWorkloadController, KubernetesWorkloadController>();
         services.AddSingleton<IRolloutStore, CanaryStatusRolloutStore>();
         services.AddSingleton<ITrackedTargets, CanaryTrackedTargets>();

@@ -37,6 +37,7 @@ public static partial class CanaryPlanMapper
         if (spec.VirtualService is { } vs && (vs.StableSubset ?? "stable") == (vs.CanarySubset ?? "canary"))
             errors.Add($"spec.virtualService: stableSubset and canarySubset must differ, both are \"{vs.StableSubset ?? vs.CanarySubset}\"");
 
+        Strategies.StrategyRules.Check(spec, errors);
         var a = spec.Analysis;
         var steps = Steps(a, errors);
         var interval = DefaultInterval;

@@ -61,11 +61,16 @@ public sealed record CanarySpec(
     ImagePolicySpec? ImagePolicy,
     IReadOnlyList<NotificationSpec>? Notifications,
     DestinationRuleRef? DestinationRule = null,
-    bool? RevertOnDeletion = null);
+    bool? RevertOnDeletion = null,
+    string? Provider = null);
 
 public sealed record TargetRef(string? Name, string? Kind = "Deployment", string? ApiVersion = "apps/v1");
 
-public sealed record ServiceSpec(string? Name, int Port, IReadOnlyList<string>? Hosts, IReadOnlyList<string>? Gateways);
+public sealed record ServiceSpec(string? Name, int Port, IReadOnlyList<string>? Hosts, IReadOnlyList<string>? Gateways,
+    IReadOnlyList<GatewayRef>? GatewayRefs = null);
+
+/// <summary>A Gateway API parentRef for the HTTPRoute CanaryFlow creates (provider gatewayapi).</summary>
+public sealed record GatewayRef(string? Name, string? Namespace = null, string? SectionName = null);
 
 /// <param name="StableSubset">The subset (of the DestinationRule) whose route weight is the stable share; "stable" when absent.</param>
 /// <param name="CanarySubset">The subset whose route weight is the canary share; "canary" when absent.</param>

@@ -87,7 +87,8 @@ public sealed class RealControlPlane
         var (code, output) = await KubectlAsync("apply", "--server-side", "--force-conflicts", "-f", crd, "-f", istio);
         if (code != 0) throw new InvalidOperationException("The real API server refused the CRDs:\n" + output);
         (code, output) = await KubectlAsync("wait", "--for=condition=Established", "--timeout=60s",
-            "crd/canaries.canaryflow.dev", "crd/virtualservices.networking.istio.io", "crd/destinationrules.networking.istio.io");
+            "crd/canaries.canaryflow.dev", "crd/virtualservices.networking.istio.io", "crd/destinationrules.networking.istio.io",
+            "crd/httproutes.gateway.networking.k8s.io");
         if (code != 0) throw new InvalidOperationException("The CRDs were not established:\n" + output);
     }
 
