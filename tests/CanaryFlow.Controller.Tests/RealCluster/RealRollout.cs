@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using CanaryFlow.Benchmarks.Reliability;
+using ControllerProcess = CanaryFlow.Benchmarks.Reliability.ControllerProcess;
 using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Tests.Infrastructure;
 using CanaryFlow.Controller.Tests.Kubernetes.Servers;
