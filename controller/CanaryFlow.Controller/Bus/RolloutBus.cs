@@ -18,6 +18,7 @@ public static class RolloutBus
         x.AddConsumer<RollBackCanaryConsumer>();
         x.AddConsumer<AnalysisDueConsumer>();
         x.AddConsumer<RolloutHistoryConsumer>();
+        x.AddConsumer<RolloutStatusQueryConsumer>();
     }
 
     /// <summary>
