@@ -104,6 +104,7 @@ public sealed class ObjectStore(TimeProvider time)
                 var meta = next["metadata"] as JsonObject ?? new JsonObject();
                 next["metadata"] = meta;
                 var old = (JsonObject)existing["metadata"]!;
+                Finalizers.CheckNoDeletionTimestampSet(kind, name, old, meta);
                 foreach (var key in SystemFields)
                 {
                     if (old[key] is { } kept) meta[key] = kept.DeepClone();
