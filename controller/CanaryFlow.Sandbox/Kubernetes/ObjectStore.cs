@@ -18,7 +18,7 @@ public sealed class ObjectStore(TimeProvider time)
     private readonly List<StoredEvent> _history = [];
     private readonly List<WatchSubscription> _watches = [];
     private long _resourceVersion = 1000;
-    private long _compactedAt;
+    private long _compactedAt; // every change up to this version is forgotten: a watch from an older one gets 410
 
     /// <summary>Raised after every committed change (outside the lock); the Deployment simulation listens.</summary>
     public event Action<StoredEvent>? Committed;
@@ -104,6 +104,7 @@ public sealed class ObjectStore(TimeProvider time)
                 var meta = next["metadata"] as JsonObject ?? new JsonObject();
                 next["metadata"] = meta;
                 var old = (JsonObject)existing["metadata"]!;
+                Finalizers.CheckNoDeletionTimestampSet(kind, name, old, meta);
                 foreach (var key in SystemFields)
                 {
                     if (old[key] is { } kept) meta[key] = kept.DeepClone();
@@ -210,12 +211,13 @@ public sealed class ObjectStore(TimeProvider time)
         }
     }
 
-    /// <summary>Forgets history up to now: a watch resuming from an older resourceVersion gets 410 Gone.</summary>
+    /// <summary>Forgets history up to now: a watch resuming from an older resourceVersion gets 410 Gone. As with etcd's
+    /// compaction at its current revision, a watch from exactly that revision (nothing missed) is still served.</summary>
     public void Compact()
     {
         lock (_gate)
         {
-            _compactedAt = _resourceVersion + 1;
+            _compactedAt = _resourceVersion;
             _history.Clear();
         }
     }
@@ -265,7 +267,7 @@ public sealed class ObjectStore(TimeProvider time)
         obj["metadata"]!["resourceVersion"] = _resourceVersion.ToString();
         var change = new StoredEvent(_resourceVersion, kind, ns, type, (JsonObject)obj.DeepClone());
         _history.Add(change);
-        if (_history.Count > 10_000) { _compactedAt = _history[5_000].ResourceVersion; _history.RemoveRange(0, 5_000); }
+        if (_history.Count > 10_000) { _compactedAt = _history[5_000].ResourceVersion - 1; _history.RemoveRange(0, 5_000); }
         foreach (var w in _watches) w.Offer(change);
         return change;
     }
