@@ -28,10 +28,28 @@ public sealed record RolloutPlan(
 /// <param name="MinRequests">Fewer canary requests than this in the interval makes a check inconclusive.</param>
 /// <param name="Metrics">Built-in or custom metrics with their bounds.</param>
 /// <param name="Comparison">Optional statistical comparison of canary against stable (or baseline).</param>
+/// <param name="Sequential">Sequential mode (anytime-valid tests on counters read every tick); null = fixed-window checks.</param>
 public sealed record AnalysisSpec(
     int MinRequests,
     IReadOnlyList<MetricSpec> Metrics,
-    ComparisonSpec? Comparison = null);
+    ComparisonSpec? Comparison = null,
+    SequentialSpec? Sequential = null);
+
+/// <summary>
+/// Sequential analysis (docs/sequential-analysis.md): 5xx and latency-bucket counts of canary and stable read
+/// every <paramref name="Tick"/>; a test that rejects "canary no worse than stable" rolls back at once; a step
+/// passes after its interval with the minimum evidence in. A metrics outage holds the rollout and rolls it
+/// back only after <paramref name="MetricsOutageDeadline"/>.
+/// </summary>
+/// <param name="Alpha">Probability of rolling back a canary no worse than stable, over the whole rollout (e.g. 0.05).</param>
+/// <param name="Tolerance">The regression that does not matter: canary rate up to (1 + tolerance) × stable's (e.g. 0.1).</param>
+public sealed record SequentialSpec(double Alpha, double Tolerance, TimeSpan Tick, TimeSpan MetricsOutageDeadline)
+{
+    public const double DefaultAlpha = 0.05;
+    public const double DefaultTolerance = 0.1;
+    public static readonly TimeSpan DefaultTick = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan DefaultMetricsOutageDeadline = TimeSpan.FromMinutes(10);
+}
 
 /// <summary>
 /// One metric. <paramref name="Name"/> "request-success-rate" and "request-duration" are built in

@@ -17,6 +17,8 @@ public sealed record PromoteCanary(Guid CorrelationId, Guid RolloutId, RolloutTa
 public sealed record RollBackCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Reason, long Sequence);
 
 /// <summary>Run one analysis check. Published by the ticker when a check is due.</summary>
+/// <param name="SequentialState">Sequential mode: the running evidence so far (null at the start).</param>
+/// <param name="StepStartedAt">Sequential mode: when the current weight was applied (a step passes an interval after).</param>
 public sealed record AnalysisDue(
     Guid CorrelationId,
     Guid RolloutId,
@@ -26,7 +28,9 @@ public sealed record AnalysisDue(
     long Sequence,
     DateTimeOffset DueAt,
     TimeSpan Interval,
-    AnalysisSpec Spec);
+    AnalysisSpec Spec,
+    string? SequentialState = null,
+    DateTimeOffset? StepStartedAt = null);
 
 /// <summary>The ticker found a rollout whose last command got no answer in time (lost message, restart): re-send it.</summary>
 public sealed record RolloutStalled(Guid CorrelationId, long Sequence, DateTimeOffset DetectedAt);

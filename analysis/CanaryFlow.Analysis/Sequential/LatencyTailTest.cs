@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace CanaryFlow.Analysis.Sequential;
 
 /// <summary>
@@ -75,7 +77,7 @@ public sealed record LatencyTailTest(IReadOnlyList<double> Bounds, IReadOnlyList
     }
 
     /// <summary>The average of the per-bound e-values (1 when no bound is chosen).</summary>
-    public double LogEValue
+    [JsonIgnore] public double LogEValue
     {
         get
         {
@@ -86,12 +88,12 @@ public sealed record LatencyTailTest(IReadOnlyList<double> Bounds, IReadOnlyList
         }
     }
 
-    public double EValue => Math.Exp(LogEValue);
+    [JsonIgnore] public double EValue => Math.Exp(LogEValue);
 
     public bool Rejects(double alpha) => LogEValue >= -Math.Log(alpha);
 
     /// <summary>The bound with the largest evidence, for the verdict's text.</summary>
-    public (double Bound, RateRatioTest Test)? Strongest =>
+    [JsonIgnore] public (double Bound, RateRatioTest Test)? Strongest =>
         Tests.Count == 0 ? null : Bounds.Zip(Tests).MaxBy(p => p.Second.LogEValue);
 
     private static int IndexOf(IReadOnlyList<double> les, double bound)

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace CanaryFlow.Analysis.Sequential;
 
 /// <summary>
@@ -75,10 +77,10 @@ public sealed record RateRatioTest(
     }
 
     /// <summary>The e-value: the mixture's likelihood ratio, 1 before any evidence. Reject H0 when it reaches 1/α.</summary>
-    public double EValue => Math.Exp(LogEValue);
+    [JsonIgnore] public double EValue => Math.Exp(LogEValue);
 
     /// <summary>log of <see cref="EValue"/>, computed without overflow (log-sum-exp).</summary>
-    public double LogEValue
+    [JsonIgnore] public double LogEValue
     {
         get
         {
@@ -91,7 +93,7 @@ public sealed record RateRatioTest(
     public bool Rejects(double alpha) => LogEValue >= -Math.Log(alpha);
 
     /// <summary>Observed rate ratio (canary rate / stable rate), null while either arm has no exposure or stable no events.</summary>
-    public double? ObservedRatio =>
+    [JsonIgnore] public double? ObservedRatio =>
         CanaryExposure > 0 && StableExposure > 0 && StableEvents > 0
             ? CanaryEvents / CanaryExposure / (StableEvents / StableExposure)
             : null;

@@ -21,7 +21,7 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
             FirstOrOverdue(id, "analysis", s.AnalysisSequence, now, Max(s.Plan.AnalysisInterval, options.StallAfter)))
         {
             yield return new AnalysisDue(id, s.RolloutId, s.Target, s.Revision, s.AppliedWeight, s.AnalysisSequence, due,
-                s.Plan.AnalysisInterval, s.Plan.Analysis);
+                s.Plan.AnalysisInterval, s.Plan.Analysis, s.SequentialEvidence, s.StepStartedAt);
         }
 
         if (s.Pending != null && s.PendingSince is { } since &&

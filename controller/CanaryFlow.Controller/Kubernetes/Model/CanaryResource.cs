@@ -91,7 +91,13 @@ public sealed record CanaryAnalysis(
     int? MinRequests,
     IReadOnlyList<CanaryMetric>? Metrics,
     CanaryComparison? Comparison,
-    ApprovalSpec? Approval);
+    ApprovalSpec? Approval,
+    string? Mode = null,
+    string? MetricsOutageDeadline = null,
+    CanarySequential? Sequential = null);
+
+/// <summary>spec.analysis.sequential: the tests' level, the tolerated regression and the tick (see docs/sequential-analysis.md).</summary>
+public sealed record CanarySequential(double? Alpha, double? Tolerance, string? Tick);
 
 public sealed record CanaryMetric(string? Name, string? Query, ThresholdRange? ThresholdRange);
 
