@@ -91,7 +91,9 @@ public sealed record CanaryAnalysis(
     int? MinRequests,
     IReadOnlyList<CanaryMetric>? Metrics,
     CanaryComparison? Comparison,
-    ApprovalSpec? Approval);
+    ApprovalSpec? Approval,
+    IReadOnlyList<JsonObject>? Match = null,
+    int? Iterations = null);
 
 public sealed record CanaryMetric(string? Name, string? Query, ThresholdRange? ThresholdRange);
 
