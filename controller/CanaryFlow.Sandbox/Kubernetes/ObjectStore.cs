@@ -250,6 +250,11 @@ public sealed class ObjectStore(TimeProvider time)
         // Stored as parsed JSON, as etcd holds bytes: values built in code (an int) and values read back
         // (a number) then behave the same for every reader.
         obj = (JsonObject)JsonNode.Parse(obj.ToJsonString())!;
+        if (Unstructured.IsCustom(kind))
+        {
+            obj["metadata"]!["resourceVersion"] ??= ""; // set by Record below, in its sorted place
+            obj = (JsonObject)Unstructured.Sorted(obj)!;
+        }
         _objects[(kind, ns, name)] = obj;
         return Record(kind, ns, obj, type);
     }
