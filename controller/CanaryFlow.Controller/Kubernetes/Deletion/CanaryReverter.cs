@@ -17,7 +17,8 @@ namespace CanaryFlow.Controller.Kubernetes.Deletion;
 /// The steps that give a service back to its user when its Canary is deleted (Flagger's revertOnDeletion).
 /// Each one looks before it acts, so any of them can be run again by a new leader after a crash.
 /// </summary>
-public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployments deployments, HttpRouteObjects httpRoutes, AbMatchRoute ab, ILogger<CanaryReverter> logger)
+public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployments deployments, HttpRouteObjects httpRoutes, AbMatchRoute ab,
+    AffinityRoute affinity, ILogger<CanaryReverter> logger)
 {
     /// <summary>The target runs the primary's pod template (the promoted version, without the track label unless an
     /// adopted DestinationRule selects by it) at the primary's size. Nothing to do once the primary is gone: this step was done before it was deleted.</summary>
@@ -65,6 +66,7 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
         var done = new List<string>();
         // A/B: the route CanaryFlow inserted goes first, so the user's routes are where the snapshot saw them.
         if (ctx.AdoptsVirtualService && await ab.RemoveAsync(ctx, ct)) done.Add("removed the A/B match route");
+        if (ctx.AdoptsVirtualService && await affinity.RemoveAsync(ctx, ct)) done.Add("removed the session affinity route");
         ctx = ctx with { Subsets = ctx.Subsets with { OnlyRoute = null } };
         for (var attempt = 1; ; attempt++)
         {

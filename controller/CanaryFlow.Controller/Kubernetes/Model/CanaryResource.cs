@@ -93,7 +93,11 @@ public sealed record CanaryAnalysis(
     CanaryComparison? Comparison,
     ApprovalSpec? Approval,
     IReadOnlyList<JsonObject>? Match = null,
-    int? Iterations = null);
+    int? Iterations = null,
+    SessionAffinitySpec? SessionAffinity = null);
+
+/// <summary>Session affinity: a user the weights sent to the canary keeps a cookie that keeps them there (Flagger's).</summary>
+public sealed record SessionAffinitySpec(string? CookieName, int? MaxAge);
 
 public sealed record CanaryMetric(string? Name, string? Query, ThresholdRange? ThresholdRange);
 

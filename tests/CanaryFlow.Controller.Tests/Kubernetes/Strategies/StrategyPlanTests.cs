@@ -14,7 +14,7 @@ public sealed class StrategyPlanTests
     [Fact]
     public void AB_testing_is_a_plan_of_iterations_steps_at_100_percent_of_the_matching_requests()
     {
-        var plan = Map($$""" "analysis":{"iterations":4,{{Match}},"approval":{"beforePromotion":true}} """).Plan!;
+        var plan = Map($$$""" "analysis":{"iterations":4,{{{Match}}},"approval":{"beforePromotion":true}} """).Plan!;
 
         Assert.Equal([100, 100, 100, 100], plan.Steps);
         Assert.True(plan.ApprovalBeforePromotion);

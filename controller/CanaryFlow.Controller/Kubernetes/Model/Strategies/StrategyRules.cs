@@ -33,6 +33,14 @@ public static class StrategyRules
             if (a.Approval?.AtWeights is { Count: > 0 }) errors.Add("spec.analysis.approval.atWeights has no meaning for A/B testing: use beforePromotion");
         }
         else if (a?.Iterations is not null) errors.Add("spec.analysis.iterations needs match (A/B testing)");
+        if (a?.SessionAffinity is { } affinity)
+        {
+            if (provider != Routing.GatewayApi.GatewayApi.IstioProvider || a.Match is { Count: > 0 })
+                errors.Add("spec.analysis.sessionAffinity works with canary steps on Istio (not with match or provider gatewayapi)");
+            if (affinity.CookieName is not { Length: > 0 } name || !name.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_'))
+                errors.Add($"spec.analysis.sessionAffinity.cookieName must be letters, digits, - or _, got \"{affinity.CookieName}\"");
+            if (affinity.MaxAge is < 1) errors.Add($"spec.analysis.sessionAffinity.maxAge must be positive, got {affinity.MaxAge}");
+        }
         if (a?.Iterations is < 1 or > 1000) errors.Add($"spec.analysis.iterations must be 1..1000, got {a.Iterations}");
     }
 
@@ -46,6 +54,8 @@ public static class StrategyRules
         var router = spec.Provider == Routing.GatewayApi.GatewayApi.Provider ? "Gateway API HTTPRoute" : "Istio";
         return spec.Analysis is { Match.Count: > 0 } a
             ? $"A/B testing ({router}): {a.Iterations} iterations on matching requests, then promotion"
-            : $"Canary ({router})";
+            : spec.Analysis?.SessionAffinity is { CookieName: { } cookie }
+                ? $"Canary ({router}) with session affinity (cookie {cookie})"
+                : $"Canary ({router})";
     }
 }

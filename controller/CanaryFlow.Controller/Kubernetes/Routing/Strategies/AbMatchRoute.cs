@@ -96,7 +96,7 @@ public sealed class AbMatchRoute(CanaryApi api)
 
     /// <summary>Istio ORs a route's match entries and ANDs the fields inside one: the user's route match AND the Canary's
     /// is every pair of entries merged (the Canary's headers and query params added to the user's).</summary>
-    private static JsonArray Combine(JsonArray? user, JsonArray canary)
+    internal static JsonArray Combine(JsonArray? user, JsonArray canary)
     {
         if (user is not { Count: > 0 }) return (JsonArray)canary.DeepClone();
         var all = new JsonArray();
