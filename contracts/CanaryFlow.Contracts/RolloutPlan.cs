@@ -13,6 +13,9 @@ namespace CanaryFlow.Contracts;
 /// <param name="ApprovalAtWeights">Weights at which the rollout waits for a promote message before going on.</param>
 /// <param name="ApprovalBeforePromotion">Wait for a promote message after the last step, before promotion.</param>
 /// <param name="Analysis">What to measure at each check.</param>
+/// <param name="Strategy">How the traffic moves, for people (status page, CLI, notifications): e.g. "Canary (Istio)",
+/// "A/B testing (Istio): 10 iterations on matched requests". The steps carry the mechanics: A/B is N steps at 100% of the
+/// matched requests, then promotion.</param>
 public sealed record RolloutPlan(
     IReadOnlyList<int> Steps,
     TimeSpan AnalysisInterval,
@@ -22,7 +25,8 @@ public sealed record RolloutPlan(
     TimeSpan ProgressDeadline,
     IReadOnlyList<int> ApprovalAtWeights,
     bool ApprovalBeforePromotion,
-    AnalysisSpec Analysis);
+    AnalysisSpec Analysis,
+    string Strategy = "Canary");
 
 /// <summary>The metrics judged at each check.</summary>
 /// <param name="MinRequests">Fewer canary requests than this in the interval makes a check inconclusive.</param>

@@ -48,6 +48,8 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<CanaryDeletion>();
 
         services.AddSingleton<HttpRouteObjects>();
+        services.AddSingleton<Routing.Strategies.AbMatchRoute>();
+        services.AddSingleton<Routing.Strategies.AffinityRoute>();
         services.AddSingleton<KubernetesTrafficRouter>();
         services.AddSingleton<GatewayApiTrafficRouter>();
         services.AddSingleton<ITrafficRouter, ProviderTrafficRouter>(); // per Canary: spec.provider picks Istio or Gateway API

@@ -94,10 +94,16 @@ public sealed record CanaryAnalysis(
     ApprovalSpec? Approval,
     string? Mode = null,
     string? MetricsOutageDeadline = null,
-    CanarySequential? Sequential = null);
+    CanarySequential? Sequential = null,
+    IReadOnlyList<JsonObject>? Match = null,
+    int? Iterations = null,
+    SessionAffinitySpec? SessionAffinity = null);
 
 /// <summary>spec.analysis.sequential: the tests' level, the tolerated regression and the tick (see docs/sequential-analysis.md).</summary>
 public sealed record CanarySequential(double? Alpha, double? Tolerance, string? Tick);
+
+/// <summary>Session affinity: a user the weights sent to the canary keeps a cookie that keeps them there (Flagger's).</summary>
+public sealed record SessionAffinitySpec(string? CookieName, int? MaxAge);
 
 public sealed record CanaryMetric(string? Name, string? Query, ThresholdRange? ThresholdRange);
 

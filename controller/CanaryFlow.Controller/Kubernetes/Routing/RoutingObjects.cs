@@ -16,7 +16,7 @@ namespace CanaryFlow.Controller.Kubernetes.Routing;
 /// goes to the stable subset, and the adopted rule's two subsets are re-pointed at the track label (see
 /// <see cref="DestinationRuleSubsets"/>). Never overwrites anything else.
 /// </summary>
-public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights, HttpRouteObjects httpRoutes, ILogger<RoutingObjects> logger)
+public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights, HttpRouteObjects httpRoutes, Strategies.AbMatchRoute ab, ILogger<RoutingObjects> logger)
 {
     private const int MaxAttempts = 5;
 
@@ -46,6 +46,7 @@ public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights,
         // The user's split (say 90/10) would send users to a canary about to be scaled to zero: all to stable first,
         // before the subsets change what they select.
         else if (firstSight) await weights.WriteAsync(ctx, 0, ct);
+        await ab.EnsureAsync(ctx, ct);
 
         if (ctx.AdoptsDestinationRule) await PointSubsetsAsync(ctx, ct);
         else if (await GetRuleAsync(ctx, ct) is null)

@@ -22,5 +22,40 @@ public static class StrategyRules
             errors.Add("spec.service.gatewayRefs needs provider gatewayapi");
         foreach (var (r, i) in (spec.Service?.GatewayRefs ?? []).Select((r, i) => (r, i)))
             if (string.IsNullOrWhiteSpace(r.Name)) errors.Add($"spec.service.gatewayRefs[{i}].name is required");
+
+        var a = spec.Analysis;
+        if (a?.Match is { Count: > 0 })
+        {
+            if (provider != Routing.GatewayApi.GatewayApi.IstioProvider) errors.Add("spec.analysis.match (A/B testing) needs provider istio");
+            if (a.Iterations is null) errors.Add("spec.analysis.match (A/B testing) needs iterations: how many checks before promotion");
+            if (a.StepWeight is not null || a.MaxWeight is not null || a.Steps is { Count: > 0 })
+                errors.Add("spec.analysis.match (A/B testing) sends every matching request to the canary: no stepWeight, maxWeight or steps");
+            if (a.Approval?.AtWeights is { Count: > 0 }) errors.Add("spec.analysis.approval.atWeights has no meaning for A/B testing: use beforePromotion");
+        }
+        else if (a?.Iterations is not null) errors.Add("spec.analysis.iterations needs match (A/B testing)");
+        if (a?.SessionAffinity is { } affinity)
+        {
+            if (provider != Routing.GatewayApi.GatewayApi.IstioProvider || a.Match is { Count: > 0 })
+                errors.Add("spec.analysis.sessionAffinity works with canary steps on Istio (not with match or provider gatewayapi)");
+            if (affinity.CookieName is not { Length: > 0 } name || !name.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_'))
+                errors.Add($"spec.analysis.sessionAffinity.cookieName must be letters, digits, - or _, got \"{affinity.CookieName}\"");
+            if (affinity.MaxAge is < 1) errors.Add($"spec.analysis.sessionAffinity.maxAge must be positive, got {affinity.MaxAge}");
+        }
+        if (a?.Iterations is < 1 or > 1000) errors.Add($"spec.analysis.iterations must be 1..1000, got {a.Iterations}");
+    }
+
+    /// <summary>The weights in order: A/B is <c>iterations</c> steps at 100% of the matching requests; otherwise the canary steps.</summary>
+    public static List<int> Steps(CanarySpec spec, List<int> canarySteps) =>
+        spec.Analysis is { Match.Count: > 0, Iterations: { } n and > 0 } ? [.. Enumerable.Repeat(100, n)] : canarySteps;
+
+    /// <summary>The strategy and router in words, as the status page, the CLI and notifications show them.</summary>
+    public static string Describe(CanarySpec spec)
+    {
+        var router = spec.Provider == Routing.GatewayApi.GatewayApi.Provider ? "Gateway API HTTPRoute" : "Istio";
+        return spec.Analysis is { Match.Count: > 0 } a
+            ? $"A/B testing ({router}): {a.Iterations} iterations on matching requests, then promotion"
+            : spec.Analysis?.SessionAffinity is { CookieName: { } cookie }
+                ? $"Canary ({router}) with session affinity (cookie {cookie})"
+                : $"Canary ({router})";
     }
 }
