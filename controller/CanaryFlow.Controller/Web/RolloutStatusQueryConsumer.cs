@@ -13,8 +13,7 @@ public sealed class RolloutStatusQueryConsumer(IRolloutStore store, RolloutHisto
 {
     public async Task Consume(ConsumeContext<GetRolloutStatus> context)
     {
-        var id = RolloutIds.ForTarget(context.Message.Target);
-        var state = (await store.LoadAllAsync(context.CancellationToken)).FirstOrDefault(s => s.CorrelationId == id);
+        var state = await RolloutsApi.FindAsync(store, context.Message.Target, context.CancellationToken);
         if (state is null) await context.RespondAsync(new RolloutNotFound(context.Message.Target));
         else await context.RespondAsync(RolloutsApi.View(state, history, withHistory: false));
     }

@@ -314,10 +314,8 @@ public sealed class RegistryWebhookTests : IAsyncLifetime
         var response = await PostAsync("cloudevents", ExamplePayloads.Acr, r =>
         {
             r.Headers.Add("X-CanaryFlow-Secret", CloudEventsSecret);
-            r.Headers.Add("ce-specversion", "0.3");
-            r.Headers.Add("ce-id", "1");
-            r.Headers.Add("ce-source", "/x");
-            r.Headers.Add("ce-type", "Microsoft.ContainerRegistry.ImagePushed");
+            foreach (var (name, value) in new[] { ("ce-specversion", "0.3"), ("ce-id", "1"), ("ce-source", "/x"), ("ce-type", "Microsoft.ContainerRegistry.ImagePushed") })
+                r.Headers.Add(name, value);
         });
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Empty(_updater.Changes);
