@@ -48,6 +48,7 @@ public sealed class ObjectStore(TimeProvider time)
         lock (_gate)
         {
             var metadata = body["metadata"] as JsonObject ?? throw ApiError.BadRequest("metadata is required");
+            CheckNamespace(kind, ns, metadata);
             var name = (string?)metadata["name"];
             if (string.IsNullOrEmpty(name) && (string?)metadata["generateName"] is { Length: > 0 } prefix)
                 name = prefix + Guid.NewGuid().ToString("N")[..5];
@@ -83,6 +84,7 @@ public sealed class ObjectStore(TimeProvider time)
         lock (_gate)
         {
             var existing = Existing(kind, ns, name);
+            if (body["metadata"] is JsonObject sent) CheckNamespace(kind, ns, sent);
             var bodyName = (string?)body["metadata"]?["name"];
             if (bodyName is not null && bodyName != name)
                 throw ApiError.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
@@ -239,6 +241,13 @@ public sealed class ObjectStore(TimeProvider time)
     // Set by the server alone: an update keeps what is stored (deletion starts only with a DELETE).
     private static readonly string[] SystemFields =
         ["name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"];
+
+    /// <summary>An object may leave metadata.namespace out, but one that names another namespace than the URL's is refused.</summary>
+    private static void CheckNamespace(ResourceKind kind, string ns, JsonObject metadata)
+    {
+        if (kind.Namespaced && (string?)metadata["namespace"] is { Length: > 0 } named && named != ns)
+            throw ApiError.BadRequest("the namespace of the provided object does not match the namespace sent on the request");
+    }
 
     internal static string Timestamp(TimeProvider time) => time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ");
 

@@ -68,6 +68,17 @@ public abstract class ApiProtocolContract(KubeServer server) : TwoServerTest(ser
     }
 
     [Fact]
+    public async Task An_object_that_names_another_namespace_than_the_URLs_is_refused_with_400()
+    {
+        var e = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
+        {
+            Metadata = new V1ObjectMeta { Name = "web", NamespaceProperty = "elsewhere" }, Spec = new V1LeaseSpec(),
+        }, Ns));
+        Assert.Equal(HttpStatusCode.BadRequest, e.Response.StatusCode);
+        Assert.Equal("the namespace of the provided object does not match the namespace sent on the request", (string?)JsonNode.Parse(e.Response.Content)!["message"]);
+    }
+
+    [Fact]
     public async Task Merge_patch_and_json_patch_change_only_what_they_name()
     {
         await Host.CreateDeploymentAsync("web", "web:1");
