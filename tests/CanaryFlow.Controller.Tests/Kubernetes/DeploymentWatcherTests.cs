@@ -16,6 +16,18 @@ public sealed class DeploymentWatcherTests : SandboxTest
     private Task RequestedCountIsAsync(int n) => KubeTestHost.EventuallyAsync(() => Task.FromResult(Requested().Count >= n), $"{n} rollout requests");
 
     [Fact]
+    public async Task A_newly_adopted_canary_shows_Initialized_not_Succeeded_before_any_rollout()
+    {
+        await Host.InitializedAsync();
+        var status = (await Host.GetCanaryAsync("podinfo"))["status"]!;
+        Assert.Equal("Initialized", (string?)status["phase"]);
+        Assert.Equal(0, (int?)status["canaryWeight"]);
+        var ready = (status["conditions"] as JsonArray)!.OfType<JsonObject>().Single(c => (string?)c["type"] == "Ready");
+        Assert.Equal("True", (string?)ready["status"]);
+        Assert.Empty(Requested());
+    }
+
+    [Fact]
     public async Task Each_pod_template_change_publishes_one_request_and_a_scale_change_none()
     {
         var target = await Host.InitializedAsync();
