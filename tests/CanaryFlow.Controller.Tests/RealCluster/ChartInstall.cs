@@ -5,22 +5,32 @@ using k8s;
 
 namespace CanaryFlow.Controller.Tests.RealCluster;
 
-/// <summary>The tests that install CanaryFlow on the shared real API server run one after another: they share the
-/// cluster-scoped objects the install makes (namespace canaryflow, ClusterRole canaryflow, the CRD).</summary>
-[CollectionDefinition(Name)]
-public sealed class ChartInstalledCollection : ICollectionFixture<ChartInstall>
+/// <summary>A test class that needs CanaryFlow installed on the real API server (the install is made once per test run).</summary>
+public abstract class ChartInstalledTest : IAsyncLifetime
 {
-    public const string Name = "CanaryFlow installed on the real API server";
+    protected ChartInstall Install { get; private set; } = null!;
+    public async Task InitializeAsync() => Install = await ChartInstall.GetAsync();
+    public Task DisposeAsync() => Task.CompletedTask;
 }
 
 /// <summary>
 /// Every install path of the README applied for real with <c>kubectl apply -f</c>, in the order a user would meet
 /// them: the CRD, <c>manifests/install.yaml</c>, then the chart as real Helm renders it (default and custom values).
 /// The exit codes and outputs are kept for the tests to judge; the chart's ServiceAccount then exists, and
-/// <see cref="ControllerKubeconfig"/> holds a token the API server issued for it.
+/// <see cref="ControllerKubeconfig"/> holds a token the API server issued for it. Made once per test run and shared,
+/// as the cluster-scoped objects it makes (namespace canaryflow, ClusterRole canaryflow, the CRD) are.
 /// </summary>
-public sealed class ChartInstall : IAsyncLifetime
+public sealed class ChartInstall
 {
+    private static readonly Lazy<Task<ChartInstall>> Shared = new(async () =>
+    {
+        var install = new ChartInstall();
+        await install.InstallAsync();
+        return install;
+    });
+
+    public static Task<ChartInstall> GetAsync() => Shared.Value;
+
     public const string Namespace = "canaryflow";
     public const string ServiceAccount = "canaryflow";
     public const string ClusterRole = "canaryflow";
@@ -42,9 +52,10 @@ public sealed class ChartInstall : IAsyncLifetime
     /// <summary>A kubeconfig with a token issued for the chart's ServiceAccount (no admin credentials).</summary>
     public string ControllerKubeconfig { get; private set; } = "";
 
+    /// <summary>Where the tests write kubeconfigs (a temporary folder of this test run).</summary>
     public string WorkFolder { get; } = Directory.CreateTempSubdirectory("canaryflow-realcluster-").FullName;
 
-    public async Task InitializeAsync()
+    private async Task InstallAsync()
     {
         Plane = await RealControlPlane.GetAsync();
         await EnsureExtraCrdsAsync(Plane);
@@ -64,11 +75,5 @@ public sealed class ChartInstall : IAsyncLifetime
         if (code != 0) throw new InvalidOperationException("the real API server refused the extra CRDs:\n" + output);
         (code, output) = await plane.KubectlAsync("wait", "--for=condition=Established", "--timeout=60s", "-f", file);
         if (code != 0) throw new InvalidOperationException("the extra CRDs were not established:\n" + output);
-    }
-
-    public Task DisposeAsync()
-    {
-        try { Directory.Delete(WorkFolder, recursive: true); } catch (IOException) { }
-        return Task.CompletedTask;
     }
 }

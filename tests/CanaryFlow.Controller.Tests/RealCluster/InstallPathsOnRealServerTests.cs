@@ -9,16 +9,15 @@ namespace CanaryFlow.Controller.Tests.RealCluster;
 /// dry run), then read back field by field. The sandbox accepted a CRD the real server refused (CEL cost); these
 /// prove each install path on the server a user has.
 /// </summary>
-[Collection(ChartInstalledCollection.Name)]
 [Trait("Category", RealControlPlane.Category)]
-public sealed class InstallPathsOnRealServerTests(ChartInstall install)
+public sealed class InstallPathsOnRealServerTests : ChartInstalledTest
 {
     [Fact]
     public async Task CrdManifest_IsAcceptedAndReadsBackAsWritten_OnRealServer()
     {
         AssertApplied(ChartInstall.CrdFile);
-        Assert.Empty(await ReadBack.DifferencesAsync(install.Plane, ChartInstall.CrdFile));
-        var (code, output) = await install.Plane.KubectlAsync("get", "crd", "canaries.canaryflow.dev", "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}");
+        Assert.Empty(await ReadBack.DifferencesAsync(Install.Plane, ChartInstall.CrdFile));
+        var (code, output) = await Install.Plane.KubectlAsync("get", "crd", "canaries.canaryflow.dev", "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}");
         Assert.True(code == 0 && output == "True", output);
     }
 
@@ -31,7 +30,7 @@ public sealed class InstallPathsOnRealServerTests(ChartInstall install)
         var firstNamespaced = docs.ToList().FindIndex(d => d.Json["metadata"]?["namespace"] is not null);
         Assert.True(ns >= 0 && ns < firstNamespaced, $"install.yaml has no Namespace {ChartInstall.Namespace} before its namespaced objects");
         AssertApplied(ChartInstall.InstallFile);
-        Assert.Empty(await ReadBack.DifferencesAsync(install.Plane, ChartInstall.InstallFile));
+        Assert.Empty(await ReadBack.DifferencesAsync(Install.Plane, ChartInstall.InstallFile));
     }
 
     [Theory]
@@ -40,7 +39,7 @@ public sealed class InstallPathsOnRealServerTests(ChartInstall install)
     public async Task HelmTemplateOfTheChart_AppliesAndReadsBackAsWritten_OnRealServer(string rendered)
     {
         AssertApplied(ChartInstall.Rendered(rendered));
-        Assert.Empty(await ReadBack.DifferencesAsync(install.Plane, ChartInstall.Rendered(rendered)));
+        Assert.Empty(await ReadBack.DifferencesAsync(Install.Plane, ChartInstall.Rendered(rendered)));
     }
 
     /// <summary>The user's own setup from the examples (namespace shop): Deployment, Service, v1/v2 DestinationRule,
@@ -52,10 +51,10 @@ public sealed class InstallPathsOnRealServerTests(ChartInstall install)
     {
         var file = Path.Combine(RepositoryRoot.Path, "manifests", "examples", example);
         if (example != "checkout-service.yaml") // the gated Canary adopts checkout-service's objects: they come first
-            Assert.Equal(0, (await install.Plane.KubectlAsync("apply", "-f", Path.Combine(RepositoryRoot.Path, "manifests", "examples", "checkout-service.yaml"))).ExitCode);
-        var (code, output) = await install.Plane.KubectlAsync("apply", "-f", file);
+            Assert.Equal(0, (await Install.Plane.KubectlAsync("apply", "-f", Path.Combine(RepositoryRoot.Path, "manifests", "examples", "checkout-service.yaml"))).ExitCode);
+        var (code, output) = await Install.Plane.KubectlAsync("apply", "-f", file);
         Assert.True(code == 0, output);
-        Assert.Empty(await ReadBack.DifferencesAsync(install.Plane, file));
+        Assert.Empty(await ReadBack.DifferencesAsync(Install.Plane, file));
     }
 
     [Fact]
@@ -67,7 +66,7 @@ public sealed class InstallPathsOnRealServerTests(ChartInstall install)
 
     private void AssertApplied(string file)
     {
-        var (code, output) = install.Applied[file];
+        var (code, output) = Install.Applied[file];
         Assert.True(code == 0, $"kubectl apply -f {file} failed ({code}):\n{output}");
     }
 }

@@ -1,6 +1,4 @@
 using System.Text.Json.Nodes;
-using CanaryFlow.Benchmarks.Reliability;
-using ControllerProcess = CanaryFlow.Benchmarks.Reliability.ControllerProcess;
 using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Tests.Infrastructure;
 using CanaryFlow.Controller.Tests.Kubernetes.Servers;
@@ -14,7 +12,8 @@ namespace CanaryFlow.Controller.Tests.RealCluster;
 /// VirtualService, the adopting Canary) in a fresh namespace of the real API server, with: a fake kubelet (pods
 /// Ready), the simulated mesh and a real Prometheus (traffic and metrics), a watcher recording every VirtualService
 /// weight, and the controller as its own process under the chart's ServiceAccount token. Only the namespace and the
-/// analysis timing differ from the example (2 s checks instead of 1 m), so a whole rollout takes seconds.
+/// analysis timing differ from the example (checks every few seconds instead of every minute), so a whole rollout
+/// takes seconds.
 /// </summary>
 public sealed class RealRollout : IAsyncDisposable
 {
@@ -32,10 +31,11 @@ public sealed class RealRollout : IAsyncDisposable
     public string Namespace { get; }
     public string Folder { get; }
     public WeightRecorder Weights { get; private set; } = null!;
-    public string ControllerLog => _controller is null || !File.Exists(_controller.Log) ? "" : File.ReadAllText(_controller.Log);
+    public string ControllerLog => _controller is null ? "" : _controller.Stdout + _controller.Stderr;
 
     /// <param name="kubeconfig">The controller's credentials (the chart's ServiceAccount token).</param>
-    public static async Task<RealRollout> StartAsync(RealControlPlane plane, string kubeconfig, string prefix)
+    /// <param name="interval">The Canary's analysis interval (the example's 1m, shortened).</param>
+    public static async Task<RealRollout> StartAsync(RealControlPlane plane, string kubeconfig, string prefix, string interval = "2s")
     {
         await ChartInstall.EnsureExtraCrdsAsync(plane);
         var ns = await plane.NewNamespaceAsync(prefix);
@@ -43,7 +43,7 @@ public sealed class RealRollout : IAsyncDisposable
         try
         {
             rollout._parts.Add(await FakeKubelet.StartAsync(plane.Admin, ns));
-            await rollout.ApplyExampleAsync();
+            await rollout.ApplyExampleAsync(interval);
             rollout.Weights = WeightRecorder.Start(plane.Admin, ns, Service, canarySubset: "v2");
             rollout._parts.Add(rollout.Weights);
             var mesh = await RealServerMesh.StartAsync(plane.Admin, ns, Service, rollout.Weights, requestsPerSecond: 80);
@@ -57,6 +57,9 @@ public sealed class RealRollout : IAsyncDisposable
                 ["Kubernetes:Namespaces:0"] = ns,
                 ["Kubernetes:LeaderElection"] = "true", // a Lease too, as in a cluster
                 ["Kubernetes:LeaseNamespace"] = ns,
+                // Long enough that a CPU-starved test machine does not make the only replica lose its own Lease.
+                ["Kubernetes:LeaseDuration"] = "00:01:00",
+                ["Kubernetes:RenewDeadline"] = "00:00:45",
                 ["Kubernetes:PollInterval"] = "00:00:00.250",
                 ["Prometheus:Address"] = prometheus.Address.ToString(),
                 ["Bus:Transport"] = "InMemory",
@@ -64,7 +67,7 @@ public sealed class RealRollout : IAsyncDisposable
                 ["Rollouts:StateDirectory"] = Path.Combine(rollout.Folder, "state"),
                 ["Observability:ReportsDirectory"] = Path.Combine(rollout.Folder, "reports"),
                 ["Notifications:DataPath"] = Path.Combine(rollout.Folder, "notifications"),
-            }, Path.Combine(rollout.Folder, "controller.log"));
+            });
             return rollout;
         }
         catch
@@ -74,11 +77,11 @@ public sealed class RealRollout : IAsyncDisposable
         }
     }
 
-    /// <summary>The example as a user applies it, moved to this namespace, with 2 s analysis intervals and fewer requests per check.</summary>
-    private async Task ApplyExampleAsync()
+    /// <summary>The example as a user applies it, moved to this namespace, with a short analysis interval and fewer requests per check.</summary>
+    private async Task ApplyExampleAsync(string interval)
     {
         var text = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot.Path, "manifests", "examples", "checkout-service.yaml"));
-        foreach (var (from, to) in new[] { ("interval: 1m", "interval: 2s"), ("minRequests: 50", "minRequests: 5"), ("namespace: shop", $"namespace: {Namespace}"),
+        foreach (var (from, to) in new[] { ("interval: 1m", $"interval: {interval}"), ("minRequests: 50", "minRequests: 5"), ("namespace: shop", $"namespace: {Namespace}"),
                      (".shop.svc.cluster.local", $".{Namespace}.svc.cluster.local"), ("  name: shop\n", $"  name: {Namespace}\n") })
         {
             if (!text.Contains(from, StringComparison.Ordinal)) throw new InvalidOperationException($"the example no longer has '{from.Trim()}': update this test");
@@ -119,27 +122,33 @@ public sealed class RealRollout : IAsyncDisposable
         var revision = (string?)status?["canaryRevision"];
         var phase = (string?)status?["phase"];
         return revision is not null && revision != initialRevision && phase is "Succeeded" or "Failed" && Weights.Current == 0 ? status : null;
-    }, TimeSpan.FromSeconds(120));
+    }, TimeSpan.FromSeconds(180));
+
+    /// <summary>Until the Canary has a condition of this type with this reason; returns it.</summary>
+    public Task<JsonObject> WaitConditionAsync(string type, string reason) => WaitAsync($"condition {type} with reason {reason}", async () =>
+        ((await CanaryAsync())["status"]?["conditions"] as JsonArray ?? []).OfType<JsonObject>()
+            .FirstOrDefault(c => (string?)c["type"] == type && (string?)c["reason"] == reason));
 
     public async Task<string?> ImageOfAsync(string deployment) =>
         (await Admin.AppsV1.ReadNamespacedDeploymentAsync(deployment, Namespace)).Spec.Template.Spec.Containers[0].Image;
 
-    private async Task<T> WaitAsync<T>(string what, Func<Task<T?>> probe, TimeSpan? timeout = null) where T : class
+    /// <summary>Until <paramref name="probe"/> answers (bounded); a timeout says what was seen, with the controller's log.</summary>
+    public async Task<T> WaitAsync<T>(string what, Func<Task<T?>> probe, TimeSpan? timeout = null) where T : class
     {
-        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(120));
         while (DateTime.UtcNow < until)
         {
             if (_controller is { HasExited: true }) throw new InvalidOperationException($"the controller exited while waiting for {what}:\n{ControllerLog}");
             if (await probe() is { } done) return done;
             await Task.Delay(200);
         }
-        throw new TimeoutException($"timed out waiting for {what}; weights so far [{string.Join(",", Weights.Weights)}]; status " +
+        throw new TimeoutException($"timed out waiting for {what}; weights so far [{string.Join(",", Weights.Weights)}] (watch error: {Weights.Failure?.Message}); status " +
                                    $"{(await CanaryAsync())["status"]?.ToJsonString()}\ncontroller log:\n{ControllerLog}");
     }
 
     public async ValueTask DisposeAsync()
     {
-        _controller?.Dispose();
+        if (_controller is not null) await _controller.DisposeAsync();
         for (var i = _parts.Count - 1; i >= 0; i--) await _parts[i].DisposeAsync();
         await Plane.DeleteNamespaceAsync(Namespace);
         try { Directory.Delete(Folder, recursive: true); } catch (IOException) { }

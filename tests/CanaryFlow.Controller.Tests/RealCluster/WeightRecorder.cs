@@ -33,15 +33,18 @@ public sealed class WeightRecorder : IAsyncDisposable
     /// <summary>Every distinct weight in order (a write that leaves the weight as it was is not a step).</summary>
     public IReadOnlyList<int> Weights { get { lock (_weights) return [.. _weights]; } }
 
+    /// <summary>The last error the watch met (it resumed after it).</summary>
     public Exception? Failure { get; private set; }
 
     private async Task LoopAsync()
     {
         var ct = _stop.Token;
-        try
+        var rv = "";
+        // Bounded: a watch ends at its timeout or on a connection error and resumes from the last resourceVersion seen,
+        // so no write is missed; only a 410 (history compacted) makes it list again.
+        for (var attempt = 0; attempt < 200 && !ct.IsCancellationRequested; attempt++)
         {
-            var rv = "";
-            for (var attempt = 0; attempt < 50 && !ct.IsCancellationRequested; attempt++)
+            try
             {
                 if (rv == "")
                 {
@@ -49,19 +52,22 @@ public sealed class WeightRecorder : IAsyncDisposable
                     foreach (var vs in list["items"]!.AsArray()) Record(vs!);
                     rv = (string)list["metadata"]!["resourceVersion"]!;
                 }
-                // The watch ends after its timeout; it resumes from the last resourceVersion seen.
                 await foreach (var (type, item) in _client.CustomObjects.WatchListNamespacedCustomObjectAsync(Group, Version, _ns, Plural,
                                    resourceVersion: rv, timeoutSeconds: 60, cancellationToken: ct))
                 {
-                    if (type == WatchEventType.Error) { rv = ""; break; } // e.g. 410 Gone: list again
+                    if (type == WatchEventType.Error) { rv = ""; break; }
                     var vs = CanaryApi.ToNode(item)!;
                     rv = (string?)vs["metadata"]?["resourceVersion"] ?? rv;
                     Record(vs);
                 }
             }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
+            catch (Exception e) when (e is HttpRequestException or IOException or k8s.Autorest.HttpOperationException or TaskCanceledException)
+            {
+                Failure = e; // kept for the test's message; the watch resumes
+            }
+            try { await Task.Delay(100, ct); } catch (OperationCanceledException) { return; }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
-        catch (Exception e) { Failure = e; }
     }
 
     private void Record(JsonNode vs)
