@@ -16,6 +16,8 @@ namespace CanaryFlow.Contracts;
 /// <param name="Strategy">How the traffic moves, for people (status page, CLI, notifications): e.g. "Canary (Istio)",
 /// "A/B testing (Istio): 10 iterations on matched requests". The steps carry the mechanics: A/B is N steps at 100% of the
 /// matched requests, then promotion.</param>
+/// <param name="MirrorSteps">Mirroring: the first this many steps are at canary weight 0 while the canary gets a mirrored copy
+/// of stable's traffic (its responses are dropped) and is analysed on it; blue/green is those steps, then one step at 100.</param>
 public sealed record RolloutPlan(
     IReadOnlyList<int> Steps,
     TimeSpan AnalysisInterval,
@@ -26,7 +28,8 @@ public sealed record RolloutPlan(
     IReadOnlyList<int> ApprovalAtWeights,
     bool ApprovalBeforePromotion,
     AnalysisSpec Analysis,
-    string Strategy = "Canary");
+    string Strategy = "Canary",
+    int MirrorSteps = 0);
 
 /// <summary>The metrics judged at each check.</summary>
 /// <param name="MinRequests">Fewer canary requests than this in the interval makes a check inconclusive.</param>

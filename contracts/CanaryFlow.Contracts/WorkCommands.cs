@@ -8,7 +8,8 @@ namespace CanaryFlow.Contracts;
 public sealed record PrepareCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, long Sequence);
 
 /// <summary>Set the VirtualService weights to canary = <paramref name="Weight"/>, stable = 100 - Weight, and verify.</summary>
-public sealed record SetCanaryWeight(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, int Weight, long Sequence);
+/// <param name="Mirror">Also mirror stable's traffic to the canary (a mirroring step, at weight 0); false stops any mirroring.</param>
+public sealed record SetCanaryWeight(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, int Weight, long Sequence, bool Mirror = false);
 
 /// <summary>Copy the canary's template to stable, wait until available, route 100% to stable, scale canary to zero.</summary>
 public sealed record PromoteCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, long Sequence);

@@ -50,6 +50,7 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<HttpRouteObjects>();
         services.AddSingleton<Routing.Strategies.AbMatchRoute>();
         services.AddSingleton<Routing.Strategies.AffinityRoute>();
+        services.AddSingleton<Routing.Strategies.MirrorRoute>();
         services.AddSingleton<KubernetesTrafficRouter>();
         services.AddSingleton<GatewayApiTrafficRouter>();
         services.AddSingleton<ITrafficRouter, ProviderTrafficRouter>(); // per Canary: spec.provider picks Istio or Gateway API

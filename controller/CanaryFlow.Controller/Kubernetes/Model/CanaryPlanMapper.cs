@@ -39,7 +39,7 @@ public static partial class CanaryPlanMapper
 
         Strategies.StrategyRules.Check(spec, errors);
         var a = spec.Analysis;
-        var steps = Strategies.StrategyRules.Steps(spec, spec.Analysis?.Match is { Count: > 0 } ? [] : Steps(a, errors));
+        var steps = Strategies.StrategyRules.Steps(spec, spec.Analysis is { Match.Count: > 0 } or { BlueGreen: true } ? [] : Steps(a, errors));
         var interval = DefaultInterval;
         if (a?.Interval is { } text && !TryParseDuration(text, out interval))
             errors.Add($"spec.analysis.interval \"{text}\" is not a duration such as 30s, 1m or 1h30m");
@@ -87,7 +87,7 @@ public static partial class CanaryPlanMapper
         if (errors.Count > 0) return new PlanResult(null, errors);
         return new PlanResult(new RolloutPlan(steps, interval, failureLimit, inconclusiveLimit, errorLimit, deadline,
             approvalAt.Distinct().Order().ToList(), a?.Approval?.BeforePromotion ?? false,
-            new AnalysisSpec(minRequests, metrics, comparison, sequential), Strategies.StrategyRules.Describe(spec)), errors);
+            new AnalysisSpec(minRequests, metrics, comparison, sequential), Strategies.StrategyRules.Describe(spec), Strategies.StrategyRules.MirrorSteps(spec)), errors);
     }
 
     /// <summary>Analysis modes: "fixed-window" (the default: one check per interval, limits count failed checks)

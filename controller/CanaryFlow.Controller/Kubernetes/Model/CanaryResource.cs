@@ -97,7 +97,12 @@ public sealed record CanaryAnalysis(
     CanarySequential? Sequential = null,
     IReadOnlyList<JsonObject>? Match = null,
     int? Iterations = null,
-    SessionAffinitySpec? SessionAffinity = null);
+    SessionAffinitySpec? SessionAffinity = null,
+    MirrorSpec? Mirror = null,
+    bool? BlueGreen = null);
+
+/// <summary>Mirroring: <c>iterations</c> checks on a mirrored copy of stable's traffic (<c>percentage</c> of it) before any weight moves.</summary>
+public sealed record MirrorSpec(int? Iterations, double? Percentage);
 
 /// <summary>spec.analysis.sequential: the tests' level, the tolerated regression and the tick (see docs/sequential-analysis.md).</summary>
 public sealed record CanarySequential(double? Alpha, double? Tolerance, string? Tick);

@@ -28,6 +28,20 @@ public sealed class StrategyPlanTests
         Assert.Equal("Canary (Gateway API HTTPRoute)", Map(""" "provider":"gatewayapi" """).Plan!.Strategy);
     }
 
+    [Fact]
+    public void Mirroring_puts_its_iterations_at_weight_0_before_the_canary_steps_and_blue_green_then_switches_to_100()
+    {
+        var mirror = Map(""" "analysis":{"stepWeight":50,"mirror":{"iterations":2,"percentage":20}} """).Plan!;
+        Assert.Equal([0, 0, 50, 100], mirror.Steps);
+        Assert.Equal(2, mirror.MirrorSteps);
+        Assert.Equal("Canary (Istio) after 2 iterations on 20% mirrored traffic", mirror.Strategy);
+
+        var blueGreen = Map(""" "analysis":{"blueGreen":true,"mirror":{"iterations":3}} """).Plan!;
+        Assert.Equal([0, 0, 0, 100], blueGreen.Steps);
+        Assert.Equal(3, blueGreen.MirrorSteps);
+        Assert.StartsWith("Blue/green (Istio): 3 iterations on 100% mirrored traffic", blueGreen.Strategy);
+    }
+
     [Theory]
     [InlineData(""" "provider":"gatewayapi","analysis":{"iterations":2,MATCH} """, "spec.analysis.match (A/B testing) needs provider istio")]
     [InlineData(""" "analysis":{MATCH} """, "spec.analysis.match (A/B testing) needs iterations: how many checks before promotion")]
@@ -37,6 +51,9 @@ public sealed class StrategyPlanTests
     [InlineData(""" "provider":"linkerd" """, "spec.provider must be istio or gatewayapi, got \"linkerd\"")]
     [InlineData(""" "provider":"gatewayapi","virtualService":{"name":"vs"} """, "spec.virtualService and spec.destinationRule are Istio's: not with provider gatewayapi")]
     [InlineData(""" "service":{"port":80,"gatewayRefs":[{"name":"gw"}]} """, "spec.service.gatewayRefs needs provider gatewayapi")]
+    [InlineData(""" "analysis":{"blueGreen":true} """, "spec.analysis.blueGreen analyses mirrored traffic: it needs spec.analysis.mirror")]
+    [InlineData(""" "analysis":{"blueGreen":true,"stepWeight":10,"mirror":{"iterations":1}} """, "spec.analysis.blueGreen switches 0 → 100 at once: no stepWeight, maxWeight or steps")]
+    [InlineData(""" "provider":"gatewayapi","analysis":{"mirror":{"iterations":1}} """, "spec.analysis.mirror needs provider istio")]
     public void A_strategy_spec_that_does_not_hold_together_is_an_error_not_a_plan(string spec, string error)
     {
         var result = Map(spec.Replace("MATCH", Match));

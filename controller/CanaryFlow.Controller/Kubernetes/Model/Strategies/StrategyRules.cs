@@ -33,6 +33,19 @@ public static class StrategyRules
             if (a.Approval?.AtWeights is { Count: > 0 }) errors.Add("spec.analysis.approval.atWeights has no meaning for A/B testing: use beforePromotion");
         }
         else if (a?.Iterations is not null) errors.Add("spec.analysis.iterations needs match (A/B testing)");
+        if (a?.Mirror is { } mirror)
+        {
+            if (provider != Routing.GatewayApi.GatewayApi.IstioProvider) errors.Add("spec.analysis.mirror needs provider istio");
+            if (a.Match is { Count: > 0 }) errors.Add("spec.analysis.mirror and spec.analysis.match are separate strategies: give one");
+            if (mirror.Iterations is not (>= 1 and <= 1000)) errors.Add($"spec.analysis.mirror.iterations must be 1..1000, got {mirror.Iterations?.ToString() ?? "none"}");
+            if (mirror.Percentage is <= 0 or > 100) errors.Add($"spec.analysis.mirror.percentage must be above 0 and at most 100, got {mirror.Percentage}");
+        }
+        if (a?.BlueGreen == true)
+        {
+            if (a.Mirror is null) errors.Add("spec.analysis.blueGreen analyses mirrored traffic: it needs spec.analysis.mirror");
+            if (a.StepWeight is not null || a.MaxWeight is not null || a.Steps is { Count: > 0 })
+                errors.Add("spec.analysis.blueGreen switches 0 → 100 at once: no stepWeight, maxWeight or steps");
+        }
         if (a?.SessionAffinity is { } affinity)
         {
             if (provider != Routing.GatewayApi.GatewayApi.IstioProvider || a.Match is { Count: > 0 })
@@ -45,13 +58,26 @@ public static class StrategyRules
     }
 
     /// <summary>The weights in order: A/B is <c>iterations</c> steps at 100% of the matching requests; otherwise the canary steps.</summary>
-    public static List<int> Steps(CanarySpec spec, List<int> canarySteps) =>
-        spec.Analysis is { Match.Count: > 0, Iterations: { } n and > 0 } ? [.. Enumerable.Repeat(100, n)] : canarySteps;
+    /// Mirroring puts its steps at weight 0 first; blue/green is those, then one switch to 100.
+    public static List<int> Steps(CanarySpec spec, List<int> canarySteps) => spec.Analysis switch
+    {
+        { Match.Count: > 0, Iterations: { } n and > 0 } => [.. Enumerable.Repeat(100, n)],
+        { Mirror.Iterations: { } m and > 0, BlueGreen: true } => [.. Enumerable.Repeat(0, m), 100],
+        { Mirror.Iterations: { } m and > 0 } => [.. Enumerable.Repeat(0, m), .. canarySteps],
+        _ => canarySteps,
+    };
+
+    public static int MirrorSteps(CanarySpec spec) => spec.Analysis?.Mirror?.Iterations is { } m and > 0 ? m : 0;
 
     /// <summary>The strategy and router in words, as the status page, the CLI and notifications show them.</summary>
     public static string Describe(CanarySpec spec)
     {
         var router = spec.Provider == Routing.GatewayApi.GatewayApi.Provider ? "Gateway API HTTPRoute" : "Istio";
+        var mirrorShare = spec.Analysis?.Mirror?.Percentage ?? 100;
+        if (spec.Analysis is { BlueGreen: true, Mirror: { } bg })
+            return $"Blue/green ({router}): {bg.Iterations} iterations on {mirrorShare}% mirrored traffic, then 0 → 100";
+        if (spec.Analysis?.Mirror is { } m)
+            return $"Canary ({router}) after {m.Iterations} iterations on {mirrorShare}% mirrored traffic";
         return spec.Analysis is { Match.Count: > 0 } a
             ? $"A/B testing ({router}): {a.Iterations} iterations on matching requests, then promotion"
             : spec.Analysis?.SessionAffinity is { CookieName: { } cookie }

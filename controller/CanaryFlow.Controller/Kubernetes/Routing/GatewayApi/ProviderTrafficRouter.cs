@@ -13,8 +13,11 @@ public sealed class ProviderTrafficRouter(CanaryApi api, KubernetesTrafficRouter
     public async Task<TrafficWeights> GetWeightsAsync(RolloutTarget target, CancellationToken cancellationToken) =>
         await (await RouterForAsync(target, cancellationToken)).GetWeightsAsync(target, cancellationToken);
 
-    public async Task<TrafficWeights> SetWeightsAsync(RolloutTarget target, int canaryWeight, CancellationToken cancellationToken) =>
-        await (await RouterForAsync(target, cancellationToken)).SetWeightsAsync(target, canaryWeight, cancellationToken);
+    public Task<TrafficWeights> SetWeightsAsync(RolloutTarget target, int canaryWeight, CancellationToken cancellationToken) =>
+        SetWeightsAsync(target, canaryWeight, mirror: false, cancellationToken);
+
+    public async Task<TrafficWeights> SetWeightsAsync(RolloutTarget target, int canaryWeight, bool mirror, CancellationToken cancellationToken) =>
+        await (await RouterForAsync(target, cancellationToken)).SetWeightsAsync(target, canaryWeight, mirror, cancellationToken);
 
     private async Task<ITrafficRouter> RouterForAsync(RolloutTarget target, CancellationToken ct) =>
         (await api.ResolveAsync(target, ct)).UsesGatewayApi() ? gateway : istio;
