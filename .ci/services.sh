@@ -41,11 +41,16 @@ start_rabbitmq() { # dir port
   local dir=$1 port=$2
   local node="canaryflow-$port@localhost" epmd=$((5000 + port % 1000))
   rm -rf "$dir" && mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
+  dir=$(cd "$dir" && pwd) # absolute: the broker runs inside it
   echo "[]." > "$dir/enabled_plugins"
   echo "loopback_users = none" > "$dir/rabbitmq.conf"
   echo "$port" > "$dir/port"
   # Its own epmd port, so that stopping this broker never touches another's epmd.
+  # Erlang writes erl_crash.dump and MnesiaCore.* into its working folder: run it (and its CLI tools)
+  # inside the broker's folder, never the caller's (a crash once left both in the repository root).
   (
+    cd "$dir"
+    export ERL_CRASH_DUMP="$dir/log/erl_crash.dump"
     export HOME="$dir/home" RABBITMQ_NODENAME="$node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
       RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT=$((port + 1)) RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
       RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" RABBITMQ_CONFIG_FILE="$dir/rabbitmq" \
@@ -64,10 +69,10 @@ start_rabbitmq() { # dir port
 }
 
 rabbitmqctl_in() { # dir args...
-  local dir=$1; shift
+  local dir; dir=$(cd "$1" && pwd); shift
   local port; port=$(cat "$dir/port")
-  HOME="$dir/home" RABBITMQ_NODENAME="canaryflow-$port@localhost" ERL_EPMD_PORT=$((5000 + port % 1000)) \
-    /usr/lib/rabbitmq/bin/rabbitmqctl "$@"
+  (cd "$dir" && HOME="$dir/home" RABBITMQ_NODENAME="canaryflow-$port@localhost" ERL_EPMD_PORT=$((5000 + port % 1000)) \
+    ERL_CRASH_DUMP="$dir/log/rabbitmqctl_erl_crash.dump" /usr/lib/rabbitmq/bin/rabbitmqctl "$@")
 }
 
 stop_rabbitmq() { # dir

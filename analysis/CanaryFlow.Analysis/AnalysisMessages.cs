@@ -21,4 +21,14 @@ public static class AnalysisMessages
         VerdictOutcome.QueryError => new AnalysisInconclusive(due.CorrelationId, due.RolloutId, due.Sequence, InconclusiveKind.QueryError, verdict.Evidence, at),
         _ => throw new ArgumentOutOfRangeException(nameof(verdict), verdict.Outcome, "unknown outcome"),
     };
+
+    /// <summary>A sequential tick's event: the running evidence rides along; no decision yet is Accumulating.</summary>
+    public static object ToEvent(AnalysisDue due, SequentialVerdict verdict, DateTimeOffset at) => verdict.Outcome switch
+    {
+        VerdictOutcome.Passed => new AnalysisPassed(due.CorrelationId, due.RolloutId, due.Sequence, verdict.Evidence, at, verdict.State),
+        VerdictOutcome.Failed => new AnalysisFailed(due.CorrelationId, due.RolloutId, due.Sequence, verdict.Evidence, at, verdict.State, verdict.Decisive),
+        VerdictOutcome.NoData => new AnalysisInconclusive(due.CorrelationId, due.RolloutId, due.Sequence, InconclusiveKind.Accumulating, verdict.Evidence, at, verdict.State),
+        VerdictOutcome.QueryError => new AnalysisInconclusive(due.CorrelationId, due.RolloutId, due.Sequence, InconclusiveKind.QueryError, verdict.Evidence, at, verdict.State),
+        _ => throw new ArgumentOutOfRangeException(nameof(verdict), verdict.Outcome, "unknown outcome"),
+    };
 }

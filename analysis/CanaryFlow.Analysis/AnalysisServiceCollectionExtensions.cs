@@ -25,6 +25,11 @@ public static class AnalysisServiceCollectionExtensions
             sp.GetRequiredService<IPrometheusClient>(),
             sp.GetRequiredService<IOptions<PrometheusOptions>>().Value,
             sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<ISequentialAnalysisRunner>(sp => new SequentialAnalysisRunner(
+            sp.GetRequiredService<IPrometheusClient>(),
+            sp.GetRequiredService<IOptions<PrometheusOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IAnalysisRunner>()));
         return services;
     }
 }

@@ -50,7 +50,7 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
 
         var checks = new List<MetricCheck>();
         foreach (var metric in spec.Metrics)
-            checks.Add(await CheckAsync(request, metric, requests, cancellationToken));
+            checks.Add(await CheckAsync(request, metric, requests, totals, cancellationToken));
 
         var (score, comparisonResults) = spec.Comparison is { } comparison
             ? await CompareAsync(request, comparison, cancellationToken)
@@ -76,7 +76,8 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
         task.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
             TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
-    private async Task<MetricCheck> CheckAsync(AnalysisRequest request, MetricSpec metric, double requests, CancellationToken cancellationToken)
+    private async Task<MetricCheck> CheckAsync(AnalysisRequest request, MetricSpec metric, double requests,
+        IReadOnlyDictionary<string, double> totals, CancellationToken cancellationToken)
     {
         var ns = request.Target.Namespace;
         try
@@ -90,13 +91,15 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
                     // Traffic without a 5xx series is traffic without 5xx: zero, not a gap.
                     var failed = errors.TryGetValue(request.CanaryWorkload, out var e) && double.IsFinite(e) ? Math.Min(e, requests) : 0;
                     var rate = 100 * (requests - failed) / requests;
-                    return MetricCheck.Judge(metric, rate, $"{MetricCheck.Format(failed)} of {MetricCheck.Format(requests)} requests were 5xx; percent");
+                    return WithStable(MetricCheck.Judge(metric, rate, $"{MetricCheck.Format(failed)} of {MetricCheck.Format(requests)} requests were 5xx; percent"),
+                        SuccessRate(totals, errors, request.StableWorkload));
                 }
                 case IstioQueries.Duration when metric.Query is null:
                 {
                     var p99 = await _batcher.InstantAsync("p99", ns, request.Interval, request.At,
                         IstioQueries.P99(ns, request.Interval), cancellationToken);
-                    return MetricCheck.Judge(metric, p99.TryGetValue(request.CanaryWorkload, out var v) ? v : null, "P99 ms");
+                    return WithStable(MetricCheck.Judge(metric, p99.TryGetValue(request.CanaryWorkload, out var v) ? v : null, "P99 ms"),
+                        p99.TryGetValue(request.StableWorkload, out var s) && double.IsFinite(s) ? s : null);
                 }
                 default:
                     return await CheckCustomAsync(request, metric, cancellationToken);
@@ -107,6 +110,18 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
             return MetricCheck.Error(metric.Name, metric.Min, metric.Max, e);
         }
     }
+
+    // As the canary's above; a stable without traffic has no rate.
+    private static double? SuccessRate(IReadOnlyDictionary<string, double> totals, IReadOnlyDictionary<string, double> errors, string workload)
+    {
+        if (!totals.TryGetValue(workload, out var requests) || !double.IsFinite(requests) || requests <= 0) return null;
+        var failed = errors.TryGetValue(workload, out var e) && double.IsFinite(e) ? Math.Min(e, requests) : 0;
+        return 100 * (requests - failed) / requests;
+    }
+
+    // Stable's value from the same namespace-wide query, shown beside the canary's (no extra query, no effect on the verdict).
+    private static MetricCheck WithStable(MetricCheck check, double? stable) =>
+        stable is null ? check : check with { Result = check.Result with { Baseline = stable } };
 
     private async Task<MetricCheck> CheckCustomAsync(AnalysisRequest request, MetricSpec metric, CancellationToken cancellationToken)
     {

@@ -13,14 +13,17 @@ public sealed record TrafficShifted(Guid CorrelationId, Guid RolloutId, RolloutT
 /// <summary>Applying weights failed after retries (API unreachable, object missing). The saga retries later or rolls back.</summary>
 public sealed record TrafficShiftFailed(Guid CorrelationId, Guid RolloutId, int Weight, long Sequence, string Reason, DateTimeOffset At);
 
-public sealed record AnalysisPassed(Guid CorrelationId, Guid RolloutId, long Sequence, AnalysisEvidence Evidence, DateTimeOffset At);
+/// <param name="SequentialState">Sequential mode: the running evidence after this check, kept with the rollout.</param>
+public sealed record AnalysisPassed(Guid CorrelationId, Guid RolloutId, long Sequence, AnalysisEvidence Evidence, DateTimeOffset At, string? SequentialState = null);
 
-public sealed record AnalysisFailed(Guid CorrelationId, Guid RolloutId, long Sequence, AnalysisEvidence Evidence, DateTimeOffset At);
+/// <param name="Decisive">A sequential test rejected "canary no worse than stable": roll back now, whatever the failure limit.</param>
+public sealed record AnalysisFailed(Guid CorrelationId, Guid RolloutId, long Sequence, AnalysisEvidence Evidence, DateTimeOffset At, string? SequentialState = null, bool Decisive = false);
 
 /// <summary>No verdict: no data or too little traffic (<see cref="InconclusiveKind.NoData"/>) or the query failed (<see cref="InconclusiveKind.QueryError"/>). Never a pass.</summary>
-public sealed record AnalysisInconclusive(Guid CorrelationId, Guid RolloutId, long Sequence, InconclusiveKind Kind, AnalysisEvidence Evidence, DateTimeOffset At);
+public sealed record AnalysisInconclusive(Guid CorrelationId, Guid RolloutId, long Sequence, InconclusiveKind Kind, AnalysisEvidence Evidence, DateTimeOffset At, string? SequentialState = null);
 
-public enum InconclusiveKind { NoData, QueryError }
+/// <param name="Accumulating">Sequential mode: evidence recorded, no decision yet (nothing counts against the canary).</param>
+public enum InconclusiveKind { NoData, QueryError, Accumulating }
 
 public sealed record RolloutPaused(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Actor, string Reason, DateTimeOffset At);
 

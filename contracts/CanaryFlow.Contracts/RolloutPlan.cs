@@ -13,6 +13,11 @@ namespace CanaryFlow.Contracts;
 /// <param name="ApprovalAtWeights">Weights at which the rollout waits for a promote message before going on.</param>
 /// <param name="ApprovalBeforePromotion">Wait for a promote message after the last step, before promotion.</param>
 /// <param name="Analysis">What to measure at each check.</param>
+/// <param name="Strategy">How the traffic moves, for people (status page, CLI, notifications): e.g. "Canary (Istio)",
+/// "A/B testing (Istio): 10 iterations on matched requests". The steps carry the mechanics: A/B is N steps at 100% of the
+/// matched requests, then promotion.</param>
+/// <param name="MirrorSteps">Mirroring: the first this many steps are at canary weight 0 while the canary gets a mirrored copy
+/// of stable's traffic (its responses are dropped) and is analysed on it; blue/green is those steps, then one step at 100.</param>
 /// <param name="Hooks">HTTP hooks and built-in hooks, in spec order (see <see cref="HookTypes"/>).</param>
 public sealed record RolloutPlan(
     IReadOnlyList<int> Steps,
@@ -24,6 +29,8 @@ public sealed record RolloutPlan(
     IReadOnlyList<int> ApprovalAtWeights,
     bool ApprovalBeforePromotion,
     AnalysisSpec Analysis,
+    string Strategy = "Canary",
+    int MirrorSteps = 0,
     IReadOnlyList<HookSpec>? Hooks = null)
 {
     /// <summary>The hooks of one type, in spec order.</summary>
@@ -36,10 +43,28 @@ public sealed record RolloutPlan(
 /// <param name="MinRequests">Fewer canary requests than this in the interval makes a check inconclusive.</param>
 /// <param name="Metrics">Built-in or custom metrics with their bounds.</param>
 /// <param name="Comparison">Optional statistical comparison of canary against stable (or baseline).</param>
+/// <param name="Sequential">Sequential mode (anytime-valid tests on counters read every tick); null = fixed-window checks.</param>
 public sealed record AnalysisSpec(
     int MinRequests,
     IReadOnlyList<MetricSpec> Metrics,
-    ComparisonSpec? Comparison = null);
+    ComparisonSpec? Comparison = null,
+    SequentialSpec? Sequential = null);
+
+/// <summary>
+/// Sequential analysis (docs/sequential-analysis.md): 5xx and latency-bucket counts of canary and stable read
+/// every <paramref name="Tick"/>; a test that rejects "canary no worse than stable" rolls back at once; a step
+/// passes after its interval with the minimum evidence in. A metrics outage holds the rollout and rolls it
+/// back only after <paramref name="MetricsOutageDeadline"/>.
+/// </summary>
+/// <param name="Alpha">Probability of rolling back a canary no worse than stable, over the whole rollout (e.g. 0.05).</param>
+/// <param name="Tolerance">The regression that does not matter: canary rate up to (1 + tolerance) × stable's (e.g. 0.1).</param>
+public sealed record SequentialSpec(double Alpha, double Tolerance, TimeSpan Tick, TimeSpan MetricsOutageDeadline)
+{
+    public const double DefaultAlpha = 0.05;
+    public const double DefaultTolerance = 0.1;
+    public static readonly TimeSpan DefaultTick = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan DefaultMetricsOutageDeadline = TimeSpan.FromMinutes(10);
+}
 
 /// <summary>
 /// One metric. <paramref name="Name"/> "request-success-rate" and "request-duration" are built in

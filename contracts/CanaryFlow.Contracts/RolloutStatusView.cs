@@ -19,4 +19,5 @@ public sealed record RolloutStatusView(
     string LastReason,
     AnalysisEvidence? LastAnalysis,
     DateTimeOffset LastTransitionAt,
-    IReadOnlyList<RolloutTransitioned> History);
+    IReadOnlyList<RolloutTransitioned> History,
+    string? Strategy = null);

@@ -8,7 +8,8 @@ namespace CanaryFlow.Contracts;
 public sealed record PrepareCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, long Sequence);
 
 /// <summary>Set the VirtualService weights to canary = <paramref name="Weight"/>, stable = 100 - Weight, and verify.</summary>
-public sealed record SetCanaryWeight(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, int Weight, long Sequence);
+/// <param name="Mirror">Also mirror stable's traffic to the canary (a mirroring step, at weight 0); false stops any mirroring.</param>
+public sealed record SetCanaryWeight(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, int Weight, long Sequence, bool Mirror = false);
 
 /// <summary>Copy the canary's template to stable, wait until available, route 100% to stable, scale canary to zero.</summary>
 public sealed record PromoteCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, long Sequence);
@@ -16,8 +17,10 @@ public sealed record PromoteCanary(Guid CorrelationId, Guid RolloutId, RolloutTa
 /// <summary>Route 100% to stable at once, then scale the canary to zero.</summary>
 public sealed record RollBackCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Reason, long Sequence);
 
-/// <summary>Run one analysis check. Published by the ticker when a check is due. <c>Hooks</c>: the rollout's
-/// <c>rollout</c> hooks, run with the check (a failing one fails it).</summary>
+/// <summary>Run one analysis check. Published by the ticker when a check is due.</summary>
+/// <param name="Hooks">The rollout's <c>rollout</c> hooks, run with the check (a failing one fails it).</param>
+/// <param name="SequentialState">Sequential mode: the running evidence so far (null at the start).</param>
+/// <param name="StepStartedAt">Sequential mode: when the current weight was applied (a step passes an interval after).</param>
 public sealed record AnalysisDue(
     Guid CorrelationId,
     Guid RolloutId,
@@ -28,6 +31,8 @@ public sealed record AnalysisDue(
     DateTimeOffset DueAt,
     TimeSpan Interval,
     AnalysisSpec Spec,
+    string? SequentialState = null,
+    DateTimeOffset? StepStartedAt = null,
     IReadOnlyList<HookSpec>? Hooks = null);
 
 /// <summary>The ticker found a rollout whose last command got no answer in time (lost message, restart): re-send it.</summary>

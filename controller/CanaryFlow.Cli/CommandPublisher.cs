@@ -1,19 +1,24 @@
 using System.Net.Sockets;
+using CanaryFlow.Contracts;
 using MassTransit;
 
 namespace CanaryFlow.Cli;
 
 /// <summary>
 /// Publishes one contract command on the controller's RabbitMQ bus with MassTransit (the same message
-/// types and exchanges as the controller), waiting for the broker's publisher confirm.
+/// types and exchanges as the controller), waiting for the broker's publisher confirm. Asked to, it first
+/// asks the leading controller over the same connection whether the target has a rollout.
 /// </summary>
 public static class CommandPublisher
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(20);
 
-    /// <exception cref="CliException">With <see cref="ExitCodes.Unreachable"/> when the broker cannot be reached or refuses us.</exception>
-    public static async Task PublishAsync(Uri rabbitMq, object message, CancellationToken cancellationToken)
+    /// <param name="askFirst">A target whose rollout must exist before anything is published.</param>
+    /// <param name="answerTimeout">How long the controller has to answer that question.</param>
+    /// <exception cref="CliException">With <see cref="ExitCodes.Unreachable"/> when the broker cannot be reached or refuses us, or no
+    /// controller answers; <see cref="ExitCodes.NotFound"/> when the controller has no rollout for <paramref name="askFirst"/>.</exception>
+    public static async Task PublishAsync(Uri rabbitMq, object message, RolloutTarget? askFirst, TimeSpan answerTimeout, CancellationToken cancellationToken)
     {
         var host = rabbitMq.Host;
         var tls = rabbitMq.Scheme == "amqps";
@@ -47,21 +52,36 @@ public static class CommandPublisher
             });
         });
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(PublishTimeout);
+        timeout.CancelAfter(PublishTimeout + (askFirst is null ? TimeSpan.Zero : answerTimeout));
         try
         {
             await bus.StartAsync(timeout.Token);
+            if (askFirst is not null) await EnsureRolloutExistsAsync(bus, askFirst, answerTimeout, where, timeout.Token);
             await bus.Publish(message, message.GetType(), timeout.Token);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is not CliException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is not (CliException or RequestTimeoutException))
         {
             // The password is never echoed: the message names host, port and vhost only.
             throw new CliException(ExitCodes.Unreachable, $"RabbitMQ at {where} did not take the message (credentials, vhost or broker state?): {e.GetBaseException().Message}");
+        }
+        catch (RequestTimeoutException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException(ExitCodes.Unreachable, $"No CanaryFlow controller answered on RabbitMQ at {where} within {answerTimeout.TotalSeconds:0.#} s, " +
+                "so nothing was published. Is the controller running (and leading) on this broker and vhost? (--controller URL asks over HTTP instead.)");
         }
         finally
         {
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             try { await bus.StopAsync(stop.Token); } catch (OperationCanceledException) { }
         }
+    }
+
+    // A command for a target without a rollout is discarded by the saga: say so (exit 3) instead of "published".
+    private static async Task EnsureRolloutExistsAsync(IBus bus, RolloutTarget target, TimeSpan answerTimeout, string where, CancellationToken cancellationToken)
+    {
+        var client = bus.CreateRequestClient<GetRolloutStatus>(RequestTimeout.After(ms: (int)answerTimeout.TotalMilliseconds));
+        var answer = await client.GetResponse<RolloutStatusView, RolloutNotFound>(new GetRolloutStatus(target), cancellationToken);
+        if (answer.Is(out Response<RolloutNotFound>? _))
+            throw new CliException(ExitCodes.NotFound, $"No rollout for {target} (the controller on RabbitMQ at {where} does not know it); nothing was published.");
     }
 }

@@ -21,6 +21,7 @@ public static class StatusRenderer
     public static void WriteStatus(TextWriter output, RolloutStatusView r)
     {
         output.WriteLine($"{r.Target}  {r.Phase}");
+        if (r.Strategy is { Length: > 0 } strategy) output.WriteLine($"  strategy  {strategy}");
         output.WriteLine($"  revision  {r.Revision}" + (r.StableRevision is null ? "" : $"  (stable {r.StableRevision})"));
         output.WriteLine($"  weight    {Bar(r.CanaryWeight)} {r.CanaryWeight,3}%" + (r.DesiredWeight != r.CanaryWeight ? $" → {r.DesiredWeight}%" : ""));
         output.WriteLine($"  steps     {string.Join(' ', r.Steps.Select((w, i) => i == r.StepIndex ? $"[{w}]" : w.ToString(CultureInfo.InvariantCulture)))}  (step {Step(r)})");

@@ -2,6 +2,7 @@ using CanaryFlow.Benchmarks.Analysis;
 using CanaryFlow.Benchmarks.Engine;
 using CanaryFlow.Benchmarks.Load;
 using CanaryFlow.Benchmarks.Reliability;
+using CanaryFlow.Benchmarks.Sequential;
 
 // Load harness and benchmarks. Each prints figures; none asserts on time.
 //   engine   [--transport InMemory|RabbitMq] [--rollouts 1000] [--rabbitmq-port N] [--interval-ms 1000]
@@ -11,6 +12,7 @@ using CanaryFlow.Benchmarks.Reliability;
 //   plot     --csv FILE --png FILE
 //   analysis [--canaries 1000] [--ticks 3]: one analysis tick for N canaries against a real Prometheus; Mann-Whitney timing
 //   notify-hour [--rollouts 20]: a notification channel down for an hour of simulated time (.ci/reliability notify-hour)
+//   sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--alpha 0.05] [--load-factor 1] [--only TEXT]: four judges on seeded request streams (docs/sequential-analysis.md)
 //   kill     [--rollouts 50] [--seed 42] [--kills 12] [--rabbitmq-port N] [--interval-seconds 4]   (.ci/reliability kill)
 return args.FirstOrDefault() switch
 {
@@ -23,6 +25,7 @@ return args.FirstOrDefault() switch
     "reaction" => await ReactionHarness.RunAsync(args[1..]),
     "plot" => LoadPlot.Run(args[1..]),
     "analysis" => await AnalysisBenchmark.RunAsync(args[1..]),
+    "sequential" => SequentialBenchmark.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -30,6 +33,6 @@ static int Print(string text) { Console.WriteLine(text); return 0; }
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: CanaryFlow.Benchmarks engine|kill|faults|notify-hour|load|reaction|plot|analysis [--rollouts N] [--rabbitmq-port N] ... (see Program.cs)");
+    Console.Error.WriteLine("usage: CanaryFlow.Benchmarks engine|kill|faults|notify-hour|load|reaction|plot|analysis|sequential [--rollouts N] [--rabbitmq-port N] ... (see Program.cs)");
     return 2;
 }

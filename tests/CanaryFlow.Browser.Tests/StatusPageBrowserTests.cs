@@ -20,6 +20,20 @@ public sealed class StatusPageBrowserTests
         return page;
     }
 
+    /// <summary>
+    /// Axes that fit the data: every marker, threshold and tick label lies inside the vertical band of a panel
+    /// (a degenerate or too-narrow range would put them on or past its edges). Returns what does not.
+    /// </summary>
+    private static Task<string[]> OutsideTheirPanel(ILocator chart) => chart.EvaluateAsync<string[]>("""
+        svg => {
+          const panels = [...svg.querySelectorAll("rect")].map(r => [+r.getAttribute("y"), +r.getAttribute("y") + +r.getAttribute("height")]);
+          const inside = y => panels.some(([top, bottom]) => y > top + 0.5 && y < bottom - 0.5);
+          const ys = [...svg.querySelectorAll("circle.verdict, circle.check")].map(c => ["circle." + c.getAttribute("class"), +c.getAttribute("cy")])
+            .concat([...svg.querySelectorAll("line.threshold")].map(l => ["threshold", +l.getAttribute("y1")]));
+          return ys.filter(([, y]) => !inside(y)).map(([what, y]) => what + " at y=" + y);
+        }
+        """);
+
     [Fact]
     public async Task The_page_shows_a_running_rollout_and_follows_its_weight_live()
     {
@@ -42,6 +56,10 @@ public sealed class StatusPageBrowserTests
         var chart = page.Locator("section[data-target='shop/checkout'] svg");
         await Expect(chart.Locator("circle.verdict.pass")).ToHaveCountAsync(2, new() { Timeout = 5000 });
         await Expect(chart.Locator("path.series")).ToHaveCountAsync(5, new() { Timeout = 5000 }); // weight + 2 × (canary, stable)
+        await Expect(chart.Locator("path.series.stable")).ToHaveCountAsync(2);
+        await Expect(chart.Locator("line.threshold")).ToHaveCountAsync(2); // success rate min 99, P99 max 500
+        await Expect(chart.Locator("circle.check.pass")).ToHaveCountAsync(4); // 2 checks, each on both metric panels
+        Assert.Empty(await OutsideTheirPanel(chart));
         Assert.True(await page.EvaluateAsync<bool>("window.__loadedOnce === true"), "the page reloaded instead of updating live");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = HeadlessChromium.ArtifactPath("status-page-progressing.png"), FullPage = true });
     }
@@ -61,8 +79,13 @@ public sealed class StatusPageBrowserTests
         await controller.RunToEnd(Checkout);
 
         await Expect(row).ToHaveAttributeAsync("data-phase", "Failed", Live);
-        await Expect(page.Locator("section[data-target='shop/checkout'] circle.verdict.fail")).ToHaveCountAsync(1, new() { Timeout = 5000 });
-        await Expect(row.Locator("a")).ToHaveAttributeAsync("href", "/api/rollouts/shop/checkout/report.png");
+        var chart = page.Locator("section[data-target='shop/checkout'] svg");
+        await Expect(chart.Locator("circle.verdict.fail")).ToHaveCountAsync(1, new() { Timeout = 5000 });
+        await Expect(chart.Locator("circle.check.fail")).ToHaveCountAsync(2); // the failing check on both metric panels
+        await Expect(chart.Locator("line.threshold title")).ToHaveTextAsync(["threshold: min 99", "threshold: max 500"]);
+        Assert.Empty(await OutsideTheirPanel(chart));
+        await Expect(row.Locator("a.report.png")).ToHaveAttributeAsync("href", "/api/rollouts/shop/checkout/report.png");
+        await Expect(row.Locator("a.report.svg")).ToHaveAttributeAsync("href", "/api/rollouts/shop/checkout/report.svg");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = HeadlessChromium.ArtifactPath("status-page-failed.png"), FullPage = true });
     }
 }

@@ -42,6 +42,19 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
                 .ToDictionary(g => g.Key, g => g.First().Point.Value);
         }, cancellationToken);
 
+    /// <summary>Instant query keeping one more label (e.g. a histogram's le): workload → label value → value.</summary>
+    public Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>> InstantByAsync(
+        string kind, string ns, TimeSpan interval, DateTimeOffset at, string promql, string label, CancellationToken cancellationToken) =>
+        GetAsync(kind, ns, interval, at, async () =>
+        {
+            var result = await client.QueryAsync(promql, at, CancellationToken.None);
+            return (IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>)result.Vector
+                .Where(s => s.Labels.ContainsKey(IstioQueries.WorkloadLabel) && s.Labels.ContainsKey(label))
+                .GroupBy(s => s.Labels[IstioQueries.WorkloadLabel])
+                .ToDictionary(g => g.Key, g => (IReadOnlyDictionary<string, double>)g
+                    .GroupBy(s => s.Labels[label]).ToDictionary(l => l.Key, l => l.First().Point.Value));
+        }, cancellationToken);
+
     /// <summary>Range query over [at - interval, at]: points per workload.</summary>
     public Task<IReadOnlyDictionary<string, IReadOnlyList<PromPoint>>> RangeAsync(
         string kind, string ns, TimeSpan interval, DateTimeOffset at, TimeSpan step, string promql, CancellationToken cancellationToken) =>

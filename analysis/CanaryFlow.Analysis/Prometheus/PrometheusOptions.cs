@@ -36,8 +36,11 @@ public sealed class PrometheusOptions
 
     public TimeSpan CircuitSamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>...and then stays open (queries fail fast) this long.</summary>
-    public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// ...and then stays open (queries fail fast) this long, after which one half-open probe decides. At most
+    /// one sequential tick (5 s by default), so the breaker never outlasts an outage by more than a tick.
+    /// </summary>
+    public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Concurrent checks in the same namespace whose evaluation times fall in the same window of

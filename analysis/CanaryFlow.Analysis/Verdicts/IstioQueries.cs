@@ -30,5 +30,15 @@ public static class IstioQueries
         $"histogram_quantile(0.99, sum by (destination_workload_namespace, destination_workload, le) " +
         $"(rate(istio_request_duration_milliseconds_bucket{{{Selector(ns)}}}[{PromQl.Duration(window)}])))";
 
+    /// <summary>Cumulative requests per workload (sequential mode reads counters, not rates).</summary>
+    public static string RequestsTotal(string ns) => $"{By} (istio_requests_total{{{Selector(ns)}}})";
+
+    /// <summary>Cumulative 5xx per workload.</summary>
+    public static string ServerErrorsTotal(string ns) => $"{By} (istio_requests_total{{{Selector(ns)},response_code=~\"5..\"}})";
+
+    /// <summary>Cumulative latency histogram buckets per workload and le.</summary>
+    public static string DurationBucketsTotal(string ns) =>
+        $"sum by (destination_workload_namespace, destination_workload, le) (istio_request_duration_milliseconds_bucket{{{Selector(ns)}}})";
+
     private static string Selector(string ns) => $"reporter=\"destination\",destination_workload_namespace={PromQl.Quote(ns)}";
 }

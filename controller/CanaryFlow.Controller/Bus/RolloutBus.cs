@@ -19,6 +19,7 @@ public static class RolloutBus
         x.AddConsumer<RollBackCanaryConsumer>();
         x.AddConsumer<AnalysisDueConsumer>();
         x.AddConsumer<RolloutHistoryConsumer>();
+        x.AddConsumer<RolloutStatusQueryConsumer>();
         x.AddCanaryFlowHookConsumers();
     }
 
@@ -39,6 +40,9 @@ public static class RolloutBus
     {
         services.AddMassTransit(x =>
         {
+            // MassTransit reports usage to its vendor's host 5 minutes after start unless told not to: a controller
+            // makes no connection its user did not configure (MASSTRANSIT_USAGE_TELEMETRY=true still turns it on).
+            x.DisableUsageTelemetry();
             x.SetKebabCaseEndpointNameFormatter();
             x.AddRolloutEngine();
             addMore?.Invoke(x);

@@ -2,6 +2,7 @@ using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Kubernetes.Deletion;
 using CanaryFlow.Controller.Kubernetes.Leadership;
 using CanaryFlow.Controller.Kubernetes.Routing;
+using CanaryFlow.Controller.Kubernetes.Routing.GatewayApi;
 using CanaryFlow.Controller.Kubernetes.Status;
 using CanaryFlow.Controller.Kubernetes.Triggers;
 using CanaryFlow.Controller.Kubernetes.Watch;
@@ -51,7 +52,13 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<Templates.PromQlParseCheck>();
         services.AddSingleton<Templates.CanaryPlanResolver>();
 
-        services.AddSingleton<ITrafficRouter, KubernetesTrafficRouter>();
+        services.AddSingleton<HttpRouteObjects>();
+        services.AddSingleton<Routing.Strategies.AbMatchRoute>();
+        services.AddSingleton<Routing.Strategies.AffinityRoute>();
+        services.AddSingleton<Routing.Strategies.MirrorRoute>();
+        services.AddSingleton<KubernetesTrafficRouter>();
+        services.AddSingleton<GatewayApiTrafficRouter>();
+        services.AddSingleton<ITrafficRouter, ProviderTrafficRouter>(); // per Canary: spec.provider picks Istio or Gateway API
         services.AddSingleton<IWorkloadController, KubernetesWorkloadController>();
         services.AddSingleton<IRolloutStore, CanaryStatusRolloutStore>();
         services.AddSingleton<ITrackedTargets, CanaryTrackedTargets>();

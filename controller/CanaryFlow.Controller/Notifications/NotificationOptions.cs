@@ -1,3 +1,4 @@
+using CanaryFlow.Controller.Storage;
 using Microsoft.Extensions.Options;
 
 namespace CanaryFlow.Controller.Notifications;
@@ -11,8 +12,8 @@ public sealed class NotificationOptions
 {
     public const string Section = "Notifications";
 
-    /// <summary>Folder for the delivery ledger (one small file) that keeps one message per transition per channel across restarts.</summary>
-    public string DataPath { get; set; } = "data";
+    /// <summary>Folder for the delivery ledger (one small file) that keeps one message per transition per channel across restarts; by default outside the working folder (<see cref="DataFolders"/>).</summary>
+    public string DataPath { get; set; } = DataFolders.Default("notifications");
 
     /// <summary>Base URL of the controller's status page, for links in messages (optional).</summary>
     public string? StatusPageUrl { get; set; }

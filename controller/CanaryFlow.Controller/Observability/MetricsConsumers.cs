@@ -17,8 +17,13 @@ public sealed class RolloutMetricsConsumer(RolloutMetricsRecorder recorder) :
 
     public Task Consume(ConsumeContext<AnalysisFailed> context) => Check(context.Message.CorrelationId, VerdictKind.Failed);
 
-    public Task Consume(ConsumeContext<AnalysisInconclusive> context) =>
-        Check(context.Message.CorrelationId, context.Message.Kind == InconclusiveKind.NoData ? VerdictKind.NoData : VerdictKind.QueryError);
+    // A sequential tick without a decision yet is not a check outcome.
+    public Task Consume(ConsumeContext<AnalysisInconclusive> context) => context.Message.Kind switch
+    {
+        InconclusiveKind.Accumulating => Task.CompletedTask,
+        InconclusiveKind.NoData => Check(context.Message.CorrelationId, VerdictKind.NoData),
+        _ => Check(context.Message.CorrelationId, VerdictKind.QueryError),
+    };
 
     private Task Check(Guid correlationId, VerdictKind kind)
     {

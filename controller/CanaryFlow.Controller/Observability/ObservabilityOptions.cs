@@ -7,7 +7,7 @@ public sealed class ObservabilityOptions : IValidatableObject
 {
     public const string Section = "Observability";
 
-    /// <summary>Folder where a PNG report is written for every finished rollout; none when empty.</summary>
+    /// <summary>Folder where a report (PNG, and SVG beside it) is written for every finished rollout; none when empty.</summary>
     public string? ReportsDirectory { get; set; }
 
     /// <summary>OTLP endpoint for traces of bus messages (e.g. http://otel-collector:4317); tracing is off when empty.</summary>

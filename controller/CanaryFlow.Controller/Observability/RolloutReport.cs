@@ -1,16 +1,30 @@
+using System.Globalization;
 using ScottPlot;
 using SkiaSharp;
 
 namespace CanaryFlow.Controller.Observability;
 
 /// <summary>
-/// Draws a rollout's timeline as a PNG: canary weight with the verdicts marked, success rate and P99
-/// latency of canary and stable, on one shared time axis (minutes since the start).
+/// Draws a rollout's timeline (PNG and SVG): canary weight with each check's verdict, then success rate
+/// and P99 latency of canary and stable with the thresholds as dashed lines and each check's verdict on
+/// the canary's values; one time axis for the three panels, in the unit that suits the rollout's length.
 /// </summary>
 public static class RolloutReport
 {
-    public const int Width = 900;
-    public const int Height = 720;
+    public const int Width = 1000;
+    public const int Height = 760;
+
+    // Colour and shape both tell the verdict, so it reads in grey print and for colour-blind readers too.
+    private static readonly (string Verdict, Color Color, MarkerShape Shape, string Label)[] Verdicts =
+    [
+        ("pass", Colors.Green, MarkerShape.FilledCircle, "check passed"),
+        ("fail", Colors.Red, MarkerShape.FilledTriangleUp, "check failed"),
+        ("inconclusive", Colors.Orange, MarkerShape.FilledSquare, "inconclusive"),
+    ];
+    private static readonly Color Canary = Colors.Blue;
+    private static readonly Color Stable = Colors.Gray;
+    internal const string ThresholdHex = "#8B0000";
+    private static readonly Color Threshold = Color.FromHex(ThresholdHex);
 
     static RolloutReport()
     {
@@ -20,76 +34,115 @@ public static class RolloutReport
 
     public static byte[] Png(RolloutTimeline timeline)
     {
-        var multiplot = Draw(timeline);
         using var surface = SKSurface.Create(new SKImageInfo(Width, Height));
         surface.Canvas.Clear(SKColors.White);
-        multiplot.Render(surface.Canvas, new PixelRect(new PixelSize(Width, Height)));
+        Draw(timeline).Render(surface.Canvas, new PixelRect(new PixelSize(Width, Height)));
         using var image = surface.Snapshot();
         using var png = image.Encode(SKEncodedImageFormat.Png, 100);
         return png.ToArray();
     }
 
+    public static string Svg(RolloutTimeline timeline)
+    {
+        using var stream = new MemoryStream();
+        using (var skStream = new SKManagedWStream(stream))
+        using (var canvas = SKSvgCanvas.Create(new SKRect(0, 0, Width, Height), skStream))
+        {
+            canvas.Clear(SKColors.White);
+            Draw(timeline).Render(canvas, new PixelRect(new PixelSize(Width, Height)));
+        } // the SVG is complete only once the canvas is disposed
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
     private static Multiplot Draw(RolloutTimeline timeline)
     {
-        var start = timeline.Points.Count > 0 ? timeline.Points[0].At : DateTimeOffset.UnixEpoch;
-        double X(TimelinePoint p) => (p.At - start).TotalMinutes;
         var points = timeline.Points;
+        var start = points.Count > 0 ? points[0].At : DateTimeOffset.UnixEpoch;
+        var time = ReportAxes.Time(points);
+        double X(TimelinePoint p) => time.Of(start, p.At);
 
         var multiplot = new Multiplot();
         multiplot.AddPlots(3);
-        var weight = multiplot.GetPlot(0);
-        var success = multiplot.GetPlot(1);
-        var latency = multiplot.GetPlot(2);
+        var (weight, success, latency) = (multiplot.GetPlot(0), multiplot.GetPlot(1), multiplot.GetPlot(2));
 
-        weight.Title($"{timeline.Target} @ {timeline.Revision}: {timeline.Phase}");
+        weight.Title($"{timeline.Target} @ {timeline.Revision}: {timeline.Phase}  (started {start.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC)");
         weight.YLabel("canary weight %");
         if (points.Count > 0)
         {
-            var line = weight.Add.ScatterLine(points.Select(X).ToArray(), points.Select(p => (double)p.Weight).ToArray());
+            var line = weight.Add.ScatterLine(points.Select(X).ToArray(), points.Select(p => (double)p.Weight).ToArray(), Canary);
             line.ConnectStyle = ConnectStyle.StepHorizontal;
             line.LineWidth = 2;
             line.LegendText = "canary weight";
         }
-        Mark(weight, points, X, "pass", Colors.Green, "check passed");
-        Mark(weight, points, X, "fail", Colors.Red, "check failed");
-        Mark(weight, points, X, "inconclusive", Colors.Orange, "inconclusive");
-        weight.Axes.SetLimitsY(0, 105);
+        MarkChecks(weight, points, X, p => p.Verdict, p => p.Weight);
+        weight.Axes.SetLimitsY(ReportAxes.Weight.Min, ReportAxes.Weight.Max);
 
-        success.YLabel("success rate %");
-        Series(success, points, X, p => p.SuccessRate, Colors.Blue, "canary");
-        Series(success, points, X, p => p.StableSuccessRate, Colors.Gray, "stable");
+        MetricPanel(success, points, X, "success rate %", p => p.SuccessRate, p => p.StableSuccessRate, p => p.SuccessRateMin, p => p.SuccessRateVerdict, "min");
+        MetricPanel(latency, points, X, "P99 ms", p => p.P99Ms, p => p.StableP99Ms, p => p.P99MaxMs, p => p.P99Verdict, "max");
+        latency.XLabel(time.Label);
 
-        latency.YLabel("P99 ms");
-        latency.XLabel("minutes since start");
-        Series(latency, points, X, p => p.P99Ms, Colors.Blue, "canary");
-        Series(latency, points, X, p => p.StableP99Ms, Colors.Gray, "stable");
-
-        // One time axis for all three panels, so that a verdict lines up with the values behind it.
-        var end = points.Count > 0 ? Math.Max(X(points[^1]), 1) : 1;
         foreach (var plot in new[] { weight, success, latency })
         {
-            plot.Axes.SetLimitsX(-end * 0.02, end * 1.02);
-            plot.Layout.Fixed(new PixelPadding(80, 20, 45, plot == weight ? 48 : 10)); // same margins: the x axes line up
-            if (plot.GetPlottables().Any()) plot.ShowLegend(Alignment.UpperLeft);
+            plot.Axes.SetLimitsX(time.Min, time.Max);
+            // Same margins everywhere, so the time axes line up; the legends sit in the right margin, off the data.
+            plot.Layout.Fixed(new PixelPadding(80, 205, 45, plot == weight ? 48 : 10));
+            if (plot.GetPlottables().Any(p => p.LegendItems.Any(i => !string.IsNullOrEmpty(i.LabelText))))
+            {
+                plot.ShowLegend(Edge.Right);
+                plot.Legend.FontSize = 11;
+            }
         }
         return multiplot;
     }
 
+    private static void MetricPanel(Plot plot, IReadOnlyList<TimelinePoint> points, Func<TimelinePoint, double> x, string label,
+        Func<TimelinePoint, double?> canary, Func<TimelinePoint, double?> stable, Func<TimelinePoint, double?> threshold,
+        Func<TimelinePoint, string?> verdict, string bound)
+    {
+        plot.YLabel(label);
+        // Later snapshots repeat the last check's values: only the points that carry a check are measurements.
+        points = points.Where(p => p.Verdict is not null).ToList();
+        Series(plot, points, x, canary, Canary, "canary", LinePattern.Solid);
+        Series(plot, points, x, stable, Stable, "stable", LinePattern.Dashed);
+        var limit = points.Select(threshold).LastOrDefault(v => v is not null);
+        if (limit is { } y)
+        {
+            var line = plot.Add.HorizontalLine(y, 1.5f, Threshold, LinePattern.Dotted);
+            line.LegendText = $"threshold: {bound} {Format(y)}";
+        }
+        MarkChecks(plot, points, x, verdict, canary);
+        var axis = ReportAxes.Values(points.SelectMany(p => new[] { canary(p), stable(p) }).Append(limit), nonNegative: true);
+        plot.Axes.SetLimitsY(axis.Min, axis.Max);
+        if (!points.Any(p => canary(p) is not null || stable(p) is not null))
+        {
+            var note = plot.Add.Text("no measurements", 0, (axis.Min + axis.Max) / 2);
+            note.LabelFontColor = Colors.Gray;
+        }
+    }
+
     private static void Series(Plot plot, IReadOnlyList<TimelinePoint> points, Func<TimelinePoint, double> x,
-        Func<TimelinePoint, double?> y, Color color, string label)
+        Func<TimelinePoint, double?> y, Color color, string label, LinePattern pattern)
     {
         var measured = points.Where(p => y(p) is not null).ToList();
         if (measured.Count == 0) return;
         var s = plot.Add.Scatter(measured.Select(x).ToArray(), measured.Select(p => y(p)!.Value).ToArray(), color);
         s.LegendText = label;
+        s.LinePattern = pattern;
+        s.LineWidth = 2;
+        s.MarkerSize = 0;
     }
 
-    private static void Mark(Plot plot, IReadOnlyList<TimelinePoint> points, Func<TimelinePoint, double> x,
-        string verdict, Color color, string label)
+    private static void MarkChecks(Plot plot, IReadOnlyList<TimelinePoint> points, Func<TimelinePoint, double> x,
+        Func<TimelinePoint, string?> verdict, Func<TimelinePoint, double?> y)
     {
-        var marked = points.Where(p => p.Verdict == verdict).ToList();
-        if (marked.Count == 0) return;
-        var m = plot.Add.Markers(marked.Select(x).ToArray(), marked.Select(p => (double)p.Weight).ToArray(), MarkerShape.FilledCircle, 9, color);
-        m.LegendText = label;
+        foreach (var (name, color, shape, label) in Verdicts)
+        {
+            var marked = points.Where(p => verdict(p) == name && y(p) is not null).ToList();
+            if (marked.Count == 0) continue;
+            var m = plot.Add.Markers(marked.Select(x).ToArray(), marked.Select(p => y(p)!.Value).ToArray(), shape, 10, color);
+            m.LegendText = label;
+        }
     }
+
+    private static string Format(double v) => v.ToString(Math.Abs(v) >= 100 ? "0" : "0.##", CultureInfo.InvariantCulture);
 }

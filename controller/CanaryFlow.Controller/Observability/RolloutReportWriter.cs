@@ -8,8 +8,9 @@ using Microsoft.Extensions.Options;
 namespace CanaryFlow.Controller.Observability;
 
 /// <summary>
-/// Saves one PNG report per finished rollout (Succeeded or Failed) into
-/// <see cref="ObservabilityOptions.ReportsDirectory"/>, named by <see cref="FileName"/>.
+/// Saves one report per finished rollout (Succeeded or Failed) into
+/// <see cref="ObservabilityOptions.ReportsDirectory"/>: a PNG named by <see cref="FileName"/>, and the same
+/// chart as SVG beside it (same name, ".svg"), which scales for print and zoom.
 /// </summary>
 public sealed class RolloutReportWriter(IOptions<ObservabilityOptions> options, RolloutHistory history, ILogger<RolloutReportWriter> logger)
 {
@@ -31,12 +32,18 @@ public sealed class RolloutReportWriter(IOptions<ObservabilityOptions> options, 
 
         Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, FileName(transition));
-        var temp = path + ".tmp";
-        await File.WriteAllBytesAsync(temp, RolloutReport.Png(timeline), cancellationToken);
-        File.Move(temp, path, overwrite: true); // a reader never sees half a file
+        await WriteAsync(path, RolloutReport.Png(timeline), cancellationToken);
+        await WriteAsync(Path.ChangeExtension(path, ".svg"), System.Text.Encoding.UTF8.GetBytes(RolloutReport.Svg(timeline)), cancellationToken);
         _written[transition.CorrelationId] = path;
         logger.LogInformation("Rollout report for {Target} ({Phase}) written to {Path}", transition.Target, transition.Phase, path);
         return path;
+    }
+
+    private static async Task WriteAsync(string path, byte[] content, CancellationToken cancellationToken)
+    {
+        var temp = path + ".tmp";
+        await File.WriteAllBytesAsync(temp, content, cancellationToken);
+        File.Move(temp, path, overwrite: true); // a reader never sees half a file
     }
 
     /// <summary>"&lt;namespace&gt;_&lt;name&gt;_&lt;revision&gt;_&lt;phase&gt;.png", with anything but [A-Za-z0-9.-] replaced.</summary>

@@ -7,6 +7,10 @@ namespace CanaryFlow.Controller.Observability;
 /// <param name="StableSuccessRate">Stable's, where the check compared them (the metric's Baseline).</param>
 /// <param name="P99Ms">Canary P99 latency ("request-duration" Value, ms).</param>
 /// <param name="Verdict">"pass", "fail" or "inconclusive" when this point carries a new analysis result.</param>
+/// <param name="SuccessRateMin">The success-rate threshold the check applied (its Min), drawn as a line.</param>
+/// <param name="P99MaxMs">The P99 threshold the check applied (its Max), drawn as a line.</param>
+/// <param name="SuccessRateVerdict">This metric's own verdict, on a point that carries a new check.</param>
+/// <param name="P99Verdict">This metric's own verdict, on a point that carries a new check.</param>
 public sealed record TimelinePoint(
     DateTimeOffset At,
     string Phase,
@@ -16,7 +20,11 @@ public sealed record TimelinePoint(
     double? P99Ms,
     double? StableP99Ms,
     string? Verdict,
-    string Reason);
+    string Reason,
+    double? SuccessRateMin = null,
+    double? P99MaxMs = null,
+    string? SuccessRateVerdict = null,
+    string? P99Verdict = null);
 
 /// <summary>One hook call of a rollout: when, which, and its outcome ("ok", "failed", "unreachable").</summary>
 public sealed record TimelineHook(DateTimeOffset At, string Name, string Type, string Outcome, string Detail);
@@ -27,6 +35,7 @@ public sealed record RolloutTimeline(RolloutTarget Target, Guid RolloutId, strin
 {
     public const string SuccessRateMetric = "request-success-rate";
     public const string DurationMetric = "request-duration";
+    private const string Comparison = ":comparison";
 
     public bool Finished => Phase is RolloutPhases.Succeeded or RolloutPhases.Failed;
 
@@ -43,11 +52,15 @@ public sealed record RolloutTimeline(RolloutTarget Target, Guid RolloutId, strin
             var evidenceKey = Key(t.LastAnalysis);
             var isNewCheck = evidenceKey != null && evidenceKey != previousEvidence;
             previousEvidence = evidenceKey ?? previousEvidence;
-            var success = Metric(t.LastAnalysis, SuccessRateMetric);
-            var duration = Metric(t.LastAnalysis, DurationMetric);
+            // A check by thresholds reports the metric by its name; a statistical comparison as "<name>:comparison".
+            var success = Metric(t.LastAnalysis, SuccessRateMetric) ?? Metric(t.LastAnalysis, SuccessRateMetric + Comparison);
+            var duration = Metric(t.LastAnalysis, DurationMetric) ?? Metric(t.LastAnalysis, DurationMetric + Comparison);
             points.Add(new TimelinePoint(t.At, t.Phase, t.CanaryWeight,
-                success?.Value, success?.Baseline, duration?.Value, duration?.Baseline,
-                isNewCheck ? Verdict(t.LastAnalysis!) : null, t.Reason));
+                success?.Value, Stable(t.LastAnalysis, success), duration?.Value, Stable(t.LastAnalysis, duration),
+                isNewCheck ? Verdict(t.LastAnalysis!) : null, t.Reason,
+                success?.Min, duration?.Max,
+                isNewCheck && success is not null ? Outcome(success.Outcome) : null,
+                isNewCheck && duration is not null ? Outcome(duration.Outcome) : null));
         }
         var calls = (hooks ?? []).Where(h => h.RolloutId == last.RolloutId).OrderBy(h => h.At)
             .Select(h => new TimelineHook(h.At, h.Name, h.Type, h.Outcome, h.Detail)).ToList();
@@ -57,13 +70,25 @@ public sealed record RolloutTimeline(RolloutTarget Target, Guid RolloutId, strin
     /// <summary>"fail" when any metric failed or compared worse; "inconclusive" for no data or errors; else "pass".</summary>
     public static string Verdict(AnalysisEvidence evidence)
     {
-        var outcomes = evidence.Metrics.Select(m => m.Outcome.ToLowerInvariant()).ToList();
-        if (outcomes.Any(o => o is "fail" or "failed" or "high" or "low")) return "fail";
-        if (outcomes.Count == 0 || outcomes.Any(o => o is "nodata" or "error" or "queryerror")) return "inconclusive";
+        var outcomes = evidence.Metrics.Select(m => Outcome(m.Outcome)).ToList();
+        if (outcomes.Contains("fail")) return "fail";
+        if (outcomes.Count == 0 || outcomes.Contains("inconclusive")) return "inconclusive";
         return "pass";
     }
 
+    /// <summary>One metric's outcome as a verdict: "fail" (failed, or compared worse), "inconclusive" (no data, errors), else "pass".</summary>
+    public static string Outcome(string outcome) => outcome.ToLowerInvariant() switch
+    {
+        "fail" or "failed" or "high" or "low" => "fail",
+        "nodata" or "error" or "queryerror" => "inconclusive",
+        _ => "pass",
+    };
+
     private static MetricResult? Metric(AnalysisEvidence? e, string name) => e?.Metrics.FirstOrDefault(m => m.Name == name);
+
+    // Stable's value: the check's own (Baseline) or, with a statistical comparison, the comparison's.
+    private static double? Stable(AnalysisEvidence? e, MetricResult? metric) =>
+        metric?.Baseline ?? (metric is null || metric.Name.EndsWith(Comparison, StringComparison.Ordinal) ? null : Metric(e, metric.Name + Comparison)?.Baseline);
 
     // Snapshots repeat the last evidence; a new check is recognised by different contents.
     private static string? Key(AnalysisEvidence? e) =>

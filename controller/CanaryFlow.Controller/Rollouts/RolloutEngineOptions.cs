@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using CanaryFlow.Controller.Storage;
 
 namespace CanaryFlow.Controller.Rollouts;
 
@@ -15,7 +16,7 @@ public sealed class RolloutEngineOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan StallAfter { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Folder of the embedded state store (one JSON file per rollout).</summary>
+    /// <summary>Folder of the embedded state store (one JSON file per rollout); by default outside the working folder (<see cref="DataFolders"/>).</summary>
     [Required]
-    public string StateDirectory { get; set; } = "canaryflow-state";
+    public string StateDirectory { get; set; } = DataFolders.Default("state");
 }

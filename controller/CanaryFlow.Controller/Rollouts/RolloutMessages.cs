@@ -8,7 +8,8 @@ public static class RolloutMessages
 {
     public static PrepareCanary PrepareCommand(this RolloutState s) => new(s.CorrelationId, s.RolloutId, s.Target, s.Revision, s.Sequence);
 
-    public static SetCanaryWeight WeightCommand(this RolloutState s) => new(s.CorrelationId, s.RolloutId, s.Target, s.DesiredWeight, s.Sequence);
+    public static SetCanaryWeight WeightCommand(this RolloutState s) => new(s.CorrelationId, s.RolloutId, s.Target, s.DesiredWeight, s.Sequence,
+        Mirror: s.StepIndex >= 0 && s.StepIndex < s.Plan.MirrorSteps); // the plan's mirroring steps (weight 0)
 
     public static PromoteCanary PromoteCommand(this RolloutState s) => new(s.CorrelationId, s.RolloutId, s.Target, s.Revision, s.Sequence);
 

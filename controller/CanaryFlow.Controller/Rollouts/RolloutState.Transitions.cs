@@ -1,3 +1,4 @@
+using CanaryFlow.Analysis.Sequential;
 using CanaryFlow.Contracts;
 
 namespace CanaryFlow.Controller.Rollouts;
@@ -26,6 +27,9 @@ public sealed partial class RolloutState
         DesiredWeight = 0;
         FailedChecks = PassedChecks = ConsecutiveNoData = ConsecutiveErrors = 0;
         LastEvidence = null;
+        SequentialEvidence = null;
+        StepStartedAt = MetricsDownSince = null;
+        DecisiveFailure = false;
         ResumeTo = null;
         Gate = null;
         NextAnalysisAt = null;
@@ -76,6 +80,7 @@ public sealed partial class RolloutState
         DesiredWeight = Plan.Steps[index];
         NextAnalysisAt = null; // checks resume once the new weight is applied
         ConsecutiveNoData = ConsecutiveErrors = 0;
+        SequentialEvidence = SequentialState.StartStep(SequentialEvidence);
         LastProgressAt = now;
         Await(PendingWork.Weight, now);
         Note($"{reason}; step {index + 1}/{Plan.Steps.Count}: canary weight {DesiredWeight}%", now);
@@ -87,28 +92,49 @@ public sealed partial class RolloutState
         Pending = null;
         PendingSince = null;
         LastProgressAt = now;
-        ScheduleCheck(now + Plan.AnalysisInterval);
+        StepStartedAt = now;
+        ScheduleCheck(now + (Plan.Analysis.Sequential?.Tick ?? Plan.AnalysisInterval));
         Note($"canary weight {weight}%", now);
     }
 
-    public void CheckPassed(AnalysisEvidence evidence, DateTimeOffset now)
+    public void CheckPassed(AnalysisEvidence evidence, DateTimeOffset now, string? sequentialState = null)
     {
+        Sequential(sequentialState, answered: true);
         PassedChecks++;
         ConsecutiveNoData = ConsecutiveErrors = 0;
         Record(evidence, now);
         Note($"analysis passed at {AppliedWeight}%: {evidence.Summary}", now);
     }
 
-    public void CheckFailed(AnalysisEvidence evidence, DateTimeOffset now)
+    public void CheckFailed(AnalysisEvidence evidence, DateTimeOffset now, string? sequentialState = null, bool decisive = false)
     {
+        Sequential(sequentialState, answered: true);
+        DecisiveFailure = decisive;
         FailedChecks++;
         ConsecutiveNoData = ConsecutiveErrors = 0;
         Record(evidence, now);
         Note($"analysis failed at {AppliedWeight}% ({FailedChecks}/{Plan.FailureLimit}): {evidence.Summary}", now);
     }
 
-    public void CheckInconclusive(InconclusiveKind kind, AnalysisEvidence evidence, DateTimeOffset now)
+    public void CheckInconclusive(InconclusiveKind kind, AnalysisEvidence evidence, DateTimeOffset now, string? sequentialState = null)
     {
+        if (Plan.Analysis.Sequential is { } sequential)
+        {
+            // Sequential mode: no decision yet is not a strike, and an outage of the metrics source is not
+            // evidence against the canary. The rollout holds (weights frozen: only a pass moves them) until
+            // Prometheus answers again or the outage deadline passes.
+            Sequential(sequentialState, answered: kind != InconclusiveKind.QueryError);
+            Record(evidence, now);
+            if (kind == InconclusiveKind.QueryError)
+            {
+                var first = MetricsDownSince is null;
+                MetricsDownSince ??= now;
+                if (first)
+                    Note($"holding at {AppliedWeight}%: the metrics source does not answer ({evidence.Summary}); " +
+                         $"resumes when it does, rolls back at {MetricsDownSince + sequential.MetricsOutageDeadline:u}", now);
+            }
+            return;
+        }
         if (kind == InconclusiveKind.NoData) { ConsecutiveNoData++; ConsecutiveErrors = 0; }
         else { ConsecutiveErrors++; ConsecutiveNoData = 0; }
         Record(evidence, now);
@@ -181,11 +207,22 @@ public sealed partial class RolloutState
 
     public bool GateAtCurrentWeight() => Plan.ApprovalAtWeights.Contains(AppliedWeight);
 
-    public bool FailureLimitReached() => FailedChecks >= Math.Max(1, Plan.FailureLimit);
+    public bool FailureLimitReached() => DecisiveFailure || FailedChecks >= Math.Max(1, Plan.FailureLimit);
 
     public bool InconclusiveLimitReached() =>
+        (Plan.Analysis.Sequential is { } sequential && MetricsDownSince is { } down && LastAnalysisAt is { } at
+         && at - down >= sequential.MetricsOutageDeadline) ||
         (Plan.InconclusiveLimit > 0 && ConsecutiveNoData >= Plan.InconclusiveLimit) ||
         (Plan.ErrorLimit > 0 && ConsecutiveErrors >= Plan.ErrorLimit);
+
+    /// <summary>Sequential mode: a check's outcome just began a hold of the rollout (for the announcement).</summary>
+    public bool HoldJustStarted() => Plan.Analysis.Sequential != null && MetricsDownSince != null && MetricsDownSince == LastAnalysisAt;
+
+    private void Sequential(string? state, bool answered)
+    {
+        if (state != null) SequentialEvidence = state;
+        if (answered) MetricsDownSince = null;
+    }
 
     private void Await(string work, DateTimeOffset now)
     {
@@ -200,7 +237,7 @@ public sealed partial class RolloutState
         LastAnalysisAt = now;
         // The next check is due one interval after this one was due, so a restart or a slow query never
         // shortens or lengthens a step; if the controller was down for longer, check once at once.
-        var next = (NextAnalysisAt ?? now) + Plan.AnalysisInterval;
+        var next = (NextAnalysisAt ?? now) + (Plan.Analysis.Sequential?.Tick ?? Plan.AnalysisInterval);
         ScheduleCheck(next < now ? now : next);
     }
 

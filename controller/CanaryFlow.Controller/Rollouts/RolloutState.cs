@@ -47,6 +47,15 @@ public sealed partial class RolloutState : SagaStateMachineInstance
     public DateTimeOffset? LastAnalysisAt { get; set; }
     public AnalysisEvidence? LastEvidence { get; set; }
 
+    /// <summary>Sequential mode: the running evidence (opaque text, see Analysis.Sequential.SequentialState), so a restart resumes the test.</summary>
+    public string? SequentialEvidence { get; set; }
+    /// <summary>Sequential mode: when the current weight was applied; a step passes an interval after.</summary>
+    public DateTimeOffset? StepStartedAt { get; set; }
+    /// <summary>Sequential mode: since when Prometheus has not answered (the rollout holds); null while it answers.</summary>
+    public DateTimeOffset? MetricsDownSince { get; set; }
+    /// <summary>The last failed check was a sequential test's rejection: roll back now.</summary>
+    public bool DecisiveFailure { get; set; }
+
     public DateTimeOffset StartedAt { get; set; }
     public DateTimeOffset LastProgressAt { get; set; }
     public DateTimeOffset LastTransitionAt { get; set; }

@@ -103,7 +103,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                     .Publish(c => c.Saga.AwaitingApproval(now()))
                     .TransitionTo(WaitingApproval)),
             When(Passed, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
-                .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now()))
+                .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now(), c.Message.SequentialState))
                 .IfElse(c => c.Saga.HasNextStep(),
                     next => next
                         .IfElse(c => c.Saga.GatesBeforeIncrease(),
@@ -148,7 +148,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                 .Then(c => c.Saga.WeightApplied(c.Message.ToWeight, now()))
                 .Announce(now),
             When(Passed, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
-                .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now())),
+                .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now(), c.Message.SequentialState)),
             When(Promote, c => c.Message.GateSequence is null)
                 .Then(c => c.Saga.BeginPromotion($"promoted by {c.Message.Actor}: {c.Message.Reason}", now()))
                 .Publish(c => c.Saga.PromoteCommand())
@@ -166,7 +166,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                         .Publish(c => c.Saga.PromoteCommand())
                         .TransitionTo(Promoting)),
             When(Passed, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
-                .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now())),
+                .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now(), c.Message.SequentialState)),
             When(Pause)
                 .Then(c => c.Saga.PauseFrom(RolloutPhases.WaitingApproval, $"paused by {c.Message.Actor}: {c.Message.Reason}", now()))
                 .Publish(c => new RolloutPaused(c.Saga.CorrelationId, c.Saga.RolloutId, c.Saga.Target, c.Message.Actor, c.Message.Reason, now()))
@@ -175,16 +175,19 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
         // ── Checks that count against the canary, wherever it waits ────────────────────────
         During(Progressing, Paused, WaitingApproval,
             When(CheckFailed, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
-                .Then(c => c.Saga.CheckFailed(c.Message.Evidence, now()))
+                .Then(c => c.Saga.CheckFailed(c.Message.Evidence, now(), c.Message.SequentialState, c.Message.Decisive))
                 .Announce(now)
                 .If(c => c.Saga.FailureLimitReached(), breach => breach
-                    .Then(c => c.Saga.BeginRollback($"{c.Saga.FailedChecks} failed checks: {c.Message.Evidence.Summary}", now()))
+                    .Then(c => c.Saga.BeginRollback(c.Message.Decisive ? c.Message.Evidence.Summary : $"{c.Saga.FailedChecks} failed checks: {c.Message.Evidence.Summary}", now()))
                     .Publish(c => c.Saga.RollbackCommand())
                     .TransitionTo(RollingBack)),
             When(Inconclusive, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
-                .Then(c => c.Saga.CheckInconclusive(c.Message.Kind, c.Message.Evidence, now()))
+                .Then(c => c.Saga.CheckInconclusive(c.Message.Kind, c.Message.Evidence, now(), c.Message.SequentialState))
+                .If(c => c.Saga.HoldJustStarted(), hold => hold.Announce(now))
                 .If(c => c.Saga.InconclusiveLimitReached(), breach => breach
-                    .Then(c => c.Saga.BeginRollback($"too many inconclusive checks ({c.Message.Kind}): {c.Message.Evidence.Summary}", now()))
+                    .Then(c => c.Saga.BeginRollback(c.Saga.MetricsDownSince is { } down
+                        ? $"the metrics source has not answered since {down:u}, past the metrics outage deadline: {c.Message.Evidence.Summary}"
+                        : $"too many inconclusive checks ({c.Message.Kind}): {c.Message.Evidence.Summary}", now()))
                     .Publish(c => c.Saga.RollbackCommand())
                     .TransitionTo(RollingBack)));
 

@@ -24,7 +24,8 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
             yield return s.StepIndex < 0 && s.Plan.Has(HookTypes.PreRollout)
                 ? new HooksDue(id, s.RolloutId, s.Target, s.Revision, HookTypes.PreRollout, s.AnalysisSequence, 0, s.Plan.HooksOf(HookTypes.PreRollout), due)
                 : new AnalysisDue(id, s.RolloutId, s.Target, s.Revision, s.AppliedWeight, s.AnalysisSequence, due,
-                    s.Plan.AnalysisInterval, s.Plan.Analysis, s.Plan.Has(HookTypes.Rollout) ? s.Plan.HooksOf(HookTypes.Rollout) : null);
+                    s.Plan.AnalysisInterval, s.Plan.Analysis, s.SequentialEvidence, s.StepStartedAt,
+                    s.Plan.Has(HookTypes.Rollout) ? s.Plan.HooksOf(HookTypes.Rollout) : null);
         }
 
         // A confirm-* gate asks its hooks at once, then every interval until they say yes (keyed by the gate's sequence).

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Seams;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -19,18 +20,20 @@ public static class AlertmanagerEndpoints
     }
 
     /// <summary>
-    /// POST {Alertmanager:Path}: a firing alert that names a canary publishes <see cref="AbortRollout"/>
-    /// at once. 401 without the bearer token, 413 over the size limit, 400 for a malformed body (and
-    /// then nothing is published), 202 with the aborted targets otherwise.
+    /// POST {Alertmanager:Path}: a firing alert that names a canary with a running rollout publishes
+    /// <see cref="AbortRollout"/> at once. 401 without the bearer token, 413 over the size limit, 400 for a
+    /// malformed body (and then nothing is published), otherwise 202 with
+    /// <c>{"aborted": ["ns/name", ...], "ignored": [{"alert", "target", "reason"}, ...]}</c>: only the rollouts
+    /// it aborted, and each other alert with the reason it aborted nothing.
     /// </summary>
     public static IEndpointConventionBuilder MapAlertmanagerReceiver(this IEndpointRouteBuilder endpoints)
     {
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<AlertmanagerOptions>>().Value;
-        return endpoints.MapPost(options.Path, (HttpContext context, IPublishEndpoint publish) => ReceiveAsync(context, publish, options))
+        return endpoints.MapPost(options.Path, (HttpContext context, IPublishEndpoint publish, IRolloutStore store) => ReceiveAsync(context, publish, store, options))
             .WithName("AlertmanagerReceiver");
     }
 
-    private static async Task<IResult> ReceiveAsync(HttpContext context, IPublishEndpoint publish, AlertmanagerOptions options)
+    private static async Task<IResult> ReceiveAsync(HttpContext context, IPublishEndpoint publish, IRolloutStore store, AlertmanagerOptions options)
     {
         if (!Authorized(context.Request, options.BearerToken))
             return Results.Problem("missing or wrong bearer token", statusCode: StatusCodes.Status401Unauthorized);
@@ -51,11 +54,16 @@ public static class AlertmanagerEndpoints
         if (AlertmanagerMatcher.Validate(payload) is { } problem)
             return Results.Problem(problem, statusCode: StatusCodes.Status400BadRequest);
 
-        var aborts = AlertmanagerMatcher.Match(payload!);
-        foreach (var abort in aborts)
+        var phases = (await store.LoadAllAsync(context.RequestAborted)).DistinctBy(s => s.Target).ToDictionary(s => s.Target, s => s.CurrentState);
+        var decisions = AlertmanagerMatcher.Decide(payload!, phases.GetValueOrDefault);
+        foreach (var abort in decisions.Aborts)
             await publish.Publish(new AbortRollout(RolloutIds.ForTarget(abort.Target), abort.Target, $"alertmanager:{abort.AlertName}", abort.Reason),
                 context.RequestAborted);
-        return Results.Accepted(value: new { aborted = aborts.Select(a => a.Target.ToString()).ToArray() });
+        return Results.Accepted(value: new
+        {
+            aborted = decisions.Aborts.Select(a => a.Target.ToString()).ToArray(),
+            ignored = decisions.Ignored.Select(i => new { alert = i.Alert, target = i.Target, reason = i.Reason }).ToArray(),
+        });
     }
 
     private static bool Authorized(HttpRequest request, string token)

@@ -14,8 +14,7 @@ public static class RolloutsApi
 
         app.MapGet("/api/rollouts/{ns}/{name}", async (string ns, string name, IRolloutStore store, RolloutHistory history, CancellationToken ct) =>
         {
-            var id = RolloutIds.ForTarget(new RolloutTarget(ns, name));
-            var state = (await store.LoadAllAsync(ct)).FirstOrDefault(s => s.CorrelationId == id);
+            var state = await FindAsync(store, new RolloutTarget(ns, name), ct);
             return state is null
                 ? Results.NotFound(new { error = $"no rollout for {ns}/{name}" })
                 : Results.Ok(View(state, history, withHistory: true));
@@ -23,8 +22,15 @@ public static class RolloutsApi
         return app;
     }
 
+    /// <summary>The stored rollout of <paramref name="target"/>, or null when it has none.</summary>
+    public static async Task<RolloutState?> FindAsync(IRolloutStore store, RolloutTarget target, CancellationToken ct)
+    {
+        var id = RolloutIds.ForTarget(target);
+        return (await store.LoadAllAsync(ct)).FirstOrDefault(s => s.CorrelationId == id);
+    }
+
     public static RolloutStatusView View(RolloutState s, RolloutHistory history, bool withHistory) =>
         new(s.Target, s.RolloutId, s.Revision, s.StableRevision, s.CurrentState, s.AppliedWeight, s.DesiredWeight,
             s.StepIndex, s.Plan.Steps, s.FailedChecks, s.Plan.FailureLimit, s.LastReason, s.LastEvidence,
-            s.LastTransitionAt, withHistory ? history.For(s.CorrelationId) : []);
+            s.LastTransitionAt, withHistory ? history.For(s.CorrelationId) : [], s.Plan.Strategy);
 }

@@ -7,7 +7,7 @@ namespace CanaryFlow.Controller.Web;
 
 /// <summary>
 /// The status page at <c>/</c> (one embedded HTML file, inline JS and SVG, nothing from a CDN), its
-/// live stream of changes (Server-Sent Events), each rollout's timeline as JSON, and its PNG report.
+/// live stream of changes (Server-Sent Events), each rollout's timeline as JSON, and its report as PNG and SVG.
 /// </summary>
 public static partial class StatusPage
 {
@@ -22,6 +22,8 @@ public static partial class StatusPage
             Find(ns, name, history, out var timeline) is { } error ? error : Results.Ok(timeline));
         app.MapGet("/api/rollouts/{ns}/{name}/report.png", (string ns, string name, RolloutHistory history) =>
             Find(ns, name, history, out var timeline) is { } error ? error : Results.Bytes(RolloutReport.Png(timeline!), "image/png"));
+        app.MapGet("/api/rollouts/{ns}/{name}/report.svg", (string ns, string name, RolloutHistory history) =>
+            Find(ns, name, history, out var timeline) is { } error ? error : Results.Text(RolloutReport.Svg(timeline!), "image/svg+xml; charset=utf-8"));
         return app;
     }
 

@@ -6,26 +6,35 @@ using MassTransit;
 namespace CanaryFlow.Controller.Workers;
 
 /// <summary>Runs one analysis check when it is due and reports the verdict as a fact.
-/// A runner that throws is a query error: inconclusive, never a pass.</summary>
-public sealed class AnalysisDueConsumer(IAnalysisRunner runner, HookRunner hooks, TimeProvider clock, ILogger<AnalysisDueConsumer> log)
+/// A runner that throws is a query error: inconclusive, never a pass. A sequential spec goes to the
+/// sequential runner (one tick of the running tests); without one registered, it is a query error.</summary>
+public sealed class AnalysisDueConsumer(
+    IAnalysisRunner runner, IEnumerable<ISequentialAnalysisRunner> sequentialRunners, HookRunner hooks, TimeProvider clock, ILogger<AnalysisDueConsumer> log)
     : IConsumer<AnalysisDue>
 {
     public async Task Consume(ConsumeContext<AnalysisDue> context)
     {
         var due = context.Message;
-        // The rollout hooks run beside the check; a failing one fails it (Hooks/HookRunner.WithHooks).
-        var hooksRun = hooks.RunAsync(due.Hooks ?? [], HookCall.For(due), context, context.CancellationToken);
-        AnalysisVerdict verdict;
+        // The rollout hooks run beside a fixed-window check; a failing one fails it (Hooks/HookRunner.WithHooks).
+        var hooksRun = due.Spec.Sequential is null
+            ? hooks.RunAsync(due.Hooks ?? [], HookCall.For(due), context, context.CancellationToken)
+            : Task.FromResult<IReadOnlyList<HookResult>>([]);
+        object outcome;
         try
         {
-            verdict = await runner.RunAsync(AnalysisMessages.RequestFor(due), context.CancellationToken);
+            outcome = due.Spec.Sequential is null
+                ? AnalysisMessages.ToEvent(due, HookRunner.WithHooks(await runner.RunAsync(AnalysisMessages.RequestFor(due), context.CancellationToken), await hooksRun), clock.GetUtcNow())
+                : AnalysisMessages.ToEvent(due, await Sequential().RunAsync(due, context.CancellationToken), clock.GetUtcNow());
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             log.LogWarning(e, "Analysis of {Target} failed to run", due.Target);
-            verdict = new AnalysisVerdict(VerdictOutcome.QueryError, new AnalysisEvidence($"analysis could not run: {e.Message}", []));
+            var evidence = new AnalysisEvidence($"analysis could not run: {e.Message}", []);
+            outcome = new AnalysisInconclusive(due.CorrelationId, due.RolloutId, due.Sequence, InconclusiveKind.QueryError, evidence, clock.GetUtcNow(), due.SequentialState);
         }
-        verdict = HookRunner.WithHooks(verdict, await hooksRun);
-        await context.Publish(AnalysisMessages.ToEvent(due, verdict, clock.GetUtcNow()), context.CancellationToken);
+        await context.Publish(outcome, outcome.GetType(), context.CancellationToken);
     }
+
+    private ISequentialAnalysisRunner Sequential() =>
+        sequentialRunners.FirstOrDefault() ?? throw new InvalidOperationException("sequential analysis is not available in this host");
 }

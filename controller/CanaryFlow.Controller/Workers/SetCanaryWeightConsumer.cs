@@ -13,7 +13,7 @@ public sealed class SetCanaryWeightConsumer(ITrafficRouter router, TimeProvider 
         var m = context.Message;
         try
         {
-            var before = await router.SetWeightsAsync(m.Target, m.Weight, context.CancellationToken);
+            var before = await router.SetWeightsAsync(m.Target, m.Weight, m.Mirror, context.CancellationToken);
             await context.Publish(new TrafficShifted(m.CorrelationId, m.RolloutId, m.Target, before.Canary, m.Weight, m.Sequence, clock.GetUtcNow()));
         }
         catch (Exception e) when (e is not OperationCanceledException)

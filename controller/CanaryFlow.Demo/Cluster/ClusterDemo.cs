@@ -27,12 +27,9 @@ public sealed class ClusterDemo : IDisposable
             Client = KubernetesClientFactory.Create(Microsoft.Extensions.Options.Options.Create(
                 new KubernetesOptions { KubeconfigPath = options.KubeconfigPath, Context = options.Context }), TimeProvider.System, new WriteFence(open: true));
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (KubernetesConfigurationException e)
         {
-            // An empty or foreign file fails deep inside the client's parser with a NullReferenceException: say what it means.
-            var why = e is NullReferenceException ? "it is empty or not a kubeconfig" : e.Message;
-            throw new ClusterDemoException($"Cannot use kubeconfig {options.KubeconfigPath}{(options.Context is null ? "" : $" context {options.Context}")}: " +
-                                           $"{why} (check it with: kubectl --kubeconfig {options.KubeconfigPath} config view)", e);
+            throw new ClusterDemoException($"{e.Message} (check it with: kubectl --kubeconfig {options.KubeconfigPath} config view)", e);
         }
         _prometheus = new PrometheusClient(new PrometheusOptions { Address = options.PrometheusUrl.ToString() }, TimeProvider.System);
         Objects = new ClusterObjects(Client, options, Stories);

@@ -86,7 +86,9 @@ public sealed class CelRules
             {
                 if (path.Length == 0 && name is "apiVersion" or "kind" or "metadata") continue; // owned by the API server
                 if ((properties?[name] ?? schema["additionalProperties"]) is not JsonObject childSchema) continue;
-                Walk(child, childSchema, Join(path, name), oldObject?[name], oldObject?.ContainsKey(name) == true, errors);
+                // A map's entries are named as the API server names them: headers[x-user], not headers.x-user.
+                var at = properties?[name] is null ? $"{path}[{name}]" : Join(path, name);
+                Walk(child, childSchema, at, oldObject?[name], oldObject?.ContainsKey(name) == true, errors);
             }
         }
         else if (value is JsonArray array && schema["items"] is JsonObject items)

@@ -27,11 +27,12 @@ public sealed class DeploymentSimulator
 
     public TimeSpan ReadyDelay { get; set; }
 
-    /// <summary>Make (or stop making) a Deployment fail to become ready from its next rollout on.</summary>
+    /// <summary>Make a Deployment fail to become ready from its next rollout on; or stop: then, as on a real cluster whose
+    /// pods start to pass their probes, its waiting pods become ready and it becomes available without a change of its own.</summary>
     public void FailReady(string ns, string name, bool fail = true)
     {
         if (fail) _failing[(ns, name)] = true;
-        else _failing.TryRemove((ns, name), out _);
+        else if (_failing.TryRemove((ns, name), out _)) _ = ReconcileLaterAsync(ns, name);
     }
 
     private void OnCommitted(StoredEvent change)

@@ -38,6 +38,16 @@ public static class Finalizers
                                               $"found new finalizers []string{{{string.Join(", ", added.Select(a => $"\"{a}\""))}}}");
     }
 
+    /// <exception cref="ApiError">422 when an update sets a deletionTimestamp on an object not being deleted (only a
+    /// DELETE starts a deletion; the real server calls the field immutable). On one being deleted, the stored one is kept.</exception>
+    public static void CheckNoDeletionTimestampSet(ResourceKind kind, string name, JsonObject oldMeta, JsonObject newMeta)
+    {
+        if (oldMeta["deletionTimestamp"] is not null || (string?)newMeta["deletionTimestamp"] is not { } sent) return;
+        var shown = DateTimeOffset.TryParse(sent, System.Globalization.CultureInfo.InvariantCulture, out var t)
+            ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss '+0000 UTC'", System.Globalization.CultureInfo.InvariantCulture) : sent;
+        throw ApiError.Invalid(kind, name, [new StatusCause("metadata.deletionTimestamp", $"Invalid value: {shown}: field is immutable")]);
+    }
+
     private static List<string> Names(JsonObject? meta) =>
         (meta?["finalizers"] as JsonArray ?? []).Select(f => (string?)f).OfType<string>().ToList();
 }

@@ -18,7 +18,7 @@ public sealed class ObjectStore(TimeProvider time)
     private readonly List<StoredEvent> _history = [];
     private readonly List<WatchSubscription> _watches = [];
     private long _resourceVersion = 1000;
-    private long _compactedAt;
+    private long _compactedAt; // every change up to this version is forgotten: a watch from an older one gets 410
 
     /// <summary>Raised after every committed change (outside the lock); the Deployment simulation listens.</summary>
     public event Action<StoredEvent>? Committed;
@@ -48,6 +48,7 @@ public sealed class ObjectStore(TimeProvider time)
         lock (_gate)
         {
             var metadata = body["metadata"] as JsonObject ?? throw ApiError.BadRequest("metadata is required");
+            CheckNamespace(kind, ns, metadata);
             var name = (string?)metadata["name"];
             if (string.IsNullOrEmpty(name) && (string?)metadata["generateName"] is { Length: > 0 } prefix)
                 name = prefix + Guid.NewGuid().ToString("N")[..5];
@@ -83,6 +84,7 @@ public sealed class ObjectStore(TimeProvider time)
         lock (_gate)
         {
             var existing = Existing(kind, ns, name);
+            if (body["metadata"] is JsonObject sent) CheckNamespace(kind, ns, sent);
             var bodyName = (string?)body["metadata"]?["name"];
             if (bodyName is not null && bodyName != name)
                 throw ApiError.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
@@ -104,6 +106,7 @@ public sealed class ObjectStore(TimeProvider time)
                 var meta = next["metadata"] as JsonObject ?? new JsonObject();
                 next["metadata"] = meta;
                 var old = (JsonObject)existing["metadata"]!;
+                Finalizers.CheckNoDeletionTimestampSet(kind, name, old, meta);
                 foreach (var key in SystemFields)
                 {
                     if (old[key] is { } kept) meta[key] = kept.DeepClone();
@@ -210,12 +213,13 @@ public sealed class ObjectStore(TimeProvider time)
         }
     }
 
-    /// <summary>Forgets history up to now: a watch resuming from an older resourceVersion gets 410 Gone.</summary>
+    /// <summary>Forgets history up to now: a watch resuming from an older resourceVersion gets 410 Gone. As with etcd's
+    /// compaction at its current revision, a watch from exactly that revision (nothing missed) is still served.</summary>
     public void Compact()
     {
         lock (_gate)
         {
-            _compactedAt = _resourceVersion + 1;
+            _compactedAt = _resourceVersion;
             _history.Clear();
         }
     }
@@ -238,6 +242,13 @@ public sealed class ObjectStore(TimeProvider time)
     private static readonly string[] SystemFields =
         ["name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"];
 
+    /// <summary>An object may leave metadata.namespace out, but one that names another namespace than the URL's is refused.</summary>
+    private static void CheckNamespace(ResourceKind kind, string ns, JsonObject metadata)
+    {
+        if (kind.Namespaced && (string?)metadata["namespace"] is { Length: > 0 } named && named != ns)
+            throw ApiError.BadRequest("the namespace of the provided object does not match the namespace sent on the request");
+    }
+
     internal static string Timestamp(TimeProvider time) => time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ");
 
     private void Remove(WatchSubscription subscription) { lock (_gate) _watches.Remove(subscription); }
@@ -250,6 +261,11 @@ public sealed class ObjectStore(TimeProvider time)
         // Stored as parsed JSON, as etcd holds bytes: values built in code (an int) and values read back
         // (a number) then behave the same for every reader.
         obj = (JsonObject)JsonNode.Parse(obj.ToJsonString())!;
+        if (Unstructured.IsCustom(kind))
+        {
+            obj["metadata"]!["resourceVersion"] ??= ""; // set by Record below, in its sorted place
+            obj = (JsonObject)Unstructured.Sorted(obj)!;
+        }
         _objects[(kind, ns, name)] = obj;
         return Record(kind, ns, obj, type);
     }
@@ -260,7 +276,7 @@ public sealed class ObjectStore(TimeProvider time)
         obj["metadata"]!["resourceVersion"] = _resourceVersion.ToString();
         var change = new StoredEvent(_resourceVersion, kind, ns, type, (JsonObject)obj.DeepClone());
         _history.Add(change);
-        if (_history.Count > 10_000) { _compactedAt = _history[5_000].ResourceVersion; _history.RemoveRange(0, 5_000); }
+        if (_history.Count > 10_000) { _compactedAt = _history[5_000].ResourceVersion - 1; _history.RemoveRange(0, 5_000); }
         foreach (var w in _watches) w.Offer(change);
         return change;
     }

@@ -56,6 +56,16 @@ public sealed class AnalysisAgainstPrometheusTests(RealPrometheusFixture fixture
     }
 
     [Fact]
+    public async Task A_threshold_check_reports_stable_beside_the_canary_from_the_same_query()
+    {
+        var slow = await CheckAsync(Slow);
+        Assert.Equal(100, Metric(slow, IstioQueries.SuccessRate).Baseline!.Value, 6);
+        Assert.True(Metric(slow, IstioQueries.Duration).Baseline < 500, $"stable P99 {Metric(slow, IstioQueries.Duration).Baseline}");
+        var flaky = await CheckAsync(Flaky); // no stable workload serves traffic: no value, not 0
+        Assert.Null(Metric(flaky, IstioQueries.SuccessRate).Baseline);
+    }
+
+    [Fact]
     public async Task A_canary_with_too_little_traffic_is_NoData_never_passed()
     {
         var verdict = await CheckAsync(Quiet, Spec with { MinRequests = 100 });

@@ -34,6 +34,8 @@ public sealed class RealPrometheusFixture : IAsyncLifetime
     public const string Quiet = "quiet";
     /// <summary>Every request answered 503.</summary>
     public const string Broken = "broken";
+    /// <summary>Every request answered 503, at 10% next to a healthy stable (the sequential error-rate test).</summary>
+    public const string Failing = "failing";
 
     public static string Stable(string canary) => canary + "-primary";
 
@@ -53,6 +55,8 @@ public sealed class RealPrometheusFixture : IAsyncLifetime
         var slowStable = await Start(Stable(Slow), WorkloadBehaviour.Healthy);
         var quiet = await Start(Quiet, WorkloadBehaviour.Healthy);
         var broken = await Start(Broken, new WorkloadBehaviour(ErrorRate: 1));
+        var failing = await Start(Failing, new WorkloadBehaviour(ErrorRate: 1));
+        var failingStable = await Start(Stable(Failing), WorkloadBehaviour.Healthy);
 
         Prometheus = await PrometheusProcess.StartAsync(_workloads.Select(w => w.ScrapeTarget));
 
@@ -66,6 +70,7 @@ public sealed class RealPrometheusFixture : IAsyncLifetime
             new LoadPlan(slowStable.Address, slow.Address, 50, 20_000, max, 16, pause),
             new LoadPlan(quiet.Address, null, 0, 200, max, 1, TimeSpan.FromSeconds(1)),
             new LoadPlan(broken.Address, null, 0, 10_000, max, 1, pause),
+            new LoadPlan(failingStable.Address, failing.Address, 10, 20_000, max, 2, pause),
         };
         _load = Task.WhenAll(plans.Select(p => LoadGenerator.RunAsync(p, _stopLoad.Token)));
 
@@ -94,7 +99,7 @@ public sealed class RealPrometheusFixture : IAsyncLifetime
     {
         using var client = CreateClient();
         var query = $"sum by (destination_workload) (increase(istio_requests_total{{destination_workload_namespace=\"{Namespace}\"}}[{(int)Interval.TotalSeconds}s]))";
-        string[] wanted = [Healthy, Stable(Healthy), Flaky, Slow, Stable(Slow), Broken];
+        string[] wanted = [Healthy, Stable(Healthy), Flaky, Slow, Stable(Slow), Broken, Stable(Failing)];
         for (var attempt = 0; attempt < 60; attempt++)
         {
             var result = await client.QueryAsync(query, null, CancellationToken.None);

@@ -91,6 +91,22 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Contains("Exit codes: 0 ok, 2 usage, 3 rollout not found, 4 bus or controller unreachable.", output);
     }
 
+    [Fact]
+    public async Task Options_may_come_before_the_command_as_name_equals_value_or_from_the_environment()
+    {
+        var before = await RunAsync("--controller=" + _controller.BaseAddress, "status", "shop/checkout");
+        var output = new StringWriter();
+        var fromEnv = await CanaryFlowCli.RunAsync(["list"], output, new StringWriter(),
+            name => name == "CANARYFLOW_CONTROLLER" ? _controller.BaseAddress.ToString() : null, CancellationToken.None);
+        var badEnv = await CanaryFlowCli.RunAsync(["list"], new StringWriter(), new StringWriter(),
+            name => name == "CANARYFLOW_CONTROLLER" ? "ftp://127.0.0.1/" : null, CancellationToken.None);
+        Assert.Equal(ExitCodes.Ok, before.Code);
+        Assert.Contains("shop/checkout  Progressing", before.Out);
+        Assert.Equal(ExitCodes.Ok, fromEnv);
+        Assert.Contains("shop/checkout", output.ToString());
+        Assert.Equal(ExitCodes.Usage, badEnv);
+    }
+
     [Theory]
     [InlineData()]
     [InlineData("deploy", "shop/checkout")]

@@ -41,7 +41,7 @@ public sealed class ClusterDemoLifecycleTests(EmptyPrometheus prometheus) : ICla
             Assert.Equal(0, (int?)Find(sandbox, ResourceKinds.Deployments, Ns, story.Name)!["spec"]!["replicas"]); // the canary waits, scaled down
             Assert.NotNull(Find(sandbox, ResourceKinds.DestinationRules, Ns, story.Name));
             Assert.Equal(new Seams.TrafficWeights(100, 0), CanaryWeights(sandbox, story.Name));
-            Assert.Equal(RolloutPhases.Succeeded, (string?)Find(sandbox, ResourceKinds.Canaries, Ns, story.Name)!["status"]!["phase"]);
+            Assert.Equal(CanaryFlow.Controller.Kubernetes.Status.CanaryStatusView.Initialized, (string?)Find(sandbox, ResourceKinds.Canaries, Ns, story.Name)!["status"]!["phase"]); // no rollout yet
         }
         var lease = Find(sandbox, ResourceKinds.Leases, Ns, ClusterObjects.LeaseName)!; // it acted as the elected leader
         Assert.False(string.IsNullOrEmpty((string?)lease["spec"]!["holderIdentity"]));

@@ -5,13 +5,14 @@ using CanaryFlow.Controller.Kubernetes.Deletion;
 using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Routing;
 using CanaryFlow.Controller.Seams;
+using CanaryFlow.Controller.Tests.Kubernetes.Servers;
 using k8s;
 using k8s.Autorest;
 
 namespace CanaryFlow.Controller.Tests.Kubernetes;
 
-/// <summary>Deleting a Canary gives the service back (Flagger's revertOnDeletion), through the sandbox over HTTP.</summary>
-public sealed class CanaryDeletionTests : SandboxTest
+/// <summary>Deleting a Canary gives the service back (Flagger's revertOnDeletion), on the sandbox and on the real API server.</summary>
+public abstract class CanaryDeletionContract(KubeServer server) : TwoServerTest(server)
 {
     private IKubernetes Client => Host.Client;
     private IWorkloadController Workloads => Host.Get<IWorkloadController>();
@@ -30,7 +31,7 @@ public sealed class CanaryDeletionTests : SandboxTest
     }
 
     private Task DeleteCanaryAsync() =>
-        Client.CustomObjects.DeleteNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, KubeTestHost.Ns, CanaryResource.Plural, "podinfo");
+        Client.CustomObjects.DeleteNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, "podinfo");
 
     private async Task<bool> ExistsAsync(Func<Task> read)
     {
@@ -39,11 +40,11 @@ public sealed class CanaryDeletionTests : SandboxTest
     }
 
     private Task<bool> CanaryExistsAsync() => ExistsAsync(() => Host.GetCanaryAsync("podinfo"));
-    private Task<bool> DeploymentExistsAsync(string name) => ExistsAsync(() => Client.AppsV1.ReadNamespacedDeploymentAsync(name, KubeTestHost.Ns));
+    private Task<bool> DeploymentExistsAsync(string name) => ExistsAsync(() => Client.AppsV1.ReadNamespacedDeploymentAsync(name, Ns));
     private Task<bool> CustomExistsAsync(string plural, string name) => ExistsAsync(() => Host.GetCustomAsync(plural, name));
 
     private async Task<List<string>> EventReasonsAsync() =>
-        (await Client.CoreV1.ListNamespacedEventAsync(KubeTestHost.Ns)).Items.Where(e => e.InvolvedObject.Kind == "Canary").Select(e => e.Reason ?? "").ToList();
+        (await Client.CoreV1.ListNamespacedEventAsync(Ns)).Items.Where(e => e.InvolvedObject.Kind == "Canary").Select(e => e.Reason ?? "").ToList();
 
     [Fact]
     public async Task Deleting_a_Canary_after_a_promotion_leaves_the_target_running_the_promoted_version_with_all_traffic()
@@ -51,12 +52,12 @@ public sealed class CanaryDeletionTests : SandboxTest
         var target = await Host.InitializedAsync();
         Assert.Contains(CanaryFinalizer.Name, (await Host.GetCanaryAsync("podinfo"))["metadata"]!["finalizers"]!.AsArray().Select(f => (string?)f));
         await PromoteAsync(target);
-        Assert.Equal(0, (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
+        Assert.Equal(0, (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Spec.Replicas);
 
         await DeleteCanaryAsync();
 
         await KubeTestHost.EventuallyAsync(async () => !await CanaryExistsAsync(), "the Canary is gone");
-        var restored = await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns);
+        var restored = await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns);
         Assert.Equal("podinfo:2", restored.Spec.Template.Spec.Containers[0].Image);
         Assert.Equal(2, restored.Spec.Replicas);
         Assert.Equal(2, restored.Status.AvailableReplicas);
@@ -65,7 +66,7 @@ public sealed class CanaryDeletionTests : SandboxTest
         Assert.False(await CustomExistsAsync(Istio.VirtualServices, "podinfo"));
         Assert.False(await CustomExistsAsync(Istio.DestinationRules, "podinfo"));
         // With no VirtualService the Service sends every request to the target's pods.
-        var service = await Client.CoreV1.ReadNamespacedServiceAsync("podinfo", KubeTestHost.Ns);
+        var service = await Client.CoreV1.ReadNamespacedServiceAsync("podinfo", Ns);
         Assert.All(service.Spec.Selector, s => Assert.Equal(s.Value, restored.Spec.Template.Metadata.Labels[s.Key]));
         Assert.Subset(new HashSet<string>(await EventReasonsAsync()), new HashSet<string> { "RevertingTarget", "TrafficReverted", "PrimaryDeleted", "Reverted" });
     }
@@ -81,15 +82,17 @@ public sealed class CanaryDeletionTests : SandboxTest
         Assert.True(await DeploymentExistsAsync("podinfo-primary"));
         Assert.True(await CustomExistsAsync(Istio.VirtualServices, "podinfo"));
         Assert.True(await CustomExistsAsync(Istio.DestinationRules, "podinfo"));
-        Assert.Equal(0, (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
-        Assert.Equal("canary", (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Template.Metadata.Labels["canaryflow.dev/track"]);
+        Assert.Equal(0, (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Spec.Replicas);
+        Assert.Equal("canary", (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Spec.Template.Metadata.Labels["canaryflow.dev/track"]);
         Assert.Contains("Deleted", await EventReasonsAsync());
         _ = target;
     }
 
     /// <summary>Routes to the service: one the user wrote with stable/canary subsets, one with a bare destination
     /// (CanaryFlow adds a subset and a canary destination to it), and routes elsewhere.</summary>
-    private const string UserSpec = """
+    private string UserSpec => UserSpecInDefault.Replace("podinfo.default.", $"podinfo.{Ns}.");
+
+    private const string UserSpecInDefault = """
         {"hosts":["podinfo.example.com"],"gateways":["public-gw"],"http":[
           {"name":"api","match":[{"uri":{"prefix":"/api"}}],"retries":{"attempts":3,"perTryTimeout":"2s","retryOn":"5xx"},"timeout":"10s",
            "route":[{"destination":{"host":"podinfo","subset":"stable","port":{"number":8080}},"weight":100,"headers":{"request":{"set":{"x-track":"yes"}}}},
@@ -108,7 +111,7 @@ public sealed class CanaryDeletionTests : SandboxTest
                 ["apiVersion"] = Istio.ApiVersion, ["kind"] = "VirtualService",
                 ["metadata"] = new JsonObject { ["name"] = "podinfo-vs", ["annotations"] = new JsonObject { ["owner"] = "team-a" } },
                 ["spec"] = JsonNode.Parse(UserSpec),
-            }, Istio.Group, Istio.Version, KubeTestHost.Ns, Istio.VirtualServices));
+            }, Istio.Group, Istio.Version, Ns, Istio.VirtualServices));
         await Router.SetWeightsAsync(target, 30, default); // mid-rollout: both routes split, the bare one rewritten
         var during = await Host.GetCustomAsync(Istio.VirtualServices, "podinfo-vs");
         Assert.Equal(2, during["spec"]!["http"]![1]!["route"]!.AsArray().Count);
@@ -117,11 +120,11 @@ public sealed class CanaryDeletionTests : SandboxTest
 
         await KubeTestHost.EventuallyAsync(async () => !await CanaryExistsAsync(), "the Canary is gone");
         var after = await Host.GetCustomAsync(Istio.VirtualServices, "podinfo-vs");
-        Assert.Equal(JsonNode.Parse(UserSpec)!.ToJsonString(), after["spec"]!.ToJsonString());
+        Assert.Equal(KubeTestHost.Canonical(JsonNode.Parse(UserSpec)), after["spec"]!.ToJsonString());
         Assert.Equal("team-a", (string?)after["metadata"]!["annotations"]!["owner"]);
         Assert.False(await CustomExistsAsync(Istio.DestinationRules, "podinfo")); // the one CanaryFlow created
         Assert.False(await DeploymentExistsAsync("podinfo-primary"));
-        Assert.Equal(2, (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Status.AvailableReplicas);
+        Assert.Equal(2, (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Status.AvailableReplicas);
     }
 
     [Fact]
@@ -134,23 +137,22 @@ public sealed class CanaryDeletionTests : SandboxTest
         });
         var tracked = Host.Get<CanaryFlow.Controller.Triggers.ITrackedTargets>();
         Assert.Single(await tracked.ListAsync(default));
-        Host.Sandbox.Deployments.FailReady(KubeTestHost.Ns, "podinfo");
+        Host.FailReady("podinfo");
 
         await DeleteCanaryAsync();
 
         await KubeTestHost.EventuallyAsync(async () => (await EventReasonsAsync()).Contains("RevertFailed"), "the failure is reported");
         Assert.True(await CanaryExistsAsync());
         Assert.Contains(CanaryFinalizer.Name, (await Host.GetCanaryAsync("podinfo"))["metadata"]!["finalizers"]!.AsArray().Select(f => (string?)f));
-        Assert.Equal(new TrafficWeights(100, 0), VirtualServiceRoutes.Read(await Host.GetCustomAsync(Istio.VirtualServices, "podinfo"), "podinfo", KubeTestHost.Ns));
+        Assert.Equal(new TrafficWeights(100, 0), VirtualServiceRoutes.Read(await Host.GetCustomAsync(Istio.VirtualServices, "podinfo"), "podinfo", Ns));
         Assert.True(await DeploymentExistsAsync("podinfo-primary"));
         Assert.Empty(await tracked.ListAsync(default)); // image pushes no longer change a target being given back
 
-        // Fixed (the pods can start now); a new rollout of the target makes the retry succeed.
-        Host.Sandbox.Deployments.FailReady(KubeTestHost.Ns, "podinfo", fail: false);
-        await Client.AppsV1.PatchNamespacedDeploymentAsync(new k8s.Models.V1Patch("""{"spec":{"replicas":3}}""", k8s.Models.V1Patch.PatchType.MergePatch), "podinfo", KubeTestHost.Ns);
+        // Fixed (its pods pass their probes now): the Deployment becomes available, and that change makes the retry succeed.
+        Host.FailReady("podinfo", fail: false);
         await KubeTestHost.EventuallyAsync(async () => !await CanaryExistsAsync(), "the Canary is gone once the target is available");
         Assert.False(await DeploymentExistsAsync("podinfo-primary"));
-        Assert.Equal(2, (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
+        Assert.Equal(2, (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Spec.Replicas);
         _ = target;
     }
 
@@ -165,12 +167,17 @@ public sealed class CanaryDeletionTests : SandboxTest
         await DeleteCanaryAsync();
         Assert.True(await CanaryExistsAsync()); // held by the finalizer while no controller runs
 
-        await using var next = await KubeTestHost.StartAsync(sharedSandbox: Host.Sandbox);
+        await using var next = await Host.StartBesideAsync();
         await next.StartWatcherAsync();
 
         await KubeTestHost.EventuallyAsync(async () => !await CanaryExistsAsync(), "the next controller finished the deletion");
         Assert.False(await DeploymentExistsAsync("podinfo-primary"));
         Assert.False(await CustomExistsAsync(Istio.VirtualServices, "podinfo"));
-        Assert.Equal(2, (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Status.AvailableReplicas);
+        Assert.Equal(2, (await Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Status.AvailableReplicas);
     }
 }
+
+public sealed class CanaryDeletionOnSandbox() : CanaryDeletionContract(KubeServer.Sandbox);
+
+[Trait("Category", RealControlPlane.Category)]
+public sealed class CanaryDeletionOnRealServer() : CanaryDeletionContract(KubeServer.Real);

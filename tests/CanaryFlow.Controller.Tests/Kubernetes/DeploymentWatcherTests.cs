@@ -1,19 +1,34 @@
 using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
 using CanaryFlow.Sandbox.Kubernetes;
+using CanaryFlow.Controller.Kubernetes.Watch;
+using CanaryFlow.Controller.Tests.Kubernetes.Servers;
 using k8s;
 using k8s.Models;
 using MassTransit.Testing;
 
 namespace CanaryFlow.Controller.Tests.Kubernetes;
 
-/// <summary>The Deployment watch turns pod-template revisions (and nothing else) into rollout requests, and survives a rough API server.</summary>
-public sealed class DeploymentWatcherTests : SandboxTest
+/// <summary>The Deployment watch turns pod-template revisions (and nothing else) into rollout requests; Canaries
+/// get conditions and Events. On the sandbox and on the real API server.</summary>
+public abstract class DeploymentWatcherContract(KubeServer server) : TwoServerTest(server)
 {
-    private List<RolloutRequested> Requested() =>
+    protected List<RolloutRequested> Requested() =>
         Host.Get<ITestHarness>().Published.Select<RolloutRequested>().Select(m => m.Context.Message).ToList();
 
-    private Task RequestedCountIsAsync(int n) => KubeTestHost.EventuallyAsync(() => Task.FromResult(Requested().Count >= n), $"{n} rollout requests");
+    protected Task RequestedCountIsAsync(int n) => KubeTestHost.EventuallyAsync(() => Task.FromResult(Requested().Count >= n), $"{n} rollout requests");
+
+    [Fact]
+    public async Task A_newly_adopted_canary_shows_Initialized_not_Succeeded_before_any_rollout()
+    {
+        await Host.InitializedAsync();
+        var status = (await Host.GetCanaryAsync("podinfo"))["status"]!;
+        Assert.Equal("Initialized", (string?)status["phase"]);
+        Assert.Equal(0, (int?)status["canaryWeight"]);
+        var ready = (status["conditions"] as JsonArray)!.OfType<JsonObject>().Single(c => (string?)c["type"] == "Ready");
+        Assert.Equal("True", (string?)ready["status"]);
+        Assert.Empty(Requested());
+    }
 
     [Fact]
     public async Task Each_pod_template_change_publishes_one_request_and_a_scale_change_none()
@@ -24,8 +39,8 @@ public sealed class DeploymentWatcherTests : SandboxTest
         await Host.SetImageAsync("podinfo", "podinfo:2");
         await RequestedCountIsAsync(1);
         var first = await Host.RevisionAsync("podinfo");
-        await Host.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"spec":{"replicas":7}}""", V1Patch.PatchType.MergePatch), "podinfo", KubeTestHost.Ns);
-        await Host.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"metadata":{"labels":{"touched":"yes"}}}""", V1Patch.PatchType.MergePatch), "podinfo", KubeTestHost.Ns);
+        await Host.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"spec":{"replicas":7}}""", V1Patch.PatchType.MergePatch), "podinfo", Ns);
+        await Host.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"metadata":{"labels":{"touched":"yes"}}}""", V1Patch.PatchType.MergePatch), "podinfo", Ns);
         await Host.SetImageAsync("podinfo", "podinfo:3");
         await RequestedCountIsAsync(2);
         var second = await Host.RevisionAsync("podinfo");
@@ -39,25 +54,6 @@ public sealed class DeploymentWatcherTests : SandboxTest
         Assert.Equal([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], requests[1].Plan.Steps);
         Assert.Equal(TimeSpan.FromSeconds(1), requests[1].Plan.AnalysisInterval);
         Assert.Equal(second, (string?)(await Host.GetCanaryAsync("podinfo"))["status"]!["trackedRevision"]);
-    }
-
-    [Fact]
-    public async Task Dropped_watches_and_a_410_Gone_are_survived_by_relisting()
-    {
-        await Host.InitializedAsync();
-        for (var i = 0; i < 3; i++) Host.Sandbox.Store.DropWatches();
-        Host.Sandbox.Store.Compact(); // the resourceVersion the watch resumes from is now too old
-        Host.Sandbox.Faults.Add(new Fault(500, 2, Method: "GET", PathContains: "/deployments"));
-
-        await Host.SetImageAsync("podinfo", "podinfo:2");
-        await RequestedCountIsAsync(1);
-        Assert.Equal(await Host.RevisionAsync("podinfo"), Assert.Single(Requested()).Revision);
-        Assert.True(Host.Sandbox.Store.ExpiredWatches >= 1, "the resumed watch met 410 Gone and relisted");
-
-        Host.Sandbox.Store.DropWatches();
-        await Host.SetImageAsync("podinfo", "podinfo:3");
-        await RequestedCountIsAsync(2);
-        Assert.Equal(2, Requested().Count);
     }
 
     [Fact]
@@ -76,9 +72,9 @@ public sealed class DeploymentWatcherTests : SandboxTest
         Assert.Equal("False", (string?)ready["status"]);
         Assert.Equal("InvalidSpec", (string?)ready["reason"]);
         Assert.Contains("\"error-budget\" is not a built-in metric", (string?)ready["message"]);
-        await KubeTestHost.EventuallyAsync(async () => (await Host.Client.CoreV1.ListNamespacedEventAsync(KubeTestHost.Ns)).Items
+        await KubeTestHost.EventuallyAsync(async () => (await Host.Client.CoreV1.ListNamespacedEventAsync(Ns)).Items
             .Any(e => e.Reason == "InvalidSpec" && e.Type == "Warning" && e.InvolvedObject.Name == "podinfo"), "Warning Event");
-        Assert.Null(await Host.Get<CanaryFlow.Controller.Kubernetes.Workloads.Deployments>().TryReadAsync(KubeTestHost.Ns, "podinfo-primary", default));
+        Assert.Null(await Host.Get<CanaryFlow.Controller.Kubernetes.Workloads.Deployments>().TryReadAsync(Ns, "podinfo-primary", default));
     }
 
     [Fact]
@@ -116,12 +112,87 @@ public sealed class DeploymentWatcherTests : SandboxTest
         await harness.Bus.Publish(new RolloutTransitioned(RolloutIds.ForTarget(target), Guid.NewGuid(), target, "abc", "def",
             RolloutPhases.Progressing, RolloutPhases.RollingBack, 20, 0, 1, 10, 3, 0, "3 failed checks", null, 4, DateTimeOffset.UtcNow));
 
-        await KubeTestHost.EventuallyAsync(async () => (await Host.Client.CoreV1.ListNamespacedEventAsync(KubeTestHost.Ns)).Items
+        await KubeTestHost.EventuallyAsync(async () => (await Host.Client.CoreV1.ListNamespacedEventAsync(Ns)).Items
             .Any(e => e.Reason == RolloutPhases.RollingBack), "RollingBack Event");
-        var ev = (await Host.Client.CoreV1.ListNamespacedEventAsync(KubeTestHost.Ns)).Items.Single(e => e.Reason == RolloutPhases.RollingBack);
+        var ev = (await Host.Client.CoreV1.ListNamespacedEventAsync(Ns)).Items.Single(e => e.Reason == RolloutPhases.RollingBack);
         Assert.Equal("Warning", ev.Type);
         Assert.Equal("Canary", ev.InvolvedObject.Kind);
+        Assert.Equal(((string?)(await Host.GetCanaryAsync("podinfo"))["metadata"]!["uid"]), ev.InvolvedObject.Uid);
+        Assert.Equal(Ns, ev.InvolvedObject.NamespaceProperty);
+        Assert.Equal("canaryflow.dev/controller", ev.ReportingComponent);
+        Assert.Equal("canaryflow", ev.Source.Component);
         Assert.Contains("Progressing -> RollingBack", ev.Message);
         Assert.Contains("3 failed checks", ev.Message);
     }
+
+    [Fact]
+    public async Task A_watch_resumed_from_a_compacted_resourceVersion_gets_410_Gone_then_relists_and_goes_on()
+    {
+        // Events: the real server serves their watches from etcd (no watch cache), so compaction makes it answer 410.
+        var stale = (await CreateEventAsync("first")).Metadata.ResourceVersion; // a list taken then, resumed later
+        await CreateEventAsync("second");
+        await Host.CompactAsync();
+        var listed = new List<IReadOnlyList<string>>();
+        using var log = new CanaryFlow.Controller.Tests.ChatOps.CapturingLoggerProvider();
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var watch = new ResilientWatch<Corev1Event>("events",
+            async ct =>
+            {
+                if (listed.Count == 0) return ([], stale);
+                var list = await Host.Client.CoreV1.ListNamespacedEventAsync(Ns, cancellationToken: ct);
+                return (list.Items.ToList(), list.Metadata.ResourceVersion);
+            },
+            (rv, onError, ct) => Host.Client.CoreV1.WatchListNamespacedEventAsync(Ns, resourceVersion: rv, onError: onError, cancellationToken: ct),
+            e => e.Metadata.ResourceVersion, TimeProvider.System, TimeSpan.FromMilliseconds(500), log.CreateLogger("events watch"));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var running = watch.RunAsync(items => { listed.Add(items.Select(e => e.Metadata.Name).Order().ToList()); return Task.CompletedTask; },
+            (type, e) => { seen.Enqueue($"{type} {e.Metadata.Name}"); return Task.CompletedTask; }, stop.Token);
+        try { await KubeTestHost.EventuallyAsync(() => Task.FromResult(listed.Count >= 2), "relisted after 410 Gone"); }
+        catch (Xunit.Sdk.XunitException e) { throw new Xunit.Sdk.XunitException($"{e.Message}; lists {watch.Lists}; log:\n{log.All}"); }
+        await CreateEventAsync("third");
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult(seen.Contains("Added third")), "the event after the relist");
+        await stop.CancelAsync();
+        await running;
+
+        Assert.Equal(2, watch.Lists);
+        Assert.Equal(["first", "second"], listed[1]);
+        Assert.DoesNotContain("Added first", seen); // the relist had it: no replay
+    }
+
+    private Task<Corev1Event> CreateEventAsync(string name) => Host.Client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
+    {
+        Metadata = new V1ObjectMeta { Name = name },
+        InvolvedObject = new V1ObjectReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = "web", NamespaceProperty = Ns },
+        Reason = "Tested", Message = name, Type = "Normal", FirstTimestamp = DateTime.UtcNow, LastTimestamp = DateTime.UtcNow, Count = 1,
+        Source = new V1EventSource { Component = "canaryflow-tests" },
+    }, Ns);
 }
+
+/// <summary>The watch on the sandbox, plus what only the sandbox can do to it (drop streams, compact, inject 500s).</summary>
+public sealed class DeploymentWatcherOnSandbox() : DeploymentWatcherContract(KubeServer.Sandbox)
+{
+    [Fact]
+    public async Task Dropped_watches_and_a_410_Gone_are_survived_by_relisting()
+    {
+        await Host.InitializedAsync();
+        Host.Sandbox.Faults.Add(new Fault(500, 2, Method: "GET", PathContains: "/deployments"));
+        for (var i = 0; i < 3; i++) Host.Sandbox.Store.DropWatches();
+        // Something changes while the watch is away, then history is compacted: the version it resumes from is too old.
+        Host.Sandbox.Store.Create(ResourceKinds.Leases, Ns, new JsonObject { ["metadata"] = new JsonObject { ["name"] = "meanwhile" }, ["spec"] = new JsonObject() });
+        Host.Sandbox.Store.Compact();
+
+        await Host.SetImageAsync("podinfo", "podinfo:2");
+        await RequestedCountIsAsync(1);
+        Assert.Equal(await Host.RevisionAsync("podinfo"), Assert.Single(Requested()).Revision);
+        Assert.True(Host.Sandbox.Store.ExpiredWatches >= 1, "the resumed watch met 410 Gone and relisted");
+
+        Host.Sandbox.Store.DropWatches();
+        await Host.SetImageAsync("podinfo", "podinfo:3");
+        await RequestedCountIsAsync(2);
+        Assert.Equal(2, Requested().Count);
+    }
+}
+
+[Trait("Category", RealControlPlane.Category)]
+public sealed class DeploymentWatcherOnRealServer() : DeploymentWatcherContract(KubeServer.Real);

@@ -24,7 +24,7 @@ namespace CanaryFlow.Controller.Tests.Kubernetes;
 /// (<c>AddCanaryFlowKubernetes</c> from configuration, the real KubernetesClient through a kubeconfig),
 /// with short durations so that the tests run quickly.
 /// </summary>
-public sealed class KubeTestHost : IAsyncDisposable
+public sealed partial class KubeTestHost : IAsyncDisposable
 {
     public const string Ns = "default";
 
@@ -32,9 +32,13 @@ public sealed class KubeTestHost : IAsyncDisposable
     private readonly SandboxKubernetesServer? _sandbox;
     private readonly RealControlPlane? _real;
 
-    private KubeTestHost(SandboxKubernetesServer? sandbox, RealControlPlane? real, string ns, FakeKubelet? kubelet, ServiceProvider services, bool ownsSandbox)
+    private readonly bool _ownsNamespace;
+
+    private KubeTestHost(SandboxKubernetesServer? sandbox, RealControlPlane? real, string ns, FakeKubelet? kubelet, ServiceProvider services, bool ownsSandbox,
+        bool ownsNamespace = true)
     {
         _ownsSandbox = ownsSandbox;
+        _ownsNamespace = ownsNamespace;
         _sandbox = sandbox;
         _real = real;
         Namespace = ns;
@@ -217,7 +221,7 @@ public sealed class KubeTestHost : IAsyncDisposable
         foreach (var s in _started) await s.StopAsync(CancellationToken.None);
         await Services.DisposeAsync();
         if (Kubelet is not null) await Kubelet.DisposeAsync();
-        if (_real is not null) await _real.DeleteNamespaceAsync(Namespace);
+        if (_real is not null && _ownsNamespace) await _real.DeleteNamespaceAsync(Namespace);
         if (_ownsSandbox && _sandbox is not null) await _sandbox.DisposeAsync();
     }
 }

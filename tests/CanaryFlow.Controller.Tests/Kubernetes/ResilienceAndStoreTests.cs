@@ -1,6 +1,9 @@
 using System.Net;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes.Leadership;
+using CanaryFlow.Controller.Kubernetes.Model;
+using CanaryFlow.Controller.Kubernetes.Status;
+using CanaryFlow.Controller.Tests.Kubernetes.Servers;
 using CanaryFlow.Controller.Rollouts;
 using CanaryFlow.Controller.Seams;
 using CanaryFlow.Sandbox.Kubernetes;
@@ -12,36 +15,28 @@ using Microsoft.Extensions.Hosting;
 
 namespace CanaryFlow.Controller.Tests.Kubernetes;
 
-/// <summary>Injected faults, durable rollout state in the Canary status, and leader election on a Lease.</summary>
-public sealed class ResilienceAndStoreTests : SandboxTest
+/// <summary>Durable rollout state in the Canary status (optimistic concurrency) and leader election on a Lease, on both servers.</summary>
+public abstract class StoreAndLeaseContract(KubeServer server) : TwoServerTest(server)
 {
     [Fact]
-    public async Task Weight_changes_survive_injected_500s_429s_and_409s()
+    public async Task A_status_write_raced_by_another_writer_gets_409_and_is_applied_again_to_a_fresh_read()
     {
-        var target = await Host.InitializedAsync();
-        var router = Host.Get<ITrafficRouter>();
-        var injectedBefore = Host.Sandbox.Faults.Injected;
-        Host.Sandbox.Faults.Add(new Fault(429, 1, Method: "GET", PathContains: "/virtualservices/", RetryAfterSeconds: 1));
-        Host.Sandbox.Faults.Add(new Fault(500, 2, Method: "PATCH", PathContains: "/virtualservices/"));
-        Host.Sandbox.Faults.Add(new Fault(409, 1, Method: "PATCH", PathContains: "/virtualservices/"));
+        await Host.CreateCanaryAsync("podinfo", "podinfo");
+        var attempts = 0;
 
-        await router.SetWeightsAsync(target, 40, default);
+        await Host.Get<CanaryStatusWriter>().UpdateAsync(Ns, "podinfo", (_, status) =>
+        {
+            // Another writer lands between this read and its write: the write carries a stale resourceVersion.
+            if (++attempts == 1)
+                Host.Client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch("""{"status":{"message":"other writer"}}""", V1Patch.PatchType.MergePatch),
+                    CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, "podinfo").GetAwaiter().GetResult();
+            status["canaryWeight"] = 30;
+        }, default);
 
-        Assert.Equal(4, Host.Sandbox.Faults.Injected - injectedBefore);
-        Assert.Equal(new TrafficWeights(60, 40), await router.GetWeightsAsync(target, default));
-    }
-
-    [Fact]
-    public async Task Retries_are_bounded_a_dead_API_server_surfaces_as_an_error()
-    {
-        await Host.CreateDeploymentAsync("web", "web:1");
-        var injectedBefore = Host.Sandbox.Faults.Injected;
-        Host.Sandbox.Faults.Add(new Fault(503, 1000, Method: "GET"));
-
-        var e = await Assert.ThrowsAsync<HttpOperationException>(() => Host.Client.AppsV1.ReadNamespacedDeploymentAsync("web", KubeTestHost.Ns));
-
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, e.Response.StatusCode);
-        Assert.Equal(5, Host.Sandbox.Faults.Injected - injectedBefore); // one try and MaxRetries (4) retries, no more
+        Assert.Equal(2, attempts); // the first write was refused (409) and the change applied again
+        var status = (await Host.GetCanaryAsync("podinfo"))["status"]!;
+        Assert.Equal(30, (int?)status["canaryWeight"]);
+        Assert.Equal("other writer", (string?)status["message"]);
     }
 
     [Fact]
@@ -85,8 +80,8 @@ public sealed class ResilienceAndStoreTests : SandboxTest
     public async Task A_second_replica_takes_the_lease_when_the_leader_stops()
     {
         var election = new Dictionary<string, string?> { ["Kubernetes:LeaderElection"] = "true" };
-        await using var a = await KubeTestHost.StartAsync(settings: new(election) { ["Kubernetes:Identity"] = "replica-a" }, sharedSandbox: Host.Sandbox);
-        await using var b = await KubeTestHost.StartAsync(settings: new(election) { ["Kubernetes:Identity"] = "replica-b" }, sharedSandbox: Host.Sandbox);
+        await using var a = await Host.StartBesideAsync(new(election) { ["Kubernetes:Identity"] = "replica-a" });
+        await using var b = await Host.StartBesideAsync(new(election) { ["Kubernetes:Identity"] = "replica-b" });
         var leaderA = a.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
         var leaderB = b.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
 
@@ -98,12 +93,12 @@ public sealed class ResilienceAndStoreTests : SandboxTest
 
         await leaderA.StopAsync(default);
         Assert.True(termA.IsCancellationRequested); // A stops acting at once
-        var released = await Host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
+        var released = await Host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", Ns);
         Assert.NotEqual("replica-a", released.Spec.HolderIdentity); // handed back on a graceful stop
         await leaderB.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
         Assert.True(leaderB.IsLeader);
         Assert.False(leaderA.IsLeader);
-        var lease = await Host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
+        var lease = await Host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", Ns);
         Assert.Equal("replica-b", lease.Spec.HolderIdentity);
 
         // The fence: the replica that lost the lease can no longer write; the new leader can.
@@ -113,10 +108,69 @@ public sealed class ResilienceAndStoreTests : SandboxTest
     }
 
     [Fact]
+    public async Task A_standby_takes_the_lease_of_a_leader_that_died_once_it_expires()
+    {
+        var now = DateTime.UtcNow;
+        await Host.Client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
+        {
+            Metadata = new V1ObjectMeta { Name = "canaryflow-leader" },
+            Spec = new V1LeaseSpec { HolderIdentity = "crashed-replica", LeaseDurationSeconds = 2, AcquireTime = now, RenewTime = now, LeaseTransitions = 3 },
+        }, Ns);
+        await using var b = await Host.StartBesideAsync(new() { ["Kubernetes:LeaderElection"] = "true", ["Kubernetes:Identity"] = "replica-b" });
+        var leaderB = b.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
+
+        await leaderB.StartAsync(default);
+        Assert.False(leaderB.IsLeader); // the crashed leader's lease is still valid
+        await leaderB.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
+
+        var lease = await Host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", Ns);
+        Assert.Equal("replica-b", lease.Spec.HolderIdentity);
+        Assert.Equal(4, lease.Spec.LeaseTransitions);
+        await leaderB.StopAsync(default);
+    }
+}
+
+public sealed class StoreAndLeaseOnSandbox() : StoreAndLeaseContract(KubeServer.Sandbox);
+
+[Trait("Category", RealControlPlane.Category)]
+public sealed class StoreAndLeaseOnRealServer() : StoreAndLeaseContract(KubeServer.Real);
+
+/// <summary>Faults injected by the sandbox (no real counterpart): retries, their bound, and a leader cut off from its Lease.</summary>
+public sealed class InjectedFaultTests() : TwoServerTest(KubeServer.Sandbox)
+{
+    [Fact]
+    public async Task Weight_changes_survive_injected_500s_429s_and_409s()
+    {
+        var target = await Host.InitializedAsync();
+        var router = Host.Get<ITrafficRouter>();
+        var injectedBefore = Host.Sandbox.Faults.Injected;
+        Host.Sandbox.Faults.Add(new Fault(429, 1, Method: "GET", PathContains: "/virtualservices/", RetryAfterSeconds: 1));
+        Host.Sandbox.Faults.Add(new Fault(500, 2, Method: "PATCH", PathContains: "/virtualservices/"));
+        Host.Sandbox.Faults.Add(new Fault(409, 1, Method: "PATCH", PathContains: "/virtualservices/"));
+
+        await router.SetWeightsAsync(target, 40, default);
+
+        Assert.Equal(4, Host.Sandbox.Faults.Injected - injectedBefore);
+        Assert.Equal(new TrafficWeights(60, 40), await router.GetWeightsAsync(target, default));
+    }
+
+    [Fact]
+    public async Task Retries_are_bounded_a_dead_API_server_surfaces_as_an_error()
+    {
+        await Host.CreateDeploymentAsync("web", "web:1");
+        var injectedBefore = Host.Sandbox.Faults.Injected;
+        Host.Sandbox.Faults.Add(new Fault(503, 1000, Method: "GET"));
+
+        var e = await Assert.ThrowsAsync<HttpOperationException>(() => Host.Client.AppsV1.ReadNamespacedDeploymentAsync("web", Ns));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, e.Response.StatusCode);
+        Assert.Equal(5, Host.Sandbox.Faults.Injected - injectedBefore); // one try and MaxRetries (4) retries, no more
+    }
+
+    [Fact]
     public async Task A_leader_that_cannot_renew_within_the_renew_deadline_stops_writing_and_leads_again_once_it_can()
     {
-        await using var a = await KubeTestHost.StartAsync(settings: new() { ["Kubernetes:LeaderElection"] = "true", ["Kubernetes:Identity"] = "replica-a" },
-            sharedSandbox: Host.Sandbox);
+        await using var a = await Host.StartBesideAsync(new() { ["Kubernetes:LeaderElection"] = "true", ["Kubernetes:Identity"] = "replica-a" });
         var leaderA = a.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
         await leaderA.StartAsync(default);
         await leaderA.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
@@ -135,29 +189,6 @@ public sealed class ResilienceAndStoreTests : SandboxTest
         Assert.False(leaderA.LeadershipToken.IsCancellationRequested);
         await a.CreateDeploymentAsync("leading-again", "x:1");
         await leaderA.StopAsync(default);
-    }
-
-    [Fact]
-    public async Task A_standby_takes_the_lease_of_a_leader_that_died_once_it_expires()
-    {
-        var now = DateTime.UtcNow;
-        await Host.Client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
-        {
-            Metadata = new V1ObjectMeta { Name = "canaryflow-leader" },
-            Spec = new V1LeaseSpec { HolderIdentity = "crashed-replica", LeaseDurationSeconds = 2, AcquireTime = now, RenewTime = now, LeaseTransitions = 3 },
-        }, KubeTestHost.Ns);
-        await using var b = await KubeTestHost.StartAsync(settings: new() { ["Kubernetes:LeaderElection"] = "true", ["Kubernetes:Identity"] = "replica-b" },
-            sharedSandbox: Host.Sandbox);
-        var leaderB = b.Services.GetServices<IHostedService>().OfType<LeaseLeadership>().Single();
-
-        await leaderB.StartAsync(default);
-        Assert.False(leaderB.IsLeader); // the crashed leader's lease is still valid
-        await leaderB.WaitForLeadershipAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
-
-        var lease = await Host.Client.CoordinationV1.ReadNamespacedLeaseAsync("canaryflow-leader", KubeTestHost.Ns);
-        Assert.Equal("replica-b", lease.Spec.HolderIdentity);
-        Assert.Equal(4, lease.Spec.LeaseTransitions);
-        await leaderB.StopAsync(default);
     }
 }
 

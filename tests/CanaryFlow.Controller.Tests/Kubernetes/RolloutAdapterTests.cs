@@ -5,12 +5,13 @@ using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Routing;
 using CanaryFlow.Controller.Rollouts;
 using CanaryFlow.Controller.Seams;
+using CanaryFlow.Controller.Tests.Kubernetes.Servers;
 using k8s;
 
 namespace CanaryFlow.Controller.Tests.Kubernetes;
 
-/// <summary>The adapters driven as the rollout saga drives them, against the sandbox API server.</summary>
-public sealed class RolloutAdapterTests : SandboxTest
+/// <summary>The adapters driven as the rollout saga drives them, on the sandbox and on the real API server.</summary>
+public abstract class RolloutAdapterContract(KubeServer server) : TwoServerTest(server)
 {
     private IWorkloadController Workloads => Host.Get<IWorkloadController>();
     private ITrafficRouter Router => Host.Get<ITrafficRouter>();
@@ -20,18 +21,18 @@ public sealed class RolloutAdapterTests : SandboxTest
     {
         var target = await Host.InitializedAsync();
 
-        var primary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", KubeTestHost.Ns);
+        var primary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", Ns);
         Assert.Equal("podinfo:1", primary.Spec.Template.Spec.Containers[0].Image);
         Assert.Equal("stable", primary.Spec.Template.Metadata.Labels["canaryflow.dev/track"]);
         await KubeTestHost.EventuallyAsync(async () =>
-            (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas == 0, "canary scaled to zero");
-        var canaryPods = (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Template.Metadata.Labels;
+            (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Spec.Replicas == 0, "canary scaled to zero");
+        var canaryPods = (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Spec.Template.Metadata.Labels;
         Assert.Equal("canary", canaryPods["canaryflow.dev/track"]);
 
         var rule = await Host.GetCustomAsync(Istio.DestinationRules, "podinfo");
         Assert.Equal(["stable", "canary"], rule["spec"]!["subsets"]!.AsArray().Select(s => (string)s!["name"]!));
         Assert.Equal(new TrafficWeights(100, 0), await Router.GetWeightsAsync(target, default));
-        Assert.Equal("podinfo", (await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo", KubeTestHost.Ns)).Spec.Selector["app"]);
+        Assert.Equal("podinfo", (await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo", Ns)).Spec.Selector["app"]);
 
         var canary = await Host.GetCanaryAsync("podinfo");
         Assert.Equal(await Host.RevisionAsync("podinfo"), (string?)canary["status"]!["stableRevision"]);
@@ -50,7 +51,7 @@ public sealed class RolloutAdapterTests : SandboxTest
         await Host.SetImageAsync("podinfo", "podinfo:2");
         var revision = await Host.RevisionAsync("podinfo");
         Assert.True((await Workloads.PrepareCanaryAsync(target, revision, default)).Succeeded);
-        Assert.Equal(2, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Status.AvailableReplicas);
+        Assert.Equal(2, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Status.AvailableReplicas);
 
         var store = Host.Get<IRolloutStore>();
         var state = new RolloutState { CorrelationId = RolloutIds.ForTarget(target), Target = target, Revision = revision, CurrentState = RolloutPhases.Progressing };
@@ -73,9 +74,9 @@ public sealed class RolloutAdapterTests : SandboxTest
         await stop.CancelAsync();
         await watching;
         Assert.Equal([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 0], seen.ToArray());
-        var primary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", KubeTestHost.Ns);
+        var primary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", Ns);
         Assert.Equal("podinfo:2", primary.Spec.Template.Spec.Containers[0].Image);
-        Assert.Equal(0, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
+        Assert.Equal(0, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Spec.Replicas);
         Assert.Equal(new TrafficWeights(100, 0), await Router.GetWeightsAsync(target, default));
     }
 
@@ -92,8 +93,8 @@ public sealed class RolloutAdapterTests : SandboxTest
 
         Assert.Equal(new TrafficWeights(70, 30), before);
         Assert.Equal(new TrafficWeights(100, 0), await Router.GetWeightsAsync(target, default));
-        Assert.Equal(0, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
-        Assert.Equal("podinfo:1", (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", KubeTestHost.Ns)).Spec.Template.Spec.Containers[0].Image);
+        Assert.Equal(0, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Spec.Replicas);
+        Assert.Equal("podinfo:1", (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", Ns)).Spec.Template.Spec.Containers[0].Image);
     }
 
     [Fact]
@@ -106,9 +107,9 @@ public sealed class RolloutAdapterTests : SandboxTest
         await Host.SetImageAsync("podinfo", "podinfo:2");
         Assert.True((await Workloads.PrepareCanaryAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
 
-        var baseline = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-baseline", KubeTestHost.Ns);
-        var canary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns);
-        var primary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", KubeTestHost.Ns);
+        var baseline = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-baseline", Ns);
+        var canary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns);
+        var primary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-primary", Ns);
         Assert.Equal("podinfo:1", baseline.Spec.Template.Spec.Containers[0].Image); // the stable version
         Assert.Equal(canary.Spec.Replicas, baseline.Spec.Replicas);
         Assert.Equal("stable", baseline.Spec.Template.Metadata.Labels["canaryflow.dev/track"]);
@@ -118,7 +119,7 @@ public sealed class RolloutAdapterTests : SandboxTest
         Assert.Equal("true", baseline.Spec.Selector.MatchLabels["canaryflow.dev/baseline"]);
 
         await Workloads.ScaleCanaryToZeroAsync(target, default);
-        Assert.Equal(0, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-baseline", KubeTestHost.Ns)).Spec.Replicas);
+        Assert.Equal(0, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-baseline", Ns)).Spec.Replicas);
     }
 
     [Fact]
@@ -129,22 +130,22 @@ public sealed class RolloutAdapterTests : SandboxTest
         var revision = await Host.RevisionAsync("podinfo");
         Assert.True((await Workloads.PrepareCanaryAsync(target, revision, default)).Succeeded);
         await Router.SetWeightsAsync(target, 100, default);
-        Host.Sandbox.Deployments.FailReady(KubeTestHost.Ns, "podinfo-primary");
+        Host.FailReady("podinfo-primary");
 
         var result = await Workloads.PromoteStableAsync(target, revision, default);
 
         Assert.False(result.Succeeded);
         Assert.Contains("podinfo-primary", result.Reason);
         Assert.Equal(new TrafficWeights(0, 100), await Router.GetWeightsAsync(target, default));
-        Assert.Equal(2, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Replicas);
+        Assert.Equal(2, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Spec.Replicas);
     }
 
     [Fact]
     public async Task Routing_objects_deleted_behind_the_controllers_back_are_created_again()
     {
         var target = await Host.InitializedAsync();
-        await Host.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(Istio.Group, Istio.Version, KubeTestHost.Ns, Istio.VirtualServices, "podinfo");
-        await Host.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(Istio.Group, Istio.Version, KubeTestHost.Ns, Istio.DestinationRules, "podinfo");
+        await Host.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(Istio.Group, Istio.Version, Ns, Istio.VirtualServices, "podinfo");
+        await Host.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(Istio.Group, Istio.Version, Ns, Istio.DestinationRules, "podinfo");
 
         await Router.SetWeightsAsync(target, 20, default);
 
@@ -179,7 +180,7 @@ public sealed class RolloutAdapterTests : SandboxTest
                 ["apiVersion"] = Istio.ApiVersion, ["kind"] = "VirtualService",
                 ["metadata"] = new JsonObject { ["name"] = "podinfo-vs", ["annotations"] = new JsonObject { ["owner"] = "team-a" } },
                 ["spec"] = JsonNode.Parse(userSpec),
-            }, Istio.Group, Istio.Version, KubeTestHost.Ns, Istio.VirtualServices));
+            }, Istio.Group, Istio.Version, Ns, Istio.VirtualServices));
 
         await Router.SetWeightsAsync(target, 30, default);
 
@@ -187,21 +188,26 @@ public sealed class RolloutAdapterTests : SandboxTest
         var expected = JsonNode.Parse(userSpec)!;
         expected["http"]![0]!["route"]![0]!["weight"] = 70;
         expected["http"]![0]!["route"]![1]!["weight"] = 30;
-        Assert.Equal(expected.ToJsonString(), after["spec"]!.ToJsonString());
+        Assert.Equal(KubeTestHost.Canonical(expected), after["spec"]!.ToJsonString());
         Assert.Equal("team-a", (string?)after["metadata"]!["annotations"]!["owner"]);
         Assert.Null(await Host.Get<CanaryFlow.Controller.Kubernetes.Api.CanaryApi>()
-            .GetCustomAsync(Istio.Group, Istio.Version, KubeTestHost.Ns, Istio.VirtualServices, "podinfo", default)); // none of its own
+            .GetCustomAsync(Istio.Group, Istio.Version, Ns, Istio.VirtualServices, "podinfo", default)); // none of its own
     }
 }
 
+public sealed class RolloutAdaptersOnSandbox() : RolloutAdapterContract(KubeServer.Sandbox);
+
+[Trait("Category", RealControlPlane.Category)]
+public sealed class RolloutAdaptersOnRealServer() : RolloutAdapterContract(KubeServer.Real);
+
 /// <summary>Adapters at the edges: a canary that never becomes ready, image triggers.</summary>
-public sealed class WorkloadEdgeTests : SandboxTest
+public abstract class WorkloadEdgeContract(KubeServer server) : TwoServerTest(server)
 {
     [Fact]
     public async Task A_canary_that_never_becomes_ready_fails_preparation_within_its_progress_deadline()
     {
         var target = await Host.InitializedAsync(new JsonObject { ["analysis"] = new JsonObject { ["progressDeadlineSeconds"] = 1 } });
-        Host.Sandbox.Deployments.FailReady(KubeTestHost.Ns, "podinfo");
+        Host.FailReady("podinfo");
         await Host.SetImageAsync("podinfo", "podinfo:crashloop");
 
         var result = await Host.Get<IWorkloadController>().PrepareCanaryAsync(target, await Host.RevisionAsync("podinfo"), default);
@@ -230,6 +236,11 @@ public sealed class WorkloadEdgeTests : SandboxTest
         Assert.True(await updater.SetImageAsync(target, "app", "ghcr.io/acme/podinfo:1.2.0", default));
         Assert.False(await updater.SetImageAsync(target, "app", "ghcr.io/acme/podinfo:1.2.0", default));
         await Assert.ThrowsAsync<InvalidOperationException>(() => updater.SetImageAsync(target, "sidecar", "x:1", default));
-        Assert.Equal("ghcr.io/acme/podinfo:1.2.0", (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", KubeTestHost.Ns)).Spec.Template.Spec.Containers[0].Image);
+        Assert.Equal("ghcr.io/acme/podinfo:1.2.0", (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Spec.Template.Spec.Containers[0].Image);
     }
 }
+
+public sealed class WorkloadEdgesOnSandbox() : WorkloadEdgeContract(KubeServer.Sandbox);
+
+[Trait("Category", RealControlPlane.Category)]
+public sealed class WorkloadEdgesOnRealServer() : WorkloadEdgeContract(KubeServer.Real);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using CanaryFlow.Controller.Kubernetes.Model;
+using CanaryFlow.Controller.Tests.Infrastructure;
 using CanaryFlow.Sandbox.Kubernetes;
 using k8s;
 using k8s.Autorest;

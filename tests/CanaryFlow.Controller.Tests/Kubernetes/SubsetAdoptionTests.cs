@@ -8,6 +8,7 @@ using CanaryFlow.Controller.Kubernetes.Workloads;
 using CanaryFlow.Controller.Seams;
 using CanaryFlow.Controller.Tests.Infrastructure;
 using CanaryFlow.Controller.Tests.Observability;
+using CanaryFlow.Controller.Tests.Kubernetes.Servers;
 using k8s;
 using k8s.Models;
 
@@ -18,19 +19,14 @@ namespace CanaryFlow.Controller.Tests.Kubernetes;
 /// and ISTIO_MUTUAL, a VirtualService splitting 90/10 between them) loaded into the sandbox as written and
 /// adopted by the example's own Canary: only route weights and the two subsets' labels ever change.
 /// </summary>
-public sealed class SubsetAdoptionTests : IAsyncLifetime
+public abstract class SubsetAdoptionContract(KubeServer server) : TwoServerTest(server)
 {
-    private const string Ns = "shop";
     private const string Track = "canaryflow.dev/track";
-    private static readonly RolloutTarget Checkout = new(Ns, "checkout-service");
     private static readonly RouteSubsets VersionSubsets = new("v1", "v2");
 
-    private KubeTestHost Host = null!;
-    private IWorkloadController Workloads => Host.Get<IWorkloadController>();
-    private ITrafficRouter Router => Host.Get<ITrafficRouter>();
-
-    public async Task InitializeAsync() => Host = await KubeTestHost.StartAsync(new() { ["Kubernetes:Namespaces:0"] = Ns });
-    public async Task DisposeAsync() => await Host.DisposeAsync();
+    private RolloutTarget Checkout => new(Ns, "checkout-service");
+    protected IWorkloadController Workloads => Host.Get<IWorkloadController>();
+    protected ITrafficRouter Router => Host.Get<ITrafficRouter>();
 
     [Fact]
     public async Task The_example_v1_v2_objects_are_adopted_and_a_full_rollout_changes_only_route_weights_and_subset_labels()
@@ -67,10 +63,12 @@ public sealed class SubsetAdoptionTests : IAsyncLifetime
     public async Task A_rollback_on_adopted_v1_v2_subsets_leaves_all_traffic_on_v1_and_the_canary_at_zero()
     {
         var (ruleBefore, vsBefore) = await LoadExampleAsync();
-        // The rule changed by someone else while CanaryFlow re-points its subsets: 409, re-read, patch again.
-        Host.Sandbox.Faults.Add(new CanaryFlow.Sandbox.Kubernetes.Fault(409, 1, Method: "PATCH", PathContains: "/destinationrules/"));
         await InitializedAsync("checkout-service");
-        Assert.Equal(1, Host.Sandbox.Faults.Injected);
+        await RollBackAsync(ruleBefore, vsBefore);
+    }
+
+    protected async Task RollBackAsync(JsonObject ruleBefore, JsonObject vsBefore)
+    {
         await Host.SetImageAsync("checkout-service", "registry.example.com/shop/checkout-service:bad", Ns);
         Assert.True((await Workloads.PrepareCanaryAsync(Checkout, await Host.RevisionAsync("checkout-service", Ns), default)).Succeeded);
         await Router.SetWeightsAsync(Checkout, 30, default);
@@ -96,7 +94,7 @@ public sealed class SubsetAdoptionTests : IAsyncLifetime
             "the checkout Canary reported InvalidSpec");
         var ready = Ready(await GetCanaryAsync("checkout-service"))!;
         Assert.Equal("False", (string?)ready["status"]);
-        Assert.Equal("DestinationRule shop/checkout-service has no subset named 'v2'", (string?)ready["message"]);
+        Assert.Equal($"DestinationRule {Ns}/checkout-service has no subset named 'v2'", (string?)ready["message"]);
         var events = await Host.Client.CoreV1.ListNamespacedEventAsync(Ns);
         var warning = Assert.Single(events.Items, e => e.InvolvedObject.Name == "checkout-service" && e.Reason == "InvalidSpec");
         Assert.Equal("Warning", warning.Type);
@@ -166,10 +164,12 @@ public sealed class SubsetAdoptionTests : IAsyncLifetime
 
     /// <summary>Creates the example's Deployment, Service, DestinationRule, VirtualService and Canary as written
     /// (the kinds the sandbox serves); returns the rule and the VirtualService as the server stored them.</summary>
-    private async Task<(JsonObject Rule, JsonObject VirtualService)> LoadExampleAsync(Action<JsonObject>? editRule = null, Action<JsonObject>? editCanary = null)
+    protected async Task<(JsonObject Rule, JsonObject VirtualService)> LoadExampleAsync(Action<JsonObject>? editRule = null, Action<JsonObject>? editCanary = null)
     {
         var file = Path.Combine(RepositoryRoot.Path, "manifests", "examples", "checkout-service.yaml");
-        var docs = RenderedManifests.Split("checkout-service.yaml", await File.ReadAllTextAsync(file));
+        // The example's namespace is "shop"; each test has its own.
+        var yaml = (await File.ReadAllTextAsync(file)).Replace("namespace: shop", $"namespace: {Ns}").Replace("checkout-service.shop.svc", $"checkout-service.{Ns}.svc");
+        var docs = RenderedManifests.Split("checkout-service.yaml", yaml);
         await Host.Client.AppsV1.CreateNamespacedDeploymentAsync(KubernetesYaml.Deserialize<V1Deployment>(docs.Single(d => d.Kind == "Deployment").Yaml), Ns);
         await Host.Client.CoreV1.CreateNamespacedServiceAsync(KubernetesYaml.Deserialize<V1Service>(docs.Single(d => d.Kind == "Service").Yaml), Ns);
         var rule = docs.Single(d => d.Kind == "DestinationRule").Json;
@@ -199,16 +199,17 @@ public sealed class SubsetAdoptionTests : IAsyncLifetime
     private static IEnumerable<string> SubsetLabels() =>
         [new JsonObject { [Track] = "stable" }.ToJsonString(), new JsonObject { [Track] = "canary" }.ToJsonString()];
 
-    // What the server changes on every write (the version and the spec's generation), removed for comparison.
+    // What the server changes on every write (the version, the spec's generation, its managedFields), removed for comparison.
     private static JsonObject Normalised(JsonObject obj)
     {
         var copy = obj.DeepClone().AsObject();
         copy["metadata"]!.AsObject().Remove("resourceVersion");
         copy["metadata"]!.AsObject().Remove("generation");
+        copy["metadata"]!.AsObject().Remove("managedFields"); // the real server's record of who wrote what, and when
         return copy;
     }
 
-    private async Task InitializedAsync(string canary)
+    protected async Task InitializedAsync(string canary)
     {
         await Host.StartWatcherAsync();
         await KubeTestHost.EventuallyAsync(async () =>
@@ -226,6 +227,24 @@ public sealed class SubsetAdoptionTests : IAsyncLifetime
 
     private Task<V1Deployment> ReadDeploymentAsync(string name) => Host.Client.AppsV1.ReadNamespacedDeploymentAsync(name, Ns);
 }
+
+/// <summary>Adoption on the sandbox, plus a conflict only the sandbox can inject at the right moment.</summary>
+public sealed class SubsetAdoptionOnSandbox() : SubsetAdoptionContract(KubeServer.Sandbox)
+{
+    [Fact]
+    public async Task Adoption_raced_by_another_writer_of_the_DestinationRule_re_reads_and_still_rolls_back_cleanly()
+    {
+        var (ruleBefore, vsBefore) = await LoadExampleAsync();
+        // The rule changed by someone else while CanaryFlow re-points its subsets: 409, re-read, patch again.
+        Host.Sandbox.Faults.Add(new CanaryFlow.Sandbox.Kubernetes.Fault(409, 1, Method: "PATCH", PathContains: "/destinationrules/"));
+        await InitializedAsync("checkout-service");
+        Assert.Equal(1, Host.Sandbox.Faults.Injected);
+        await RollBackAsync(ruleBefore, vsBefore);
+    }
+}
+
+[Trait("Category", RealControlPlane.Category)]
+public sealed class SubsetAdoptionOnRealServer() : SubsetAdoptionContract(KubeServer.Real);
 
 /// <summary>The adopted DestinationRule's checks and patch, on raw JSON.</summary>
 public sealed class DestinationRuleSubsetsTests

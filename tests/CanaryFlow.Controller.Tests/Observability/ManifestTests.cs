@@ -31,11 +31,27 @@ public sealed class ManifestTests
     }
 
     [Fact]
-    public void Install_yaml_is_the_chart_rendered_with_default_values()
+    public void Install_yaml_is_the_chart_rendered_with_default_values_after_its_namespace()
     {
         var installed = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "manifests", "install.yaml"));
-        var rendered = RenderedManifests.Text("default.yaml");
+        var rendered = RenderedManifests.Text("install.yaml");
         Assert.True(installed == rendered, "manifests/install.yaml is out of date: run .ci/render-manifests.sh --update");
+        Assert.EndsWith(RenderedManifests.Text("default.yaml"), installed);
+    }
+
+    [Fact]
+    public void Install_yaml_creates_first_the_namespace_that_every_other_object_lives_in()
+    {
+        var installed = RenderedManifests.Split("install.yaml", File.ReadAllText(Path.Combine(RepositoryRoot.Path, "manifests", "install.yaml")));
+        var ns = KubernetesYaml.Deserialize<V1Namespace>(installed[0].Yaml, strict: true);
+        Assert.Equal("Namespace", ns.Kind);
+        var namespaced = installed.Skip(1).Where(d => d.Json["metadata"]?["namespace"] is not null).ToList();
+        Assert.Equal(["ServiceAccount", "Service", "Deployment"], namespaced.Select(d => d.Kind));
+        Assert.All(namespaced, d => Assert.Equal(ns.Metadata.Name, d.Json["metadata"]!["namespace"]!.GetValue<string>()));
+        var subjects = installed.Single(d => d.Kind == "ClusterRoleBinding").Json["subjects"]!.AsArray();
+        Assert.All(subjects, s => Assert.Equal(ns.Metadata.Name, s!["namespace"]!.GetValue<string>()));
+        // The chart itself leaves it to `helm install --create-namespace`.
+        Assert.DoesNotContain(RenderedManifests.In("default.yaml"), d => d.Kind == "Namespace");
     }
 
     [Fact]

@@ -47,7 +47,7 @@ public sealed class MeasuredWorld : ITrafficRouter, IWorkloadController, IAnalys
         var broken = t.CanaryWeight >= t.FailFromWeight;
         var success = new MetricResult(RolloutMetricNames.SuccessRate, broken ? 91 : 99.6, 99, null, broken ? "fail" : "pass", Baseline: 99.7);
         var latency = new MetricResult(RolloutMetricNames.Duration, broken ? 840 : 120 + check, null, 500, broken ? "fail" : "pass", Baseline: 115);
-        var evidence = new AnalysisEvidence($"check {check} at {t.CanaryWeight}%: success {success.Value:P1}, P99 {latency.Value} ms", [success, latency]);
+        var evidence = new AnalysisEvidence($"check {check} at {t.CanaryWeight}%: success {success.Value:0.0}%, P99 {latency.Value} ms", [success, latency]);
         return Task.FromResult(new AnalysisVerdict(broken ? VerdictOutcome.Failed : VerdictOutcome.Passed, evidence));
     }
 }

@@ -270,6 +270,57 @@ public sealed class RegistryWebhookTests : IAsyncLifetime
         Assert.Empty(_updater.Changes);
     }
 
+    // A second event for the batch tests: CanaryFlow's own plain data, sent base64-encoded.
+    private static string PlainPushEvent(string id, string tag)
+    {
+        var data = Convert.ToBase64String(Encoding.UTF8.GetBytes($$"""{"repository": "ghcr.io/octo-org/hello-world", "tag": "{{tag}}"}"""));
+        return $$"""
+            {"specversion": "1.0", "id": "{{id}}", "source": "/ci/pipeline", "type": "dev.canaryflow.image.pushed",
+             "time": "2023-03-06T06:08:40Z", "datacontenttype": "application/json", "data_base64": "{{data}}"}
+            """;
+    }
+
+    [Fact]
+    public async Task CloudEvents_batch_sets_the_image_of_each_event_and_the_same_batch_again_is_a_duplicate()
+    {
+        _time.SetUtcNow(ExamplePayloads.HarborCloudEventSentAt);
+        var batch = $"[{ExamplePayloads.HarborCloudEvent}, {PlainPushEvent("p-1", "1.5.0")}]";
+        Action<HttpRequestMessage> secret = r => r.Headers.Add("X-CanaryFlow-Secret", CloudEventsSecret);
+        var first = await PostAsync("cloudevents", batch, secret, "application/cloudevents-batch+json");
+        var again = await PostAsync("cloudevents", batch, secret, "application/cloudevents-batch+json");
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
+        Assert.Contains("duplicate", await again.Content.ReadAsStringAsync());
+        Assert.Equal(2, _updater.Changes.Count);
+        Assert.Equal(new HashSet<RolloutTarget> { Rumput, Hello }, _updater.Changes.Select(c => c.Target).ToHashSet());
+        Assert.Contains(_updater.Changes, c => c.Image == "ghcr.io/octo-org/hello-world:1.5.0");
+    }
+
+    [Fact]
+    public async Task CloudEvents_batch_with_one_invalid_event_is_malformed_and_changes_nothing()
+    {
+        _time.SetUtcNow(ExamplePayloads.HarborCloudEventSentAt);
+        var withoutId = PlainPushEvent("p-2", "1.5.0").Replace("\"id\": \"p-2\", ", "");
+        var response = await PostAsync("cloudevents", $"[{ExamplePayloads.HarborCloudEvent}, {withoutId}]",
+            r => r.Headers.Add("X-CanaryFlow-Secret", CloudEventsSecret), "application/cloudevents-batch+json");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Empty(_updater.Changes);
+    }
+
+    [Fact]
+    public async Task CloudEvent_in_binary_mode_with_an_unsupported_specversion_is_malformed()
+    {
+        _time.SetUtcNow(ExamplePayloads.AcrSentAt);
+        var response = await PostAsync("cloudevents", ExamplePayloads.Acr, r =>
+        {
+            r.Headers.Add("X-CanaryFlow-Secret", CloudEventsSecret);
+            foreach (var (name, value) in new[] { ("ce-specversion", "0.3"), ("ce-id", "1"), ("ce-source", "/x"), ("ce-type", "Microsoft.ContainerRegistry.ImagePushed") })
+                r.Headers.Add(name, value);
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Empty(_updater.Changes);
+    }
+
     [Fact]
     public async Task A_pushed_image_no_canary_tracks_is_accepted_with_nothing_done()
     {

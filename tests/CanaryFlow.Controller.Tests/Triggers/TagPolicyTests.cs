@@ -32,6 +32,18 @@ public sealed class TagPolicyTests
     public void Semver_policy_matches_tags_as_npm_ranges_do(string range, string tag, bool expected) =>
         Assert.Equal(expected, TagPolicyMatcher.Matches(new TagPolicy("semver", range), tag));
 
+    // Where the Semver package (npm rules, SemVer 2.0 grammar) answers differently from the hand-written
+    // parser it replaced: each answer here is the spec's.
+    [Theory]
+    [InlineData(">=1.0.0", "1.2.3-x_y", false)]          // '_' is not allowed in a prerelease identifier
+    [InlineData(">=1.2.3-rc.1", "1.2.3-01", false)]      // numeric identifiers have no leading zeros
+    [InlineData("1.x.3", "1.2.3", false)]                // a number after a wildcard is not a range
+    [InlineData("> =1.0.0", "1.2.0", false)]             // "> =" is not an operator
+    [InlineData(">=1.0.0", "3000000000.0.0", true)]      // version numbers are not capped at int.MaxValue
+    [InlineData("~>1.2", "1.2.7", true)]                 // npm's "~>" is "~"
+    public void Semver_policy_follows_the_semver_grammar_where_the_old_parser_was_loose(string range, string tag, bool expected) =>
+        Assert.Equal(expected, TagPolicyMatcher.Matches(new TagPolicy("semver", range), tag));
+
     [Theory]
     [InlineData("exact", "v1", "v1", true)]
     [InlineData("exact", "v1", "v10", false)]

@@ -9,10 +9,18 @@ using MassTransit.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using CanaryFlow.Controller.Rollouts;
+using CanaryFlow.Controller.Seams;
+using CanaryFlow.Controller.Storage;
+using CanaryFlow.Controller.Tests.Rollouts;
 
 namespace CanaryFlow.Controller.Tests.Web;
 
-/// <summary>The receiver on a real Kestrel (127.0.0.1, free port) with MassTransit's test harness watching what is published.</summary>
+/// <summary>
+/// The receiver on a real Kestrel (127.0.0.1, free port) with MassTransit's test harness watching what is published,
+/// and the embedded rollout store holding rollouts in several phases.
+/// </summary>
 public sealed class AlertmanagerReceiverTests : IAsyncLifetime
 {
     private const string Token = "test-token-0123456789abcdef";
@@ -29,12 +37,28 @@ public sealed class AlertmanagerReceiverTests : IAsyncLifetime
             ["Alertmanager:MaxBodyBytes"] = "4096",
         });
         builder.Services.AddCanaryFlowAlertmanager(builder.Configuration);
+        var store = new FileRolloutStore(Options.Create(new RolloutEngineOptions { StateDirectory = Directory.CreateTempSubdirectory("canaryflow-alerts-").FullName }));
+        foreach (var (target, phase) in Rollouts) await store.SaveAsync(Rollout(target, phase), 0, CancellationToken.None);
+        builder.Services.AddSingleton<IRolloutStore>(store);
         builder.Services.AddMassTransitTestHarness(o => o.SetTestTimeouts(testInactivityTimeout: TimeSpan.FromMilliseconds(500)));
         _app = builder.Build();
         _app.MapAlertmanagerReceiver();
         await _app.StartAsync();
         _harness = _app.Services.GetRequiredService<ITestHarness>(); // the bus was started with the host
         _http = new HttpClient { BaseAddress = LoopbackApp.AddressOf(_app) };
+    }
+
+    /// <summary>Rollouts in the store: running ones (any phase the saga aborts in) and finished ones.</summary>
+    private static readonly (string Target, string Phase)[] Rollouts =
+    [
+        ("shop/podinfo", RolloutPhases.Progressing), ("payments/api", RolloutPhases.WaitingApproval), ("front/web", RolloutPhases.Paused),
+        ("shop/cart", RolloutPhases.Progressing), ("shop/done", RolloutPhases.Succeeded), ("shop/failed", RolloutPhases.Failed),
+    ];
+
+    private static RolloutState Rollout(string target, string phase)
+    {
+        var t = RolloutTarget.TryParse(target)!;
+        return new RolloutState { CorrelationId = RolloutIds.ForTarget(t), Target = t, CurrentState = phase, Plan = TestPlans.TenToHundred, Version = 1 };
     }
 
     public async Task DisposeAsync()
@@ -69,6 +93,10 @@ public sealed class AlertmanagerReceiverTests : IAsyncLifetime
             Alert("resolved", "\"alertname\":\"HighErrorRate\",\"destination_workload\":\"search\",\"destination_workload_namespace\":\"shop\"")));
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var answer = await AnswerAsync(response);
+        Assert.Equal(["shop/podinfo"], answer.Aborted);
+        Assert.Equal([("HighErrorRate", null, "no matching target: shop/cart-primary is a stable or baseline copy, not a canary"),
+                      ("HighErrorRate", "shop/search", "resolved")], answer.Ignored);
         var abort = Assert.Single(await PublishedAbortsAsync());
         var target = new RolloutTarget("shop", "podinfo");
         Assert.Equal(target, abort.Target);
@@ -96,6 +124,45 @@ public sealed class AlertmanagerReceiverTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var abort = Assert.Single(await PublishedAbortsAsync());
         Assert.Equal("alertmanager:A", abort.Actor);
+    }
+
+    [Fact]
+    public async Task Only_running_rollouts_are_aborted_and_every_other_alert_is_named_with_its_reason()
+    {
+        var response = await PostAsync(Payload(
+            Alert("firing", "\"alertname\":\"Errors\",\"canary\":\"shop/cart\""),
+            Alert("firing", "\"alertname\":\"Errors\",\"canary\":\"shop/unknown\""),
+            Alert("firing", "\"alertname\":\"Errors\",\"canary\":\"shop/done\""),
+            Alert("firing", "\"alertname\":\"Errors\",\"canary\":\"shop/failed\""),
+            Alert("firing", "\"alertname\":\"Latency\",\"canary\":\"shop/cart\""),
+            Alert("firing", "\"alertname\":\"DiskFull\",\"instance\":\"node-1\""),
+            Alert("firing", "\"alertname\":\"Odd\",\"canary\":\"no-slash\"")));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var answer = await AnswerAsync(response);
+        Assert.Equal(["shop/cart"], answer.Aborted);
+        Assert.Equal([
+            ("Errors", "shop/unknown", "no rollout for this target"),
+            ("Errors", "shop/done", "rollout is Succeeded, not running"),
+            ("Errors", "shop/failed", "rollout is Failed, not running"),
+            ("Latency", "shop/cart", "rollout already aborted by alert Errors"),
+            ("DiskFull", null, "no matching target: no canary label, nor workload and namespace labels"),
+            ("Odd", null, "canary label \"no-slash\" is not namespace/name"),
+        ], answer.Ignored);
+        var abort = Assert.Single(await PublishedAbortsAsync());
+        Assert.Equal(new RolloutTarget("shop", "cart"), abort.Target);
+    }
+
+    private sealed record Answer(string[] Aborted, (string Alert, string? Target, string Reason)[] Ignored);
+
+    private static async Task<Answer> AnswerAsync(HttpResponseMessage response)
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = json.RootElement;
+        return new Answer(
+            [.. root.GetProperty("aborted").EnumerateArray().Select(e => e.GetString()!)],
+            [.. root.GetProperty("ignored").EnumerateArray().Select(e => (e.GetProperty("alert").GetString()!,
+                e.GetProperty("target").GetString(), e.GetProperty("reason").GetString()!))]);
     }
 
     [Fact]

@@ -151,7 +151,8 @@ public sealed record CanaryContext(
         var adopted = spec?.VirtualService?.Name;
         var adoptedRule = spec?.DestinationRule?.Name;
         var subsets = new RouteSubsets(spec?.VirtualService?.StableSubset ?? RouteSubsets.Default.Stable,
-            spec?.VirtualService?.CanarySubset ?? RouteSubsets.Default.Canary);
+            spec?.VirtualService?.CanarySubset ?? RouteSubsets.Default.Canary,
+            spec?.Analysis?.Match is { Count: > 0 } ? $"{target}-canaryflow-ab" : null); // A/B: weights on the match route only
         return new CanaryContext(canary, new RolloutTarget(canary.Namespace, target), target + WorkloadNames.StableSuffix,
             spec?.Service?.Name ?? target, spec?.Service?.Port ?? 80,
             adopted ?? target, adopted is not null, adoptedRule ?? target, adoptedRule is not null, subsets, trackLabel,
@@ -160,7 +161,9 @@ public sealed record CanaryContext(
 }
 
 /// <summary>The names of the DestinationRule subsets that serve the stable and the canary pods.</summary>
-public sealed record RouteSubsets(string Stable, string Canary)
+/// <param name="OnlyRoute">A/B testing: the name of the HTTP route that carries the weights (the match route); the
+/// others to the service stay all on stable. Null, or no route of that name yet: every route to the service.</param>
+public sealed record RouteSubsets(string Stable, string Canary, string? OnlyRoute = null)
 {
     public static readonly RouteSubsets Default = new("stable", "canary");
 }

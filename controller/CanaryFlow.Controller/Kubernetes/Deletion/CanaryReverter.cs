@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Kubernetes.Routing;
+using CanaryFlow.Controller.Kubernetes.Routing.GatewayApi;
+using CanaryFlow.Controller.Kubernetes.Routing.Strategies;
 using CanaryFlow.Controller.Kubernetes.Workloads;
 using k8s;
 using k8s.Autorest;
@@ -15,7 +17,8 @@ namespace CanaryFlow.Controller.Kubernetes.Deletion;
 /// The steps that give a service back to its user when its Canary is deleted (Flagger's revertOnDeletion).
 /// Each one looks before it acts, so any of them can be run again by a new leader after a crash.
 /// </summary>
-public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployments deployments, ILogger<CanaryReverter> logger)
+public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployments deployments, HttpRouteObjects httpRoutes, AbMatchRoute ab,
+    AffinityRoute affinity, ILogger<CanaryReverter> logger)
 {
     /// <summary>The target runs the primary's pod template (the promoted version, without the track label unless an
     /// adopted DestinationRule selects by it) at the primary's size. Nothing to do once the primary is gone: this step was done before it was deleted.</summary>
@@ -58,8 +61,13 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
     /// <returns>What was changed, or null when nothing was.</returns>
     public async Task<string?> RestoreRoutingAsync(CanaryContext ctx, string? adoptedRoutes, CancellationToken ct)
     {
+        if (ctx.UsesGatewayApi()) return await httpRoutes.DeleteAsync(ctx, ct);
         var ns = ctx.Target.Namespace;
         var done = new List<string>();
+        // A/B: the route CanaryFlow inserted goes first, so the user's routes are where the snapshot saw them.
+        if (ctx.AdoptsVirtualService && await ab.RemoveAsync(ctx, ct)) done.Add("removed the A/B match route");
+        if (ctx.AdoptsVirtualService && await affinity.RemoveAsync(ctx, ct)) done.Add("removed the session affinity route");
+        ctx = ctx with { Subsets = ctx.Subsets with { OnlyRoute = null } };
         for (var attempt = 1; ; attempt++)
         {
             var vs = await api.GetCustomAsync(Istio.Group, Istio.Version, ns, Istio.VirtualServices, ctx.VirtualServiceName, ct);

@@ -37,8 +37,9 @@ public static partial class CanaryPlanMapper
         if (spec.VirtualService is { } vs && (vs.StableSubset ?? "stable") == (vs.CanarySubset ?? "canary"))
             errors.Add($"spec.virtualService: stableSubset and canarySubset must differ, both are \"{vs.StableSubset ?? vs.CanarySubset}\"");
 
+        Strategies.StrategyRules.Check(spec, errors);
         var a = spec.Analysis;
-        var steps = Steps(a, errors);
+        var steps = Strategies.StrategyRules.Steps(spec, spec.Analysis is { Match.Count: > 0 } or { BlueGreen: true } ? [] : Steps(a, errors));
         var interval = DefaultInterval;
         if (a?.Interval is { } text && !TryParseDuration(text, out interval))
             errors.Add($"spec.analysis.interval \"{text}\" is not a duration such as 30s, 1m or 1h30m");
@@ -79,6 +80,8 @@ public static partial class CanaryPlanMapper
             if (comparison.MarginalScore > comparison.PassScore) errors.Add("spec.analysis.comparison.marginalScore must not exceed passScore");
         }
 
+        var sequential = Sequential(a, errors);
+
         if (spec.ImagePolicy?.TagPolicy is { } tp)
         {
             if (tp.Kind is not ("exact" or "semver" or "regex")) errors.Add($"spec.imagePolicy.tagPolicy.kind must be exact, semver or regex, got \"{tp.Kind}\"");
@@ -90,7 +93,44 @@ public static partial class CanaryPlanMapper
         if (errors.Count > 0) return new PlanResult(null, errors);
         return new PlanResult(new RolloutPlan(steps, interval, failureLimit, inconclusiveLimit, errorLimit, deadline,
             approvalAt.Distinct().Order().ToList(), a?.Approval?.BeforePromotion ?? false,
-            new AnalysisSpec(minRequests, metrics, comparison), hooks.Count > 0 ? hooks : null), errors);
+            new AnalysisSpec(minRequests, metrics, comparison, sequential), Strategies.StrategyRules.Describe(spec), Strategies.StrategyRules.MirrorSteps(spec), hooks.Count > 0 ? hooks : null), errors);
+    }
+
+    /// <summary>Analysis modes: "fixed-window" (the default: one check per interval, limits count failed checks)
+    /// or "sequential" (anytime-valid tests at every tick, see docs/sequential-analysis.md).</summary>
+    public const string FixedWindowMode = "fixed-window", SequentialMode = "sequential";
+
+    private static SequentialSpec? Sequential(CanaryAnalysis? a, List<string> errors)
+    {
+        var mode = a?.Mode ?? FixedWindowMode;
+        if (mode is not (FixedWindowMode or SequentialMode))
+        {
+            errors.Add($"spec.analysis.mode must be {FixedWindowMode} or {SequentialMode}, got \"{mode}\"");
+            return null;
+        }
+        if (mode == FixedWindowMode)
+        {
+            if (a?.Sequential is not null || a?.MetricsOutageDeadline is not null)
+                errors.Add($"spec.analysis: sequential and metricsOutageDeadline apply to mode: {SequentialMode} only");
+            return null;
+        }
+        var s = a!.Sequential;
+        var alpha = s?.Alpha ?? SequentialSpec.DefaultAlpha;
+        var tolerance = s?.Tolerance ?? SequentialSpec.DefaultTolerance;
+        if (alpha is <= 0 or >= 1) errors.Add($"spec.analysis.sequential.alpha must be between 0 and 1, got {alpha}");
+        if (tolerance < 0) errors.Add($"spec.analysis.sequential.tolerance must not be negative, got {tolerance}");
+        var tick = Duration(s?.Tick, SequentialSpec.DefaultTick, "sequential.tick", errors);
+        if (tick < TimeSpan.FromSeconds(1)) errors.Add("spec.analysis.sequential.tick must be at least 1s (and is best at least the scrape interval)");
+        var deadline = Duration(a.MetricsOutageDeadline, SequentialSpec.DefaultMetricsOutageDeadline, "metricsOutageDeadline", errors);
+        return new SequentialSpec(alpha, tolerance, tick, deadline);
+    }
+
+    private static TimeSpan Duration(string? text, TimeSpan fallback, string field, List<string> errors)
+    {
+        if (text is null) return fallback;
+        if (TryParseDuration(text, out var value) && value > TimeSpan.Zero) return value;
+        errors.Add($"spec.analysis.{field} \"{text}\" is not a positive duration such as 5s, 1m or 1h30m");
+        return fallback;
     }
 
     private static List<int> Steps(CanaryAnalysis? a, List<string> errors)

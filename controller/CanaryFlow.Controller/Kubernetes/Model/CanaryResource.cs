@@ -63,6 +63,7 @@ public sealed record CanarySpec(
     IReadOnlyList<NotificationSpec>? Notifications,
     DestinationRuleRef? DestinationRule = null,
     bool? RevertOnDeletion = null,
+    string? Provider = null,
     IReadOnlyList<CanaryHook>? Hooks = null);
 
 /// <summary>A hook (see <see cref="CanaryFlow.Contracts.HookTypes"/>): <paramref name="Url"/>, or the built-in <paramref name="Load"/> generator.</summary>
@@ -72,7 +73,11 @@ public sealed record CanaryLoad(string? Url, int? RequestsPerSecond, string? Dur
 
 public sealed record TargetRef(string? Name, string? Kind = "Deployment", string? ApiVersion = "apps/v1");
 
-public sealed record ServiceSpec(string? Name, int Port, IReadOnlyList<string>? Hosts, IReadOnlyList<string>? Gateways);
+public sealed record ServiceSpec(string? Name, int Port, IReadOnlyList<string>? Hosts, IReadOnlyList<string>? Gateways,
+    IReadOnlyList<GatewayRef>? GatewayRefs = null);
+
+/// <summary>A Gateway API parentRef for the HTTPRoute CanaryFlow creates (provider gatewayapi).</summary>
+public sealed record GatewayRef(string? Name, string? Namespace = null, string? SectionName = null);
 
 /// <param name="StableSubset">The subset (of the DestinationRule) whose route weight is the stable share; "stable" when absent.</param>
 /// <param name="CanarySubset">The subset whose route weight is the canary share; "canary" when absent.</param>
@@ -93,7 +98,24 @@ public sealed record CanaryAnalysis(
     int? MinRequests,
     IReadOnlyList<CanaryMetric>? Metrics,
     CanaryComparison? Comparison,
-    ApprovalSpec? Approval);
+    ApprovalSpec? Approval,
+    string? Mode = null,
+    string? MetricsOutageDeadline = null,
+    CanarySequential? Sequential = null,
+    IReadOnlyList<JsonObject>? Match = null,
+    int? Iterations = null,
+    SessionAffinitySpec? SessionAffinity = null,
+    MirrorSpec? Mirror = null,
+    bool? BlueGreen = null);
+
+/// <summary>Mirroring: <c>iterations</c> checks on a mirrored copy of stable's traffic (<c>percentage</c> of it) before any weight moves.</summary>
+public sealed record MirrorSpec(int? Iterations, double? Percentage);
+
+/// <summary>spec.analysis.sequential: the tests' level, the tolerated regression and the tick (see docs/sequential-analysis.md).</summary>
+public sealed record CanarySequential(double? Alpha, double? Tolerance, string? Tick);
+
+/// <summary>Session affinity: a user the weights sent to the canary keeps a cookie that keeps them there (Flagger's).</summary>
+public sealed record SessionAffinitySpec(string? CookieName, int? MaxAge);
 
 /// <param name="TemplateRef">Where the query is kept instead (a MetricTemplate or ClusterMetricTemplate).</param>
 /// <param name="Source">Not in the spec: the other Prometheus of a resolved template (Kubernetes/Templates).</param>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using CanaryFlow.Controller.Kubernetes.Api;
+using CanaryFlow.Controller.Kubernetes.Routing.GatewayApi;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -15,7 +16,7 @@ namespace CanaryFlow.Controller.Kubernetes.Routing;
 /// goes to the stable subset, and the adopted rule's two subsets are re-pointed at the track label (see
 /// <see cref="DestinationRuleSubsets"/>). Never overwrites anything else.
 /// </summary>
-public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights, ILogger<RoutingObjects> logger)
+public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights, HttpRouteObjects httpRoutes, Strategies.AbMatchRoute ab, ILogger<RoutingObjects> logger)
 {
     private const int MaxAttempts = 5;
 
@@ -23,6 +24,7 @@ public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights,
     /// subset, a rule of someone else's in the way), or null. Only reads, so nothing is changed for a bad spec.</summary>
     public async Task<string?> ProblemAsync(CanaryContext ctx, CancellationToken ct)
     {
+        if (ctx.UsesGatewayApi()) return await httpRoutes.ProblemAsync(ctx, ct);
         if (ctx.AdoptsVirtualService && VirtualServiceWeights.Problem(ctx, await weights.TryGetAsync(ctx, ct)) is { } vsProblem) return vsProblem;
         var rule = await GetRuleAsync(ctx, ct);
         if (ctx.AdoptsDestinationRule) return DestinationRuleSubsets.Problem(ctx, rule);
@@ -34,6 +36,7 @@ public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights,
     public async Task EnsureAsync(CanaryContext ctx, IDictionary<string, string> podSelector, bool firstSight, CancellationToken ct)
     {
         await EnsureServiceAsync(ctx, podSelector, ct);
+        if (ctx.UsesGatewayApi()) { await httpRoutes.EnsureAsync(ctx, podSelector, ct); return; }
         var ns = ctx.Target.Namespace;
         if (!ctx.AdoptsVirtualService)
         {
@@ -43,6 +46,7 @@ public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights,
         // The user's split (say 90/10) would send users to a canary about to be scaled to zero: all to stable first,
         // before the subsets change what they select.
         else if (firstSight) await weights.WriteAsync(ctx, 0, ct);
+        await ab.EnsureAsync(ctx, ct);
 
         if (ctx.AdoptsDestinationRule) await PointSubsetsAsync(ctx, ct);
         else if (await GetRuleAsync(ctx, ct) is null)

@@ -56,8 +56,11 @@ public static class VirtualServiceRoutes
     internal static IEnumerable<Route> Routes(JsonObject vs, string service, string ns, RouteSubsets subsets)
     {
         var http = vs["spec"]?["http"] as JsonArray ?? [];
+        var only = subsets.OnlyRoute is { } named && http.Any(h => (string?)h?["name"] == named) ? named : null;
         for (var i = 0; i < http.Count; i++)
         {
+            if (only is not null && (string?)http[i]?["name"] != only) continue;
+            if ((string?)http[i]?["name"] is { } named2 && named2.EndsWith(Strategies.AffinityRoute.Suffix, StringComparison.Ordinal)) continue; // all-or-nothing, not weighted
             var destinations = http[i]?["route"] as JsonArray ?? [];
             int? stable = null, canary = null;
             for (var j = 0; j < destinations.Count; j++)

@@ -7,6 +7,12 @@ namespace CanaryFlow.Controller.Kubernetes.Status;
 /// <summary>The user-visible Canary status (what <c>kubectl get/describe canary</c> shows) derived from the saga state.</summary>
 public static class CanaryStatusView
 {
+    /// <summary>
+    /// The phase of an adopted Canary whose first rollout has not ended (Flagger's name): its stable copy and
+    /// routing exist, all traffic on stable. Not a saga state; the first rollout's phases replace it.
+    /// </summary>
+    public const string Initialized = nameof(Initialized);
+
     private static readonly HashSet<string> Phases =
     [
         RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval,

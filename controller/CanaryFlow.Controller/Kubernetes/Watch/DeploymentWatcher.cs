@@ -257,7 +257,7 @@ public sealed class DeploymentWatcher : BackgroundService
                 if (adopted is not null) status[CanaryDeletion.AdoptedRoutesField] ??= adopted;
                 status[TrackedRevisionField] = revision;
                 status["stableRevision"] = revision;
-                status["phase"] ??= RolloutPhases.Succeeded;
+                status["phase"] ??= CanaryStatusView.Initialized; // nothing has rolled out yet: not Succeeded
                 status["canaryWeight"] ??= 0;
                 status["lastTransitionTime"] = stamp;
                 CanaryStatusView.SetCondition(status, "Ready", "True", "Initialized", $"stable {ctx.PrimaryName} serves revision {revision}", stamp);

@@ -20,6 +20,23 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
     /// <returns>Null when everything exists (and, on first sight, the primary is available); otherwise why not.</returns>
     public async Task<InitializationFailure?> EnsureAsync(CanaryContext ctx, bool firstSight, CancellationToken ct)
     {
+        // A call the controller's RBAC does not allow is the user's to fix: it becomes the Canary's condition and an
+        // Event (kubectl describe canary), not only a line in the controller's log.
+        try { return await EnsureAllowedAsync(ctx, firstSight, ct); }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Forbidden)
+        {
+            return new(InitializationFailure.Forbidden, $"the controller is not allowed: {ApiMessage(e)} (check the ClusterRole bound to its ServiceAccount)");
+        }
+    }
+
+    private static string ApiMessage(HttpOperationException e)
+    {
+        try { return System.Text.Json.Nodes.JsonNode.Parse(e.Response.Content)?["message"]?.GetValue<string>() ?? e.Message; }
+        catch (System.Text.Json.JsonException) { return e.Message; }
+    }
+
+    private async Task<InitializationFailure?> EnsureAllowedAsync(CanaryContext ctx, bool firstSight, CancellationToken ct)
+    {
         // A Canary being deleted gives its objects back (Deletion/): creating them again would undo that.
         if (ctx.Canary.IsDeleting) return new("Deleting", $"Canary {ctx.Canary.Namespace}/{ctx.Canary.Name} is being deleted");
         var ns = ctx.Target.Namespace;
@@ -52,11 +69,13 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
 
 /// <summary>Why a Canary's objects could not be brought into being.</summary>
 /// <param name="Reason"><see cref="InvalidSpec"/> when the spec does not fit the cluster (reported as invalid specs
-/// are), otherwise <see cref="Failed"/>.</param>
+/// are), <see cref="Forbidden"/> when the controller's RBAC refused a call, otherwise <see cref="Failed"/>.</param>
 public sealed record InitializationFailure(string Reason, string Message)
 {
     public const string InvalidSpec = "InvalidSpec";
     public const string Failed = "InitializationFailed";
+    /// <summary>The API server refused a call (403): the controller's RBAC lacks a verb.</summary>
+    public const string Forbidden = "Forbidden";
 
     public override string ToString() => Message;
 }

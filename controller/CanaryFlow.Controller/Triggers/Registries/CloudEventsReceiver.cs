@@ -1,14 +1,17 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using CanaryFlow.Controller.Triggers.Security;
+using CloudNative.CloudEvents;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
 namespace CanaryFlow.Controller.Triggers.Registries;
 
 /// <summary>
-/// CloudEvents 1.0 over HTTP, structured mode (Content-Type application/cloudevents+json, the event as
-/// the body) and binary mode (ce-* headers, the body is the data). The data may be Harbor's event data,
-/// an ACR event, or a plain {"repository", "tag", "digest"} object. Source + id identify an event.
+/// CloudEvents 1.0 over HTTP in structured, binary or batch mode (decoded by the CloudEvents SDK, see
+/// <see cref="CloudEventsHttp"/>). The data may be Harbor's event data, an ACR event, or a plain
+/// {"repository", "tag", "digest"} object. Source + id identify an event.
 /// </summary>
 public sealed class CloudEventsReceiver(IOptions<RegistryWebhookOptions> options) : IRegistryReceiver
 {
@@ -19,41 +22,41 @@ public sealed class CloudEventsReceiver(IOptions<RegistryWebhookOptions> options
 
     public RegistryDelivery Read(HttpRequest request, byte[] body)
     {
-        string specVersion, id, source, type;
-        string? time;
-        JsonElement data;
-        if (request.ContentType?.StartsWith("application/cloudevents+json", StringComparison.OrdinalIgnoreCase) == true)
+        // Checked whole, once: JSON parsers check structure, but a string's bytes are decoded only when read.
+        if (!System.Text.Unicode.Utf8.IsValid(body)) throw new MalformedPayloadException("The body is not valid UTF-8.");
+        var events = CloudEventsHttp.Read(request, body);
+        if (events.Count == 0) return RegistryDelivery.Ignored();
+        var pushes = new List<ImagePush>();
+        foreach (var cloudEvent in events)
         {
-            var envelope = Json.Parse(body);
-            (specVersion, id, source, type, time) = (envelope.RequiredString("specversion"), envelope.RequiredString("id"),
-                envelope.RequiredString("source"), envelope.RequiredString("type"), envelope.OptionalString("time"));
-            data = envelope.Child("data") ?? (envelope.OptionalString("data_base64") is { } b64 ? Json.Parse(Base64(b64)) : default);
+            if (!options.Value.CloudEvents.PushTypes.Contains(cloudEvent.Type!, StringComparer.Ordinal)) continue;
+            pushes.AddRange(ReadData(DataObject(cloudEvent)));
         }
-        else
-        {
-            string Header(string name) => request.Headers[name].ToString() is { Length: > 0 } v ? v : throw new MalformedPayloadException($"Header '{name}' is required.");
-            (specVersion, id, source, type) = (Header("ce-specversion"), Header("ce-id"), Header("ce-source"), Header("ce-type"));
-            time = request.Headers["ce-time"].ToString() is { Length: > 0 } t ? t : null;
-            data = Json.Parse(body);
-        }
-        if (specVersion != "1.0") throw new MalformedPayloadException($"specversion '{specVersion}' is not supported (1.0 is).");
-        var deliveryId = $"{source} {id}";
-        var sentAt = time is null ? (DateTimeOffset?)null : Json.ParseTimestamp(time, "time");
-        if (!options.Value.CloudEvents.PushTypes.Contains(type, StringComparer.Ordinal)) return new RegistryDelivery([], deliveryId, sentAt);
-        if (data.ValueKind != JsonValueKind.Object) throw new MalformedPayloadException("The event has no JSON object data.");
-        return new RegistryDelivery(ReadData(data), deliveryId, sentAt);
+        // A batch is one delivery: its oldest event decides the replay window, all its ids the replay key.
+        var sentAt = events.Select(e => e.Time).Where(t => t is not null).Min();
+        return new RegistryDelivery(pushes, DeliveryId(events), sentAt);
     }
+
+    private static string DeliveryId(IReadOnlyList<CloudEvent> events)
+    {
+        if (events.Count == 1) return $"{events[0].Source} {events[0].Id}";
+        var ids = string.Join('\n', events.Select(e => $"{e.Source} {e.Id}").Order(StringComparer.Ordinal));
+        return "batch " + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ids)));
+    }
+
+    // The SDK gives JSON data as a JsonElement, data_base64 and non-JSON content types as bytes or text.
+    private static JsonElement DataObject(CloudEvent cloudEvent) => cloudEvent.Data switch
+    {
+        JsonElement { ValueKind: JsonValueKind.Object } e => e,
+        byte[] bytes => Json.Parse(bytes),
+        string text => Json.Parse(Encoding.UTF8.GetBytes(text)),
+        _ => throw new MalformedPayloadException("The event has no JSON object data."),
+    };
 
     private IReadOnlyList<ImagePush> ReadData(JsonElement data)
     {
         if (data.Child("resources") is not null) return HarborReceiver.ReadEventData(data, options.Value.Harbor.Registry);
         if (data.Child("target") is not null) return AcrReceiver.ReadEvent(data).Pushes;
         return [new ImagePush(data.RequiredString("repository"), data.OptionalString("tag"), data.OptionalString("digest"))];
-    }
-
-    private static byte[] Base64(string text)
-    {
-        try { return Convert.FromBase64String(text); }
-        catch (FormatException) { throw new MalformedPayloadException("'data_base64' is not base64."); }
     }
 }

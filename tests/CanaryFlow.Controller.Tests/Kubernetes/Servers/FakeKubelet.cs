@@ -33,6 +33,10 @@ public sealed class FakeKubelet : IAsyncDisposable
     /// <summary>Pods whose labels include all of these are left unready (a release whose pods never become Ready).</summary>
     public Dictionary<string, string>? FailReady { get; set; }
 
+    /// <summary>Deployments whose new pods are left unready (matched through the pod's ReplicaSet, named
+    /// "&lt;deployment&gt;-&lt;pod-template-hash&gt;" by the real Deployment controller).</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, bool> FailReadyDeployments { get; } = new();
+
     public static async Task<FakeKubelet> StartAsync(IKubernetes client, string ns)
     {
         try
@@ -81,6 +85,7 @@ public sealed class FakeKubelet : IAsyncDisposable
         }
         if (pod.Status?.Phase == "Running") return;
         if (FailReady is { } fail && fail.All(l => pod.Metadata.Labels?.TryGetValue(l.Key, out var v) == true && v == l.Value)) return;
+        if (OfFailingDeployment(pod)) return;
 
         var now = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ");
         var ip = $"10.244.{Interlocked.Increment(ref _nextIp) / 250 % 250}.{_nextIp % 250 + 1}";
@@ -101,6 +106,13 @@ public sealed class FakeKubelet : IAsyncDisposable
             },
         }.ToJsonString();
         await _client.CoreV1.PatchNamespacedPodStatusAsync(new V1Patch(status, V1Patch.PatchType.MergePatch), name, _namespace, cancellationToken: _stop.Token);
+    }
+
+    private bool OfFailingDeployment(V1Pod pod)
+    {
+        if (FailReadyDeployments.IsEmpty || pod.Metadata.Labels?.TryGetValue("pod-template-hash", out var hash) != true) return false;
+        var owner = pod.Metadata.OwnerReferences?.FirstOrDefault(o => o.Kind == "ReplicaSet")?.Name;
+        return owner is not null && FailReadyDeployments.Keys.Any(d => owner == $"{d}-{hash}");
     }
 
     public async ValueTask DisposeAsync()

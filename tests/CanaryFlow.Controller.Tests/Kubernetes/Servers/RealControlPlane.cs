@@ -50,6 +50,24 @@ public sealed class RealControlPlane
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
     }
 
+    /// <summary>
+    /// Compacts etcd's history up to its current revision, through etcd's own JSON gateway (no etcdctl needed) on the
+    /// control-plane script's etcd client port (the API port + 1). The API server's watch cache still serves recent
+    /// resourceVersions of the kinds it caches; Events are not cached (kube-apiserver's default watch-cache size for
+    /// them is 0), so a watch of Events from before the compaction is answered with a 410 Expired ERROR event.
+    /// </summary>
+    public async Task CompactEtcdAsync()
+    {
+        var api = new Uri(KubernetesClientConfiguration.BuildConfigFromConfigFile(KubeconfigPath).Host);
+        using var etcd = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{api.Port + 1}/"), Timeout = TimeSpan.FromSeconds(10) };
+        var range = await etcd.PostAsync("v3/kv/range", new StringContent("""{"key":"Lw=="}"""));
+        range.EnsureSuccessStatusCode();
+        var revision = (string?)System.Text.Json.Nodes.JsonNode.Parse(await range.Content.ReadAsStringAsync())?["header"]?["revision"]
+                       ?? throw new InvalidOperationException("etcd did not say its revision");
+        var compacted = await etcd.PostAsync("v3/kv/compaction", new StringContent($$"""{"revision":"{{revision}}","physical":true}"""));
+        compacted.EnsureSuccessStatusCode();
+    }
+
     /// <summary>Runs kubectl against this server, as a user would; returns exit code and the combined output.</summary>
     public async Task<(int ExitCode, string Output)> KubectlAsync(params string[] args) => await Kubectl.RunAsync(KubeconfigPath, args);
 
@@ -72,7 +90,8 @@ public sealed class RealControlPlane
         if (code != 0) throw new InvalidOperationException("The real API server refused the CRDs:\n" + output);
         (code, output) = await KubectlAsync("wait", "--for=condition=Established", "--timeout=60s",
             "crd/canaries.canaryflow.dev", "crd/metrictemplates.canaryflow.dev", "crd/clustermetrictemplates.canaryflow.dev",
-            "crd/virtualservices.networking.istio.io", "crd/destinationrules.networking.istio.io");
+            "crd/virtualservices.networking.istio.io", "crd/destinationrules.networking.istio.io",
+            "crd/httproutes.gateway.networking.k8s.io");
         if (code != 0) throw new InvalidOperationException("The CRDs were not established:\n" + output);
     }
 

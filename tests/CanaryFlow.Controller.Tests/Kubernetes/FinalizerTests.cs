@@ -2,14 +2,15 @@ using System.Net;
 using System.Text.Json.Nodes;
 using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Kubernetes.Model;
+using CanaryFlow.Controller.Tests.Kubernetes.Servers;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
 
 namespace CanaryFlow.Controller.Tests.Kubernetes;
 
-/// <summary>The sandbox keeps finalizers as the real API server does (metadata.finalizers, deletionTimestamp).</summary>
-public sealed class SandboxFinalizerTests : SandboxTest
+/// <summary>Finalizers as the API server keeps them (metadata.finalizers, deletionTimestamp), on the sandbox and on the real server.</summary>
+public abstract class FinalizerContract(KubeServer server) : TwoServerTest(server)
 {
     private const string Finalizer = "example.com/hold";
     private IKubernetes Client => Host.Client;
@@ -22,18 +23,18 @@ public sealed class SandboxFinalizerTests : SandboxTest
 
     private async Task<JsonObject> PatchCanaryAsync(string jsonPatch) =>
         (JsonObject)CanaryApi.ToNode(await Client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(jsonPatch, V1Patch.PatchType.JsonPatch),
-            CanaryResource.Group, CanaryResource.Version, KubeTestHost.Ns, CanaryResource.Plural, "held"))!;
+            CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, "held"))!;
 
     private async Task<JsonObject> DeleteCanaryAsync() =>
         (JsonObject)CanaryApi.ToNode(await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version,
-            KubeTestHost.Ns, CanaryResource.Plural, "held"))!;
+            Ns, CanaryResource.Plural, "held"))!;
 
     /// <summary>Collects the Canary watch events until one of <paramref name="last"/> type arrives.</summary>
     private Task<List<(WatchEventType Type, JsonObject Object)>> WatchUntilAsync(string resourceVersion, WatchEventType last, CancellationToken ct) => Task.Run(async () =>
     {
         var seen = new List<(WatchEventType, JsonObject)>();
         await foreach (var (type, item) in Client.CustomObjects.WatchListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version,
-                           KubeTestHost.Ns, CanaryResource.Plural, resourceVersion: resourceVersion, cancellationToken: ct))
+                           Ns, CanaryResource.Plural, resourceVersion: resourceVersion, cancellationToken: ct))
         {
             seen.Add((type, (JsonObject)CanaryApi.ToNode(item)!));
             if (type == last) break;
@@ -79,7 +80,7 @@ public sealed class SandboxFinalizerTests : SandboxTest
         Assert.Equal((string?)marked["metadata"]!["deletionTimestamp"], (string?)held["metadata"]!["deletionTimestamp"]);
         // Status can still be written while it waits.
         await Client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch("""{"status":{"message":"finalizing"}}""", V1Patch.PatchType.MergePatch),
-            CanaryResource.Group, CanaryResource.Version, KubeTestHost.Ns, CanaryResource.Plural, "held");
+            CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, "held");
 
         await PatchCanaryAsync("""[{"op":"remove","path":"/metadata/finalizers/0"}]""");
 
@@ -104,11 +105,15 @@ public sealed class SandboxFinalizerTests : SandboxTest
     }
 
     [Fact]
-    public async Task An_object_without_finalizers_goes_at_once_and_a_deletionTimestamp_sent_by_a_client_is_ignored()
+    public async Task An_object_without_finalizers_goes_at_once_and_no_client_can_start_a_deletion_by_writing_a_deletionTimestamp()
     {
         await Host.CreateCanaryAsync("held", "web");
-        await Client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch("""{"metadata":{"deletionTimestamp":"2020-01-01T00:00:00Z"}}""", V1Patch.PatchType.MergePatch),
-            CanaryResource.Group, CanaryResource.Version, KubeTestHost.Ns, CanaryResource.Plural, "held");
+        var refused = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch("""{"metadata":{"deletionTimestamp":"2020-01-01T00:00:00Z"}}""", V1Patch.PatchType.MergePatch),
+            CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, "held"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.Response.StatusCode);
+        Assert.Equal("Canary.canaryflow.dev \"held\" is invalid: metadata.deletionTimestamp: Invalid value: 2020-01-01 00:00:00 +0000 UTC: field is immutable",
+            (string?)JsonNode.Parse(refused.Response.Content)!["message"]);
         Assert.Null((await Host.GetCanaryAsync("held"))["metadata"]!["deletionTimestamp"]);
 
         await DeleteCanaryAsync();
@@ -117,3 +122,8 @@ public sealed class SandboxFinalizerTests : SandboxTest
         Assert.Equal(HttpStatusCode.NotFound, e.Response.StatusCode);
     }
 }
+
+public sealed class FinalizersOnSandbox() : FinalizerContract(KubeServer.Sandbox);
+
+[Trait("Category", RealControlPlane.Category)]
+public sealed class FinalizersOnRealServer() : FinalizerContract(KubeServer.Real);

@@ -1,0 +1,131 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using CanaryFlow.Controller.Kubernetes.Api;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace CanaryFlow.Controller.Kubernetes.Routing.GatewayApi;
+
+/// <summary>
+/// What routing through a Gateway API HTTPRoute needs, created on first sight of a Canary with provider gatewayapi:
+/// a Service per side (<c>&lt;service&gt;-primary</c> selecting the stable pods, <c>&lt;service&gt;-canary</c> the
+/// canary pods, by the track label; Gateway API routes to Services, not subsets) and an HTTPRoute whose one rule sends
+/// 100% to the primary Service. Its parents are the Canary's <c>service.gatewayRefs</c>, or, without any, the service
+/// itself (GAMMA: the mesh routes east-west traffic to that Service by the route). Never overwrites anything.
+/// </summary>
+public sealed class HttpRouteObjects(CanaryApi api, ILogger<HttpRouteObjects> logger)
+{
+    public Task<JsonObject?> TryGetRouteAsync(CanaryContext ctx, CancellationToken ct) =>
+        api.GetCustomAsync(GatewayApi.Group, GatewayApi.Version, ctx.Target.Namespace, GatewayApi.HttpRoutes, ctx.RouteName(), ct);
+
+    /// <summary>Why the Canary cannot route through an HTTPRoute here (someone else's route in the way), or null.</summary>
+    public async Task<string?> ProblemAsync(CanaryContext ctx, CancellationToken ct) =>
+        await TryGetRouteAsync(ctx, ct) is { } route && !IsManaged(route)
+            ? $"HTTPRoute {ctx.Target.Namespace}/{ctx.RouteName()} exists and is not CanaryFlow's"
+            : null;
+
+    public async Task EnsureAsync(CanaryContext ctx, IDictionary<string, string> podSelector, CancellationToken ct)
+    {
+        var selector = podSelector.Where(p => p.Key != ctx.TrackLabel).ToDictionary();
+        await EnsureServiceAsync(ctx, ctx.StableService(), new Dictionary<string, string>(selector) { [ctx.TrackLabel] = "stable" }, ct);
+        await EnsureServiceAsync(ctx, ctx.CanaryService(), new Dictionary<string, string>(selector) { [ctx.TrackLabel] = "canary" }, ct);
+        if (await TryGetRouteAsync(ctx, ct) is null)
+        {
+            await api.CreateCustomAsync(GatewayApi.Group, GatewayApi.Version, ctx.Target.Namespace, GatewayApi.HttpRoutes, Route(ctx), ct);
+            logger.LogInformation("{Target}: created HTTPRoute {Route} (all traffic to {Stable})", ctx.Target, ctx.RouteName(), ctx.StableService());
+        }
+    }
+
+    /// <summary>On deletion of the Canary: deletes the HTTPRoute and the two Services CanaryFlow created (the route first,
+    /// so that no request is sent to a Service that is gone). Traffic then reaches the service as it did before.</summary>
+    /// <returns>What was deleted, or null.</returns>
+    public async Task<string?> DeleteAsync(CanaryContext ctx, CancellationToken ct)
+    {
+        var ns = ctx.Target.Namespace;
+        var done = new List<string>();
+        if (await TryGetRouteAsync(ctx, ct) is { } route && IsManaged(route))
+        {
+            try
+            {
+                await api.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(GatewayApi.Group, GatewayApi.Version, ns, GatewayApi.HttpRoutes, ctx.RouteName(), cancellationToken: ct);
+                done.Add($"deleted HTTPRoute {ctx.RouteName()}");
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
+        }
+        foreach (var name in new[] { ctx.StableService(), ctx.CanaryService() })
+        {
+            try
+            {
+                var service = await api.Client.CoreV1.ReadNamespacedServiceAsync(name, ns, cancellationToken: ct);
+                if (service.Metadata.Labels is not { } labels || !labels.TryGetValue(Istio.ManagedByLabel, out var by) || by != Istio.ManagedBy) continue;
+                await api.Client.CoreV1.DeleteNamespacedServiceAsync(name, ns, cancellationToken: ct);
+                done.Add($"deleted Service {name}");
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
+        }
+        return done.Count == 0 ? null : string.Join(", ", done);
+    }
+
+    private async Task EnsureServiceAsync(CanaryContext ctx, string name, Dictionary<string, string> selector, CancellationToken ct)
+    {
+        try
+        {
+            await api.Client.CoreV1.ReadNamespacedServiceAsync(name, ctx.Target.Namespace, cancellationToken: ct);
+            return;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
+        var service = new V1Service
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = name, NamespaceProperty = ctx.Target.Namespace,
+                Labels = new Dictionary<string, string> { [Istio.ManagedByLabel] = Istio.ManagedBy },
+            },
+            Spec = new V1ServiceSpec
+            {
+                Selector = selector,
+                Ports = [new V1ServicePort { Name = "http", Port = ctx.ServicePort, TargetPort = ctx.ServicePort }],
+            },
+        };
+        try { await api.Client.CoreV1.CreateNamespacedServiceAsync(service, ctx.Target.Namespace, cancellationToken: ct); }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { }
+    }
+
+    private static bool IsManaged(JsonObject obj) => (string?)obj["metadata"]?["labels"]?[Istio.ManagedByLabel] == Istio.ManagedBy;
+
+    private static JsonObject Route(CanaryContext ctx)
+    {
+        var service = ctx.Canary.Spec?.Service;
+        JsonObject Backend(string name, int weight) => new() { ["name"] = name, ["port"] = ctx.ServicePort, ["weight"] = weight };
+        var parents = service?.GatewayRefs is { Count: > 0 } refs
+            ? new JsonArray([.. refs.Select(r => (JsonNode?)Parent(r))])
+            : new JsonArray(new JsonObject { ["group"] = "", ["kind"] = "Service", ["name"] = ctx.ServiceName, ["port"] = ctx.ServicePort });
+        var spec = new JsonObject { ["parentRefs"] = parents };
+        if (service?.Hosts is { Count: > 0 } hosts) spec["hostnames"] = new JsonArray([.. hosts.Select(h => (JsonNode?)h)]);
+        spec["rules"] = new JsonArray(new JsonObject
+        {
+            ["backendRefs"] = new JsonArray(Backend(ctx.StableService(), 100), Backend(ctx.CanaryService(), 0)),
+        });
+        return new JsonObject
+        {
+            ["apiVersion"] = GatewayApi.ApiVersion,
+            ["kind"] = "HTTPRoute",
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = ctx.RouteName(), ["namespace"] = ctx.Target.Namespace,
+                ["labels"] = new JsonObject { [Istio.ManagedByLabel] = Istio.ManagedBy },
+            },
+            ["spec"] = spec,
+        };
+    }
+
+    private static JsonObject Parent(Model.GatewayRef r)
+    {
+        var parent = new JsonObject { ["name"] = r.Name };
+        if (r.Namespace is { Length: > 0 } ns) parent["namespace"] = ns;
+        if (r.SectionName is { Length: > 0 } section) parent["sectionName"] = section;
+        return parent;
+    }
+}

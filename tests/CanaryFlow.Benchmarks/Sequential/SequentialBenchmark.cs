@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using System.Globalization;
+using CanaryFlow.Analysis.Sequential;
+using static CanaryFlow.Benchmarks.Reliability.ControllerSettings;
+
+namespace CanaryFlow.Benchmarks.Sequential;
+
+/// <summary>
+/// Four judges on the same seeded request streams (see <see cref="RolloutSimulation"/>): the sequential
+/// judge, CanaryFlow's fixed-window thresholds, Kayenta-style Mann-Whitney per window and Flagger's
+/// defaults. Prints a Markdown table: healthy runs' false rollbacks and promotions; regressions' share
+/// caught, bad requests served before rollback (median, p95 over all runs, uncaught ones counted to
+/// promotion) and time to detection (caught runs). Figures, not assertions.
+/// Usage: <c>sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--interval-seconds 60]
+/// [--alpha 0.05] [--tolerance 0.1] [--outage-deadline-seconds 600] [--load-factor 1] [--only TEXT]</c>.
+/// </summary>
+public static class SequentialBenchmark
+{
+    public static int Run(string[] args)
+    {
+        var healthyRuns = IntArg(args, "--healthy-runs", 1000);
+        var runs = IntArg(args, "--runs", 200);
+        var seed = IntArg(args, "--seed", 1);
+        var tick = IntArg(args, "--tick-seconds", 5);
+        var interval = IntArg(args, "--interval-seconds", 60);
+        var deadline = IntArg(args, "--outage-deadline-seconds", 600);
+        var settings = new SequentialSettings(
+            Alpha: double.Parse(StringArg(args, "--alpha") ?? "0.05", CultureInfo.InvariantCulture),
+            Tolerance: double.Parse(StringArg(args, "--tolerance") ?? "0.1", CultureInfo.InvariantCulture));
+        var only = StringArg(args, "--only");
+        var loadFactor = double.Parse(StringArg(args, "--load-factor") ?? "1", CultureInfo.InvariantCulture);
+        Func<IJudge>[] judges =
+        [
+            () => new SequentialJudge(interval, tick, deadline, settings),
+            () => new FixedWindowJudge(interval),
+            () => new KayentaStyleJudge(interval),
+            () => new FlaggerJudge(interval),
+        ];
+
+        Console.WriteLine($"sequential benchmark: seed {seed}, {healthyRuns} healthy / {runs} regression runs per judge, steps 10..50 every {interval} s, " +
+                          $"tick {tick} s, alpha {F(settings.Alpha)}, tolerance {F(settings.Tolerance)}, outage deadline {deadline} s, load x{F(loadFactor)}");
+        Console.WriteLine();
+        Console.WriteLine("| scenario | judge | runs | rolled back | promoted | bad requests median | p95 | detection median s | p95 s |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        var clock = Stopwatch.StartNew();
+        foreach (var scenario in Scenario.All().Select(s => s with { RequestsPerSecond = s.RequestsPerSecond * loadFactor }).Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
+        {
+            var n = scenario.Runs(healthyRuns, runs);
+            foreach (var make in judges)
+            {
+                var results = new RunResult[n];
+                var name = "";
+                for (var i = 0; i < n; i++)
+                {
+                    var judge = make();
+                    name = judge.Name;
+                    results[i] = RolloutSimulation.Run(scenario, judge, seed * 1_000_003 + i);
+                }
+                Console.WriteLine(Row(scenario, name, results));
+            }
+        }
+        Console.WriteLine();
+        Console.WriteLine($"wall time {clock.Elapsed.TotalSeconds:0} s");
+        return 0;
+    }
+
+    private static string Row(Scenario scenario, string judge, RunResult[] results)
+    {
+        var rolledBack = results.Count(r => r.Outcome == RunOutcome.RolledBack);
+        var promoted = results.Count(r => r.Outcome == RunOutcome.Promoted);
+        var bad = results.Select(r => (double)r.Bad).Order().ToArray();
+        var detection = results.Where(r => r.Outcome == RunOutcome.RolledBack).Select(r => (double)r.Seconds).Order().ToArray();
+        var badCells = scenario.Healthy ? "– | –" : $"{F(Percentile(bad, 0.5))} | {F(Percentile(bad, 0.95))}";
+        return $"| {scenario.Name} | {judge} | {results.Length} | {Share(rolledBack, results.Length)} | {Share(promoted, results.Length)} | {badCells} | " +
+               $"{(detection.Length == 0 ? "–" : F(Percentile(detection, 0.5)))} | {(detection.Length == 0 ? "–" : F(Percentile(detection, 0.95)))} |";
+    }
+
+    private static string Share(int count, int total) => $"{count} ({100.0 * count / total:0.#}%)";
+
+    // Nearest-rank percentile of sorted values.
+    private static double Percentile(double[] sorted, double q) =>
+        sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    private static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+}

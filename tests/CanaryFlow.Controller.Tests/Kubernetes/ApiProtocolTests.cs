@@ -1,0 +1,257 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using CanaryFlow.Controller.Kubernetes.Api;
+using CanaryFlow.Controller.Kubernetes.Model;
+using CanaryFlow.Controller.Tests.Kubernetes.Servers;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace CanaryFlow.Controller.Tests.Kubernetes;
+
+/// <summary>
+/// The Kubernetes REST protocol as the real KubernetesClient meets it: conflicts, 404 Status, defaults, patches,
+/// subresources, watches and their expiry. Runs on the sandbox and on the real kube-apiserver, which must agree.
+/// </summary>
+public abstract class ApiProtocolContract(KubeServer server) : TwoServerTest(server)
+{
+    protected IKubernetes Client => Host.Client;
+
+    /// <summary>Lets the Deployment controller (simulated, or the real one with the fake kubelet) finish with the
+    /// Deployment, so that its status writes cannot race the test's own writes.</summary>
+    protected Task SettledAsync(string name) => KubeTestHost.EventuallyAsync(async () =>
+        await Client.AppsV1.ReadNamespacedDeploymentAsync(name, Ns) is var d && d.Status?.ObservedGeneration == d.Metadata.Generation
+        && (d.Status?.AvailableReplicas ?? 0) == d.Spec.Replicas, $"{name} status observed");
+
+    [Fact]
+    public async Task Replace_with_a_stale_resourceVersion_answers_409_Conflict()
+    {
+        // A Lease: no controller writes it, so the only writes are the test's.
+        var created = await Client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
+        {
+            Metadata = new V1ObjectMeta { Name = "web" }, Spec = new V1LeaseSpec { HolderIdentity = "a", LeaseDurationSeconds = 10 },
+        }, Ns);
+        created.Spec.HolderIdentity = "b";
+        await Client.CoordinationV1.ReplaceNamespacedLeaseAsync(created, "web", Ns);
+
+        created.Spec.HolderIdentity = "c"; // still carries the first resourceVersion
+        var e = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoordinationV1.ReplaceNamespacedLeaseAsync(created, "web", Ns));
+        Assert.Equal(HttpStatusCode.Conflict, e.Response.StatusCode);
+        Assert.Equal("Conflict", (string?)JsonNode.Parse(e.Response.Content)!["reason"]);
+        Assert.Equal("Operation cannot be fulfilled on leases.coordination.k8s.io \"web\": the object has been modified; please apply your changes to the latest version and try again",
+            (string?)JsonNode.Parse(e.Response.Content)!["message"]);
+        Assert.Equal("b", (await Client.CoordinationV1.ReadNamespacedLeaseAsync("web", Ns)).Spec.HolderIdentity);
+    }
+
+    [Fact]
+    public async Task Missing_object_answers_404_with_a_v1_Status()
+    {
+        var e = await Assert.ThrowsAsync<HttpOperationException>(() => Client.AppsV1.ReadNamespacedDeploymentAsync("nope", Ns));
+        Assert.Equal(HttpStatusCode.NotFound, e.Response.StatusCode);
+        var status = JsonNode.Parse(e.Response.Content)!;
+        Assert.Equal("Status", (string?)status["kind"]);
+        Assert.Equal("NotFound", (string?)status["reason"]);
+        Assert.Equal(404, (int?)status["code"]);
+    }
+
+    [Fact]
+    public async Task Create_of_an_existing_name_answers_409_AlreadyExists_and_defaults_are_filled_in()
+    {
+        var created = await Host.CreateDeploymentAsync("web", "web:1");
+        Assert.Equal("ClusterFirst", created.Spec.Template.Spec.DnsPolicy);
+        Assert.Equal("IfNotPresent", created.Spec.Template.Spec.Containers[0].ImagePullPolicy);
+        Assert.False(string.IsNullOrEmpty(created.Metadata.Uid));
+        Assert.NotNull(created.Metadata.CreationTimestamp);
+        var e = await Assert.ThrowsAsync<HttpOperationException>(() => Host.CreateDeploymentAsync("web", "web:1"));
+        Assert.Equal(HttpStatusCode.Conflict, e.Response.StatusCode);
+        Assert.Contains("AlreadyExists", e.Response.Content);
+    }
+
+    [Fact]
+    public async Task An_object_that_names_another_namespace_than_the_URLs_is_refused_with_400()
+    {
+        var e = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
+        {
+            Metadata = new V1ObjectMeta { Name = "web", NamespaceProperty = "elsewhere" }, Spec = new V1LeaseSpec(),
+        }, Ns));
+        Assert.Equal(HttpStatusCode.BadRequest, e.Response.StatusCode);
+        Assert.Equal("the namespace of the provided object does not match the namespace sent on the request", (string?)JsonNode.Parse(e.Response.Content)!["message"]);
+    }
+
+    [Fact]
+    public async Task Merge_patch_and_json_patch_change_only_what_they_name()
+    {
+        await Host.CreateDeploymentAsync("web", "web:1");
+        await Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"metadata":{"labels":{"team":"a"}},"spec":{"replicas":5}}""", V1Patch.PatchType.MergePatch), "web", Ns);
+        await Host.SetImageAsync("web", "web:2");
+        await Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"metadata":{"labels":{"app":null}}}""", V1Patch.PatchType.StrategicMergePatch), "web", Ns);
+
+        var d = await Client.AppsV1.ReadNamespacedDeploymentAsync("web", Ns);
+        Assert.Equal(5, d.Spec.Replicas);
+        Assert.Equal("web:2", d.Spec.Template.Spec.Containers[0].Image);
+        Assert.Equal(new Dictionary<string, string> { ["team"] = "a" }, d.Metadata.Labels);
+        Assert.Equal("web", d.Spec.Selector.MatchLabels["app"]);
+    }
+
+    [Fact]
+    public async Task Status_subresource_changes_only_status_and_the_main_endpoint_ignores_status()
+    {
+        // A Canary: no controller runs in this test, so nothing else writes its status.
+        await Host.CreateCanaryAsync("web", "web");
+        var created = await Host.GetCanaryAsync("web");
+        Assert.Equal(1, (long?)created["metadata"]!["generation"]);
+
+        created["status"] = new JsonObject { ["canaryWeight"] = 42 };
+        created["spec"]!["service"]!["port"] = 9090; // ignored on the status endpoint
+        var afterStatus = (JsonObject)CanaryApi.ToNode(await Client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(created,
+            CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, "web"))!;
+        Assert.Equal(42, (int?)afterStatus["status"]!["canaryWeight"]);
+        Assert.Equal(8080, (int?)afterStatus["spec"]!["service"]!["port"]);
+        Assert.Equal(1, (long?)afterStatus["metadata"]!["generation"]);
+
+        afterStatus["status"] = new JsonObject { ["canaryWeight"] = 7 }; // ignored on the main endpoint
+        afterStatus["spec"]!["service"]!["port"] = 9090;
+        var afterSpec = (JsonObject)CanaryApi.ToNode(await Client.CustomObjects.ReplaceNamespacedCustomObjectAsync(afterStatus,
+            CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, "web"))!;
+        Assert.Equal(42, (int?)afterSpec["status"]!["canaryWeight"]);
+        Assert.Equal(9090, (int?)afterSpec["spec"]!["service"]!["port"]);
+        Assert.Equal(2, (long?)afterSpec["metadata"]!["generation"]);
+    }
+
+    [Fact]
+    public async Task A_Deployment_becomes_available_when_its_pods_are_ready_and_misses_its_progress_deadline_when_they_never_are()
+    {
+        await Host.CreateDeploymentAsync("good", "web:1", replicas: 3);
+        Host.FailReady("bad");
+        await Host.CreateDeploymentAsync("bad", "web:1", replicas: 3);
+
+        await KubeTestHost.EventuallyAsync(async () =>
+            (await Client.AppsV1.ReadNamespacedDeploymentAsync("good", Ns)).Status?.AvailableReplicas == 3, "good available");
+        await KubeTestHost.EventuallyAsync(async () =>
+            (await Client.AppsV1.ReadNamespacedDeploymentAsync("bad", Ns)).Status?.ObservedGeneration == 1, "bad observed");
+        var bad = await Client.AppsV1.ReadNamespacedDeploymentAsync("bad", Ns);
+        Assert.Null(bad.Status.AvailableReplicas); // 0 is omitted, as the real server omits it
+        Assert.Equal("False", bad.Status.Conditions.Single(c => c.Type == "Available").Status);
+
+        await Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch("""{"spec":{"progressDeadlineSeconds":1}}""", V1Patch.PatchType.MergePatch), "bad", Ns);
+        await KubeTestHost.EventuallyAsync(async () => (await Client.AppsV1.ReadNamespacedDeploymentAsync("bad", Ns)).Status?.Conditions?
+            .Any(c => c.Type == "Progressing" && c.Reason == "ProgressDeadlineExceeded" && c.Status == "False") == true, "progress deadline exceeded");
+    }
+
+    [Fact]
+    public async Task Watch_streams_added_modified_deleted_and_list_filters_by_label()
+    {
+        var first = await Host.CreateDeploymentAsync("web", "web:1");
+        var list = await Client.AppsV1.ListNamespacedDeploymentAsync(Ns, labelSelector: "app=web");
+        Assert.Single(list.Items);
+        Assert.Empty((await Client.AppsV1.ListNamespacedDeploymentAsync(Ns, labelSelector: "app in (other)")).Items);
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var seen = new List<(WatchEventType, string)>();
+        var watching = Task.Run(async () =>
+        {
+            await foreach (var (type, d) in Client.AppsV1.WatchListNamespacedDeploymentAsync(Ns, resourceVersion: list.Metadata.ResourceVersion, cancellationToken: cts.Token))
+            {
+                seen.Add((type, d.Metadata.Name));
+                if (type == WatchEventType.Deleted) return;
+            }
+        }, cts.Token);
+        await Host.CreateDeploymentAsync("api", "api:1");
+        await Client.AppsV1.DeleteNamespacedDeploymentAsync("api", Ns);
+        await watching;
+        var api = seen.Where(s => s.Item2 == "api").ToList(); // "web" may show MODIFIED (its simulated status)
+        Assert.Equal((WatchEventType.Added, "api"), api.First());
+        Assert.Equal((WatchEventType.Deleted, "api"), api.Last());
+        Assert.DoesNotContain((WatchEventType.Added, first.Metadata.Name), seen); // resumed after the list: no replay
+    }
+
+    [Fact]
+    public async Task Scale_subresource_reads_and_writes_only_replicas()
+    {
+        await Host.CreateDeploymentAsync("web", "web:1", replicas: 2);
+        await SettledAsync("web");
+        var scale = await Client.AppsV1.ReadNamespacedDeploymentScaleAsync("web", Ns);
+        Assert.Equal(2, scale.Spec.Replicas);
+        Assert.Equal("app=web", scale.Status.Selector);
+
+        await Client.AppsV1.PatchNamespacedDeploymentScaleAsync(new V1Patch("""{"spec":{"replicas":4}}""", V1Patch.PatchType.MergePatch), "web", Ns);
+        scale.Spec.Replicas = 5; // carries the resourceVersion from before the patch
+        var stale = await Assert.ThrowsAsync<HttpOperationException>(() => Client.AppsV1.ReplaceNamespacedDeploymentScaleAsync(scale, "web", Ns));
+        Assert.Equal(HttpStatusCode.Conflict, stale.Response.StatusCode);
+        await Client.AppsV1.PatchNamespacedDeploymentScaleAsync(new V1Patch("""{"spec":{"replicas":6}}""", V1Patch.PatchType.MergePatch), "web", Ns);
+
+        var d = await Client.AppsV1.ReadNamespacedDeploymentAsync("web", Ns);
+        Assert.Equal(6, d.Spec.Replicas);
+        Assert.Equal("web:1", d.Spec.Template.Spec.Containers[0].Image);
+    }
+
+    [Fact]
+    public async Task Watch_from_a_compacted_resourceVersion_reports_410_Gone()
+    {
+        // Events: the real server keeps no watch cache for them, so its watch goes to etcd, which has compacted.
+        var first = await CreateEventAsync("first");
+        await CreateEventAsync("second");
+        await CreateEventAsync("third");
+        await Host.CompactAsync();
+
+        Exception? error = null;
+        var events = 0;
+        await foreach (var _ in Client.CoreV1.WatchListNamespacedEventAsync(Ns, resourceVersion: first.Metadata.ResourceVersion, onError: e => error = e))
+            events++;
+        Assert.Equal(0, events);
+        var status = Assert.IsType<KubernetesException>(error).Status;
+        Assert.Equal(410, status.Code);
+        Assert.Equal("Expired", status.Reason);
+    }
+
+    private Task<Corev1Event> CreateEventAsync(string name) => Client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
+    {
+        Metadata = new V1ObjectMeta { Name = name },
+        InvolvedObject = new V1ObjectReference { ApiVersion = "v1", Kind = "Pod", Name = "web", NamespaceProperty = Ns },
+        Reason = "Tested", Message = name, Type = "Normal", FirstTimestamp = DateTime.UtcNow, LastTimestamp = DateTime.UtcNow, Count = 1,
+        Source = new V1EventSource { Component = "canaryflow-tests" },
+    }, Ns);
+}
+
+/// <summary>The protocol on the sandbox, plus its own hooks (bookmarks on a short interval, fault injection).</summary>
+public sealed class ApiProtocolOnSandbox() : ApiProtocolContract(KubeServer.Sandbox)
+{
+    [Fact]
+    public async Task A_watch_that_allows_bookmarks_gets_the_current_resourceVersion_while_idle()
+    {
+        var created = await Host.CreateDeploymentAsync("web", "web:1");
+        await SettledAsync("web");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await foreach (var (type, d) in Client.AppsV1.WatchListNamespacedDeploymentAsync(Ns, allowWatchBookmarks: true,
+                           resourceVersion: created.Metadata.ResourceVersion, cancellationToken: cts.Token))
+        {
+            if (type != WatchEventType.Bookmark) continue;
+            Assert.Equal(Host.Sandbox.Store.CurrentResourceVersion.ToString(), d.Metadata.ResourceVersion);
+            return;
+        }
+        Assert.Fail("the stream ended without a bookmark");
+    }
+
+    [Fact]
+    public async Task Injected_faults_answer_with_their_status_and_Retry_After()
+    {
+        using var http = new HttpClient { BaseAddress = Host.Sandbox.BaseAddress };
+        Host.Sandbox.Faults.Add(new CanaryFlow.Sandbox.Kubernetes.Fault(429, 1, RetryAfterSeconds: 2));
+        var response = await http.GetAsync("/apis/apps/v1/namespaces/default/deployments");
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/apis/apps/v1/namespaces/default/deployments")).StatusCode);
+
+        // The same through the control API, for callers in another process.
+        var added = await http.PostAsync("/sandbox/faults", new StringContent("""{"statusCode":500,"remaining":1,"method":"GET"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.NoContent, added.StatusCode);
+        var failed = await http.GetAsync("/api/v1/namespaces/default/services");
+        Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+        Assert.Contains("\"kind\":\"Status\"", await failed.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsync("/sandbox/faults", new StringContent("""{"statusCode":200,"remaining":1}""", System.Text.Encoding.UTF8, "application/json"))).StatusCode);
+        Assert.Contains($"server: {Host.Sandbox.BaseAddress.ToString().TrimEnd('/')}", await http.GetStringAsync("/sandbox/kubeconfig"));
+    }
+}
+
+[Trait("Category", RealControlPlane.Category)]
+public sealed class ApiProtocolOnRealServer() : ApiProtocolContract(KubeServer.Real);

@@ -1,0 +1,44 @@
+using System.Text.Json;
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Kubernetes.Model;
+
+namespace CanaryFlow.Controller.Tests.Kubernetes;
+
+public sealed class CanaryPlanMapperSequentialTests
+{
+    private static PlanResult Map(string analysis) => CanaryPlanMapper.Map(JsonSerializer.Deserialize<CanarySpec>(
+        $$"""{"targetRef":{"name":"web"},"service":{"port":80},"analysis":{{analysis}}}""", CanaryResource.Json)!);
+
+    [Fact]
+    public void Without_a_mode_the_analysis_stays_fixed_window()
+    {
+        Assert.Null(Map("""{"interval":"1m"}""").Plan!.Analysis.Sequential);
+    }
+
+    [Fact]
+    public void Sequential_mode_gets_the_documented_defaults()
+    {
+        var sequential = Map("""{"mode":"sequential"}""").Plan!.Analysis.Sequential;
+        Assert.Equal(new SequentialSpec(0.05, 0.1, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10)), sequential);
+    }
+
+    [Fact]
+    public void Sequential_mode_maps_every_field()
+    {
+        var sequential = Map("""{"mode":"sequential","metricsOutageDeadline":"15m","sequential":{"alpha":0.01,"tolerance":0.25,"tick":"10s"}}""").Plan!.Analysis.Sequential;
+        Assert.Equal(new SequentialSpec(0.01, 0.25, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(15)), sequential);
+    }
+
+    [Theory]
+    [InlineData("""{"mode":"bayesian"}""", "spec.analysis.mode must be fixed-window or sequential")]
+    [InlineData("""{"sequential":{"alpha":0.01}}""", "apply to mode: sequential only")]
+    [InlineData("""{"mode":"sequential","sequential":{"alpha":1.5}}""", "alpha must be between 0 and 1")]
+    [InlineData("""{"mode":"sequential","sequential":{"tick":"500ms"}}""", "tick must be at least 1s")]
+    [InlineData("""{"mode":"sequential","metricsOutageDeadline":"soon"}""", "metricsOutageDeadline \"soon\" is not a positive duration")]
+    public void Bad_sequential_settings_are_refused_with_the_field_named(string analysis, string error)
+    {
+        var result = Map(analysis);
+        Assert.Null(result.Plan);
+        Assert.Contains(result.Errors, e => e.Contains(error));
+    }
+}
