@@ -29,6 +29,15 @@ public sealed class HookRestartTests
         throw new Xunit.Sdk.XunitException($"timed out waiting for {what}; rollout is {EngineUnderTest.Describe(s)}");
     }
 
+    /// <summary>A controller stopped as a pod is (SIGTERM, its grace period): in-flight hook calls end, the bus closes its
+    /// channels, and whatever was not acknowledged goes back to the broker for the next one. (The harsher in-process
+    /// kill, <see cref="ControllerHost.KillAsync"/>, can leave a cancelled consumer holding prefetched messages here.)</summary>
+    private static async Task RestartAsync(Microsoft.Extensions.Hosting.IHost host)
+    {
+        using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(15))) await host.StopAsync(grace.Token);
+        host.Dispose();
+    }
+
     [Fact]
     public async Task Gates_and_hook_checks_carry_on_across_controller_restarts()
     {
@@ -55,12 +64,12 @@ public sealed class HookRestartTests
             await WaitFor(state, s => s.Gate == HookTypes.ConfirmRollout, "the confirm-rollout gate");
             await receiver.WaitUntilAsync(r => r.For("confirm-rollout").Count >= 2, "the gate asked twice");
 
-            await ControllerHost.KillAsync(host);
+            await RestartAsync(host);
             receiver.Script("confirm-rollout"); // says yes from now on, while no controller runs
             host = await ControllerHost.StartAsync(broker, vhost, state, world);
 
             await WaitFor(state, s => s.Gate == HookTypes.ConfirmPromotion, "the confirm-promotion gate");
-            await ControllerHost.KillAsync(host);
+            await RestartAsync(host);
             receiver.Script("confirm-promotion");
             host = await ControllerHost.StartAsync(broker, vhost, state, world);
 

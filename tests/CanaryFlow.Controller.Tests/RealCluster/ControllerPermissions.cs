@@ -17,6 +17,7 @@ public static class ControllerPermissions
     [
         .. Verbs("canaryflow.dev", "canaries", "get", "list", "watch", "patch"), // spec, watch, finalizer (JSON patch)
         .. Verbs("canaryflow.dev", "canaries", "update", "patch").Select(p => p with { Subresource = "status" }), // durable rollout state
+        .. Verbs("canaryflow.dev", "metrictemplates", "get"), .. Verbs("canaryflow.dev", "clustermetrictemplates", "get"), // templateRef
         .. Verbs("apps", "deployments", "get", "list", "watch", "create", "update", "patch", "delete"), // target and -primary
         .. Verbs("networking.istio.io", "virtualservices", "get", "create", "patch", "delete"),
         .. Verbs("networking.istio.io", "destinationrules", "get", "create", "patch", "delete"),
