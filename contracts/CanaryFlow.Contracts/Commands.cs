@@ -16,7 +16,9 @@ public sealed record RolloutRequested(
     DateTimeOffset RequestedAt);
 
 /// <summary>Finish now: skip remaining steps (or pass an approval gate) and promote.</summary>
-public sealed record PromoteRollout(Guid CorrelationId, RolloutTarget Target, string Actor, string Reason);
+/// <param name="GateSequence">Set by confirm-* hooks: the yes passes only the gate it was asked at (the saga's
+/// command sequence then), never a later one, and never skips steps outside a gate.</param>
+public sealed record PromoteRollout(Guid CorrelationId, RolloutTarget Target, string Actor, string Reason, long? GateSequence = null);
 
 /// <summary>Roll back now: all traffic to stable, canary scaled to zero.</summary>
 public sealed record AbortRollout(Guid CorrelationId, RolloutTarget Target, string Actor, string Reason);

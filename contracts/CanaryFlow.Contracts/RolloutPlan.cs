@@ -18,6 +18,7 @@ namespace CanaryFlow.Contracts;
 /// matched requests, then promotion.</param>
 /// <param name="MirrorSteps">Mirroring: the first this many steps are at canary weight 0 while the canary gets a mirrored copy
 /// of stable's traffic (its responses are dropped) and is analysed on it; blue/green is those steps, then one step at 100.</param>
+/// <param name="Hooks">HTTP hooks and built-in hooks, in spec order (see <see cref="HookTypes"/>).</param>
 public sealed record RolloutPlan(
     IReadOnlyList<int> Steps,
     TimeSpan AnalysisInterval,
@@ -29,7 +30,14 @@ public sealed record RolloutPlan(
     bool ApprovalBeforePromotion,
     AnalysisSpec Analysis,
     string Strategy = "Canary",
-    int MirrorSteps = 0);
+    int MirrorSteps = 0,
+    IReadOnlyList<HookSpec>? Hooks = null)
+{
+    /// <summary>The hooks of one type, in spec order.</summary>
+    public IReadOnlyList<HookSpec> HooksOf(string type) => Hooks?.Where(h => h.Type == type).ToList() ?? [];
+
+    public bool Has(string type) => Hooks?.Any(h => h.Type == type) ?? false;
+}
 
 /// <summary>The metrics judged at each check.</summary>
 /// <param name="MinRequests">Fewer canary requests than this in the interval makes a check inconclusive.</param>
@@ -63,7 +71,12 @@ public sealed record SequentialSpec(double Alpha, double Tolerance, TimeSpan Tic
 /// (Istio metrics); any other name needs a PromQL <paramref name="Query"/> template whose variables
 /// are {{namespace}}, {{target}}, {{canary}}, {{stable}} and {{interval}}.
 /// </summary>
-public sealed record MetricSpec(string Name, string? Query = null, double? Min = null, double? Max = null);
+/// <param name="Source">Another Prometheus to ask (from a MetricTemplate's address); null = the controller's own.</param>
+public sealed record MetricSpec(string Name, string? Query = null, double? Min = null, double? Max = null, PrometheusSource? Source = null);
+
+/// <summary>A Prometheus other than the controller's: its address, and where its bearer token is kept
+/// (a Kubernetes Secret, read by the controller; never the token itself, which must not travel on the bus).</summary>
+public sealed record PrometheusSource(string Address, string? SecretNamespace = null, string? SecretName = null, string? SecretKey = null);
 
 /// <summary>Mann-Whitney comparison (Kayenta-style) of the canary's samples with the stable version's.</summary>
 /// <param name="Confidence">e.g. 0.95.</param>

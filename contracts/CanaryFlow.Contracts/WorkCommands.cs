@@ -18,6 +18,7 @@ public sealed record PromoteCanary(Guid CorrelationId, Guid RolloutId, RolloutTa
 public sealed record RollBackCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Reason, long Sequence);
 
 /// <summary>Run one analysis check. Published by the ticker when a check is due.</summary>
+/// <param name="Hooks">The rollout's <c>rollout</c> hooks, run with the check (a failing one fails it).</param>
 /// <param name="SequentialState">Sequential mode: the running evidence so far (null at the start).</param>
 /// <param name="StepStartedAt">Sequential mode: when the current weight was applied (a step passes an interval after).</param>
 public sealed record AnalysisDue(
@@ -31,7 +32,8 @@ public sealed record AnalysisDue(
     TimeSpan Interval,
     AnalysisSpec Spec,
     string? SequentialState = null,
-    DateTimeOffset? StepStartedAt = null);
+    DateTimeOffset? StepStartedAt = null,
+    IReadOnlyList<HookSpec>? Hooks = null);
 
 /// <summary>The ticker found a rollout whose last command got no answer in time (lost message, restart): re-send it.</summary>
 public sealed record RolloutStalled(Guid CorrelationId, long Sequence, DateTimeOffset DetectedAt);

@@ -1,3 +1,4 @@
+using CanaryFlow.Controller.Hooks;
 using CanaryFlow.Controller.Rollouts;
 using CanaryFlow.Controller.Workers;
 using CanaryFlow.Controller.Web;
@@ -19,6 +20,7 @@ public static class RolloutBus
         x.AddConsumer<AnalysisDueConsumer>();
         x.AddConsumer<RolloutHistoryConsumer>();
         x.AddConsumer<RolloutStatusQueryConsumer>();
+        x.AddCanaryFlowHookConsumers();
     }
 
     /// <summary>

@@ -23,6 +23,7 @@ public static class ControllerComposition
         // Before the engine: the Kubernetes store, router and workloads replace the embedded defaults.
         builder.Services.AddCanaryFlowKubernetes(configuration);
         builder.Services.AddCanaryFlowAnalysis(configuration);
+        builder.Services.AddMetricTemplateSources(); // after the analysis: it wraps its runner
         builder.Services.AddCanaryFlowTriggers(configuration);
         builder.Services.AddCanaryFlowNotifications(configuration);
         if (SlackOn(configuration)) builder.Services.AddCanaryFlowSlack(configuration);

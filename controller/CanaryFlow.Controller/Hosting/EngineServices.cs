@@ -1,4 +1,5 @@
 using CanaryFlow.Controller.Bus;
+using CanaryFlow.Controller.Hooks;
 using CanaryFlow.Controller.Rollouts;
 using CanaryFlow.Controller.Seams;
 using CanaryFlow.Controller.Storage;
@@ -26,6 +27,7 @@ public static class EngineServices
         services.TryAddSingleton<RolloutHistory>();
         services.TryAddSingleton<RolloutRehydrator>();
         services.TryAddSingleton<RolloutTicker>();
+        services.AddCanaryFlowHooks(configuration);
         return services;
     }
 

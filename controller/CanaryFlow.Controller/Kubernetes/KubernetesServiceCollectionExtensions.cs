@@ -46,6 +46,11 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<CanaryFinalizer>();
         services.AddSingleton<CanaryReverter>();
         services.AddSingleton<CanaryDeletion>();
+        services.AddHttpClient(Templates.PromQlParseCheck.HttpClientName).RemoveAllLoggers();
+        // The parse check asks the controller's Prometheus (the analysis binds the same section; binding twice is harmless).
+        services.AddOptions<CanaryFlow.Analysis.Prometheus.PrometheusOptions>().Bind(configuration.GetSection(CanaryFlow.Analysis.Prometheus.PrometheusOptions.SectionName));
+        services.AddSingleton<Templates.PromQlParseCheck>();
+        services.AddSingleton<Templates.CanaryPlanResolver>();
 
         services.AddSingleton<HttpRouteObjects>();
         services.AddSingleton<Routing.Strategies.AbMatchRoute>();
@@ -72,9 +77,22 @@ public static class KubernetesServiceCollectionExtensions
     }
 
     /// <summary>Call inside <c>AddMassTransit(x => ...)</c>: Kubernetes Events on the Canary for every transition.</summary>
+    /// <summary>Metrics of templates with their own Prometheus address are asked there (wraps the registered runner).</summary>
+    public static IServiceCollection AddMetricTemplateSources(this IServiceCollection services)
+    {
+        var runner = services.LastOrDefault(d => d.ServiceType == typeof(CanaryFlow.Analysis.IAnalysisRunner));
+        if (runner?.ImplementationFactory is not { } factory) return services;
+        services.Remove(runner);
+        services.AddSingleton<CanaryFlow.Analysis.IAnalysisRunner>(sp => new Templates.SourcedAnalysisRunner(
+            (CanaryFlow.Analysis.IAnalysisRunner)factory(sp), sp.GetRequiredService<IKubernetes>(),
+            sp.GetRequiredService<IOptions<CanaryFlow.Analysis.Prometheus.PrometheusOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+        return services;
+    }
+
     public static IBusRegistrationConfigurator AddCanaryFlowKubernetesConsumers(this IBusRegistrationConfigurator bus)
     {
         bus.AddConsumer<CanaryEventRecorder>();
+        bus.AddConsumer<CanaryHookRecorder>();
         return bus;
     }
 }

@@ -26,8 +26,12 @@ public sealed record TimelinePoint(
     string? SuccessRateVerdict = null,
     string? P99Verdict = null);
 
+/// <summary>One hook call of a rollout: when, which, and its outcome ("ok", "failed", "unreachable").</summary>
+public sealed record TimelineHook(DateTimeOffset At, string Name, string Type, string Outcome, string Detail);
+
 /// <summary>The timeline of one rollout (its latest revision), as the status page and the reports draw it.</summary>
-public sealed record RolloutTimeline(RolloutTarget Target, Guid RolloutId, string Revision, string Phase, IReadOnlyList<TimelinePoint> Points)
+public sealed record RolloutTimeline(RolloutTarget Target, Guid RolloutId, string Revision, string Phase, IReadOnlyList<TimelinePoint> Points,
+    IReadOnlyList<TimelineHook>? Hooks = null)
 {
     public const string SuccessRateMetric = "request-success-rate";
     public const string DurationMetric = "request-duration";
@@ -36,7 +40,8 @@ public sealed record RolloutTimeline(RolloutTarget Target, Guid RolloutId, strin
     public bool Finished => Phase is RolloutPhases.Succeeded or RolloutPhases.Failed;
 
     /// <summary>Builds the timeline of the latest rollout in <paramref name="history"/> (older rollouts of the target are left out).</summary>
-    public static RolloutTimeline? From(IReadOnlyList<RolloutTransitioned> history)
+    /// <param name="hooks">Hook outcomes of the target; those of this rollout join the timeline.</param>
+    public static RolloutTimeline? From(IReadOnlyList<RolloutTransitioned> history, IReadOnlyList<HookCompleted>? hooks = null)
     {
         if (history.Count == 0) return null;
         var last = history[^1];
@@ -57,7 +62,9 @@ public sealed record RolloutTimeline(RolloutTarget Target, Guid RolloutId, strin
                 isNewCheck && success is not null ? Outcome(success.Outcome) : null,
                 isNewCheck && duration is not null ? Outcome(duration.Outcome) : null));
         }
-        return new RolloutTimeline(last.Target, last.RolloutId, last.Revision, last.Phase, points);
+        var calls = (hooks ?? []).Where(h => h.RolloutId == last.RolloutId).OrderBy(h => h.At)
+            .Select(h => new TimelineHook(h.At, h.Name, h.Type, h.Outcome, h.Detail)).ToList();
+        return new RolloutTimeline(last.Target, last.RolloutId, last.Revision, last.Phase, points, calls);
     }
 
     /// <summary>"fail" when any metric failed or compared worse; "inconclusive" for no data or errors; else "pass".</summary>

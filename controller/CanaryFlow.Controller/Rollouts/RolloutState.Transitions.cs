@@ -31,6 +31,7 @@ public sealed partial class RolloutState
         StepStartedAt = MetricsDownSince = null;
         DecisiveFailure = false;
         ResumeTo = null;
+        Gate = null;
         NextAnalysisAt = null;
         StartedAt = now;
         LastProgressAt = now;
@@ -38,8 +39,43 @@ public sealed partial class RolloutState
         Note(reason, now);
     }
 
+    /// <summary>The next move towards more traffic: the pre-rollout hooks once before any traffic (a check at 0%,
+    /// due now, answered like any check), else the next step.</summary>
+    public void Advance(string reason, DateTimeOffset now)
+    {
+        if (StepIndex < 0 && PassedChecks == 0 && Plan.Has(HookTypes.PreRollout)) BeginPreRollout(reason, now);
+        else EnterStep(StepIndex + 1, now, reason);
+    }
+
+    private void BeginPreRollout(string reason, DateTimeOffset now)
+    {
+        Gate = null;
+        Pending = null;
+        PendingSince = null;
+        LastProgressAt = now;
+        ScheduleCheck(now);
+        Note($"{reason}; running pre-rollout hooks before any traffic", now);
+    }
+
+    /// <summary>Waits in WaitingApproval; <paramref name="gate"/> names the confirm-* hooks that are asked, null for a person.</summary>
+    public void EnterGate(string? gate, string reason, DateTimeOffset now)
+    {
+        Gate = gate;
+        Note(reason, now);
+    }
+
+    /// <summary>Confirm-traffic-increase hooks gate every step after the first (confirm-rollout gates the first).</summary>
+    public bool GatesBeforeIncrease() => StepIndex >= 0 && Plan.Has(HookTypes.ConfirmTrafficIncrease);
+
+    public bool GatesBeforePromotion() => Plan.ApprovalBeforePromotion || Plan.Has(HookTypes.ConfirmPromotion);
+
+    /// <summary>A hook's yes counts only at the gate it was asked at; a person's promote (no sequence) at any gate.</summary>
+    public bool PassesGate(PromoteRollout promote) =>
+        promote.GateSequence is not { } asked || (Gate != null && asked == Sequence);
+
     public void EnterStep(int index, DateTimeOffset now, string reason)
     {
+        Gate = null;
         StepIndex = index;
         DesiredWeight = Plan.Steps[index];
         NextAnalysisAt = null; // checks resume once the new weight is applied
@@ -107,6 +143,7 @@ public sealed partial class RolloutState
 
     public void BeginPromotion(string reason, DateTimeOffset now)
     {
+        Gate = null;
         NextAnalysisAt = null;
         LastProgressAt = now;
         Await(PendingWork.Promote, now);
@@ -115,6 +152,7 @@ public sealed partial class RolloutState
 
     public void BeginRollback(string reason, DateTimeOffset now)
     {
+        Gate = null;
         NextAnalysisAt = null;
         DesiredWeight = 0;
         Await(PendingWork.Rollback, now);

@@ -61,6 +61,10 @@ public sealed partial class RolloutState : SagaStateMachineInstance
     public DateTimeOffset LastTransitionAt { get; set; }
     public string LastReason { get; set; } = "";
 
+    /// <summary>The confirm-* hook type the rollout waits on in WaitingApproval (asked every interval by the ticker);
+    /// null at a person's approval gate or anywhere else.</summary>
+    public string? Gate { get; set; }
+
     /// <summary>Where <see cref="RolloutPhases.Paused"/> returns on resume.</summary>
     public string? ResumeTo { get; set; }
 

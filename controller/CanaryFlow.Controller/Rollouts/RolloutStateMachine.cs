@@ -80,9 +80,14 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
 
         During(Initializing,
             When(Ready, c => c.Saga.IsReplyTo(PendingWork.Prepare, c.Message.Sequence))
-                .Then(c => c.Saga.EnterStep(0, now(), "canary is available"))
-                .Publish(c => c.Saga.WeightCommand())
-                .TransitionTo(Progressing),
+                .IfElse(c => c.Saga.Plan.Has(HookTypes.ConfirmRollout),
+                    gate => gate
+                        .Then(c => c.Saga.EnterGate(HookTypes.ConfirmRollout, "canary is available; waiting for the confirm-rollout hooks", now()))
+                        .Publish(c => c.Saga.AwaitingApproval(now()))
+                        .TransitionTo(WaitingApproval),
+                    go => go
+                        .Advance(_ => "canary is available", now)
+                        .TransitionTo(Progressing)),
             When(NotReady, c => c.Saga.IsReplyTo(PendingWork.Prepare, c.Message.Sequence))
                 .Then(c => c.Saga.BeginRollback($"canary not ready: {c.Message.Reason}", now()))
                 .Publish(c => c.Saga.RollbackCommand())
@@ -101,19 +106,24 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                 .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now(), c.Message.SequentialState))
                 .IfElse(c => c.Saga.HasNextStep(),
                     next => next
-                        .Then(c => c.Saga.EnterStep(c.Saga.StepIndex + 1, now(), "analysis passed"))
-                        .Publish(c => c.Saga.WeightCommand()),
-                    last => last
-                        .IfElse(c => c.Saga.Plan.ApprovalBeforePromotion,
+                        .IfElse(c => c.Saga.GatesBeforeIncrease(),
                             gate => gate
-                                .Then(c => c.Saga.Note("waiting for approval before promotion", now()))
+                                .Then(c => c.Saga.EnterGate(HookTypes.ConfirmTrafficIncrease, "analysis passed; waiting for the confirm-traffic-increase hooks", now()))
+                                .Publish(c => c.Saga.AwaitingApproval(now()))
+                                .TransitionTo(WaitingApproval),
+                            go => go.Advance(_ => "analysis passed", now)),
+                    last => last
+                        .IfElse(c => c.Saga.GatesBeforePromotion(),
+                            gate => gate
+                                .Then(c => c.Saga.EnterGate(c.Saga.Plan.Has(HookTypes.ConfirmPromotion) ? HookTypes.ConfirmPromotion : null,
+                                    "waiting for approval before promotion", now()))
                                 .Publish(c => c.Saga.AwaitingApproval(now()))
                                 .TransitionTo(WaitingApproval),
                             promote => promote
                                 .Then(c => c.Saga.BeginPromotion("all steps passed", now()))
                                 .Publish(c => c.Saga.PromoteCommand())
                                 .TransitionTo(Promoting))),
-            When(Promote)
+            When(Promote, c => c.Message.GateSequence is null) // a hook's yes belongs to a gate, never skips steps
                 .Then(c => c.Saga.BeginPromotion($"promoted by {c.Message.Actor}: {c.Message.Reason}", now()))
                 .Publish(c => c.Saga.PromoteCommand())
                 .TransitionTo(Promoting),
@@ -139,18 +149,17 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                 .Announce(now),
             When(Passed, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
                 .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now(), c.Message.SequentialState)),
-            When(Promote)
+            When(Promote, c => c.Message.GateSequence is null)
                 .Then(c => c.Saga.BeginPromotion($"promoted by {c.Message.Actor}: {c.Message.Reason}", now()))
                 .Publish(c => c.Saga.PromoteCommand())
                 .TransitionTo(Promoting));
 
         During(WaitingApproval,
-            When(Promote)
+            When(Promote, c => c.Saga.PassesGate(c.Message))
                 .Then(c => c.Saga.Note($"approved by {c.Message.Actor}: {c.Message.Reason}", now()))
                 .IfElse(c => c.Saga.HasNextStep(),
                     next => next
-                        .Then(c => c.Saga.EnterStep(c.Saga.StepIndex + 1, now(), $"approved by {c.Message.Actor}"))
-                        .Publish(c => c.Saga.WeightCommand())
+                        .Advance(c => $"approved by {c.Message.Actor}", now)
                         .TransitionTo(Progressing),
                     promote => promote
                         .Then(c => c.Saga.BeginPromotion($"approved by {c.Message.Actor}: {c.Message.Reason}", now()))

@@ -20,8 +20,19 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
         if (waitingOnAnalysis && s.NextAnalysisAt is { } due && due <= now &&
             FirstOrOverdue(id, "analysis", s.AnalysisSequence, now, Max(s.Plan.AnalysisInterval, options.StallAfter)))
         {
-            yield return new AnalysisDue(id, s.RolloutId, s.Target, s.Revision, s.AppliedWeight, s.AnalysisSequence, due,
-                s.Plan.AnalysisInterval, s.Plan.Analysis, s.SequentialEvidence, s.StepStartedAt);
+            // Before the first step the check is the pre-rollout hooks' (see RolloutState.Advance).
+            yield return s.StepIndex < 0 && s.Plan.Has(HookTypes.PreRollout)
+                ? new HooksDue(id, s.RolloutId, s.Target, s.Revision, HookTypes.PreRollout, s.AnalysisSequence, 0, s.Plan.HooksOf(HookTypes.PreRollout), due)
+                : new AnalysisDue(id, s.RolloutId, s.Target, s.Revision, s.AppliedWeight, s.AnalysisSequence, due,
+                    s.Plan.AnalysisInterval, s.Plan.Analysis, s.SequentialEvidence, s.StepStartedAt,
+                    s.Plan.Has(HookTypes.Rollout) ? s.Plan.HooksOf(HookTypes.Rollout) : null);
+        }
+
+        // A confirm-* gate asks its hooks at once, then every interval until they say yes (keyed by the gate's sequence).
+        if (s.CurrentState == RolloutPhases.WaitingApproval && s.Gate is { } gate &&
+            FirstOrOverdue(id, "gate", s.Sequence, now, s.Plan.AnalysisInterval))
+        {
+            yield return new HooksDue(id, s.RolloutId, s.Target, s.Revision, gate, s.Sequence, s.AppliedWeight, s.Plan.HooksOf(gate), now);
         }
 
         if (s.Pending != null && s.PendingSince is { } since &&

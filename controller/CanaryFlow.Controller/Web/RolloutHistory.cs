@@ -9,6 +9,24 @@ public sealed class RolloutHistory
 {
     private const int Keep = 200;
     private readonly ConcurrentDictionary<Guid, Queue<RolloutTransitioned>> _byTarget = new();
+    private readonly ConcurrentDictionary<Guid, Queue<HookCompleted>> _hooks = new();
+
+    /// <summary>A hook's outcome, for the timeline (bounded as the transitions are).</summary>
+    public void Add(HookCompleted h)
+    {
+        var q = _hooks.GetOrAdd(h.CorrelationId, _ => new Queue<HookCompleted>());
+        lock (q)
+        {
+            q.Enqueue(h);
+            while (q.Count > Keep) q.Dequeue();
+        }
+    }
+
+    public IReadOnlyList<HookCompleted> HooksFor(Guid correlationId)
+    {
+        if (!_hooks.TryGetValue(correlationId, out var q)) return [];
+        lock (q) return q.ToList();
+    }
 
     public void Add(RolloutTransitioned t)
     {
@@ -28,8 +46,14 @@ public sealed class RolloutHistory
     }
 }
 
-public sealed class RolloutHistoryConsumer(RolloutHistory history) : IConsumer<RolloutTransitioned>
+public sealed class RolloutHistoryConsumer(RolloutHistory history) : IConsumer<RolloutTransitioned>, IConsumer<HookCompleted>
 {
+    public Task Consume(ConsumeContext<HookCompleted> context)
+    {
+        history.Add(context.Message);
+        return Task.CompletedTask;
+    }
+
     public Task Consume(ConsumeContext<RolloutTransitioned> context)
     {
         history.Add(context.Message);

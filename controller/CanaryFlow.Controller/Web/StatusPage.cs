@@ -33,7 +33,8 @@ public static partial class StatusPage
         timeline = null;
         if (!IsDnsLabel(ns) || !IsDnsSubdomain(name))
             return Results.BadRequest(new { error = "namespace must be a DNS label and name a DNS subdomain (lower-case, at most 63/253 characters)" });
-        timeline = RolloutTimeline.From(history.For(RolloutIds.ForTarget(new RolloutTarget(ns, name))));
+        var id = RolloutIds.ForTarget(new RolloutTarget(ns, name));
+        timeline = RolloutTimeline.From(history.For(id), history.HooksFor(id));
         return timeline is null ? Results.NotFound(new { error = $"no rollout history for {ns}/{name}" }) : null;
     }
 

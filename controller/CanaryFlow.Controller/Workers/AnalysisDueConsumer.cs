@@ -1,5 +1,6 @@
 using CanaryFlow.Analysis;
 using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Hooks;
 using MassTransit;
 
 namespace CanaryFlow.Controller.Workers;
@@ -8,17 +9,21 @@ namespace CanaryFlow.Controller.Workers;
 /// A runner that throws is a query error: inconclusive, never a pass. A sequential spec goes to the
 /// sequential runner (one tick of the running tests); without one registered, it is a query error.</summary>
 public sealed class AnalysisDueConsumer(
-    IAnalysisRunner runner, IEnumerable<ISequentialAnalysisRunner> sequentialRunners, TimeProvider clock, ILogger<AnalysisDueConsumer> log)
+    IAnalysisRunner runner, IEnumerable<ISequentialAnalysisRunner> sequentialRunners, HookRunner hooks, TimeProvider clock, ILogger<AnalysisDueConsumer> log)
     : IConsumer<AnalysisDue>
 {
     public async Task Consume(ConsumeContext<AnalysisDue> context)
     {
         var due = context.Message;
+        // The rollout hooks run beside a fixed-window check; a failing one fails it (Hooks/HookRunner.WithHooks).
+        var hooksRun = due.Spec.Sequential is null
+            ? hooks.RunAsync(due.Hooks ?? [], HookCall.For(due), context, context.CancellationToken)
+            : Task.FromResult<IReadOnlyList<HookResult>>([]);
         object outcome;
         try
         {
             outcome = due.Spec.Sequential is null
-                ? AnalysisMessages.ToEvent(due, await runner.RunAsync(AnalysisMessages.RequestFor(due), context.CancellationToken), clock.GetUtcNow())
+                ? AnalysisMessages.ToEvent(due, HookRunner.WithHooks(await runner.RunAsync(AnalysisMessages.RequestFor(due), context.CancellationToken), await hooksRun), clock.GetUtcNow())
                 : AnalysisMessages.ToEvent(due, await Sequential().RunAsync(due, context.CancellationToken), clock.GetUtcNow());
         }
         catch (Exception e) when (e is not OperationCanceledException)

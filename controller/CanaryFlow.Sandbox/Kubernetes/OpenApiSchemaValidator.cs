@@ -73,6 +73,8 @@ public static class OpenApiSchemaValidator
     private static void CheckObject(JsonNode value, JsonObject schema, string at, List<SchemaError> errors, bool prune)
     {
         if (value is not JsonObject obj) { errors.Add(WrongType(value, at, "object")); return; }
+        if (schema["maxProperties"] is { } maxProperties && obj.Count > Number(maxProperties))
+            errors.Add(new(at, $"Too many: {obj.Count}: must have at most {maxProperties} items", Blocking: true));
         if (schema["required"] is JsonArray required)
             foreach (var name in required.Select(r => r!.GetValue<string>()))
                 if (!obj.ContainsKey(name)) errors.Add(new($"{at}.{name}", "Required value", Blocking: true));

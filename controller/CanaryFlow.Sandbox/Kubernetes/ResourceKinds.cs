@@ -26,6 +26,10 @@ public static class ResourceKinds
     public static readonly ResourceKind EventsV1 = new("events.k8s.io", "v1", "events", "Event", HasStatus: false);
     public static readonly ResourceKind Leases = new("coordination.k8s.io", "v1", "leases", "Lease", HasStatus: false);
     public static readonly ResourceKind Canaries = new(CanaryGroup, CanaryVersion, "canaries", "Canary", HasStatus: true);
+    public static readonly ResourceKind MetricTemplates = new(CanaryGroup, CanaryVersion, "metrictemplates", "MetricTemplate", HasStatus: false);
+    public static readonly ResourceKind ClusterMetricTemplates = new(CanaryGroup, CanaryVersion, "clustermetrictemplates", "ClusterMetricTemplate", HasStatus: false, Namespaced: false);
+    /// <summary>Read by the controller for a metric template's Prometheus token.</summary>
+    public static readonly ResourceKind Secrets = new("", "v1", "secrets", "Secret", HasStatus: false);
     public static readonly ResourceKind VirtualServices = new("networking.istio.io", "v1beta1", "virtualservices", "VirtualService", HasStatus: true);
     public static readonly ResourceKind DestinationRules = new("networking.istio.io", "v1beta1", "destinationrules", "DestinationRule", HasStatus: true);
     public static readonly ResourceKind HttpRoutes = new("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", HasStatus: true);
@@ -33,7 +37,7 @@ public static class ResourceKinds
     public static readonly ResourceKind Namespaces = new("", "v1", "namespaces", "Namespace", HasStatus: true, Namespaced: false);
 
     public static readonly IReadOnlyList<ResourceKind> All =
-        [Deployments, Services, Events, EventsV1, Leases, Canaries, VirtualServices, DestinationRules, HttpRoutes, Namespaces];
+        [Deployments, Services, Events, EventsV1, Leases, Canaries, MetricTemplates, ClusterMetricTemplates, Secrets, VirtualServices, DestinationRules, HttpRoutes, Namespaces];
 
     public static ResourceKind? Find(string group, string version, string plural) =>
         All.FirstOrDefault(k => k.Group == group && k.Version == version && k.Plural == plural);

@@ -64,4 +64,27 @@ public sealed class TickPolicyTests
         Assert.Equal(lastDue + TestPlans.Interval, due.DueAt);
         Assert.Equal(3, due.Sequence);
     }
+
+    [Fact]
+    public void A_confirm_gate_asks_its_hooks_at_once_then_once_per_interval_until_the_gate_is_left()
+    {
+        var hook = new HookSpec("approve", HookTypes.ConfirmPromotion, "http://127.0.0.1:1/approve", TimeSpan.FromSeconds(1));
+        var state = new RolloutState
+        {
+            CorrelationId = Guid.NewGuid(), CurrentState = RolloutPhases.WaitingApproval, Plan = TestPlans.TenToHundred with { Hooks = [hook] },
+            Gate = HookTypes.ConfirmPromotion, Sequence = 9, LastProgressAt = Start,
+        };
+        var policy = new TickPolicy(Options, startedAt: Start);
+        var asked = new List<int>();
+        for (var second = 0; second <= 150; second++)
+            foreach (var due in policy.Due(state, Start.AddSeconds(second)).OfType<HooksDue>())
+            {
+                Assert.Equal((HookTypes.ConfirmPromotion, 9L, "approve"), (due.Type, due.Sequence, Assert.Single(due.Hooks).Name));
+                asked.Add(second);
+            }
+        Assert.Equal([0, 60, 120], asked);
+
+        state.Gate = null; // a person's gate: no hook is asked
+        Assert.Empty(new TickPolicy(Options, Start).Due(state, Start).OfType<HooksDue>());
+    }
 }

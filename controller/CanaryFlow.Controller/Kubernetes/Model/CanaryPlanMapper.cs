@@ -61,11 +61,15 @@ public static partial class CanaryPlanMapper
             if (string.IsNullOrWhiteSpace(m.Name)) { errors.Add($"spec.analysis.metrics[{i}].name is required"); continue; }
             if (m.ThresholdRange is { Min: { } min, Max: { } max } && min > max)
                 errors.Add($"spec.analysis.metrics[{i}].thresholdRange: min {min} is above max {max}");
-            if (!string.IsNullOrWhiteSpace(m.Query) && CanaryFlow.Analysis.Verdicts.MetricTemplate.Problem(m.Query) is { } problem)
-                errors.Add($"spec.analysis.metrics[{i}].query: {problem}");
+            // A templateRef is resolved (Kubernetes/Templates/CanaryPlanResolver) into Query and Source before mapping.
+            var field = m.TemplateRef is { } tr ? $"spec.analysis.metrics[{i}].templateRef ({tr.Kind ?? "MetricTemplate"} {tr.Name})" : $"spec.analysis.metrics[{i}].query";
+            if (m.TemplateRef is not null && string.IsNullOrWhiteSpace(m.Query))
+                errors.Add($"{field}: the template was not read");
+            else if (!string.IsNullOrWhiteSpace(m.Query) && CanaryFlow.Analysis.Verdicts.MetricTemplate.Problem(m.Query) is { } problem)
+                errors.Add($"{field}: {problem}");
             else if (string.IsNullOrWhiteSpace(m.Query) && !CanaryFlow.Analysis.Verdicts.IstioQueries.IsBuiltIn(m.Name))
-                errors.Add($"spec.analysis.metrics[{i}]: \"{m.Name}\" is not a built-in metric (request-success-rate, request-duration), so it needs a query");
-            metrics.Add(new MetricSpec(m.Name, string.IsNullOrWhiteSpace(m.Query) ? null : m.Query, m.ThresholdRange?.Min, m.ThresholdRange?.Max));
+                errors.Add($"spec.analysis.metrics[{i}]: \"{m.Name}\" is not a built-in metric (request-success-rate, request-duration), so it needs a query or a templateRef");
+            metrics.Add(new MetricSpec(m.Name, string.IsNullOrWhiteSpace(m.Query) ? null : m.Query, m.ThresholdRange?.Min, m.ThresholdRange?.Max, m.Source));
         }
 
         ComparisonSpec? comparison = null;
@@ -84,10 +88,12 @@ public static partial class CanaryPlanMapper
             else if (tp.Kind == "regex" && !IsRegex(tp.Value)) errors.Add($"spec.imagePolicy.tagPolicy.value \"{tp.Value}\" is not a valid regular expression");
         }
 
+        var hooks = CanaryHookMapper.Map(spec.Hooks, errors);
+
         if (errors.Count > 0) return new PlanResult(null, errors);
         return new PlanResult(new RolloutPlan(steps, interval, failureLimit, inconclusiveLimit, errorLimit, deadline,
             approvalAt.Distinct().Order().ToList(), a?.Approval?.BeforePromotion ?? false,
-            new AnalysisSpec(minRequests, metrics, comparison, sequential), Strategies.StrategyRules.Describe(spec), Strategies.StrategyRules.MirrorSteps(spec)), errors);
+            new AnalysisSpec(minRequests, metrics, comparison, sequential), Strategies.StrategyRules.Describe(spec), Strategies.StrategyRules.MirrorSteps(spec), hooks.Count > 0 ? hooks : null), errors);
     }
 
     /// <summary>Analysis modes: "fixed-window" (the default: one check per interval, limits count failed checks)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using CanaryFlow.Contracts;
 
 namespace CanaryFlow.Controller.Kubernetes.Model;
 
@@ -62,7 +63,13 @@ public sealed record CanarySpec(
     IReadOnlyList<NotificationSpec>? Notifications,
     DestinationRuleRef? DestinationRule = null,
     bool? RevertOnDeletion = null,
-    string? Provider = null);
+    string? Provider = null,
+    IReadOnlyList<CanaryHook>? Hooks = null);
+
+/// <summary>A hook (see <see cref="CanaryFlow.Contracts.HookTypes"/>): <paramref name="Url"/>, or the built-in <paramref name="Load"/> generator.</summary>
+public sealed record CanaryHook(string? Name, string? Type, string? Url, string? Timeout, IReadOnlyDictionary<string, string>? Metadata, CanaryLoad? Load);
+
+public sealed record CanaryLoad(string? Url, int? RequestsPerSecond, string? Duration);
 
 public sealed record TargetRef(string? Name, string? Kind = "Deployment", string? ApiVersion = "apps/v1");
 
@@ -110,7 +117,13 @@ public sealed record CanarySequential(double? Alpha, double? Tolerance, string? 
 /// <summary>Session affinity: a user the weights sent to the canary keeps a cookie that keeps them there (Flagger's).</summary>
 public sealed record SessionAffinitySpec(string? CookieName, int? MaxAge);
 
-public sealed record CanaryMetric(string? Name, string? Query, ThresholdRange? ThresholdRange);
+/// <param name="TemplateRef">Where the query is kept instead (a MetricTemplate or ClusterMetricTemplate).</param>
+/// <param name="Source">Not in the spec: the other Prometheus of a resolved template (Kubernetes/Templates).</param>
+public sealed record CanaryMetric(string? Name, string? Query, ThresholdRange? ThresholdRange, TemplateRef? TemplateRef = null,
+    [property: JsonIgnore] PrometheusSource? Source = null);
+
+/// <param name="Kind">MetricTemplate (default) or ClusterMetricTemplate.</param>
+public sealed record TemplateRef(string? Name, string? Namespace = null, string? Kind = null);
 
 public sealed record ThresholdRange(double? Min, double? Max);
 

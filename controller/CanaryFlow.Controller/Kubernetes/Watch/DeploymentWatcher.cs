@@ -30,6 +30,7 @@ public sealed class DeploymentWatcher : BackgroundService
     private readonly CanaryInitializer initializer;
     private readonly CanaryStatusWriter statusWriter;
     private readonly CanaryDeletion deletion;
+    private readonly Templates.CanaryPlanResolver plans;
     private readonly IBus bus;
     private readonly ILeadership leadership;
     private readonly IOptions<KubernetesOptions> options;
@@ -37,9 +38,9 @@ public sealed class DeploymentWatcher : BackgroundService
     private readonly ILogger _logger;
 
     public DeploymentWatcher(IKubernetes client, CanaryApi api, CanaryInitializer initializer, CanaryStatusWriter statusWriter, CanaryDeletion deletion,
-        IBus bus, ILeadership leadership, IOptions<KubernetesOptions> options, TimeProvider time, ILogger<DeploymentWatcher> logger)
+        Templates.CanaryPlanResolver plans, IBus bus, ILeadership leadership, IOptions<KubernetesOptions> options, TimeProvider time, ILogger<DeploymentWatcher> logger)
     {
-        (this.client, this.api, this.initializer, this.statusWriter, this.deletion) = (client, api, initializer, statusWriter, deletion);
+        (this.client, this.api, this.initializer, this.statusWriter, this.deletion, this.plans) = (client, api, initializer, statusWriter, deletion, plans);
         (this.bus, this.leadership, this.options, this.time, _logger) = (bus, leadership, options, time, logger);
     }
 
@@ -157,14 +158,14 @@ public sealed class DeploymentWatcher : BackgroundService
             if (canary.StatusString(TrackedRevisionField) is not { } tracked)
             {
                 // Not initialised (yet, or it failed): a change of the target is a good moment to try again.
-                if (CanaryPlanMapper.Map(canary).IsValid) StartInitialization(canary);
+                if ((await owner.plans.MapAsync(canary, _ct)).IsValid) StartInitialization(canary);
                 return;
             }
             var target = new RolloutTarget(ns, deployment.Metadata.Name);
             var revision = PodTemplateHash.Compute(deployment.Spec.Template, owner.options.Value.TrackLabel);
             var known = _revisions.GetValueOrDefault(target.Name) ?? tracked;
             if (revision == known) return;
-            var plan = CanaryPlanMapper.Map(canary);
+            var plan = await owner.plans.MapAsync(canary, _ct); // templates read now: a rollout runs what they say at its start
             if (plan.Plan is null) { await ReportInvalidAsync(canary, plan.Errors); return; }
 
             var image = deployment.Spec.Template.Spec.Containers
@@ -178,7 +179,7 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private async Task<bool> CheckSpecAsync(CanaryResource canary)
         {
-            var result = CanaryPlanMapper.Map(canary);
+            var result = await owner.plans.MapAsync(canary, _ct);
             if (result.IsValid) { _reportedInvalid.Remove(canary.Name); return true; }
             await ReportInvalidAsync(canary, result.Errors);
             return false;

@@ -29,12 +29,16 @@ public sealed class SignedWebhookNotifier(ChannelHttpSender sender, IOptions<Not
     };
 
     // Signed per attempt, so that a retried request carries a fresh timestamp.
-    protected override void AddHeaders(HttpRequestMessage request, byte[] body, ChannelOptions channel, Notification notification)
+    protected override void AddHeaders(HttpRequestMessage request, byte[] body, ChannelOptions channel, Notification notification) =>
+        Sign(request, body, channel.Secret!, notification.Key, time);
+
+    /// <summary>The scheme above, for every signed webhook CanaryFlow sends (notifications and rollout hooks).</summary>
+    public static void Sign(HttpRequestMessage request, byte[] body, string secret, string delivery, TimeProvider time)
     {
         var timestamp = time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         var signed = Encoding.UTF8.GetBytes(timestamp + ".").Concat(body).ToArray();
         request.Headers.Add(TimestampHeader, timestamp);
-        request.Headers.Add(SignatureHeader, "v1=" + SecretComparer.HmacSha256Hex(channel.Secret!, signed));
-        request.Headers.Add(DeliveryHeader, notification.Key);
+        request.Headers.Add(SignatureHeader, "v1=" + SecretComparer.HmacSha256Hex(secret, signed));
+        request.Headers.Add(DeliveryHeader, delivery);
     }
 }

@@ -82,12 +82,15 @@ public sealed class RealControlPlane
 
     private async Task InstallCrdsAsync()
     {
-        var crd = Path.Combine(RepositoryRoot.Path, "manifests", "crd", "canary.yaml");
+        // Every CRD of manifests/crd (the Canary and the metric templates), as a user applies them.
+        var crds = Path.Combine(RepositoryRoot.Path, "manifests", "crd");
+        var files = new[] { "canary.yaml", "metrictemplate.yaml", "clustermetrictemplate.yaml" }.SelectMany(f => new[] { "-f", Path.Combine(crds, f) });
         var istio = Path.Combine(AppContext.BaseDirectory, "Kubernetes", "Servers", "istio-crds.yaml");
-        var (code, output) = await KubectlAsync("apply", "--server-side", "--force-conflicts", "-f", crd, "-f", istio);
+        var (code, output) = await KubectlAsync(["apply", "--server-side", "--force-conflicts", .. files, "-f", istio]);
         if (code != 0) throw new InvalidOperationException("The real API server refused the CRDs:\n" + output);
         (code, output) = await KubectlAsync("wait", "--for=condition=Established", "--timeout=60s",
-            "crd/canaries.canaryflow.dev", "crd/virtualservices.networking.istio.io", "crd/destinationrules.networking.istio.io",
+            "crd/canaries.canaryflow.dev", "crd/metrictemplates.canaryflow.dev", "crd/clustermetrictemplates.canaryflow.dev",
+            "crd/virtualservices.networking.istio.io", "crd/destinationrules.networking.istio.io",
             "crd/httproutes.gateway.networking.k8s.io");
         if (code != 0) throw new InvalidOperationException("The CRDs were not established:\n" + output);
     }

@@ -1,0 +1,33 @@
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Seams;
+using MassTransit;
+
+namespace CanaryFlow.Controller.Hooks;
+
+/// <summary>
+/// The hooks that follow transitions and change nothing: <c>rollback</c> when a rollback starts, <c>post-rollout</c>
+/// once the rollout has Succeeded or Failed, <c>event</c> on every transition (as a notification channel would).
+/// Their outcomes are recorded like every hook's. The hooks come from the rollout's durable state; the delivery
+/// header is the same for a redelivered transition, so a receiver can dedupe a call repeated after a restart.
+/// </summary>
+public sealed class HookTransitionConsumer(HookRunner runner, IRolloutStore store) : IConsumer<RolloutTransitioned>
+{
+    public async Task Consume(ConsumeContext<RolloutTransitioned> context)
+    {
+        var t = context.Message;
+        var types = TypesFor(t);
+        if (types.Count == 0) return;
+        var state = (await store.LoadAllAsync(context.CancellationToken)).FirstOrDefault(s => s.CorrelationId == t.CorrelationId);
+        if (state?.Plan?.Hooks is not { Count: > 0 } hooks || state.RolloutId != t.RolloutId) return;
+        var due = hooks.Where(h => types.Contains(h.Type)).ToList();
+        await runner.RunAsync(due, HookCall.For(t), context, context.CancellationToken);
+    }
+
+    public static IReadOnlyList<string> TypesFor(RolloutTransitioned t)
+    {
+        var types = new List<string> { HookTypes.Event };
+        if (t.FromPhase != t.Phase && t.Phase == RolloutPhases.RollingBack) types.Add(HookTypes.Rollback);
+        if (t.FromPhase != t.Phase && t.Phase is RolloutPhases.Succeeded or RolloutPhases.Failed) types.Add(HookTypes.PostRollout);
+        return types;
+    }
+}
