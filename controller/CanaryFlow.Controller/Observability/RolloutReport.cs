@@ -36,7 +36,7 @@ public static class RolloutReport
     {
         using var surface = SKSurface.Create(new SKImageInfo(Width, Height));
         surface.Canvas.Clear(SKColors.White);
-        Draw(timeline).Render(surface.Canvas, new PixelRect(new PixelSize(Width, Height)));
+        Draw(timeline, dashes: true).Render(surface.Canvas, new PixelRect(new PixelSize(Width, Height)));
         using var image = surface.Snapshot();
         using var png = image.Encode(SKEncodedImageFormat.Png, 100);
         return png.ToArray();
@@ -49,12 +49,14 @@ public static class RolloutReport
         using (var canvas = SKSvgCanvas.Create(new SKRect(0, 0, Width, Height), skStream))
         {
             canvas.Clear(SKColors.White);
-            Draw(timeline).Render(canvas, new PixelRect(new PixelSize(Width, Height)));
+            // Skia's SVG canvas cannot write dash effects (it prints "Unsupported path effect" for each):
+            // in the SVG, stable and the thresholds are told apart by colour and legend alone.
+            Draw(timeline, dashes: false).Render(canvas, new PixelRect(new PixelSize(Width, Height)));
         } // the SVG is complete only once the canvas is disposed
         return System.Text.Encoding.UTF8.GetString(stream.ToArray());
     }
 
-    private static Multiplot Draw(RolloutTimeline timeline)
+    private static Multiplot Draw(RolloutTimeline timeline, bool dashes)
     {
         var points = timeline.Points;
         var start = points.Count > 0 ? points[0].At : DateTimeOffset.UnixEpoch;
@@ -77,8 +79,8 @@ public static class RolloutReport
         MarkChecks(weight, points, X, p => p.Verdict, p => p.Weight);
         weight.Axes.SetLimitsY(ReportAxes.Weight.Min, ReportAxes.Weight.Max);
 
-        MetricPanel(success, points, X, "success rate %", p => p.SuccessRate, p => p.StableSuccessRate, p => p.SuccessRateMin, p => p.SuccessRateVerdict, "min");
-        MetricPanel(latency, points, X, "P99 ms", p => p.P99Ms, p => p.StableP99Ms, p => p.P99MaxMs, p => p.P99Verdict, "max");
+        MetricPanel(success, points, X, "success rate %", p => p.SuccessRate, p => p.StableSuccessRate, p => p.SuccessRateMin, p => p.SuccessRateVerdict, "min", dashes);
+        MetricPanel(latency, points, X, "P99 ms", p => p.P99Ms, p => p.StableP99Ms, p => p.P99MaxMs, p => p.P99Verdict, "max", dashes);
         latency.XLabel(time.Label);
 
         foreach (var plot in new[] { weight, success, latency })
@@ -97,17 +99,17 @@ public static class RolloutReport
 
     private static void MetricPanel(Plot plot, IReadOnlyList<TimelinePoint> points, Func<TimelinePoint, double> x, string label,
         Func<TimelinePoint, double?> canary, Func<TimelinePoint, double?> stable, Func<TimelinePoint, double?> threshold,
-        Func<TimelinePoint, string?> verdict, string bound)
+        Func<TimelinePoint, string?> verdict, string bound, bool dashes)
     {
         plot.YLabel(label);
         // Later snapshots repeat the last check's values: only the points that carry a check are measurements.
         points = points.Where(p => p.Verdict is not null).ToList();
         Series(plot, points, x, canary, Canary, "canary", LinePattern.Solid);
-        Series(plot, points, x, stable, Stable, "stable", LinePattern.Dashed);
+        Series(plot, points, x, stable, Stable, "stable", dashes ? LinePattern.Dashed : LinePattern.Solid);
         var limit = points.Select(threshold).LastOrDefault(v => v is not null);
         if (limit is { } y)
         {
-            var line = plot.Add.HorizontalLine(y, 1.5f, Threshold, LinePattern.Dotted);
+            var line = plot.Add.HorizontalLine(y, 1.5f, Threshold, dashes ? LinePattern.Dotted : LinePattern.Solid);
             line.LegendText = $"threshold: {bound} {Format(y)}";
         }
         MarkChecks(plot, points, x, verdict, canary);

@@ -42,9 +42,6 @@ public sealed class ChartInstall
     public RealControlPlane Plane { get; private set; } = null!;
     public IKubernetes Admin => Plane.Admin;
 
-    /// <summary>Whether namespace canaryflow existed before install.yaml was applied (false: it was a fresh cluster for it).</summary>
-    public bool NamespaceExistedBefore { get; private set; }
-
     /// <summary>kubectl's exit code and output per applied file, in the order applied.</summary>
     public IReadOnlyDictionary<string, (int ExitCode, string Output)> Applied => _applied;
     private readonly Dictionary<string, (int, string)> _applied = [];
@@ -59,7 +56,6 @@ public sealed class ChartInstall
     {
         Plane = await RealControlPlane.GetAsync();
         await EnsureExtraCrdsAsync(Plane);
-        NamespaceExistedBefore = (await Plane.KubectlAsync("get", "namespace", Namespace)).ExitCode == 0;
         _ = RenderedManifests.Text("default.yaml"); // renders with real Helm when the folder is missing or stale
         foreach (var file in new[] { CrdFile, InstallFile, Rendered("default.yaml"), Rendered("custom.yaml") })
             _applied[file] = await Plane.KubectlAsync("apply", "-f", file);
