@@ -32,6 +32,7 @@ public static class Defaults
             c["terminationMessagePath"] ??= "/dev/termination-log";
             c["terminationMessagePolicy"] ??= "File";
             c["resources"] ??= new JsonObject();
+            foreach (var port in c["ports"] as JsonArray ?? []) if (port is JsonObject p) p["protocol"] ??= "TCP";
             var image = (string?)c["image"] ?? "";
             c["imagePullPolicy"] ??= image.Contains('@') || (image.Contains(':') && !image.EndsWith(":latest", StringComparison.Ordinal)
                                                               && image.LastIndexOf(':') > image.LastIndexOf('/'))

@@ -60,6 +60,7 @@ public abstract class ApiProtocolContract(KubeServer server) : TwoServerTest(ser
         var created = await Host.CreateDeploymentAsync("web", "web:1");
         Assert.Equal("ClusterFirst", created.Spec.Template.Spec.DnsPolicy);
         Assert.Equal("IfNotPresent", created.Spec.Template.Spec.Containers[0].ImagePullPolicy);
+        Assert.Equal("TCP", created.Spec.Template.Spec.Containers[0].Ports[0].Protocol); // so a pod template hashes alike on both servers
         Assert.False(string.IsNullOrEmpty(created.Metadata.Uid));
         Assert.NotNull(created.Metadata.CreationTimestamp);
         var e = await Assert.ThrowsAsync<HttpOperationException>(() => Host.CreateDeploymentAsync("web", "web:1"));
@@ -254,4 +255,5 @@ public sealed class ApiProtocolOnSandbox() : ApiProtocolContract(KubeServer.Sand
 }
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(EtcdCompaction.Name)]
 public sealed class ApiProtocolOnRealServer() : ApiProtocolContract(KubeServer.Real);

@@ -199,4 +199,5 @@ public sealed class DeploymentWatcherOnSandbox() : DeploymentWatcherContract(Kub
 }
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(EtcdCompaction.Name)]
 public sealed class DeploymentWatcherOnRealServer() : DeploymentWatcherContract(KubeServer.Real);
