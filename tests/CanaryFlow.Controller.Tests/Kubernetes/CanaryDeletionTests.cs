@@ -141,7 +141,7 @@ public abstract class CanaryDeletionContract(KubeServer server) : TwoServerTest(
 
         await DeleteCanaryAsync();
 
-        await KubeTestHost.EventuallyAsync(async () => (await EventReasonsAsync()).Contains("RevertFailed"), "the failure is reported");
+        await KubeTestHost.EventuallyAsync(async () => (await EventReasonsAsync()).Contains("RevertFailed"), "the failure is reported", seconds: 40); // generous: the real server shares the run with other classes
         Assert.True(await CanaryExistsAsync());
         Assert.Contains(CanaryFinalizer.Name, (await Host.GetCanaryAsync("podinfo"))["metadata"]!["finalizers"]!.AsArray().Select(f => (string?)f));
         Assert.Equal(new TrafficWeights(100, 0), VirtualServiceRoutes.Read(await Host.GetCustomAsync(Istio.VirtualServices, "podinfo"), "podinfo", Ns));

@@ -17,15 +17,20 @@ public sealed class MirrorAndBlueGreenRolloutTests
         {
             for (var u = 0; u < 10; u++)
             {
+                // The weight the mesh routes by (the VirtualService), not the status, which is written just after it.
                 var progressing = world.Phase() == RolloutPhases.Progressing;
-                var weight = (int?)world.Status()?["canaryWeight"] ?? -1;
+                var weight = RoutedWeight(world);
                 var e = await world.Traffic.SendAsync($"user-{u}");
-                if (progressing && world.Phase() == RolloutPhases.Progressing && (int?)world.Status()?["canaryWeight"] == weight) seen.Add((weight, e));
+                if (progressing && world.Phase() == RolloutPhases.Progressing && RoutedWeight(world) == weight) seen.Add((weight, e));
             }
             await Task.Delay(20);
         }
         return seen;
     }
+
+    private static int RoutedWeight(StrategyWorld world) =>
+        (int?)world.Store.List(ResourceKinds.VirtualServices, StrategyWorld.Ns, LabelSelector.Parse(null), world.Name).Items.FirstOrDefault()?
+            ["spec"]?["http"]?[0]?["route"]?[1]?["weight"] ?? -1;
 
     private static List<string> MirrorStates(StrategyWorld world, WatchSubscription vs)
     {
