@@ -255,5 +255,5 @@ public sealed class ApiProtocolOnSandbox() : ApiProtocolContract(KubeServer.Sand
 }
 
 [Trait("Category", RealControlPlane.Category)]
-[Collection(EtcdCompaction.Name)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class ApiProtocolOnRealServer() : ApiProtocolContract(KubeServer.Real);

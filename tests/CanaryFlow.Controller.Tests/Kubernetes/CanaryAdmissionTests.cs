@@ -114,4 +114,5 @@ public abstract class CanaryAdmissionContract(KubeServer server) : TwoServerTest
 public sealed class CanaryAdmissionOnSandbox() : CanaryAdmissionContract(KubeServer.Sandbox);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class CanaryAdmissionOnRealServer() : CanaryAdmissionContract(KubeServer.Real);

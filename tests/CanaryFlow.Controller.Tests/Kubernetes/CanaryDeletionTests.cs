@@ -180,4 +180,5 @@ public abstract class CanaryDeletionContract(KubeServer server) : TwoServerTest(
 public sealed class CanaryDeletionOnSandbox() : CanaryDeletionContract(KubeServer.Sandbox);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class CanaryDeletionOnRealServer() : CanaryDeletionContract(KubeServer.Real);

@@ -199,5 +199,5 @@ public sealed class DeploymentWatcherOnSandbox() : DeploymentWatcherContract(Kub
 }
 
 [Trait("Category", RealControlPlane.Category)]
-[Collection(EtcdCompaction.Name)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class DeploymentWatcherOnRealServer() : DeploymentWatcherContract(KubeServer.Real);

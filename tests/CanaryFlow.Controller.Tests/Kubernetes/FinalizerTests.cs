@@ -126,4 +126,5 @@ public abstract class FinalizerContract(KubeServer server) : TwoServerTest(serve
 public sealed class FinalizersOnSandbox() : FinalizerContract(KubeServer.Sandbox);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class FinalizersOnRealServer() : FinalizerContract(KubeServer.Real);

@@ -100,4 +100,5 @@ public abstract class HookAdmissionContract(KubeServer server) : TwoServerTest(s
 public sealed class HookAdmissionOnSandbox() : HookAdmissionContract(KubeServer.Sandbox);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class HookAdmissionOnRealServer() : HookAdmissionContract(KubeServer.Real);

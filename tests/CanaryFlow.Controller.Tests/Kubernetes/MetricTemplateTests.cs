@@ -136,4 +136,5 @@ public abstract class MetricTemplateContract(KubeServer server, EmptyPrometheus 
 public sealed class MetricTemplateOnSandbox(EmptyPrometheus prometheus) : MetricTemplateContract(KubeServer.Sandbox, prometheus);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class MetricTemplateOnRealServer(EmptyPrometheus prometheus) : MetricTemplateContract(KubeServer.Real, prometheus);

@@ -133,6 +133,7 @@ public abstract class StoreAndLeaseContract(KubeServer server) : TwoServerTest(s
 public sealed class StoreAndLeaseOnSandbox() : StoreAndLeaseContract(KubeServer.Sandbox);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class StoreAndLeaseOnRealServer() : StoreAndLeaseContract(KubeServer.Real);
 
 /// <summary>Faults injected by the sandbox (no real counterpart): retries, their bound, and a leader cut off from its Lease.</summary>

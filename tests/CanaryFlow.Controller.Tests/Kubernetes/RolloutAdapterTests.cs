@@ -198,6 +198,7 @@ public abstract class RolloutAdapterContract(KubeServer server) : TwoServerTest(
 public sealed class RolloutAdaptersOnSandbox() : RolloutAdapterContract(KubeServer.Sandbox);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class RolloutAdaptersOnRealServer() : RolloutAdapterContract(KubeServer.Real);
 
 /// <summary>Adapters at the edges: a canary that never becomes ready, image triggers.</summary>
@@ -243,4 +244,5 @@ public abstract class WorkloadEdgeContract(KubeServer server) : TwoServerTest(se
 public sealed class WorkloadEdgesOnSandbox() : WorkloadEdgeContract(KubeServer.Sandbox);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class WorkloadEdgesOnRealServer() : WorkloadEdgeContract(KubeServer.Real);

@@ -244,6 +244,7 @@ public sealed class SubsetAdoptionOnSandbox() : SubsetAdoptionContract(KubeServe
 }
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class SubsetAdoptionOnRealServer() : SubsetAdoptionContract(KubeServer.Real);
 
 /// <summary>The adopted DestinationRule's checks and patch, on raw JSON.</summary>

@@ -111,4 +111,5 @@ public abstract class AbMatchRouteContract(KubeServer server) : TwoServerTest(se
 public sealed class AbMatchRouteOnSandbox() : AbMatchRouteContract(KubeServer.Sandbox);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class AbMatchRouteOnRealServer() : AbMatchRouteContract(KubeServer.Real);

@@ -46,4 +46,5 @@ public abstract class AffinityRouteContract(KubeServer server) : TwoServerTest(s
 public sealed class AffinityRouteOnSandbox() : AffinityRouteContract(KubeServer.Sandbox);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class AffinityRouteOnRealServer() : AffinityRouteContract(KubeServer.Real);

@@ -149,4 +149,5 @@ public abstract class GatewayApiRouterContract(KubeServer server) : TwoServerTes
 public sealed class GatewayApiRouterOnSandbox() : GatewayApiRouterContract(KubeServer.Sandbox);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class GatewayApiRouterOnRealServer() : GatewayApiRouterContract(KubeServer.Real);

@@ -42,4 +42,5 @@ public abstract class MirrorRouteContract(KubeServer server) : TwoServerTest(ser
 public sealed class MirrorRouteOnSandbox() : MirrorRouteContract(KubeServer.Sandbox);
 
 [Trait("Category", RealControlPlane.Category)]
+[Collection(RealServerOneClassAtATime.Name)]
 public sealed class MirrorRouteOnRealServer() : MirrorRouteContract(KubeServer.Real);
