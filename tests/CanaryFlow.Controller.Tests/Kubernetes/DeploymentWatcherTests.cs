@@ -129,6 +129,20 @@ public abstract class DeploymentWatcherContract(KubeServer server) : TwoServerTe
         Assert.Contains("3 failed checks", ev.Message);
     }
 
+    protected Task<Corev1Event> CreateEventAsync(string name) => Host.Client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
+    {
+        Metadata = new V1ObjectMeta { Name = name },
+        InvolvedObject = new V1ObjectReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = "web", NamespaceProperty = Ns },
+        Reason = "Tested", Message = name, Type = "Normal", FirstTimestamp = DateTime.UtcNow, LastTimestamp = DateTime.UtcNow, Count = 1,
+        Source = new V1EventSource { Component = "canaryflow-tests" },
+    }, Ns);
+}
+
+/// <summary>The watch on the sandbox, plus what only the sandbox can do to it (drop streams, compact, inject 500s).</summary>
+public sealed class DeploymentWatcherOnSandbox() : DeploymentWatcherContract(KubeServer.Sandbox)
+{
+    // On the real server this 410 relist passed in filtered runs, but forcing the 410 by compacting etcd through its
+    // gateway does not always take (1 of 3 whole runs): sandbox-only until that is made reliable.
     [Fact]
     public async Task A_watch_resumed_from_a_compacted_resourceVersion_gets_410_Gone_then_relists_and_goes_on()
     {
@@ -164,18 +178,6 @@ public abstract class DeploymentWatcherContract(KubeServer server) : TwoServerTe
         Assert.DoesNotContain("Added first", seen); // the relist had it: no replay
     }
 
-    private Task<Corev1Event> CreateEventAsync(string name) => Host.Client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
-    {
-        Metadata = new V1ObjectMeta { Name = name },
-        InvolvedObject = new V1ObjectReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = "web", NamespaceProperty = Ns },
-        Reason = "Tested", Message = name, Type = "Normal", FirstTimestamp = DateTime.UtcNow, LastTimestamp = DateTime.UtcNow, Count = 1,
-        Source = new V1EventSource { Component = "canaryflow-tests" },
-    }, Ns);
-}
-
-/// <summary>The watch on the sandbox, plus what only the sandbox can do to it (drop streams, compact, inject 500s).</summary>
-public sealed class DeploymentWatcherOnSandbox() : DeploymentWatcherContract(KubeServer.Sandbox)
-{
     [Fact]
     public async Task Dropped_watches_and_a_410_Gone_are_survived_by_relisting()
     {
