@@ -104,7 +104,16 @@ public sealed partial class KubeTestHost : IAsyncDisposable
         foreach (var (k, v) in settings ?? []) config[k] = v;
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(config).Build();
         var services = new ServiceCollection();
-        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+        // CANARYFLOW_TEST_LOG_DIR: keep each host's log (Information and up) in a file named for its namespace, to explain
+        // a failure seen only in a whole run.
+        var logDir = Environment.GetEnvironmentVariable("CANARYFLOW_TEST_LOG_DIR");
+        var capture = string.IsNullOrEmpty(logDir) ? null : new CanaryFlow.Controller.Tests.ChatOps.CapturingLoggerProvider();
+        services.AddLogging(b =>
+        {
+            b.SetMinimumLevel(capture is null ? LogLevel.Warning : LogLevel.Information);
+            if (capture is not null) b.AddProvider(capture);
+        });
+        if (capture is not null) services.AddSingleton(capture);
         services.AddSingleton<IConfiguration>(configuration);
         services.AddCanaryFlowKubernetes(configuration);
         services.AddMassTransitTestHarness(x => x.AddCanaryFlowKubernetesConsumers());
@@ -219,6 +228,8 @@ public sealed partial class KubeTestHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var s in _started) await s.StopAsync(CancellationToken.None);
+        if (Services.GetService<CanaryFlow.Controller.Tests.ChatOps.CapturingLoggerProvider>() is { } log)
+            await File.WriteAllTextAsync(Path.Combine(Environment.GetEnvironmentVariable("CANARYFLOW_TEST_LOG_DIR")!, $"{Namespace}-{Guid.NewGuid():N}.log"), log.All);
         await Services.DisposeAsync();
         if (Kubelet is not null) await Kubelet.DisposeAsync();
         if (_real is not null && _ownsNamespace) await _real.DeleteNamespaceAsync(Namespace);
