@@ -213,14 +213,15 @@ public sealed class ObjectStore(TimeProvider time)
         }
     }
 
-    /// <summary>Forgets history up to now: a watch resuming from an older resourceVersion gets 410 Gone. As with etcd's
-    /// compaction at its current revision, a watch from exactly that revision (nothing missed) is still served.</summary>
+    /// <summary>Forgets history before the current version, as etcd's compaction at its current revision R does: R's own
+    /// change is kept, so a watch from R - 1 (it needs the changes after it) or from R is still served, and a watch from
+    /// an older resourceVersion gets 410 Gone (the real kube-apiserver behaves so for kinds it does not cache).</summary>
     public void Compact()
     {
         lock (_gate)
         {
-            _compactedAt = _resourceVersion;
-            _history.Clear();
+            _compactedAt = Math.Max(0, _resourceVersion - 1);
+            _history.RemoveAll(e => e.ResourceVersion < _resourceVersion);
         }
     }
 

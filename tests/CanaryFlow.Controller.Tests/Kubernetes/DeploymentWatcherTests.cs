@@ -129,26 +129,15 @@ public abstract class DeploymentWatcherContract(KubeServer server) : TwoServerTe
         Assert.Contains("3 failed checks", ev.Message);
     }
 
-    protected Task<Corev1Event> CreateEventAsync(string name) => Host.Client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
-    {
-        Metadata = new V1ObjectMeta { Name = name },
-        InvolvedObject = new V1ObjectReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = "web", NamespaceProperty = Ns },
-        Reason = "Tested", Message = name, Type = "Normal", FirstTimestamp = DateTime.UtcNow, LastTimestamp = DateTime.UtcNow, Count = 1,
-        Source = new V1EventSource { Component = "canaryflow-tests" },
-    }, Ns);
-}
-
-/// <summary>The watch on the sandbox, plus what only the sandbox can do to it (drop streams, compact, inject 500s).</summary>
-public sealed class DeploymentWatcherOnSandbox() : DeploymentWatcherContract(KubeServer.Sandbox)
-{
-    // On the real server this 410 relist passed in filtered runs, but forcing the 410 by compacting etcd through its
-    // gateway does not always take (1 of 3 whole runs): sandbox-only until that is made reliable.
     [Fact]
     public async Task A_watch_resumed_from_a_compacted_resourceVersion_gets_410_Gone_then_relists_and_goes_on()
     {
         // Events: the real server serves their watches from etcd (no watch cache), so compaction makes it answer 410.
         var stale = (await CreateEventAsync("first")).Metadata.ResourceVersion; // a list taken then, resumed later
         await CreateEventAsync("second");
+        // Compaction at the current revision keeps that revision's change (a watch from just before it is served): a
+        // third change makes "first" too old on both servers.
+        await CreateEventAsync("third");
         await Host.CompactAsync();
         var listed = new List<IReadOnlyList<string>>();
         using var log = new CanaryFlow.Controller.Tests.ChatOps.CapturingLoggerProvider();
@@ -168,16 +157,28 @@ public sealed class DeploymentWatcherOnSandbox() : DeploymentWatcherContract(Kub
             (type, e) => { seen.Enqueue($"{type} {e.Metadata.Name}"); return Task.CompletedTask; }, stop.Token);
         try { await KubeTestHost.EventuallyAsync(() => Task.FromResult(listed.Count >= 2), "relisted after 410 Gone"); }
         catch (Xunit.Sdk.XunitException e) { throw new Xunit.Sdk.XunitException($"{e.Message}; lists {watch.Lists}; log:\n{log.All}"); }
-        await CreateEventAsync("third");
-        await KubeTestHost.EventuallyAsync(() => Task.FromResult(seen.Contains("Added third")), "the event after the relist");
+        await CreateEventAsync("fourth");
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult(seen.Contains("Added fourth")), "the event after the relist");
         await stop.CancelAsync();
         await running;
 
         Assert.Equal(2, watch.Lists);
-        Assert.Equal(["first", "second"], listed[1]);
+        Assert.Equal(["first", "second", "third"], listed[1]);
         Assert.DoesNotContain("Added first", seen); // the relist had it: no replay
     }
 
+    protected Task<Corev1Event> CreateEventAsync(string name) => Host.Client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
+    {
+        Metadata = new V1ObjectMeta { Name = name },
+        InvolvedObject = new V1ObjectReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = "web", NamespaceProperty = Ns },
+        Reason = "Tested", Message = name, Type = "Normal", FirstTimestamp = DateTime.UtcNow, LastTimestamp = DateTime.UtcNow, Count = 1,
+        Source = new V1EventSource { Component = "canaryflow-tests" },
+    }, Ns);
+}
+
+/// <summary>The watch on the sandbox, plus what only the sandbox can do to it (drop streams, compact, inject 500s).</summary>
+public sealed class DeploymentWatcherOnSandbox() : DeploymentWatcherContract(KubeServer.Sandbox)
+{
     [Fact]
     public async Task Dropped_watches_and_a_410_Gone_are_survived_by_relisting()
     {
@@ -185,7 +186,9 @@ public sealed class DeploymentWatcherOnSandbox() : DeploymentWatcherContract(Kub
         Host.Sandbox.Faults.Add(new Fault(500, 2, Method: "GET", PathContains: "/deployments"));
         for (var i = 0; i < 3; i++) Host.Sandbox.Store.DropWatches();
         // Something changes while the watch is away, then history is compacted: the version it resumes from is too old.
-        Host.Sandbox.Store.Create(ResourceKinds.Leases, Ns, new JsonObject { ["metadata"] = new JsonObject { ["name"] = "meanwhile" }, ["spec"] = new JsonObject() });
+        // (two changes: compaction keeps the latest one, so a watch from just before it would still be served)
+        foreach (var meanwhile in new[] { "meanwhile-1", "meanwhile-2" })
+            Host.Sandbox.Store.Create(ResourceKinds.Leases, Ns, new JsonObject { ["metadata"] = new JsonObject { ["name"] = meanwhile }, ["spec"] = new JsonObject() });
         Host.Sandbox.Store.Compact();
 
         await Host.SetImageAsync("podinfo", "podinfo:2");
