@@ -190,9 +190,9 @@ public abstract class ApiProtocolContract(KubeServer server) : TwoServerTest(ser
     public async Task Watch_from_a_compacted_resourceVersion_reports_410_Gone()
     {
         // Events: the real server keeps no watch cache for them, so its watch goes to etcd, which has compacted.
-        var first = await CreateEventAsync("first");
-        await CreateEventAsync("second");
-        await CreateEventAsync("third");
+        var first = await Host.CreateEventAsync("first");
+        await Host.CreateEventAsync("second");
+        await Host.CreateEventAsync("third");
         await Host.CompactAsync();
 
         Exception? error = null;
@@ -205,13 +205,6 @@ public abstract class ApiProtocolContract(KubeServer server) : TwoServerTest(ser
         Assert.Equal("Expired", status.Reason);
     }
 
-    private Task<Corev1Event> CreateEventAsync(string name) => Client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
-    {
-        Metadata = new V1ObjectMeta { Name = name },
-        InvolvedObject = new V1ObjectReference { ApiVersion = "v1", Kind = "Pod", Name = "web", NamespaceProperty = Ns },
-        Reason = "Tested", Message = name, Type = "Normal", FirstTimestamp = DateTime.UtcNow, LastTimestamp = DateTime.UtcNow, Count = 1,
-        Source = new V1EventSource { Component = "canaryflow-tests" },
-    }, Ns);
 }
 
 /// <summary>The protocol on the sandbox, plus its own hooks (bookmarks on a short interval, fault injection).</summary>

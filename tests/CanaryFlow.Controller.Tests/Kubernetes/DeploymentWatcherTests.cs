@@ -133,11 +133,11 @@ public abstract class DeploymentWatcherContract(KubeServer server) : TwoServerTe
     public async Task A_watch_resumed_from_a_compacted_resourceVersion_gets_410_Gone_then_relists_and_goes_on()
     {
         // Events: the real server serves their watches from etcd (no watch cache), so compaction makes it answer 410.
-        var stale = (await CreateEventAsync("first")).Metadata.ResourceVersion; // a list taken then, resumed later
-        await CreateEventAsync("second");
+        var stale = (await Host.CreateEventAsync("first")).Metadata.ResourceVersion; // a list taken then, resumed later
+        await Host.CreateEventAsync("second");
         // Compaction at the current revision keeps that revision's change (a watch from just before it is served): a
         // third change makes "first" too old on both servers.
-        await CreateEventAsync("third");
+        await Host.CreateEventAsync("third");
         await Host.CompactAsync();
         var listed = new List<IReadOnlyList<string>>();
         using var log = new CanaryFlow.Controller.Tests.ChatOps.CapturingLoggerProvider();
@@ -157,7 +157,7 @@ public abstract class DeploymentWatcherContract(KubeServer server) : TwoServerTe
             (type, e) => { seen.Enqueue($"{type} {e.Metadata.Name}"); return Task.CompletedTask; }, stop.Token);
         try { await KubeTestHost.EventuallyAsync(() => Task.FromResult(listed.Count >= 2), "relisted after 410 Gone"); }
         catch (Xunit.Sdk.XunitException e) { throw new Xunit.Sdk.XunitException($"{e.Message}; lists {watch.Lists}; log:\n{log.All}"); }
-        await CreateEventAsync("fourth");
+        await Host.CreateEventAsync("fourth");
         await KubeTestHost.EventuallyAsync(() => Task.FromResult(seen.Contains("Added fourth")), "the event after the relist");
         await stop.CancelAsync();
         await running;
@@ -167,13 +167,6 @@ public abstract class DeploymentWatcherContract(KubeServer server) : TwoServerTe
         Assert.DoesNotContain("Added first", seen); // the relist had it: no replay
     }
 
-    protected Task<Corev1Event> CreateEventAsync(string name) => Host.Client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
-    {
-        Metadata = new V1ObjectMeta { Name = name },
-        InvolvedObject = new V1ObjectReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = "web", NamespaceProperty = Ns },
-        Reason = "Tested", Message = name, Type = "Normal", FirstTimestamp = DateTime.UtcNow, LastTimestamp = DateTime.UtcNow, Count = 1,
-        Source = new V1EventSource { Component = "canaryflow-tests" },
-    }, Ns);
 }
 
 /// <summary>The watch on the sandbox, plus what only the sandbox can do to it (drop streams, compact, inject 500s).</summary>

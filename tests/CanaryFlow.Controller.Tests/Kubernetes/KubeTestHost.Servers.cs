@@ -1,3 +1,5 @@
+using k8s;
+using k8s.Models;
 using CanaryFlow.Controller.Tests.Kubernetes.Servers;
 
 namespace CanaryFlow.Controller.Tests.Kubernetes;
@@ -30,6 +32,16 @@ public sealed partial class KubeTestHost
         if (_sandbox is not null) _sandbox.Store.Compact();
         else await Real.CompactEtcdAsync();
     }
+
+    /// <summary>A plain Event in the test's namespace: Events are the kind the real server keeps no watch cache for, so a
+    /// watch of them from before a compaction meets etcd's history (and its 410).</summary>
+    public Task<Corev1Event> CreateEventAsync(string name) => Client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
+    {
+        Metadata = new V1ObjectMeta { Name = name },
+        InvolvedObject = new V1ObjectReference { ApiVersion = "v1", Kind = "Pod", Name = "web", NamespaceProperty = Namespace },
+        Reason = "Tested", Message = name, Type = "Normal", FirstTimestamp = DateTime.UtcNow, LastTimestamp = DateTime.UtcNow, Count = 1,
+        Source = new V1EventSource { Component = "canaryflow-tests" },
+    }, Namespace);
 
     /// <summary>JSON as the real server writes a custom object back (every object's keys sorted): compare a custom
     /// object's content with what a test sent in this form, since the server does not keep the client's key order.</summary>
