@@ -59,3 +59,46 @@ public sealed class RollbackOnRealServerTests(ITestOutputHelper output) : ChartI
         Assert.DoesNotContain("Forbidden", rollout.ControllerLog);
     }
 }
+
+/// <summary>
+/// The example's Canary deleted in the middle of a rollout on the real kube-apiserver, under the chart's ServiceAccount:
+/// the rollout stops at once (at most one weight write already under way, then 0), the target gets the stable template
+/// back and becomes available, the user's VirtualService stays, with all traffic on the stable route, and the primary goes.
+/// </summary>
+[Trait("Category", RealControlPlane.Category)]
+public sealed class DeletionMidRolloutOnRealServerTests(ITestOutputHelper output) : ChartInstalledTest
+{
+    [Fact]
+    public async Task Deleting_the_Canary_mid_rollout_stops_the_weights_and_gives_the_service_back_OnRealServer()
+    {
+        await using var rollout = await RealRollout.StartAsync(Install.Plane, Install.ControllerKubeconfig, "delete", interval: "2s");
+        await rollout.WaitInitializedAsync();
+        await rollout.ReleaseAsync("registry.example.com/shop/checkout-service:1.5.0");
+        await rollout.WaitAsync("the rollout to reach 20%", () => Task.FromResult<object?>(rollout.Weights.Current >= 20 ? true : null));
+        var before = rollout.Weights.Weights.Count;
+
+        await rollout.Admin.CustomObjects.DeleteNamespacedCustomObjectAsync("canaryflow.dev", "v1alpha1", rollout.Namespace, "canaries", RealRollout.Service);
+        await rollout.WaitAsync("the Canary to be gone", async () =>
+        {
+            try { await rollout.CanaryAsync(); return null; }
+            catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound) { return (object)true; }
+        });
+        var after = rollout.Weights.Weights.Skip(before).ToList();
+        output.WriteLine($"weights {string.Join(",", rollout.Weights.Weights)}; after the DELETE {string.Join(",", after)}");
+
+        // At most one step already under way, then 0 (the rollout stopped; the give-back sends 100% to stable), and nothing after.
+        Assert.True(after is [0] or [> 0, 0], $"weights after the deletion: {string.Join(",", after)}");
+        Assert.Equal(0, rollout.Weights.Current);
+        Assert.NotNull(await rollout.Admin.CustomObjects.GetNamespacedCustomObjectAsync("networking.istio.io", "v1beta1", rollout.Namespace,
+            "virtualservices", RealRollout.Service)); // adopted: the user's object stays
+        var target = await rollout.Admin.AppsV1.ReadNamespacedDeploymentAsync(RealRollout.Service, rollout.Namespace);
+        Assert.Equal(RealRollout.StableImage, target.Spec.Template.Spec.Containers[0].Image); // 1.5.0 was never promoted
+        Assert.Equal(target.Spec.Replicas, target.Status.AvailableReplicas);
+        // The example's DestinationRule was adopted: its stable subset now selects the track label and stays the user's,
+        // so the target keeps "track: stable" for that subset to reach its pods.
+        Assert.Equal("stable", target.Spec.Template.Metadata.Labels["canaryflow.dev/track"]);
+        var deployments = await rollout.Admin.AppsV1.ListNamespacedDeploymentAsync(rollout.Namespace);
+        Assert.DoesNotContain(deployments.Items, d => d.Metadata.Name == $"{RealRollout.Service}-primary");
+        Assert.DoesNotContain("Forbidden", rollout.ControllerLog);
+    }
+}
