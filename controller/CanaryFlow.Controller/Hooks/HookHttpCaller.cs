@@ -1,12 +1,11 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Text.Json;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Notifications.Channels;
+using CanaryFlow.Controller.Notifications.Delivery;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
-using Polly.Retry;
 using Polly.Timeout;
 
 namespace CanaryFlow.Controller.Hooks;
@@ -89,36 +88,9 @@ public sealed class HookHttpCaller(IHttpClientFactory clients, IOptions<HookOpti
         return ": " + (text.Length > 200 ? text[..200] + "…" : text);
     }
 
-    private static bool IsTransient(HttpStatusCode status) =>
-        status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout || (int)status >= 500;
-
-    private ResiliencePipeline<HttpResponseMessage> Build(HookOptions o)
-    {
-        var transient = new PredicateBuilder<HttpResponseMessage>()
-            .Handle<HttpRequestException>().Handle<TimeoutRejectedException>()
-            .HandleResult(r => IsTransient(r.StatusCode));
-        // Real time, not the engine's clock: the waits are between network attempts (a test's fake clock
-        // would stop them for good).
-        return new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = TimeProvider.System }
-            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
-            {
-                ShouldHandle = transient,
-                MaxRetryAttempts = o.MaxAttempts - 1,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = o.RetryBaseDelay,
-                MaxDelay = TimeSpan.FromSeconds(5),
-                // A retried answer is disposed; the last one is read by the caller.
-                OnRetry = args => { args.Outcome.Result?.Dispose(); return ValueTask.CompletedTask; },
-            })
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
-            {
-                ShouldHandle = transient,
-                FailureRatio = 1.0,
-                MinimumThroughput = 3,
-                SamplingDuration = TimeSpan.FromMinutes(2),
-                BreakDuration = o.BreakDuration,
-            })
-            .Build();
-    }
+    // Real time, not the engine's clock: the waits are between network attempts (a test's fake clock would stop
+    // them for good). The breaker opens only when every call of the last 2 minutes failed (3 at least).
+    private static ResiliencePipeline<HttpResponseMessage> Build(HookOptions o) => WebhookResilience.Build(
+        new WebhookRetryPolicy(o.MaxAttempts, o.RetryBaseDelay, TimeSpan.FromSeconds(5), FailureRatio: 1.0, MinimumThroughput: 3,
+            SamplingDuration: TimeSpan.FromMinutes(2), o.BreakDuration), TimeProvider.System);
 }

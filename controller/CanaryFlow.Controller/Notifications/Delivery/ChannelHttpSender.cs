@@ -3,7 +3,6 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
-using Polly.Retry;
 using Polly.Timeout;
 
 namespace CanaryFlow.Controller.Notifications.Delivery;
@@ -62,39 +61,17 @@ public sealed class ChannelHttpSender(IHttpClientFactory clients, IOptions<Notif
             // The URL is a credential: the error names the channel and the status only.
             if (!response.IsSuccessStatusCode)
                 throw new NotificationDeliveryException($"Channel '{channelName}' answered {(int)response.StatusCode} after {options.Value.MaxAttempts} attempt(s).",
-                    IsTransient(response.StatusCode));
+                    WebhookResilience.IsTransient(response.StatusCode));
         }
     }
-
-    private static bool IsTransient(HttpStatusCode status) =>
-        status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout || (int)status >= 500;
 
     private ChannelPipeline Build(ChannelOptions channel)
     {
         var o = options.Value;
-        var transient = new PredicateBuilder<HttpResponseMessage>()
-            .Handle<HttpRequestException>().Handle<TimeoutRejectedException>().Handle<BrokenCircuitException>()
-            .HandleResult(r => IsTransient(r.StatusCode));
-        var rounds = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
-            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
-            {
-                ShouldHandle = transient,
-                MaxRetryAttempts = o.MaxAttempts - 1,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = o.RetryBaseDelay,
-                MaxDelay = o.MaxRetryAfter,
-                DelayGenerator = args => ValueTask.FromResult(RetryAfter(args.Outcome.Result, o.MaxRetryAfter)),
-            })
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
-            {
-                ShouldHandle = transient,
-                FailureRatio = 0.8,
-                MinimumThroughput = RedeliverySchedule.FailuresToOpen,
-                SamplingDuration = TimeSpan.FromSeconds(60),
-                BreakDuration = o.BreakDuration,
-            })
-            .Build();
+        var rounds = WebhookResilience.Build(
+            new WebhookRetryPolicy(o.MaxAttempts, o.RetryBaseDelay, o.MaxRetryAfter, FailureRatio: 0.8, RedeliverySchedule.FailuresToOpen,
+                SamplingDuration: TimeSpan.FromSeconds(60), o.BreakDuration),
+            time, retryOpenCircuit: true, delay: args => ValueTask.FromResult(RetryAfter(args.Outcome.Result, o.MaxRetryAfter)));
         var timeout = new ResiliencePipelineBuilder { TimeProvider = time }.AddTimeout(o.AttemptTimeout).Build();
         return new ChannelPipeline(rounds, new ChannelRateLimit(channel.RatePerMinute, Math.Clamp(channel.RatePerMinute / 10, 1, 5), time), timeout);
     }
