@@ -39,6 +39,7 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<CanaryApi>();
         services.AddSingleton<Deployments>();
         services.AddSingleton<DeploymentWaiter>();
+        services.AddSingleton<PrimaryAutoscaler>();
         services.AddSingleton<VirtualServiceWeights>();
         services.AddSingleton<RoutingObjects>();
         services.AddSingleton<CanaryInitializer>();

@@ -18,7 +18,7 @@ namespace CanaryFlow.Controller.Kubernetes.Deletion;
 /// Each one looks before it acts, so any of them can be run again by a new leader after a crash.
 /// </summary>
 public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployments deployments, HttpRouteObjects httpRoutes, AbMatchRoute ab,
-    AffinityRoute affinity, ILogger<CanaryReverter> logger)
+    AffinityRoute affinity, PrimaryAutoscaler autoscaler, ILogger<CanaryReverter> logger)
 {
     /// <summary>The target runs the primary's pod template (the promoted version, without the track label unless an
     /// adopted DestinationRule selects by it) at the primary's size. Nothing to do once the primary is gone: this step was done before it was deleted.</summary>
@@ -94,10 +94,12 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
         return done.Count == 0 ? null : string.Join(", ", done);
     }
 
-    /// <summary>Deletes <c>&lt;name&gt;-primary</c> and the baseline copy, where they exist.</summary>
+    /// <summary>Deletes <c>&lt;name&gt;-primary</c>, its HPA and the baseline copy, where they exist.</summary>
     public async Task<string?> DeleteCopiesAsync(CanaryContext ctx, CancellationToken ct)
     {
         var done = new List<string>();
+        // The HPA first: it would otherwise scale a Deployment that is being deleted.
+        if (await autoscaler.DeleteAsync(ctx, ct) is { } hpa) done.Add($"HorizontalPodAutoscaler {hpa}");
         foreach (var name in new[] { ctx.PrimaryName, WorkloadNames.Baseline(ctx.Target) })
         {
             try

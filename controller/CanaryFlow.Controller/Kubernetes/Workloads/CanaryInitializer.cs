@@ -15,7 +15,7 @@ namespace CanaryFlow.Controller.Kubernetes.Workloads;
 /// cluster (an adopted object or subset that is missing) is found before anything is changed.
 /// </summary>
 public sealed class CanaryInitializer(IKubernetes client, Deployments deployments, RoutingObjects routing, DeploymentWaiter waiter,
-    ILogger<CanaryInitializer> logger)
+    PrimaryAutoscaler autoscaler, ILogger<CanaryInitializer> logger)
 {
     /// <returns>Null when everything exists (and, on first sight, the primary is available); otherwise why not.</returns>
     public async Task<InitializationFailure?> EnsureAsync(CanaryContext ctx, bool firstSight, CancellationToken ct)
@@ -43,6 +43,7 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
         var target = await deployments.TryReadAsync(ns, ctx.Target.Name, ct);
         if (target is null) return new(InitializationFailure.Failed, $"target Deployment {ctx.Target} does not exist");
         if (await routing.ProblemAsync(ctx, ct) is { } invalid) return new(InitializationFailure.InvalidSpec, invalid);
+        if (await autoscaler.ProblemAsync(ctx, ct) is { } noHpa) return new(InitializationFailure.InvalidSpec, noHpa);
 
         if (target.Spec.Template.Metadata?.Labels is not { } labels || !labels.TryGetValue(ctx.TrackLabel, out var track) || track != "canary")
             await deployments.LabelTemplateAsync(ns, ctx.Target.Name, ctx.TrackLabel, "canary", ct);
@@ -58,6 +59,7 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { }
         }
 
+        await autoscaler.EnsureAsync(ctx, update: false, ct); // before the wait: the primary's own HPA sizes it from the start
         if (firstSight && await waiter.WaitAvailableAsync(ns, ctx.PrimaryName, ctx.ProgressDeadline, ct) is { } notAvailable)
             return new(InitializationFailure.Failed, notAvailable); // routing stays untouched: never send users to a stable set that is not up
 

@@ -14,7 +14,7 @@ namespace CanaryFlow.Controller.Kubernetes.Workloads;
 /// the resilience pipeline's retries) surface as exceptions so the caller can try again.
 /// </summary>
 public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi api, Deployments deployments, CanaryInitializer initializer,
-    DeploymentWaiter waiter, ILogger<KubernetesWorkloadController> logger) : IWorkloadController
+    DeploymentWaiter waiter, PrimaryAutoscaler autoscaler, ILogger<KubernetesWorkloadController> logger) : IWorkloadController
 {
     public async Task<WorkloadResult> PrepareCanaryAsync(RolloutTarget target, string revision, CancellationToken cancellationToken)
     {
@@ -92,6 +92,9 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
             }
         }
 
+        // As Flagger: the primary's HPA takes what the target's HPA says now (a release may change min/max or metrics),
+        // at promotion, not before: until then the stable version keeps the settings it was proven with.
+        await autoscaler.EnsureAsync(ctx, update: true, cancellationToken);
         var notAvailable = await waiter.WaitAvailableAsync(target.Namespace, ctx.PrimaryName, ctx.ProgressDeadline, cancellationToken);
         if (notAvailable is null) return WorkloadResult.Ok;
         logger.LogWarning("{Target}: promotion failed, stable not available: {Reason}", target, notAvailable);
