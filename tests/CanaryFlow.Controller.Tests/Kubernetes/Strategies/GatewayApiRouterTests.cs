@@ -41,8 +41,8 @@ public abstract class GatewayApiRouterContract(KubeServer server) : TwoServerTes
 
         var primary = await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo-primary", Ns);
         var canary = await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo-canary", Ns);
-        Assert.Equal(new Dictionary<string, string> { ["app"] = "podinfo", ["canaryflow.dev/track"] = "stable" }, primary.Spec.Selector);
-        Assert.Equal(new Dictionary<string, string> { ["app"] = "podinfo", ["canaryflow.dev/track"] = "canary" }, canary.Spec.Selector);
+        Assert.Equal(new Dictionary<string, string> { ["canaryflow.dev/target"] = "podinfo", ["canaryflow.dev/track"] = "stable" }, primary.Spec.Selector);
+        Assert.Equal(new Dictionary<string, string> { ["canaryflow.dev/target"] = "podinfo", ["canaryflow.dev/track"] = "canary" }, canary.Spec.Selector);
         Assert.False(await ExistsAsync(Istio.VirtualServices, "podinfo", Istio.Group, Istio.Version));
         Assert.False(await ExistsAsync(Istio.DestinationRules, "podinfo", Istio.Group, Istio.Version));
     }
@@ -53,7 +53,7 @@ public abstract class GatewayApiRouterContract(KubeServer server) : TwoServerTes
         await Host.InitializedAsync(GatewaySpec());
 
         Assert.Equal("""[{"group":"","kind":"Service","name":"podinfo","port":8080}]""", (await RouteAsync())["spec"]!["parentRefs"]!.ToJsonString());
-        Assert.Equal("podinfo", (await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo", Ns)).Spec.Selector["app"]);
+        Assert.Equal("podinfo", (await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo", Ns)).Spec.Selector["canaryflow.dev/target"]);
     }
 
     [Fact]
