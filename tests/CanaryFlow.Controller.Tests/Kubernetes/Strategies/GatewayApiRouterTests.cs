@@ -76,6 +76,34 @@ public abstract class GatewayApiRouterContract(KubeServer server) : TwoServerTes
     }
 
     [Fact]
+    public async Task An_AB_Canary_gets_a_rule_of_its_matches_first_and_only_that_rule_carries_the_weights()
+    {
+        var spec = GatewaySpec();
+        spec["analysis"] = new JsonObject
+        {
+            ["iterations"] = 2,
+            ["match"] = JsonNode.Parse("""
+                [ { "headers": { "x-user-group": { "exact": "beta" } } },
+                  { "headers": { "x-client": { "prefix": "ios.17(" } }, "queryParams": { "variant": { "regex": "b|c" } } } ]
+                """),
+        };
+        var target = await Host.InitializedAsync(spec);
+
+        var rules = (await RouteAsync())["spec"]!["rules"]!.AsArray();
+        Assert.Equal(2, rules.Count);
+        Assert.Equal("""[{"headers":[{"name":"x-user-group","type":"Exact","value":"beta"}]},""" +
+                     """{"headers":[{"name":"x-client","type":"RegularExpression","value":"^ios\\.17\\(.*"}],"queryParams":[{"name":"variant","type":"RegularExpression","value":"b|c"}]}]""",
+            rules[0]!["matches"]!.ToJsonString());
+        Assert.Null(rules[1]!["matches"]);
+
+        Assert.Equal(new TrafficWeights(100, 0), await Router.SetWeightsAsync(target, 100, default));
+        Assert.Equal(new TrafficWeights(0, 100), await Router.GetWeightsAsync(target, default));
+        rules = (await RouteAsync())["spec"]!["rules"]!.AsArray();
+        Assert.Equal("0/100", string.Join("/", rules[0]!["backendRefs"]!.AsArray().Select(b => (int?)b!["weight"])));
+        Assert.Equal("100/0", string.Join("/", rules[1]!["backendRefs"]!.AsArray().Select(b => (int?)b!["weight"])));
+    }
+
+    [Fact]
     public async Task The_router_is_chosen_per_Canary_so_an_Istio_Canary_beside_it_keeps_its_VirtualService()
     {
         var gateway = await Host.InitializedAsync(GatewaySpec());

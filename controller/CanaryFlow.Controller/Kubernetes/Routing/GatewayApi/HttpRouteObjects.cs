@@ -29,11 +29,13 @@ public sealed class HttpRouteObjects(CanaryApi api, ServiceSelectors services, I
     public async Task EnsureAsync(CanaryContext ctx, CancellationToken ct)
     {
         await EnsureServicesAsync(ctx, ct);
-        if (await TryGetRouteAsync(ctx, ct) is null)
+        if (await TryGetRouteAsync(ctx, ct) is not { } route)
         {
             await api.CreateCustomAsync(GatewayApi.Group, GatewayApi.Version, ctx.Target.Namespace, GatewayApi.HttpRoutes, Route(ctx), ct);
             logger.LogInformation("{Target}: created HTTPRoute {Route} (all traffic to {Stable})", ctx.Target, ctx.RouteName(), ctx.StableService());
         }
+        else if (HttpRouteMatches.InsertPatch(ctx, route) is { } insert) // match added to the spec after the route was made
+            await api.JsonPatchCustomAsync(GatewayApi.Group, GatewayApi.Version, ctx.Target.Namespace, GatewayApi.HttpRoutes, ctx.RouteName(), insert, ct);
     }
 
     /// <summary>On deletion of the Canary: deletes the HTTPRoute and the two Services CanaryFlow created (the route first,
@@ -90,6 +92,7 @@ public sealed class HttpRouteObjects(CanaryApi api, ServiceSelectors services, I
         {
             ["backendRefs"] = new JsonArray(Backend(ctx.StableService(), 100), Backend(ctx.CanaryService(), 0)),
         });
+        if (HttpRouteMatches.Rule(ctx) is { } ab) spec["rules"]!.AsArray().Insert(0, ab); // A/B: the matching requests' rule first
         return new JsonObject
         {
             ["apiVersion"] = GatewayApi.ApiVersion,
