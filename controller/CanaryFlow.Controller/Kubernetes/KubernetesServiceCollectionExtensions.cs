@@ -39,6 +39,9 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<CanaryApi>();
         services.AddSingleton<Deployments>();
         services.AddSingleton<DeploymentWaiter>();
+        services.AddSingleton<PrimaryAutoscaler>();
+        services.AddSingleton<PrimaryMigration>();
+        services.AddSingleton<ServiceSelectors>();
         services.AddSingleton<VirtualServiceWeights>();
         services.AddSingleton<RoutingObjects>();
         services.AddSingleton<CanaryInitializer>();

@@ -32,12 +32,14 @@ public static class ResourceKinds
     public static readonly ResourceKind Secrets = new("", "v1", "secrets", "Secret", HasStatus: false);
     public static readonly ResourceKind VirtualServices = new("networking.istio.io", "v1beta1", "virtualservices", "VirtualService", HasStatus: true);
     public static readonly ResourceKind DestinationRules = new("networking.istio.io", "v1beta1", "destinationrules", "DestinationRule", HasStatus: true);
+    /// <summary>autoscaling/v2, as the real server serves it; <see cref="AutoscalerSimulator"/> plays its controller.</summary>
+    public static readonly ResourceKind HorizontalPodAutoscalers = new("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", HasStatus: true);
     public static readonly ResourceKind HttpRoutes = new("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", HasStatus: true);
     /// <summary>Cluster-scoped; deleting one deletes everything in it (at once here; the real server passes through Terminating).</summary>
     public static readonly ResourceKind Namespaces = new("", "v1", "namespaces", "Namespace", HasStatus: true, Namespaced: false);
 
     public static readonly IReadOnlyList<ResourceKind> All =
-        [Deployments, Services, Events, EventsV1, Leases, Canaries, MetricTemplates, ClusterMetricTemplates, Secrets, VirtualServices, DestinationRules, HttpRoutes, Namespaces];
+        [Deployments, Services, Events, EventsV1, Leases, Canaries, MetricTemplates, ClusterMetricTemplates, Secrets, VirtualServices, DestinationRules, HttpRoutes, HorizontalPodAutoscalers, Namespaces];
 
     public static ResourceKind? Find(string group, string version, string plural) =>
         All.FirstOrDefault(k => k.Group == group && k.Version == version && k.Plural == plural);

@@ -59,6 +59,7 @@ public sealed class SandboxKubernetesServer : IAsyncDisposable
         var store = new ObjectStore(time);
         var faults = new FaultInjector();
         var deployments = new DeploymentSimulator(store, time, options.ReadyDelay ?? TimeSpan.FromMilliseconds(150));
+        _ = new AutoscalerSimulator(store, time, options.ReadyDelay ?? TimeSpan.FromMilliseconds(150));
         var api = new ApiEndpoints(store, faults, time, options.BookmarkInterval ?? TimeSpan.FromSeconds(5), options.Served ?? ResourceKinds.All);
 
         var builder = WebApplication.CreateSlimBuilder();

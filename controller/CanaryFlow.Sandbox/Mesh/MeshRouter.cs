@@ -117,7 +117,8 @@ public sealed class MeshRouter(ObjectStore store, string ns, string canarySubset
 
     private static bool TypedMatch(JsonObject condition, string? value) =>
         value is not null && ((string?)condition["type"] == "RegularExpression"
-            ? Regex.IsMatch(value, (string?)condition["value"] ?? "", RegexOptions.None, TimeSpan.FromSeconds(1))
+            // Envoy (Istio's and most gateways' data plane) matches a header regex against the whole value.
+            ? Regex.IsMatch(value, $"^(?:{(string?)condition["value"] ?? ""})$", RegexOptions.None, TimeSpan.FromSeconds(1))
             : value == (string?)condition["value"]);
 
     /// <summary>Istio's StringMatch: exact, prefix or regex (RE2, whole string: anchored here).</summary>

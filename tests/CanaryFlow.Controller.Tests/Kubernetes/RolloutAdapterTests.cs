@@ -32,7 +32,7 @@ public abstract class RolloutAdapterContract(KubeServer server) : TwoServerTest(
         var rule = await Host.GetCustomAsync(Istio.DestinationRules, "podinfo");
         Assert.Equal(["stable", "canary"], rule["spec"]!["subsets"]!.AsArray().Select(s => (string)s!["name"]!));
         Assert.Equal(new TrafficWeights(100, 0), await Router.GetWeightsAsync(target, default));
-        Assert.Equal("podinfo", (await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo", Ns)).Spec.Selector["app"]);
+        Assert.Equal(new Dictionary<string, string> { ["canaryflow.dev/target"] = "podinfo" }, (await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo", Ns)).Spec.Selector);
 
         var canary = await Host.GetCanaryAsync("podinfo");
         Assert.Equal(await Host.RevisionAsync("podinfo"), (string?)canary["status"]!["stableRevision"]);

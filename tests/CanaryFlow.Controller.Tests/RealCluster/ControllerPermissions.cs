@@ -22,7 +22,8 @@ public static class ControllerPermissions
         .. Verbs("networking.istio.io", "virtualservices", "get", "create", "patch", "delete"),
         .. Verbs("networking.istio.io", "destinationrules", "get", "create", "patch", "delete"),
         .. Verbs("gateway.networking.k8s.io", "httproutes", "get", "create", "patch", "delete"), // spec.provider: gatewayapi
-        .. Verbs("", "services", "get", "create", "delete"), // the generated Service; the Gateway API's stable/canary Services
+        .. Verbs("", "services", "get", "create", "update", "delete"), // the generated Service (or the selector of yours); the Gateway API's stable/canary Services
+        .. Verbs("autoscaling", "horizontalpodautoscalers", "get", "create", "update", "delete"), // spec.autoscalerRef: <hpa>-primary
         .. Verbs("", "events", "create"),
         .. Verbs("coordination.k8s.io", "leases", "get", "create", "update", "patch"), // leader election
     ];

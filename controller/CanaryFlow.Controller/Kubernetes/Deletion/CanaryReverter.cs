@@ -18,7 +18,7 @@ namespace CanaryFlow.Controller.Kubernetes.Deletion;
 /// Each one looks before it acts, so any of them can be run again by a new leader after a crash.
 /// </summary>
 public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployments deployments, HttpRouteObjects httpRoutes, AbMatchRoute ab,
-    AffinityRoute affinity, ILogger<CanaryReverter> logger)
+    AffinityRoute affinity, PrimaryAutoscaler autoscaler, ServiceSelectors services, ILogger<CanaryReverter> logger)
 {
     /// <summary>The target runs the primary's pod template (the promoted version, without the track label unless an
     /// adopted DestinationRule selects by it) at the primary's size. Nothing to do once the primary is gone: this step was done before it was deleted.</summary>
@@ -35,7 +35,9 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
             // it stays the user's: the target keeps "track: stable" so that subset still reaches pods once the
             // primary is gone. Otherwise the user's own template, without the label.
             var keepTrack = ctx.AdoptsDestinationRule;
-            var template = keepTrack ? Copy(primary.Spec.Template) : UserTemplate(primary.Spec.Template, ctx.TrackLabel);
+            // The primary's pods carry the target's selector labels as "<value>-primary": the target gets its own back.
+            var template = PrimaryLabels.ForTarget(primary.Spec.Template, target);
+            if (!keepTrack) template = UserTemplate(template, ctx.TrackLabel);
             var replicas = primary.Spec.Replicas ?? 1;
             var label = target.Spec.Template.Metadata?.Labels?.TryGetValue(ctx.TrackLabel, out var l) == true ? l : null;
             var same = PodTemplateHash.Compute(template, ctx.TrackLabel) == PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel)
@@ -60,6 +62,14 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
     /// the target's pods); an adopted VirtualService gets its routes back, 100% to where they pointed.</summary>
     /// <returns>What was changed, or null when nothing was.</returns>
     public async Task<string?> RestoreRoutingAsync(CanaryContext ctx, string? adoptedRoutes, CancellationToken ct)
+    {
+        var routed = await RestoreRoutesAsync(ctx, adoptedRoutes, ct);
+        // Last: the target (available by now) has the selector's labels back, the primary's pods do not.
+        var selector = await services.RestoreAsync(ctx, ctx.ServiceName, ct);
+        return routed is null ? selector : selector is null ? routed : $"{routed}, {selector}";
+    }
+
+    private async Task<string?> RestoreRoutesAsync(CanaryContext ctx, string? adoptedRoutes, CancellationToken ct)
     {
         if (ctx.UsesGatewayApi()) return await httpRoutes.DeleteAsync(ctx, ct);
         var ns = ctx.Target.Namespace;
@@ -94,10 +104,12 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
         return done.Count == 0 ? null : string.Join(", ", done);
     }
 
-    /// <summary>Deletes <c>&lt;name&gt;-primary</c> and the baseline copy, where they exist.</summary>
+    /// <summary>Deletes <c>&lt;name&gt;-primary</c>, its HPA and the baseline copy, where they exist.</summary>
     public async Task<string?> DeleteCopiesAsync(CanaryContext ctx, CancellationToken ct)
     {
         var done = new List<string>();
+        // The HPA first: it would otherwise scale a Deployment that is being deleted.
+        if (await autoscaler.DeleteAsync(ctx, ct) is { } hpa) done.Add($"HorizontalPodAutoscaler {hpa}");
         foreach (var name in new[] { ctx.PrimaryName, WorkloadNames.Baseline(ctx.Target) })
         {
             try

@@ -64,7 +64,11 @@ public sealed record CanarySpec(
     DestinationRuleRef? DestinationRule = null,
     bool? RevertOnDeletion = null,
     string? Provider = null,
-    IReadOnlyList<CanaryHook>? Hooks = null);
+    IReadOnlyList<CanaryHook>? Hooks = null,
+    AutoscalerRef? AutoscalerRef = null);
+
+/// <summary>The target's HorizontalPodAutoscaler (autoscaling/v2): the primary gets a copy of it.</summary>
+public sealed record AutoscalerRef(string? Name, string? Kind = "HorizontalPodAutoscaler", string? ApiVersion = "autoscaling/v2");
 
 /// <summary>A hook (see <see cref="CanaryFlow.Contracts.HookTypes"/>): <paramref name="Url"/>, or the built-in <paramref name="Load"/> generator.</summary>
 public sealed record CanaryHook(string? Name, string? Type, string? Url, string? Timeout, IReadOnlyDictionary<string, string>? Metadata, CanaryLoad? Load);

@@ -16,7 +16,8 @@ namespace CanaryFlow.Controller.Kubernetes.Routing;
 /// goes to the stable subset, and the adopted rule's two subsets are re-pointed at the track label (see
 /// <see cref="DestinationRuleSubsets"/>). Never overwrites anything else.
 /// </summary>
-public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights, HttpRouteObjects httpRoutes, Strategies.AbMatchRoute ab, ILogger<RoutingObjects> logger)
+public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights, HttpRouteObjects httpRoutes, Strategies.AbMatchRoute ab, ServiceSelectors services,
+    ILogger<RoutingObjects> logger)
 {
     private const int MaxAttempts = 5;
 
@@ -36,7 +37,7 @@ public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights,
     public async Task EnsureAsync(CanaryContext ctx, IDictionary<string, string> podSelector, bool firstSight, CancellationToken ct)
     {
         await EnsureServiceAsync(ctx, podSelector, ct);
-        if (ctx.UsesGatewayApi()) { await httpRoutes.EnsureAsync(ctx, podSelector, ct); return; }
+        if (ctx.UsesGatewayApi()) { await httpRoutes.EnsureAsync(ctx, ct); return; }
         var ns = ctx.Target.Namespace;
         if (!ctx.AdoptsVirtualService)
         {
@@ -75,29 +76,17 @@ public sealed class RoutingObjects(CanaryApi api, VirtualServiceWeights weights,
     private Task<JsonObject?> GetRuleAsync(CanaryContext ctx, CancellationToken ct) =>
         api.GetCustomAsync(Istio.Group, Istio.Version, ctx.Target.Namespace, Istio.DestinationRules, ctx.DestinationRuleName, ct);
 
-    private async Task EnsureServiceAsync(CanaryContext ctx, IDictionary<string, string> podSelector, CancellationToken ct)
+    /// <summary>The service's Service (and, with Gateway API, its two side Services) select by the target label
+    /// (<see cref="Workloads.PrimaryLabels"/>): the primary's pods no longer carry the target's selector labels.</summary>
+    public async Task EnsureServiceSelectorsAsync(CanaryContext ctx, CancellationToken ct)
     {
-        try
-        {
-            await api.Client.CoreV1.ReadNamespacedServiceAsync(ctx.ServiceName, ctx.Target.Namespace, cancellationToken: ct);
-            return;
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
-        var service = new V1Service
-        {
-            Metadata = new V1ObjectMeta { Name = ctx.ServiceName, NamespaceProperty = ctx.Target.Namespace, Labels = Managed() },
-            Spec = new V1ServiceSpec
-            {
-                // Selects stable and canary pods alike; the DestinationRule subsets tell them apart.
-                Selector = podSelector.Where(p => p.Key != ctx.TrackLabel).ToDictionary(),
-                Ports = [new V1ServicePort { Name = "http", Port = ctx.ServicePort, TargetPort = ctx.ServicePort }],
-            },
-        };
-        try { await api.Client.CoreV1.CreateNamespacedServiceAsync(service, ctx.Target.Namespace, cancellationToken: ct); }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { }
+        await services.EnsureAsync(ctx, ctx.ServiceName, Workloads.PrimaryLabels.ServiceSelector(ctx.Target.Name), ct);
+        if (ctx.UsesGatewayApi()) await httpRoutes.EnsureServicesAsync(ctx, ct);
     }
 
-    private static Dictionary<string, string> Managed() => new() { [Istio.ManagedByLabel] = Istio.ManagedBy };
+    private Task EnsureServiceAsync(CanaryContext ctx, IDictionary<string, string> podSelector, CancellationToken ct) =>
+        services.EnsureAsync(ctx, ctx.ServiceName, Workloads.PrimaryLabels.ServiceSelector(ctx.Target.Name), ct,
+            original: podSelector.Where(p => p.Key != ctx.TrackLabel).ToDictionary());
 
     private static JsonObject Meta(CanaryContext ctx, string name) => new()
     {

@@ -15,7 +15,7 @@ namespace CanaryFlow.Controller.Kubernetes.Workloads;
 /// cluster (an adopted object or subset that is missing) is found before anything is changed.
 /// </summary>
 public sealed class CanaryInitializer(IKubernetes client, Deployments deployments, RoutingObjects routing, DeploymentWaiter waiter,
-    ILogger<CanaryInitializer> logger)
+    PrimaryAutoscaler autoscaler, PrimaryMigration migration, ILogger<CanaryInitializer> logger)
 {
     /// <returns>Null when everything exists (and, on first sight, the primary is available); otherwise why not.</returns>
     public async Task<InitializationFailure?> EnsureAsync(CanaryContext ctx, bool firstSight, CancellationToken ct)
@@ -43,9 +43,15 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
         var target = await deployments.TryReadAsync(ns, ctx.Target.Name, ct);
         if (target is null) return new(InitializationFailure.Failed, $"target Deployment {ctx.Target} does not exist");
         if (await routing.ProblemAsync(ctx, ct) is { } invalid) return new(InitializationFailure.InvalidSpec, invalid);
+        if (await autoscaler.ProblemAsync(ctx, ct) is { } noHpa) return new(InitializationFailure.InvalidSpec, noHpa);
 
-        if (target.Spec.Template.Metadata?.Labels is not { } labels || !labels.TryGetValue(ctx.TrackLabel, out var track) || track != "canary")
-            await deployments.LabelTemplateAsync(ns, ctx.Target.Name, ctx.TrackLabel, "canary", ct);
+        // The canary's pods: the canary track, and the target label the service's Service selects both sides by.
+        var wantedLabels = new Dictionary<string, string> { [ctx.TrackLabel] = "canary", [PrimaryLabels.TargetLabel] = ctx.Target.Name };
+        var labels = target.Spec.Template.Metadata?.Labels ?? new Dictionary<string, string>();
+        if (wantedLabels.Any(w => !labels.TryGetValue(w.Key, out var v) || v != w.Value))
+            await deployments.LabelTemplateAsync(ns, ctx.Target.Name, wantedLabels, ct);
+        // A primary made by an earlier version shares the target's selector labels: replaced first, without downtime.
+        if (await migration.RunAsync(ctx, target, ct) is { } migrating) return new(InitializationFailure.Failed, migrating);
 
         if (await deployments.TryReadAsync(ns, ctx.PrimaryName, ct) is null)
         {
@@ -58,6 +64,7 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { }
         }
 
+        await autoscaler.EnsureAsync(ctx, update: false, ct); // before the wait: the primary's own HPA sizes it from the start
         if (firstSight && await waiter.WaitAvailableAsync(ns, ctx.PrimaryName, ctx.ProgressDeadline, ct) is { } notAvailable)
             return new(InitializationFailure.Failed, notAvailable); // routing stays untouched: never send users to a stable set that is not up
 

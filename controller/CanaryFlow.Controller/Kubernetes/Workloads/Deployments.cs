@@ -24,50 +24,45 @@ public sealed class Deployments(IKubernetes client)
     public Task ScaleAsync(string ns, string name, int replicas, CancellationToken ct) =>
         client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(new JsonObject { ["spec"] = new JsonObject { ["replicas"] = replicas } }.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
 
-    /// <summary>Adds a label to the pod template (merge patch).</summary>
-    public Task LabelTemplateAsync(string ns, string name, string label, string value, CancellationToken ct) =>
+    /// <summary>Adds labels to the pod template (merge patch).</summary>
+    public Task LabelTemplateAsync(string ns, string name, IReadOnlyDictionary<string, string> labels, CancellationToken ct) =>
         client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(new JsonObject
         {
-            ["spec"] = new JsonObject { ["template"] = new JsonObject { ["metadata"] = new JsonObject { ["labels"] = new JsonObject { [label] = value } } } },
+            ["spec"] = new JsonObject { ["template"] = new JsonObject { ["metadata"] = new JsonObject
+            {
+                ["labels"] = new JsonObject(labels.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value))),
+            } } },
         }.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
 
-    /// <summary>The target's template with the stable track label, so the DestinationRule's stable subset selects its pods.</summary>
-    public static V1PodTemplateSpec StableTemplate(V1PodTemplateSpec template, string trackLabel)
-    {
-        var copy = KubernetesJson.Deserialize<V1PodTemplateSpec>(KubernetesJson.Serialize(template));
-        copy.Metadata ??= new V1ObjectMeta();
-        copy.Metadata.Labels ??= new Dictionary<string, string>();
-        copy.Metadata.Labels[trackLabel] = "stable";
-        return copy;
-    }
+    /// <summary>A new <c>&lt;name&gt;-primary</c> Deployment running the target's template under the primary's labels
+    /// (<see cref="PrimaryLabels"/>).</summary>
+    public static V1Deployment NewPrimary(V1Deployment target, string primaryName, string revision, string trackLabel) =>
+        Copy(target, primaryName, revision, PrimaryLabels.Selector(target, trackLabel), PrimaryLabels.Template(target, trackLabel));
 
-    /// <summary>A new <c>&lt;name&gt;-primary</c> Deployment running the target's template.</summary>
-    public static V1Deployment NewPrimary(V1Deployment target, string primaryName, string revision, string trackLabel)
+    /// <summary>A Deployment like <paramref name="source"/> (strategy, deadlines, replicas at least 1) with the given
+    /// name, selector and pod template.</summary>
+    public static V1Deployment Copy(V1Deployment source, string name, string revision, IDictionary<string, string> matchLabels, V1PodTemplateSpec template)
     {
-        var matchLabels = new Dictionary<string, string>(target.Spec.Selector?.MatchLabels ?? new Dictionary<string, string>())
-        {
-            [trackLabel] = "stable",
-        };
         return new V1Deployment
         {
             ApiVersion = "apps/v1",
             Kind = "Deployment",
             Metadata = new V1ObjectMeta
             {
-                Name = primaryName,
-                NamespaceProperty = target.Metadata.NamespaceProperty,
-                Labels = new Dictionary<string, string>(target.Metadata.Labels ?? new Dictionary<string, string>()) { ["app.kubernetes.io/managed-by"] = "canaryflow" },
+                Name = name,
+                NamespaceProperty = source.Metadata.NamespaceProperty,
+                Labels = new Dictionary<string, string>(source.Metadata.Labels ?? new Dictionary<string, string>()) { ["app.kubernetes.io/managed-by"] = "canaryflow" },
                 Annotations = new Dictionary<string, string> { [RevisionAnnotation] = revision },
             },
             Spec = new V1DeploymentSpec
             {
-                Replicas = Math.Max(1, target.Spec.Replicas ?? 1),
+                Replicas = Math.Max(1, source.Spec.Replicas ?? 1),
                 Selector = new V1LabelSelector { MatchLabels = matchLabels },
-                Template = StableTemplate(target.Spec.Template, trackLabel),
-                Strategy = target.Spec.Strategy,
-                MinReadySeconds = target.Spec.MinReadySeconds,
-                ProgressDeadlineSeconds = target.Spec.ProgressDeadlineSeconds,
-                RevisionHistoryLimit = target.Spec.RevisionHistoryLimit,
+                Template = template,
+                Strategy = source.Spec.Strategy,
+                MinReadySeconds = source.Spec.MinReadySeconds,
+                ProgressDeadlineSeconds = source.Spec.ProgressDeadlineSeconds,
+                RevisionHistoryLimit = source.Spec.RevisionHistoryLimit,
             },
         };
     }

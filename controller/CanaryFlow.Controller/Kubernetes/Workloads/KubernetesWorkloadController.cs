@@ -14,7 +14,7 @@ namespace CanaryFlow.Controller.Kubernetes.Workloads;
 /// the resilience pipeline's retries) surface as exceptions so the caller can try again.
 /// </summary>
 public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi api, Deployments deployments, CanaryInitializer initializer,
-    DeploymentWaiter waiter, ILogger<KubernetesWorkloadController> logger) : IWorkloadController
+    DeploymentWaiter waiter, PrimaryAutoscaler autoscaler, ILogger<KubernetesWorkloadController> logger) : IWorkloadController
 {
     public async Task<WorkloadResult> PrepareCanaryAsync(RolloutTarget target, string revision, CancellationToken cancellationToken)
     {
@@ -47,10 +47,11 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
     {
         var ns = ctx.Target.Namespace;
         var name = WorkloadNames.Baseline(ctx.Target);
-        var wanted = Deployments.NewPrimary(primary, name, (primary.Metadata.Annotations is { } a && a.TryGetValue(Deployments.RevisionAnnotation, out var r) ? r : ""), ctx.TrackLabel);
+        var template = k8s.KubernetesJson.Deserialize<k8s.Models.V1PodTemplateSpec>(k8s.KubernetesJson.Serialize(primary.Spec.Template));
+        template.Metadata.Labels[BaselineLabel] = "true";
+        var wanted = Deployments.Copy(primary, name, (primary.Metadata.Annotations is { } a && a.TryGetValue(Deployments.RevisionAnnotation, out var r) ? r : ""),
+            new Dictionary<string, string>(primary.Spec.Selector.MatchLabels) { [BaselineLabel] = "true" }, template);
         wanted.Spec.Replicas = replicas;
-        wanted.Spec.Selector.MatchLabels[BaselineLabel] = "true";
-        wanted.Spec.Template.Metadata.Labels[BaselineLabel] = "true";
         var existing = await deployments.TryReadAsync(ns, name, ct);
         if (existing is null)
         {
@@ -77,7 +78,8 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
         for (var attempt = 1; ; attempt++)
         {
             var primary = await deployments.ReadAsync(target.Namespace, ctx.PrimaryName, cancellationToken);
-            primary.Spec.Template = Deployments.StableTemplate(canary.Spec.Template, ctx.TrackLabel);
+            // A primary of an earlier version (not migrated yet, say mid-rollout at the upgrade) keeps its own selector's labels.
+            primary.Spec.Template = PrimaryLabels.Overlaps(canary, primary) ? LegacyTemplate(canary.Spec.Template, ctx.TrackLabel) : PrimaryLabels.Template(canary, ctx.TrackLabel);
             primary.Metadata.Annotations ??= new Dictionary<string, string>();
             primary.Metadata.Annotations[Deployments.RevisionAnnotation] = revision;
             try
@@ -92,6 +94,9 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
             }
         }
 
+        // As Flagger: the primary's HPA takes what the target's HPA says now (a release may change min/max or metrics),
+        // at promotion, not before: until then the stable version keeps the settings it was proven with.
+        await autoscaler.EnsureAsync(ctx, update: true, cancellationToken);
         var notAvailable = await waiter.WaitAvailableAsync(target.Namespace, ctx.PrimaryName, ctx.ProgressDeadline, cancellationToken);
         if (notAvailable is null) return WorkloadResult.Ok;
         logger.LogWarning("{Target}: promotion failed, stable not available: {Reason}", target, notAvailable);
@@ -108,6 +113,13 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
         if (canary.Spec.Replicas != 0) await deployments.ScaleAsync(target.Namespace, target.Name, 0, cancellationToken);
         var baseline = await deployments.TryReadAsync(target.Namespace, WorkloadNames.Baseline(target), cancellationToken);
         if (baseline is { Spec.Replicas: not 0 }) await deployments.ScaleAsync(target.Namespace, baseline.Metadata.Name, 0, cancellationToken);
+    }
+
+    private static k8s.Models.V1PodTemplateSpec LegacyTemplate(k8s.Models.V1PodTemplateSpec template, string trackLabel)
+    {
+        var copy = k8s.KubernetesJson.Deserialize<k8s.Models.V1PodTemplateSpec>(k8s.KubernetesJson.Serialize(template));
+        copy.Metadata.Labels[trackLabel] = "stable";
+        return copy;
     }
 
     private static string? RevisionMismatch(k8s.Models.V1PodTemplateSpec template, CanaryContext ctx, string revision)

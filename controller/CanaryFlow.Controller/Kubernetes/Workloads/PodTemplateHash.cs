@@ -35,6 +35,7 @@ public static class PodTemplateHash
         {
             meta.Remove("creationTimestamp");
             (meta["labels"] as JsonObject)?.Remove(trackLabel);
+            (meta["labels"] as JsonObject)?.Remove(PrimaryLabels.TargetLabel);
             (meta["labels"] as JsonObject)?.Remove("pod-template-hash");
         }
         if (node["spec"] is JsonObject pod)

@@ -6,7 +6,8 @@ using CanaryFlow.Sandbox.Mesh;
 
 namespace CanaryFlow.Controller.Tests.Kubernetes.Strategies;
 
-/// <summary>A/B testing on Istio matches, the whole controller over HTTP, users' requests through the sandbox mesh.</summary>
+/// <summary>A/B testing on Istio matches and on Gateway API HTTPRoute matches, the whole controller over HTTP, users'
+/// requests through the sandbox mesh.</summary>
 public sealed class AbTestingRolloutTests
 {
     private const string Cookie = @"^(.*?;\s*)?(beta=yes)(;.*)?$"; // browsers separate cookies with "; "
@@ -38,16 +39,46 @@ public sealed class AbTestingRolloutTests
     private static bool Matches(int u) => u < 15;
 
     [Fact]
-    public async Task Only_matching_requests_reach_the_canary_for_the_given_iterations_then_everyone_gets_the_promoted_version()
+    public async Task On_a_Gateway_API_HTTPRoute_only_matching_requests_reach_the_canary_then_everyone_gets_the_promoted_version()
     {
-        await using var world = await StrategyWorld.StartAsync("ab-shop", Spec);
-        var vs = world.Store.Watch(ResourceKinds.VirtualServices, StrategyWorld.Ns, LabelSelector.Parse(null), "ab-shop", world.Store.CurrentResourceVersion);
+        var spec = (JsonObject)Spec.DeepClone();
+        spec["provider"] = "gatewayapi";
+        await using var world = await StrategyWorld.StartAsync("gab-shop", spec);
+        var route = world.Store.Watch(ResourceKinds.HttpRoutes, StrategyWorld.Ns, LabelSelector.Parse(null), "gab-shop", world.Store.CurrentResourceVersion);
 
         await world.ReleaseAsync("2.0");
-        var sent = new List<(int User, MeshExchange Exchange)>();
-        for (var round = 0; round < 3000 && !world.Finished("2.0"); round++)
+        var sent = await SendDuringAsync(world, "2.0");
+        Assert.Equal(RolloutPhases.Succeeded, world.Phase());
+        Assert.NotEmpty(sent);
+        Assert.All(sent, s => Assert.Equal(Matches(s.User) ? "gab-shop" : "gab-shop-primary", s.Exchange.AnsweredBy));
+        Assert.All(Enumerable.Range(0, 30), u => Assert.Contains(sent, s => s.User == u));
+
+        // The matches rule went to the canary and back; the catch-all rule never moved.
+        route.Close();
+        var rules = new List<string>();
+        while (route.Events.TryRead(out var e))
         {
-            // Only while the canary takes the matching requests (step at 100%) are the answers counted.
+            var text = string.Join(" | ", e.Object["spec"]!["rules"]!.AsArray().Select(r =>
+                $"{(r!["matches"] is null ? "default" : "matches")}:{string.Join("/", r["backendRefs"]!.AsArray().Select(b => (int?)b!["weight"]))}"));
+            if (rules.Count == 0 || rules[^1] != text) rules.Add(text);
+        }
+        Assert.Equal(["matches:0/100 | default:100/0", "matches:100/0 | default:100/0"], rules);
+        for (var u = 0; u < 30; u++)
+        {
+            var (headers, query) = Request(u);
+            Assert.Equal("gab-shop-primary", (await world.Traffic.SendAsync($"after-{u}", headers, query)).AnsweredBy);
+        }
+        var view = await world.Controller.Http.GetFromJsonAsync<RolloutStatusView>($"/api/rollouts/{StrategyWorld.Ns}/gab-shop");
+        Assert.Equal("A/B testing (Gateway API HTTPRoute): 3 iterations on matching requests, then promotion", view!.Strategy);
+    }
+
+    /// <summary>Requests from 30 users in turn until the release ends; those sent while the canary takes the matching
+    /// requests (Progressing at 100%) are returned.</summary>
+    private static async Task<List<(int User, MeshExchange Exchange)>> SendDuringAsync(StrategyWorld world, string version)
+    {
+        var sent = new List<(int User, MeshExchange Exchange)>();
+        for (var round = 0; round < 3000 && !world.Finished(version); round++)
+        {
             var live = (string?)world.Status()?["phase"] == RolloutPhases.Progressing && (int?)world.Status()?["canaryWeight"] == 100;
             for (var u = 0; u < 30; u++)
             {
@@ -57,6 +88,17 @@ public sealed class AbTestingRolloutTests
             }
             await Task.Delay(20);
         }
+        return sent;
+    }
+
+    [Fact]
+    public async Task Only_matching_requests_reach_the_canary_for_the_given_iterations_then_everyone_gets_the_promoted_version()
+    {
+        await using var world = await StrategyWorld.StartAsync("ab-shop", Spec);
+        var vs = world.Store.Watch(ResourceKinds.VirtualServices, StrategyWorld.Ns, LabelSelector.Parse(null), "ab-shop", world.Store.CurrentResourceVersion);
+
+        await world.ReleaseAsync("2.0");
+        var sent = await SendDuringAsync(world, "2.0");
         Assert.Equal(RolloutPhases.Succeeded, world.Phase());
         Assert.Equal("rel/ab-shop:2.0", world.PrimaryImage());
 

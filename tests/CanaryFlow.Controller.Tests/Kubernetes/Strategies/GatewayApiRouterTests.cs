@@ -41,8 +41,8 @@ public abstract class GatewayApiRouterContract(KubeServer server) : TwoServerTes
 
         var primary = await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo-primary", Ns);
         var canary = await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo-canary", Ns);
-        Assert.Equal(new Dictionary<string, string> { ["app"] = "podinfo", ["canaryflow.dev/track"] = "stable" }, primary.Spec.Selector);
-        Assert.Equal(new Dictionary<string, string> { ["app"] = "podinfo", ["canaryflow.dev/track"] = "canary" }, canary.Spec.Selector);
+        Assert.Equal(new Dictionary<string, string> { ["canaryflow.dev/target"] = "podinfo", ["canaryflow.dev/track"] = "stable" }, primary.Spec.Selector);
+        Assert.Equal(new Dictionary<string, string> { ["canaryflow.dev/target"] = "podinfo", ["canaryflow.dev/track"] = "canary" }, canary.Spec.Selector);
         Assert.False(await ExistsAsync(Istio.VirtualServices, "podinfo", Istio.Group, Istio.Version));
         Assert.False(await ExistsAsync(Istio.DestinationRules, "podinfo", Istio.Group, Istio.Version));
     }
@@ -53,7 +53,7 @@ public abstract class GatewayApiRouterContract(KubeServer server) : TwoServerTes
         await Host.InitializedAsync(GatewaySpec());
 
         Assert.Equal("""[{"group":"","kind":"Service","name":"podinfo","port":8080}]""", (await RouteAsync())["spec"]!["parentRefs"]!.ToJsonString());
-        Assert.Equal("podinfo", (await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo", Ns)).Spec.Selector["app"]);
+        Assert.Equal("podinfo", (await Host.Client.CoreV1.ReadNamespacedServiceAsync("podinfo", Ns)).Spec.Selector["canaryflow.dev/target"]);
     }
 
     [Fact]
@@ -73,6 +73,34 @@ public abstract class GatewayApiRouterContract(KubeServer server) : TwoServerTes
 
         Assert.Equal(new TrafficWeights(70, 30), await Router.SetWeightsAsync(target, 0, default));
         Assert.Equal(new TrafficWeights(100, 0), await Router.GetWeightsAsync(target, default));
+    }
+
+    [Fact]
+    public async Task An_AB_Canary_gets_a_rule_of_its_matches_first_and_only_that_rule_carries_the_weights()
+    {
+        var spec = GatewaySpec();
+        spec["analysis"] = new JsonObject
+        {
+            ["iterations"] = 2,
+            ["match"] = JsonNode.Parse("""
+                [ { "headers": { "x-user-group": { "exact": "beta" } } },
+                  { "headers": { "x-client": { "prefix": "ios.17(" } }, "queryParams": { "variant": { "regex": "b|c" } } } ]
+                """),
+        };
+        var target = await Host.InitializedAsync(spec);
+
+        var rules = (await RouteAsync())["spec"]!["rules"]!.AsArray();
+        Assert.Equal(2, rules.Count);
+        Assert.Equal("""[{"headers":[{"name":"x-user-group","type":"Exact","value":"beta"}]},""" +
+                     """{"headers":[{"name":"x-client","type":"RegularExpression","value":"^ios\\.17\\(.*"}],"queryParams":[{"name":"variant","type":"RegularExpression","value":"b|c"}]}]""",
+            rules[0]!["matches"]!.ToJsonString());
+        Assert.Null(rules[1]!["matches"]);
+
+        Assert.Equal(new TrafficWeights(100, 0), await Router.SetWeightsAsync(target, 100, default));
+        Assert.Equal(new TrafficWeights(0, 100), await Router.GetWeightsAsync(target, default));
+        rules = (await RouteAsync())["spec"]!["rules"]!.AsArray();
+        Assert.Equal("0/100", string.Join("/", rules[0]!["backendRefs"]!.AsArray().Select(b => (int?)b!["weight"])));
+        Assert.Equal("100/0", string.Join("/", rules[1]!["backendRefs"]!.AsArray().Select(b => (int?)b!["weight"])));
     }
 
     [Fact]

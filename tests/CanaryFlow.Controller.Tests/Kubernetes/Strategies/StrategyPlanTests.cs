@@ -26,6 +26,7 @@ public sealed class StrategyPlanTests
     {
         Assert.Equal("Canary (Istio)", Map(""" "analysis":{"stepWeight":50} """).Plan!.Strategy);
         Assert.Equal("Canary (Gateway API HTTPRoute)", Map(""" "provider":"gatewayapi" """).Plan!.Strategy);
+        Assert.Equal("Canary (Istio), HPA web-hpa (primary: web-hpa-primary)", Map(""" "autoscalerRef":{"name":"web-hpa"} """).Plan!.Strategy);
     }
 
     [Fact]
@@ -43,7 +44,6 @@ public sealed class StrategyPlanTests
     }
 
     [Theory]
-    [InlineData(""" "provider":"gatewayapi","analysis":{"iterations":2,MATCH} """, "spec.analysis.match (A/B testing) needs provider istio")]
     [InlineData(""" "analysis":{MATCH} """, "spec.analysis.match (A/B testing) needs iterations: how many checks before promotion")]
     [InlineData(""" "analysis":{"iterations":2,"stepWeight":10,MATCH} """, "spec.analysis.match (A/B testing) sends every matching request to the canary: no stepWeight, maxWeight or steps")]
     [InlineData(""" "analysis":{"iterations":2} """, "spec.analysis.iterations needs match (A/B testing)")]

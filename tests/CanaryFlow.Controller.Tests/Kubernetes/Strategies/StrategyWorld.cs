@@ -36,13 +36,14 @@ public sealed class StrategyWorld : IAsyncDisposable
     public ObjectStore Store => Controller.Sandbox.Store;
 
     /// <summary>A Deployment <paramref name="name"/> at 1.0 and its Canary (<paramref name="spec"/> over a minimal one), initialised.</summary>
-    public static async Task<StrategyWorld> StartAsync(string name, JsonObject spec)
+    public static async Task<StrategyWorld> StartAsync(string name, JsonObject spec, Func<IKubernetes, Task>? beforeCanary = null)
     {
         var controller = await WholeController.StartAsync();
         var stable = await DemoWorkload.StartAsync(new DemoWorkloadOptions(Ns, name + "-primary", Service: name));
         var canary = await DemoWorkload.StartAsync(new DemoWorkloadOptions(Ns, name, Service: name));
         var world = new StrategyWorld(controller, name, stable, canary);
         await world.Client.AppsV1.CreateNamespacedDeploymentAsync(Deployment(name, "1.0"), Ns);
+        if (beforeCanary is not null) await beforeCanary(world.Client);
         var body = new JsonObject
         {
             ["targetRef"] = new JsonObject { ["name"] = name },

@@ -26,7 +26,6 @@ public static class StrategyRules
         var a = spec.Analysis;
         if (a?.Match is { Count: > 0 })
         {
-            if (provider != Routing.GatewayApi.GatewayApi.IstioProvider) errors.Add("spec.analysis.match (A/B testing) needs provider istio");
             if (a.Iterations is null) errors.Add("spec.analysis.match (A/B testing) needs iterations: how many checks before promotion");
             if (a.StepWeight is not null || a.MaxWeight is not null || a.Steps is { Count: > 0 })
                 errors.Add("spec.analysis.match (A/B testing) sends every matching request to the canary: no stepWeight, maxWeight or steps");
@@ -69,8 +68,12 @@ public static class StrategyRules
 
     public static int MirrorSteps(CanarySpec spec) => spec.Analysis?.Mirror?.Iterations is { } m and > 0 ? m : 0;
 
-    /// <summary>The strategy and router in words, as the status page, the CLI and notifications show them.</summary>
-    public static string Describe(CanarySpec spec)
+    /// <summary>The strategy and router in words, as the status page, the CLI and notifications show them; an
+    /// autoscalerRef is named after it (the primary's HPA is a copy of that one).</summary>
+    public static string Describe(CanarySpec spec) =>
+        spec.AutoscalerRef?.Name is { Length: > 0 } hpa ? $"{DescribeStrategy(spec)}, HPA {hpa} (primary: {hpa}-primary)" : DescribeStrategy(spec);
+
+    private static string DescribeStrategy(CanarySpec spec)
     {
         var router = spec.Provider == Routing.GatewayApi.GatewayApi.Provider ? "Gateway API HTTPRoute" : "Istio";
         var mirrorShare = spec.Analysis?.Mirror?.Percentage ?? 100;

@@ -51,7 +51,7 @@ public sealed class GatewayApiTrafficRouter(CanaryApi api, HttpRouteObjects rout
             try
             {
                 await api.JsonPatchCustomAsync(GatewayApi.Group, GatewayApi.Version, target.Namespace, GatewayApi.HttpRoutes, ctx.RouteName(),
-                    HttpRouteBackends.WeightPatch(current, ctx.StableService(), ctx.CanaryService(), canaryWeight), cancellationToken);
+                    HttpRouteBackends.WeightPatch(current, ctx.StableService(), ctx.CanaryService(), canaryWeight, HttpRouteMatches.IsAb(ctx)), cancellationToken);
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
             {
@@ -65,6 +65,6 @@ public sealed class GatewayApiTrafficRouter(CanaryApi api, HttpRouteObjects rout
         await routes.TryGetRouteAsync(ctx, ct) ?? throw new InvalidOperationException($"HTTPRoute {ctx.Target.Namespace}/{ctx.RouteName()} does not exist");
 
     private static TrafficWeights Weights(CanaryContext ctx, JsonObject route) =>
-        HttpRouteBackends.Read(route, ctx.StableService(), ctx.CanaryService())
+        HttpRouteBackends.Read(route, ctx.StableService(), ctx.CanaryService(), HttpRouteMatches.IsAb(ctx))
         ?? throw new InvalidOperationException($"HTTPRoute {ctx.Target.Namespace}/{ctx.RouteName()} has no backendRef to Service {ctx.StableService()}");
 }

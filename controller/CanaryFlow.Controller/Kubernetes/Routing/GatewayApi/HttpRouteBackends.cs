@@ -14,9 +14,10 @@ public static class HttpRouteBackends
     private sealed record Rule(int Index, int Stable, int? Canary);
 
     /// <summary>The split of the first rule that routes to the stable Service; null when none does.</summary>
-    public static TrafficWeights? Read(JsonObject route, string stableService, string canaryService)
+    /// <param name="matchedOnly">A/B testing: only rules with <c>matches</c> carry the split (the catch-all stays on stable).</param>
+    public static TrafficWeights? Read(JsonObject route, string stableService, string canaryService, bool matchedOnly = false)
     {
-        var rule = Rules(route, stableService, canaryService).FirstOrDefault();
+        var rule = Rules(route, stableService, canaryService, matchedOnly).FirstOrDefault();
         if (rule is null) return null;
         var refs = BackendRefs(route, rule.Index);
         // Gateway API: an absent weight is 1, and a route's weights are relative; ours always add up to 100.
@@ -30,9 +31,9 @@ public static class HttpRouteBackends
 
     /// <summary>A JSON patch setting canary = <paramref name="canaryWeight"/> and stable = the rest on every rule that
     /// routes to the stable Service; a rule without a canary backendRef gets one (a copy of the stable one).</summary>
-    public static JsonArray WeightPatch(JsonObject route, string stableService, string canaryService, int canaryWeight)
+    public static JsonArray WeightPatch(JsonObject route, string stableService, string canaryService, int canaryWeight, bool matchedOnly = false)
     {
-        var rules = Rules(route, stableService, canaryService).ToList();
+        var rules = Rules(route, stableService, canaryService, matchedOnly).ToList();
         if (rules.Count == 0) throw new InvalidOperationException($"HTTPRoute {route["metadata"]?["name"]} has no backendRef to Service {stableService}.");
         var patch = JsonPatch.Conditional(route["metadata"]!["resourceVersion"]);
         foreach (var r in rules)
@@ -53,11 +54,12 @@ public static class HttpRouteBackends
 
     private static JsonArray BackendRefs(JsonObject route, int rule) => route["spec"]!["rules"]![rule]!["backendRefs"]!.AsArray();
 
-    private static IEnumerable<Rule> Rules(JsonObject route, string stableService, string canaryService)
+    private static IEnumerable<Rule> Rules(JsonObject route, string stableService, string canaryService, bool matchedOnly)
     {
         var rules = route["spec"]?["rules"] as JsonArray ?? [];
         for (var i = 0; i < rules.Count; i++)
         {
+            if (matchedOnly && rules[i]?["matches"] is not JsonArray { Count: > 0 }) continue;
             var refs = rules[i]?["backendRefs"] as JsonArray ?? [];
             int? stable = null, canary = null;
             for (var j = 0; j < refs.Count; j++)

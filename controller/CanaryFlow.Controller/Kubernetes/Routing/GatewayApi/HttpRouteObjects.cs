@@ -15,7 +15,7 @@ namespace CanaryFlow.Controller.Kubernetes.Routing.GatewayApi;
 /// 100% to the primary Service. Its parents are the Canary's <c>service.gatewayRefs</c>, or, without any, the service
 /// itself (GAMMA: the mesh routes east-west traffic to that Service by the route). Never overwrites anything.
 /// </summary>
-public sealed class HttpRouteObjects(CanaryApi api, ILogger<HttpRouteObjects> logger)
+public sealed class HttpRouteObjects(CanaryApi api, ServiceSelectors services, ILogger<HttpRouteObjects> logger)
 {
     public Task<JsonObject?> TryGetRouteAsync(CanaryContext ctx, CancellationToken ct) =>
         api.GetCustomAsync(GatewayApi.Group, GatewayApi.Version, ctx.Target.Namespace, GatewayApi.HttpRoutes, ctx.RouteName(), ct);
@@ -26,16 +26,16 @@ public sealed class HttpRouteObjects(CanaryApi api, ILogger<HttpRouteObjects> lo
             ? $"HTTPRoute {ctx.Target.Namespace}/{ctx.RouteName()} exists and is not CanaryFlow's"
             : null;
 
-    public async Task EnsureAsync(CanaryContext ctx, IDictionary<string, string> podSelector, CancellationToken ct)
+    public async Task EnsureAsync(CanaryContext ctx, CancellationToken ct)
     {
-        var selector = podSelector.Where(p => p.Key != ctx.TrackLabel).ToDictionary();
-        await EnsureServiceAsync(ctx, ctx.StableService(), new Dictionary<string, string>(selector) { [ctx.TrackLabel] = "stable" }, ct);
-        await EnsureServiceAsync(ctx, ctx.CanaryService(), new Dictionary<string, string>(selector) { [ctx.TrackLabel] = "canary" }, ct);
-        if (await TryGetRouteAsync(ctx, ct) is null)
+        await EnsureServicesAsync(ctx, ct);
+        if (await TryGetRouteAsync(ctx, ct) is not { } route)
         {
             await api.CreateCustomAsync(GatewayApi.Group, GatewayApi.Version, ctx.Target.Namespace, GatewayApi.HttpRoutes, Route(ctx), ct);
             logger.LogInformation("{Target}: created HTTPRoute {Route} (all traffic to {Stable})", ctx.Target, ctx.RouteName(), ctx.StableService());
         }
+        else if (HttpRouteMatches.InsertPatch(ctx, route) is { } insert) // match added to the spec after the route was made
+            await api.JsonPatchCustomAsync(GatewayApi.Group, GatewayApi.Version, ctx.Target.Namespace, GatewayApi.HttpRoutes, ctx.RouteName(), insert, ct);
     }
 
     /// <summary>On deletion of the Canary: deletes the HTTPRoute and the two Services CanaryFlow created (the route first,
@@ -68,29 +68,13 @@ public sealed class HttpRouteObjects(CanaryApi api, ILogger<HttpRouteObjects> lo
         return done.Count == 0 ? null : string.Join(", ", done);
     }
 
-    private async Task EnsureServiceAsync(CanaryContext ctx, string name, Dictionary<string, string> selector, CancellationToken ct)
+    /// <summary>The two side Services, by the target label and the track (so an earlier version's, by the target's
+    /// selector labels, is brought in step).</summary>
+    public async Task EnsureServicesAsync(CanaryContext ctx, CancellationToken ct)
     {
-        try
-        {
-            await api.Client.CoreV1.ReadNamespacedServiceAsync(name, ctx.Target.Namespace, cancellationToken: ct);
-            return;
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
-        var service = new V1Service
-        {
-            Metadata = new V1ObjectMeta
-            {
-                Name = name, NamespaceProperty = ctx.Target.Namespace,
-                Labels = new Dictionary<string, string> { [Istio.ManagedByLabel] = Istio.ManagedBy },
-            },
-            Spec = new V1ServiceSpec
-            {
-                Selector = selector,
-                Ports = [new V1ServicePort { Name = "http", Port = ctx.ServicePort, TargetPort = ctx.ServicePort }],
-            },
-        };
-        try { await api.Client.CoreV1.CreateNamespacedServiceAsync(service, ctx.Target.Namespace, cancellationToken: ct); }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { }
+        var selector = Workloads.PrimaryLabels.ServiceSelector(ctx.Target.Name);
+        await services.EnsureAsync(ctx, ctx.StableService(), new Dictionary<string, string>(selector) { [ctx.TrackLabel] = "stable" }, ct, ownedOnly: true);
+        await services.EnsureAsync(ctx, ctx.CanaryService(), new Dictionary<string, string>(selector) { [ctx.TrackLabel] = "canary" }, ct, ownedOnly: true);
     }
 
     private static bool IsManaged(JsonObject obj) => (string?)obj["metadata"]?["labels"]?[Istio.ManagedByLabel] == Istio.ManagedBy;
@@ -108,6 +92,7 @@ public sealed class HttpRouteObjects(CanaryApi api, ILogger<HttpRouteObjects> lo
         {
             ["backendRefs"] = new JsonArray(Backend(ctx.StableService(), 100), Backend(ctx.CanaryService(), 0)),
         });
+        if (HttpRouteMatches.Rule(ctx) is { } ab) spec["rules"]!.AsArray().Insert(0, ab); // A/B: the matching requests' rule first
         return new JsonObject
         {
             ["apiVersion"] = GatewayApi.ApiVersion,
