@@ -47,7 +47,10 @@ public sealed class NotificationHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (logs is not null) builder.Logging.AddProvider(logs).SetMinimumLevel(LogLevel.Trace);
         builder.Configuration.AddInMemoryCollection(settings);
-        configure?.Invoke(builder.Services);
+        // The harness's "consumed?" answers no after its inactivity timeout (1.2 s by default): a loaded test machine
+        // can take longer than that to consume one message.
+        builder.Services.Configure<TestHarnessOptions>(o => o.TestInactivityTimeout = TimeSpan.FromSeconds(15));
+        configure?.Invoke(builder.Services); // after: a test may set its own
         builder.Services.AddCanaryFlowNotifications(builder.Configuration);
         builder.Services.AddMassTransitTestHarness(x => x.AddCanaryFlowNotificationConsumers());
         var host = builder.Build();
