@@ -39,6 +39,12 @@ public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter w
         return _snapshots.Values.ToList();
     }
 
+    public async Task<RolloutState?> LoadAsync(Guid correlationId, CancellationToken cancellationToken)
+    {
+        if (clock.GetUtcNow() - _listedAt >= RelistAfter) await LoadAllAsync(cancellationToken);
+        return _snapshots.GetValueOrDefault(correlationId);
+    }
+
     public async Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
     {
         var canary = await api.FindForTargetAsync(state.Target, cancellationToken);
