@@ -86,13 +86,21 @@ public static class EngineLoad
         await Task.Delay(500); // the last transitions' observers
         var retained = EngineProbe.SettledHeap() - heapBefore;
         var sample = (await store.LoadAllAsync(CancellationToken.None)).First();
+        // --hold-s N: keep the finished engine in memory for a heap dump (dotnet-gcdump collect -p PID).
+        var hold = ControllerSettings.IntArg(args, "--hold-s", 0);
+        if (hold > 0)
+        {
+            Console.WriteLine($"holding {hold} s for a heap dump: pid {Environment.ProcessId}");
+            await Task.Delay(TimeSpan.FromSeconds(hold));
+        }
         await host.StopAsync();
 
         var lat = world.LatenciesMs.Order().ToArray();
         double P(double q) => lat.Length == 0 ? double.NaN : lat[Math.Min(lat.Length - 1, (int)Math.Ceiling(q * lat.Length) - 1)];
         var transitions = probe.PublishedOf(nameof(RolloutTransitioned));
         Console.WriteLine($"| {transport} | {rollouts} | {done} | {elapsed.TotalSeconds:F1} | {transitions} | {transitions / elapsed.TotalSeconds:F0} | " +
-                          $"{P(0.5):F1} | {P(0.99):F1} | {peakRss / 1024.0 / 1024.0:F0} | {cpu.TotalSeconds / elapsed.TotalSeconds * 100:F0}% |");
+                          $"{P(0.5):F1} | {P(0.99):F1} | {peakRss / 1024.0 / 1024.0:F0} | {cpu.TotalSeconds / elapsed.TotalSeconds * 100:F0}% | " +
+                          $"{transitions / cpu.TotalSeconds:F0} | {Load()} |");
         Console.WriteLine($"allocated {allocated / 1024.0 / 1024.0:F0} MB = {allocated / Math.Max(1, transitions) / 1024.0:F1} KB per transition; " +
                           $"GC gen0/1/2 {collections}; managed heap kept after the run {retained / 1024.0 / 1024.0:F1} MB = {retained / rollouts / 1024.0:F2} KB per rollout");
         Console.WriteLine($"bus: {probe.Published / (double)Math.Max(1, transitions):F2} publishes and {probe.Deliveries / (double)Math.Max(1, transitions):F2} deliveries per transition " +
@@ -104,6 +112,9 @@ public static class EngineLoad
     }
 
     public const string Header =
-        "| transport | rollouts | finished | wall s | transitions | transitions/s | p50 check→weight ms | p99 check→weight ms | peak RSS MB | CPU (of 1 core) |\n" +
-        "|---|---|---|---|---|---|---|---|---|---|";
+        "| transport | rollouts | finished | wall s | transitions | transitions/s | p50 check→weight ms | p99 check→weight ms | peak RSS MB | CPU (of 1 core) | transitions per CPU-s | load avg |\n" +
+        "|---|---|---|---|---|---|---|---|---|---|---|---|";
+
+    /// <summary>The machine's 1-minute load average at the end of the run (figures from a busy machine are not comparable).</summary>
+    private static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
 }
