@@ -39,12 +39,6 @@ public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter w
         return _snapshots.Values.ToList();
     }
 
-    public async Task<RolloutState?> LoadAsync(Guid correlationId, CancellationToken cancellationToken)
-    {
-        if (clock.GetUtcNow() - _listedAt >= RelistAfter) await LoadAllAsync(cancellationToken);
-        return _snapshots.GetValueOrDefault(correlationId);
-    }
-
     public async Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
     {
         var canary = await api.FindForTargetAsync(state.Target, cancellationToken);
@@ -59,5 +53,12 @@ public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter w
             status[VersionField] = state.Version;
         }, cancellationToken);
         _snapshots[state.CorrelationId] = state.Clone();
+    }
+
+    /// <summary>One snapshot without copying them all (the hook consumer asks on every transition).</summary>
+    public async Task<RolloutState?> LoadAsync(Guid correlationId, CancellationToken cancellationToken)
+    {
+        if (clock.GetUtcNow() - _listedAt >= RelistAfter) await LoadAllAsync(cancellationToken);
+        return _snapshots.GetValueOrDefault(correlationId);
     }
 }
