@@ -16,7 +16,7 @@ public sealed class RolloutEngineOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan StallAfter { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Folder of the embedded state store (one JSON file per rollout); by default outside the working folder (<see cref="DataFolders"/>).</summary>
+    /// <summary>Folder of the embedded state store (an append-only journal, see <see cref="FileRolloutStore"/>); by default outside the working folder (<see cref="DataFolders"/>).</summary>
     [Required]
     public string StateDirectory { get; set; } = DataFolders.Default("state");
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using CanaryFlow.Contracts;
 using MassTransit;
 
@@ -74,13 +73,22 @@ public sealed partial class RolloutState : SagaStateMachineInstance
     /// <summary>A newer revision that superseded this rollout; it starts once the rollback is done.</summary>
     public RolloutRequested? Queued { get; set; }
 
-    public RolloutState Clone() => JsonSerializer.Deserialize<RolloutState>(JsonSerializer.Serialize(this))!;
+    /// <summary>
+    /// A copy that shares the records it refers to (plan, target, evidence, queued request). Safe because those
+    /// are immutable contract records: the state machine replaces them, never changes them in place. Cheap (no
+    /// JSON), so it serves both as the "before" of every saga message and as a store's read-only snapshot.
+    /// </summary>
+    public RolloutState Clone() => (RolloutState)MemberwiseClone();
+
+    /// <summary>Every stored field equal to <paramref name="other"/>'s (records by value, so an unchanged
+    /// reference is equal): the saga message changed nothing and there is nothing to save.</summary>
+    public bool SameAs(RolloutState other) => StateFields.Same(this, other);
 
     /// <summary>Overwrite every field with another's (undo an in-memory change that could not be saved).</summary>
     public void CopyFrom(RolloutState other)
     {
-        foreach (var p in typeof(RolloutState).GetProperties())
-            if (p.CanWrite) p.SetValue(this, p.GetValue(other));
+        foreach (var p in StateFields.All)
+            p.SetValue(this, p.GetValue(other));
     }
 }
 

@@ -38,11 +38,15 @@ public sealed class RolloutTicker(
     {
         var states = await store.LoadAllAsync(cancellationToken);
         var now = clock.GetUtcNow();
-        var due = states.SelectMany(state => _policy.Due(state, now)).ToList();
+        var due = new List<object>();
+        lock (_policy) // tests also call TickAsync beside the running loop; the policy's memory is not thread-safe
+        {
+            foreach (var state in states) _policy.AddDue(state, now, due);
+            _policy.Retain(states);
+        }
         // Published side by side: on RabbitMQ each publish waits for the broker's confirm, and one at a
         // time a thousand due checks would take seconds, stretching every step.
         foreach (var chunk in due.Chunk(128))
             await Task.WhenAll(chunk.Select(m => bus.Publish(m, m.GetType(), cancellationToken)));
-        _policy.Retain(states.Select(s => s.CorrelationId).ToHashSet());
     }
 }

@@ -12,27 +12,39 @@ namespace CanaryFlow.Controller.Rollouts;
 public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset startedAt)
 {
     private readonly Dictionary<(Guid, string), (long Key, DateTimeOffset At, int Times)> _said = [];
+    private readonly HashSet<Guid> _alive = [];
+    private readonly List<(Guid, string)> _gone = [];
 
-    public IEnumerable<object> Due(RolloutState s, DateTimeOffset now)
+    /// <summary>What is due for one rollout now (each thing said once, see the class summary).</summary>
+    public IReadOnlyList<object> Due(RolloutState s, DateTimeOffset now)
+    {
+        var due = new List<object>();
+        AddDue(s, now, due);
+        return due;
+    }
+
+    /// <summary><see cref="Due"/> into a list the caller reuses: the ticker asks about every rollout every tick,
+    /// and most have nothing due, so this allocates nothing for them.</summary>
+    public void AddDue(RolloutState s, DateTimeOffset now, List<object> due)
     {
         var id = s.CorrelationId;
         var waitingOnAnalysis = s.CurrentState is RolloutPhases.Progressing or RolloutPhases.Paused or RolloutPhases.WaitingApproval;
-        if (waitingOnAnalysis && s.NextAnalysisAt is { } due && due <= now &&
+        if (waitingOnAnalysis && s.NextAnalysisAt is { } at && at <= now &&
             FirstOrOverdue(id, "analysis", s.AnalysisSequence, now, Max(s.Plan.AnalysisInterval, options.StallAfter)))
         {
             // Before the first step the check is the pre-rollout hooks' (see RolloutState.Advance).
-            yield return s.StepIndex < 0 && s.Plan.Has(HookTypes.PreRollout)
-                ? new HooksDue(id, s.RolloutId, s.Target, s.Revision, HookTypes.PreRollout, s.AnalysisSequence, 0, s.Plan.HooksOf(HookTypes.PreRollout), due)
-                : new AnalysisDue(id, s.RolloutId, s.Target, s.Revision, s.AppliedWeight, s.AnalysisSequence, due,
+            due.Add(s.StepIndex < 0 && s.Plan.Has(HookTypes.PreRollout)
+                ? new HooksDue(id, s.RolloutId, s.Target, s.Revision, HookTypes.PreRollout, s.AnalysisSequence, 0, s.Plan.HooksOf(HookTypes.PreRollout), at)
+                : new AnalysisDue(id, s.RolloutId, s.Target, s.Revision, s.AppliedWeight, s.AnalysisSequence, at,
                     s.Plan.AnalysisInterval, s.Plan.Analysis, s.SequentialEvidence, s.StepStartedAt,
-                    s.Plan.Has(HookTypes.Rollout) ? s.Plan.HooksOf(HookTypes.Rollout) : null);
+                    s.Plan.Has(HookTypes.Rollout) ? s.Plan.HooksOf(HookTypes.Rollout) : null));
         }
 
         // A confirm-* gate asks its hooks at once, then every interval until they say yes (keyed by the gate's sequence).
         if (s.CurrentState == RolloutPhases.WaitingApproval && s.Gate is { } gate &&
             FirstOrOverdue(id, "gate", s.Sequence, now, s.Plan.AnalysisInterval))
         {
-            yield return new HooksDue(id, s.RolloutId, s.Target, s.Revision, gate, s.Sequence, s.AppliedWeight, s.Plan.HooksOf(gate), now);
+            due.Add(new HooksDue(id, s.RolloutId, s.Target, s.Revision, gate, s.Sequence, s.AppliedWeight, s.Plan.HooksOf(gate), now));
         }
 
         if (s.Pending != null && s.PendingSince is { } since &&
@@ -40,21 +52,26 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
             (since + options.StallAfter <= now || since < startedAt) &&
             FirstOrOverdue(id, "stall", s.Sequence, now, options.StallAfter, backOff: true))
         {
-            yield return new RolloutStalled(id, s.Sequence, now);
+            due.Add(new RolloutStalled(id, s.Sequence, now));
         }
 
         var deadlineApplies = s.CurrentState is RolloutPhases.Initializing or RolloutPhases.Progressing;
         if (deadlineApplies && s.LastProgressAt + s.Plan.ProgressDeadline <= now &&
             FirstOrOverdue(id, "deadline", s.LastProgressAt.UtcTicks, now, options.StallAfter))
         {
-            yield return new ProgressDeadlineExceeded(id, now);
+            due.Add(new ProgressDeadlineExceeded(id, now));
         }
     }
 
-    /// <summary>Forget rollouts that no longer exist.</summary>
-    public void Retain(IReadOnlySet<Guid> ids)
+    /// <summary>Forget rollouts that no longer exist (sets reused from tick to tick: no garbage per tick).</summary>
+    public void Retain(IReadOnlyList<RolloutState> states)
     {
-        foreach (var key in _said.Keys.Where(k => !ids.Contains(k.Item1)).ToList()) _said.Remove(key);
+        _alive.Clear();
+        foreach (var s in states) _alive.Add(s.CorrelationId);
+        _gone.Clear();
+        foreach (var key in _said.Keys)
+            if (!_alive.Contains(key.Item1)) _gone.Add(key);
+        foreach (var key in _gone) _said.Remove(key);
     }
 
     /// <param name="backOff">Double the wait after each repeat (up to 32×): a command whose work is slow

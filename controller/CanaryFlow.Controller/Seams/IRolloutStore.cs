@@ -14,6 +14,11 @@ public interface IRolloutStore
     /// <param name="fresh">Read the durable copy itself, not a cache (a new leader loading its rollouts).</param>
     Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken, bool fresh = false);
 
+    /// <summary>The snapshot of one rollout, or null. The default reads them all; stores that keep an index
+    /// override it, so that a per-transition caller (the hook consumer) costs O(1), not O(rollouts).</summary>
+    async Task<RolloutState?> LoadAsync(Guid correlationId, CancellationToken cancellationToken) =>
+        (await LoadAllAsync(cancellationToken)).FirstOrDefault(s => s.CorrelationId == correlationId);
+
     /// <exception cref="RolloutConcurrencyException">The stored version is not <paramref name="expectedVersion"/>.</exception>
     Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken);
 }

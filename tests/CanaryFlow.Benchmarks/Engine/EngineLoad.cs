@@ -20,16 +20,6 @@ namespace CanaryFlow.Benchmarks.Engine;
 /// </summary>
 public static class EngineLoad
 {
-    public sealed class TransitionCounter : IConsumer<RolloutTransitioned>
-    {
-        public static long Count;
-        public Task Consume(ConsumeContext<RolloutTransitioned> context)
-        {
-            Interlocked.Increment(ref Count);
-            return Task.CompletedTask;
-        }
-    }
-
     public static async Task<int> RunAsync(string[] args)
     {
         var rollouts = ControllerSettings.IntArg(args, "--rollouts", 1000);
@@ -53,11 +43,17 @@ public static class EngineLoad
         builder.Services.AddSingleton<ITrafficRouter>(world);
         builder.Services.AddSingleton<IWorkloadController>(world);
         builder.Services.AddSingleton<IAnalysisRunner>(world);
-        builder.Services.AddCanaryFlowEngine(builder.Configuration, x => x.AddConsumer<TransitionCounter>());
+        // Transitions are counted by a publish observer (EngineProbe), not by a consumer of its own: a consumer
+        // would add a queue and a delivery per transition that the engine does not have.
+        builder.Services.AddCanaryFlowEngine(builder.Configuration);
         using var host = builder.Build();
         await host.StartAsync();
 
         var bus = host.Services.GetRequiredService<IBus>();
+        var probe = new EngineProbe();
+        probe.Connect(bus);
+        var heapBefore = EngineProbe.SettledHeap();
+        probe.Start();
         var plan = new RolloutPlan([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], TimeSpan.FromMilliseconds(intervalMs), 2, 0, 0,
             TimeSpan.FromMinutes(10), [], false, new AnalysisSpec(10, [new MetricSpec("request-success-rate", Min: 0.99)]));
         var process = Process.GetCurrentProcess();
@@ -85,18 +81,40 @@ public static class EngineLoad
         } while (done < rollouts && clock.Elapsed < limit);
         var elapsed = clock.Elapsed;
         var cpu = process.TotalProcessorTime - cpuBefore;
+        var allocated = probe.AllocatedSinceStart();
+        var collections = probe.Collections();
+        await Task.Delay(500); // the last transitions' observers
+        var retained = EngineProbe.SettledHeap() - heapBefore;
+        var sample = (await store.LoadAllAsync(CancellationToken.None)).First();
+        // --hold-s N: keep the finished engine in memory for a heap dump (dotnet-gcdump collect -p PID).
+        var hold = ControllerSettings.IntArg(args, "--hold-s", 0);
+        if (hold > 0)
+        {
+            Console.WriteLine($"holding {hold} s for a heap dump: pid {Environment.ProcessId}");
+            await Task.Delay(TimeSpan.FromSeconds(hold));
+        }
         await host.StopAsync();
 
         var lat = world.LatenciesMs.Order().ToArray();
         double P(double q) => lat.Length == 0 ? double.NaN : lat[Math.Min(lat.Length - 1, (int)Math.Ceiling(q * lat.Length) - 1)];
-        var transitions = Interlocked.Read(ref TransitionCounter.Count);
+        var transitions = probe.PublishedOf(nameof(RolloutTransitioned));
         Console.WriteLine($"| {transport} | {rollouts} | {done} | {elapsed.TotalSeconds:F1} | {transitions} | {transitions / elapsed.TotalSeconds:F0} | " +
-                          $"{P(0.5):F1} | {P(0.99):F1} | {peakRss / 1024.0 / 1024.0:F0} | {cpu.TotalSeconds / elapsed.TotalSeconds * 100:F0}% |");
+                          $"{P(0.5):F1} | {P(0.99):F1} | {peakRss / 1024.0 / 1024.0:F0} | {cpu.TotalSeconds / elapsed.TotalSeconds * 100:F0}% | " +
+                          $"{transitions / cpu.TotalSeconds:F0} | {Load()} |");
+        Console.WriteLine($"allocated {allocated / 1024.0 / 1024.0:F0} MB = {allocated / Math.Max(1, transitions) / 1024.0:F1} KB per transition; " +
+                          $"GC gen0/1/2 {collections}; managed heap kept after the run {retained / 1024.0 / 1024.0:F1} MB = {retained / rollouts / 1024.0:F2} KB per rollout");
+        Console.WriteLine($"bus: {probe.Published / (double)Math.Max(1, transitions):F2} publishes and {probe.Deliveries / (double)Math.Max(1, transitions):F2} deliveries per transition " +
+                          $"({probe.Published} / {probe.Deliveries})");
+        Console.WriteLine(probe.Breakdown(Math.Max(1, transitions)));
+        Console.WriteLine(EngineProbe.JsonCost(sample));
         Directory.Delete(state, recursive: true);
         return done == rollouts ? 0 : 1;
     }
 
     public const string Header =
-        "| transport | rollouts | finished | wall s | transitions | transitions/s | p50 check→weight ms | p99 check→weight ms | peak RSS MB | CPU (of 1 core) |\n" +
-        "|---|---|---|---|---|---|---|---|---|---|";
+        "| transport | rollouts | finished | wall s | transitions | transitions/s | p50 check→weight ms | p99 check→weight ms | peak RSS MB | CPU (of 1 core) | transitions per CPU-s | load avg |\n" +
+        "|---|---|---|---|---|---|---|---|---|---|---|---|";
+
+    /// <summary>The machine's 1-minute load average at the end of the run (figures from a busy machine are not comparable).</summary>
+    private static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
 }

@@ -54,4 +54,11 @@ public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter w
         }, cancellationToken);
         _snapshots[state.CorrelationId] = state.Clone();
     }
+
+    /// <summary>One snapshot without copying them all (the hook consumer asks on every transition).</summary>
+    public async Task<RolloutState?> LoadAsync(Guid correlationId, CancellationToken cancellationToken)
+    {
+        if (clock.GetUtcNow() - _listedAt >= RelistAfter) await LoadAllAsync(cancellationToken);
+        return _snapshots.GetValueOrDefault(correlationId);
+    }
 }
