@@ -33,11 +33,15 @@ public sealed class LoadRun : IAsyncDisposable
     /// <summary>Changes of a Canary's phase or applied weight, as its status shows them: the saga's transitions seen from outside.</summary>
     public long Transitions;
 
+    /// <summary>Every write the API server committed on a Canary (status writes, mostly): what a status write per tick would multiply.</summary>
+    public long CanaryWrites;
+
     private readonly Dictionary<string, (string?, int?)> _lastStatus = [];
 
     private void CountTransition(StoredEvent e)
     {
         if (e.Kind != ResourceKinds.Canaries) return;
+        Interlocked.Increment(ref CanaryWrites);
         var name = (string?)e.Object["metadata"]?["name"] ?? "";
         var now = ((string?)e.Object["status"]?["phase"], (int?)e.Object["status"]?["canaryWeight"]);
         lock (_lastStatus)
