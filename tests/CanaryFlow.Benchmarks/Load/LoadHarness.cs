@@ -27,7 +27,11 @@ public static class LoadHarness
         var loadBefore = ControllerSettings.LoadAverage();
         Console.WriteLine($"load: {count} Canaries ({services.Count(s => s.Faulty)} faulty), {mode}, interval {interval.TotalSeconds}s, load average {loadBefore:F1}; logs in {work}");
 
-        await using var run = await LoadRun.StartAsync(services, port, work, TimeSpan.FromSeconds(2));
+        // --evidence-write-s 0 writes the Canary status at every sequential tick (the throttle off), for comparison.
+        var extra = Array.IndexOf(args, "--evidence-write-s") is var w and >= 0
+            ? new Dictionary<string, string> { ["Kubernetes:EvidenceWriteInterval"] = TimeSpan.FromSeconds(int.Parse(args[w + 1], CultureInfo.InvariantCulture)).ToString() }
+            : null;
+        await using var run = await LoadRun.StartAsync(services, port, work, TimeSpan.FromSeconds(2), extra);
         run.Cluster.CreateCanaries();
         var tracker = new RolloutTracker(run.Cluster, services);
         // Measured from the first release: initialisation (creating primaries and routing) is not rollout work.

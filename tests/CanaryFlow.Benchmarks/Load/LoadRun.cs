@@ -52,7 +52,9 @@ public sealed class LoadRun : IAsyncDisposable
         if (now.Item1 is not null) Interlocked.Increment(ref Transitions);
     }
 
-    public static async Task<LoadRun> StartAsync(IReadOnlyList<BenchService> services, int rabbitMqPort, string work, TimeSpan scrapeInterval)
+    /// <param name="extra">More controller settings (e.g. Kubernetes:EvidenceWriteInterval).</param>
+    public static async Task<LoadRun> StartAsync(IReadOnlyList<BenchService> services, int rabbitMqPort, string work, TimeSpan scrapeInterval,
+        IReadOnlyDictionary<string, string>? extra = null)
     {
         var api = new ApiRequestMeter();
         var cluster = await SimulatedCluster.StartAsync(services, scrapeInterval: scrapeInterval);
@@ -62,6 +64,7 @@ public sealed class LoadRun : IAsyncDisposable
         settings["urls"] = $"http://127.0.0.1:{port}";
         settings["Prometheus:Address"] = proxy.Address.ToString();
         settings["Alertmanager:BearerToken"] = AlertmanagerToken;
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>()) settings[k] = v;
         var controller = ControllerProcess.Start(settings, Path.Combine(work, "controller.log"));
         return new LoadRun(cluster, proxy, api, controller, new Uri($"http://127.0.0.1:{port}/"));
     }
