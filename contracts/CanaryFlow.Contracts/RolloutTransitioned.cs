@@ -5,6 +5,7 @@ namespace CanaryFlow.Contracts;
 /// observers (notifications, status page, metrics, Kubernetes Events, CLI) read, so that none of
 /// them has to reassemble state from the individual facts.
 /// </summary>
+/// <param name="HoldingSince">Sequential mode: since when the metrics source has not answered (the rollout holds); null otherwise.</param>
 public sealed record RolloutTransitioned(
     Guid CorrelationId,
     Guid RolloutId,
@@ -22,7 +23,8 @@ public sealed record RolloutTransitioned(
     string Reason,
     AnalysisEvidence? LastAnalysis,
     long Version,
-    DateTimeOffset At);
+    DateTimeOffset At,
+    DateTimeOffset? HoldingSince = null);
 
 /// <summary>Phase names, as Flagger users know them.</summary>
 public static class RolloutPhases
@@ -35,4 +37,8 @@ public static class RolloutPhases
     public const string Succeeded = nameof(Succeeded);
     public const string RollingBack = nameof(RollingBack);
     public const string Failed = nameof(Failed);
+
+    /// <summary>Not a state of the rollout: how people see a rollout that holds because its metrics source does not
+    /// answer (sequential mode; weights frozen, resumes when it answers). Its state stays Progressing (or Paused, …).</summary>
+    public const string Holding = nameof(Holding);
 }

@@ -12,7 +12,7 @@ public static class StatusRenderer
     {
         if (rollouts.Count == 0) { output.WriteLine("No rollouts."); return; }
         var rows = rollouts.OrderBy(r => r.Target.ToString(), StringComparer.Ordinal)
-            .Select(r => new[] { r.Target.ToString(), r.Phase, $"{r.CanaryWeight}%", Step(r), Short(r.Revision), r.LastTransitionAt.ToString("u", CultureInfo.InvariantCulture) })
+            .Select(r => new[] { r.Target.ToString(), Phase(r), $"{r.CanaryWeight}%", Step(r), Short(r.Revision), r.LastTransitionAt.ToString("u", CultureInfo.InvariantCulture) })
             .Prepend(["TARGET", "PHASE", "WEIGHT", "STEP", "REVISION", "LAST TRANSITION"]).ToList();
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
         foreach (var row in rows) output.WriteLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
@@ -20,7 +20,9 @@ public static class StatusRenderer
 
     public static void WriteStatus(TextWriter output, RolloutStatusView r)
     {
-        output.WriteLine($"{r.Target}  {r.Phase}");
+        output.WriteLine($"{r.Target}  {Phase(r)}");
+        if (r.HoldingSince is { } since)
+            output.WriteLine($"  holding   since {since.ToString("u", CultureInfo.InvariantCulture)}: the metrics source does not answer; weights frozen until it does");
         if (r.Strategy is { Length: > 0 } strategy) output.WriteLine($"  strategy  {strategy}");
         output.WriteLine($"  revision  {r.Revision}" + (r.StableRevision is null ? "" : $"  (stable {r.StableRevision})"));
         output.WriteLine($"  weight    {Bar(r.CanaryWeight)} {r.CanaryWeight,3}%" + (r.DesiredWeight != r.CanaryWeight ? $" → {r.DesiredWeight}%" : ""));
@@ -34,6 +36,10 @@ public static class StatusRenderer
         foreach (var t in r.History.TakeLast(15))
             output.WriteLine($"    {t.At.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}  {t.FromPhase} → {t.Phase}  {t.CanaryWeight}%  {t.Reason}".TrimEnd());
     }
+
+    /// <summary>The phase as people should read it: Holding while the metrics source does not answer (sequential mode).</summary>
+    public static string Phase(RolloutStatusView r) => r.HoldingSince is null ? r.Phase
+        : r.Phase == RolloutPhases.Progressing ? RolloutPhases.Holding : $"{r.Phase}, holding";
 
     public static bool IsFinished(RolloutStatusView r) => r.Phase is RolloutPhases.Succeeded or RolloutPhases.Failed;
 

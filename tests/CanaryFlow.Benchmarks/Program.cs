@@ -7,12 +7,12 @@ using CanaryFlow.Benchmarks.Sequential;
 // Load harness and benchmarks. Each prints figures; none asserts on time.
 //   engine   [--transport InMemory|RabbitMq] [--rollouts 1000] [--rabbitmq-port N] [--interval-ms 1000]
 //   faults   [--rollouts 6 per scenario] [--rabbitmq-port N] [--only S]                                     (.ci/reliability faults)
-//   load     [--rollouts 100] [--interval-seconds 10] [--csv FILE] [--rabbitmq-port N]            (.ci/bench)
+//   load     [--rollouts 100] [--interval-seconds 10] [--mode sequential|fixed-window] [--evidence-write-s 30] [--csv FILE] [--rabbitmq-port N]   (.ci/bench)
 //   reaction [--rollouts 3 per group] [--rabbitmq-port N]: CanaryFlow vs Flagger defaults ÷5, alert → stable
 //   plot     --csv FILE --png FILE
 //   analysis [--canaries 1000] [--ticks 3]: one analysis tick for N canaries against a real Prometheus; Mann-Whitney timing
 //   notify-hour [--rollouts 20]: a notification channel down for an hour of simulated time (.ci/reliability notify-hour)
-//   sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--alpha 0.05] [--load-factor 1] [--only TEXT]: four judges on seeded request streams (docs/sequential-analysis.md)
+//   sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--alpha 0.05] [--load-factor 1] [--only TEXT] [--prometheus [--prometheus-runs 2]]: four judges on seeded request streams (docs/sequential-analysis.md)
 //   kill     [--rollouts 50] [--seed 42] [--kills 12] [--rabbitmq-port N] [--interval-seconds 4]   (.ci/reliability kill)
 return args.FirstOrDefault() switch
 {

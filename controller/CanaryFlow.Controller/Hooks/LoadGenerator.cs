@@ -49,6 +49,10 @@ public sealed class LoadGenerator(IHttpClientFactory clients, IOptions<HookOptio
     public (long Sent, long Failed) Counts(RolloutTarget target, string hook) =>
         _runs.TryGetValue($"{target}/{hook}", out var r) ? (Interlocked.Read(ref r.Sent), Interlocked.Read(ref r.Failed)) : (0, 0);
 
+    /// <summary>Completes when the load of one hook of one target has stopped sending (its duration ran out).</summary>
+    public Task Finished(RolloutTarget target, string hook) =>
+        _runs.TryGetValue($"{target}/{hook}", out var r) ? r.Loop : Task.CompletedTask;
+
     private async Task LoopAsync(string key, Run run, string url, int rate)
     {
         var client = clients.CreateClient(HookHttpCaller.HttpClientName);

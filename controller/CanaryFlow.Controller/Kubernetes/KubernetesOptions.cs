@@ -43,6 +43,10 @@ public sealed class KubernetesOptions
     /// <summary>A watch is re-opened after this long even when healthy (as client-go does).</summary>
     public TimeSpan WatchTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Sequential analysis moves its running evidence every tick; a save that changes nothing else is written
+    /// with the next visible change or after this long (see Status/EvidenceWriteThrottle). Zero writes every save.</summary>
+    public TimeSpan EvidenceWriteInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Pod label whose value tells stable pods ("stable") from canary pods ("canary") to the DestinationRule.</summary>
     public string TrackLabel { get; set; } = "canaryflow.dev/track";
 }

@@ -37,5 +37,5 @@ public static class RolloutMessages
     public static RolloutTransitioned Transition(this RolloutState s, string fromPhase, string phase, DateTimeOffset now) =>
         new(s.CorrelationId, s.RolloutId, s.Target, s.Revision, s.StableRevision, fromPhase, phase,
             s.AppliedWeight, s.DesiredWeight, s.StepIndex, s.Plan.Steps.Count, s.FailedChecks,
-            s.ConsecutiveNoData + s.ConsecutiveErrors, s.LastReason, s.LastEvidence, s.TransitionCount, now);
+            s.ConsecutiveNoData + s.ConsecutiveErrors, s.LastReason, s.LastEvidence, s.TransitionCount, now, s.MetricsDownSince);
 }

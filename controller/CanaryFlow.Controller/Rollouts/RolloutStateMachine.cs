@@ -182,6 +182,9 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                     .Publish(c => c.Saga.RollbackCommand())
                     .TransitionTo(RollingBack)),
             When(Inconclusive, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
+                .If(c => c.Saga.EndsWith(c.Message.Kind), resumed => resumed
+                    .Then(c => c.Saga.EndHold(now()))
+                    .Announce(now))
                 .Then(c => c.Saga.CheckInconclusive(c.Message.Kind, c.Message.Evidence, now(), c.Message.SequentialState))
                 .If(c => c.Saga.HoldJustStarted(), hold => hold.Announce(now))
                 .If(c => c.Saga.InconclusiveLimitReached(), breach => breach

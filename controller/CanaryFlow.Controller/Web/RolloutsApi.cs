@@ -32,5 +32,5 @@ public static class RolloutsApi
     public static RolloutStatusView View(RolloutState s, RolloutHistory history, bool withHistory) =>
         new(s.Target, s.RolloutId, s.Revision, s.StableRevision, s.CurrentState, s.AppliedWeight, s.DesiredWeight,
             s.StepIndex, s.Plan.Steps, s.FailedChecks, s.Plan.FailureLimit, s.LastReason, s.LastEvidence,
-            s.LastTransitionAt, withHistory ? history.For(s.CorrelationId) : [], s.Plan.Strategy);
+            s.LastTransitionAt, withHistory ? history.For(s.CorrelationId) : [], s.Plan.Strategy, s.MetricsDownSince);
 }

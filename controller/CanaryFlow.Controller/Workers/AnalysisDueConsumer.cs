@@ -15,8 +15,9 @@ public sealed class AnalysisDueConsumer(
     public async Task Consume(ConsumeContext<AnalysisDue> context)
     {
         var due = context.Message;
-        // The rollout hooks run beside a fixed-window check; a failing one fails it (Hooks/HookRunner.WithHooks).
-        var hooksRun = due.Spec.Sequential is null
+        // The rollout hooks run beside a fixed-window check, and in sequential mode at a step's first tick and once
+        // per interval after (Hooks/SequentialHooks); a failing one fails the check either way.
+        var hooksRun = due.Spec.Sequential is null || SequentialHooks.Due(due)
             ? hooks.RunAsync(due.Hooks ?? [], HookCall.For(due), context, context.CancellationToken)
             : Task.FromResult<IReadOnlyList<HookResult>>([]);
         object outcome;
@@ -24,7 +25,7 @@ public sealed class AnalysisDueConsumer(
         {
             outcome = due.Spec.Sequential is null
                 ? AnalysisMessages.ToEvent(due, HookRunner.WithHooks(await runner.RunAsync(AnalysisMessages.RequestFor(due), context.CancellationToken), await hooksRun), clock.GetUtcNow())
-                : AnalysisMessages.ToEvent(due, await Sequential().RunAsync(due, context.CancellationToken), clock.GetUtcNow());
+                : AnalysisMessages.ToEvent(due, SequentialHooks.With(await Sequential().RunAsync(due, context.CancellationToken), await hooksRun), clock.GetUtcNow());
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -23,10 +23,13 @@ public static class EmbeddedDemo
         if (!await PrometheusInstaller.EnsureAsync()) return 1;
         var work = Directory.CreateTempSubdirectory("canaryflow-demo-").FullName;
         var clock = Stopwatch.StartNew();
-        var services = DemoService.All;
+        var simulated = DemoService.All; // their users are the simulated mesh's
+        var search = new DemoService(LoadHookStory.Story); // its only traffic is the load-generator hook's
+        var services = simulated.Append(search).ToList();
 
-        Console.WriteLine("CanaryFlow demo — three releases, judged by Prometheus on real traffic:");
-        foreach (var s in services) Console.WriteLine($"  {s.Name,-9} {s.Story.Describe(DemoService.Tuning(interval), DemoService.Fault)}");
+        Console.WriteLine($"CanaryFlow demo — {services.Count} releases, judged by Prometheus on real traffic:");
+        foreach (var s in simulated) Console.WriteLine($"  {s.Name,-9} {s.Story.Describe(DemoService.Tuning(interval), DemoService.Fault)}");
+        Console.WriteLine($"  {search.Name,-9} {LoadHookStory.Describe}");
 
         await using var cluster = await SandboxKubernetesServer.StartAsync(new SandboxKubernetesOptions(ReadyDelay: TimeSpan.FromSeconds(1)));
         foreach (var s in services)
@@ -48,10 +51,12 @@ public static class EmbeddedDemo
         Console.WriteLine($"Controller on {bus.Name} bus · status page {controller.StatusPage}/");
 
         using var stop = new CancellationTokenSource(TimeLimit);
-        var mesh = new SimulatedMesh(cluster.Store, services, requestsPerSecond: 60);
+        var mesh = new SimulatedMesh(cluster.Store, simulated, requestsPerSecond: 60);
         var traffic = mesh.RunAsync(stop.Token);
+        await using var ingress = await MeshIngress.StartAsync(search, () => mesh.CanaryWeight(search.Name));
 
-        foreach (var s in services) cluster.Store.Create(ResourceKinds.Canaries, DemoService.Namespace, s.CanaryManifest(interval));
+        foreach (var s in simulated) cluster.Store.Create(ResourceKinds.Canaries, DemoService.Namespace, s.CanaryManifest(interval));
+        cluster.Store.Create(ResourceKinds.Canaries, DemoService.Namespace, LoadHookStory.CanaryManifest(search, interval, ingress.Address));
         await WaitForAsync(() => cluster.Store.List(ResourceKinds.Deployments, DemoService.Namespace, LabelSelector.Parse(null)).Items.Count >= services.Count * 2,
             "the stable copies (<name>-primary) and routing", stop.Token);
         await Task.Delay(interval, stop.Token); // some traffic on the stable version first
@@ -68,7 +73,7 @@ public static class EmbeddedDemo
 
         using var prometheusClient = new PrometheusClient(new PrometheusOptions { Address = prometheus.Address.ToString() }, TimeProvider.System);
         var figures = new MeshFigures(prometheusClient);
-        var runner = new StoryRunner(DemoStory.All, controller.Api, controller.Bus, figures.ReadAsync);
+        var runner = new StoryRunner(services.Select(s => s.Story).ToList(), controller.Api, controller.Bus, figures.ReadAsync);
         var finished = await runner.RunAsync(stop.Token);
         await stop.CancelAsync();
         try { await traffic; } catch (OperationCanceledException) { }

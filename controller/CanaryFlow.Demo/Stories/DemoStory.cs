@@ -29,7 +29,8 @@ public sealed record DemoStory(string Name, string ExpectedPhase, bool ApprovalG
     };
 
     /// <summary>The Canary for this story: success rate of at least 95% and a P99 under 500 ms, judged on Istio's
-    /// standard metrics; the gated story waits for approval before promotion.</summary>
+    /// standard metrics per interval (fixed windows, so the stories show Flagger-style checks; the load story shows the
+    /// default sequential mode); the gated story waits for approval before promotion.</summary>
     public JsonObject CanaryManifest(string ns, int port, CanaryTuning tuning) => JsonNode.Parse($$"""
         {
           "apiVersion": "canaryflow.dev/v1alpha1", "kind": "Canary",
@@ -38,7 +39,7 @@ public sealed record DemoStory(string Name, string ExpectedPhase, bool ApprovalG
             "targetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": "{{Name}}" },
             "service": { "port": {{port}} },
             "analysis": {
-              "interval": "{{(int)tuning.Interval.TotalSeconds}}s",
+              "interval": "{{(int)tuning.Interval.TotalSeconds}}s", "mode": "fixed-window",
               "stepWeight": {{tuning.StepWeight}}, "maxWeight": 100,
               "failureLimit": 2, "minRequests": {{tuning.MinRequests}}, "progressDeadlineSeconds": {{tuning.ProgressDeadlineSeconds}},
               "metrics": [

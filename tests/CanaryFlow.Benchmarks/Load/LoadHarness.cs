@@ -22,11 +22,16 @@ public static class LoadHarness
         var limit = TimeSpan.FromSeconds(ControllerSettings.IntArg(args, "--time-limit-s", 1200));
         var csv = Array.IndexOf(args, "--csv") is var c and >= 0 ? args[c + 1] : null;
         var work = Directory.CreateTempSubdirectory("canaryflow-load-").FullName;
-        var services = BenchService.Many("load", count, 0.2, interval, seed: 5);
+        var mode = Array.IndexOf(args, "--mode") is var m and >= 0 ? args[m + 1] : "sequential";
+        var services = BenchService.Many("load", count, 0.2, interval, seed: 5, mode: mode);
         var loadBefore = ControllerSettings.LoadAverage();
-        Console.WriteLine($"load: {count} Canaries ({services.Count(s => s.Faulty)} faulty), interval {interval.TotalSeconds}s, load average {loadBefore:F1}; logs in {work}");
+        Console.WriteLine($"load: {count} Canaries ({services.Count(s => s.Faulty)} faulty), {mode}, interval {interval.TotalSeconds}s, load average {loadBefore:F1}; logs in {work}");
 
-        await using var run = await LoadRun.StartAsync(services, port, work, TimeSpan.FromSeconds(2));
+        // --evidence-write-s 0 writes the Canary status at every sequential tick (the throttle off), for comparison.
+        var extra = Array.IndexOf(args, "--evidence-write-s") is var w and >= 0
+            ? new Dictionary<string, string> { ["Kubernetes:EvidenceWriteInterval"] = TimeSpan.FromSeconds(int.Parse(args[w + 1], CultureInfo.InvariantCulture)).ToString() }
+            : null;
+        await using var run = await LoadRun.StartAsync(services, port, work, TimeSpan.FromSeconds(2), extra);
         run.Cluster.CreateCanaries();
         var tracker = new RolloutTracker(run.Cluster, services);
         // Measured from the first release: initialisation (creating primaries and routing) is not rollout work.
@@ -34,6 +39,7 @@ public static class LoadHarness
         var start = run.Clock.Elapsed;
         var (cpu0, _) = run.Controller.Usage();
         var api0 = run.Api.Requests;
+        var writes0 = Interlocked.Read(ref run.CanaryWrites);
         var queries0 = run.Proxy.Queries;
         var transitions0 = Interlocked.Read(ref run.Transitions);
         long peakRss = 0;
@@ -54,6 +60,8 @@ public static class LoadHarness
         var (cpu1, _) = run.Controller.Usage();
         var transitions = Interlocked.Read(ref run.Transitions) - transitions0;
         var api = run.Api.Requests - api0;
+        var writes = Interlocked.Read(ref run.CanaryWrites) - writes0;
+        Console.WriteLine($"{mode}: {writes} Canary writes in {seconds:F0} s = {writes / seconds:F1}/s ({writes / seconds / count:F3} per Canary per s); {api / seconds:F1} API requests/s");
         var queries = run.Proxy.Queries - queries0;
         var latencies = run.QueryToWeightMilliseconds(services);
         var wrong = tracker.PrintTally();

@@ -33,11 +33,15 @@ public sealed class LoadRun : IAsyncDisposable
     /// <summary>Changes of a Canary's phase or applied weight, as its status shows them: the saga's transitions seen from outside.</summary>
     public long Transitions;
 
+    /// <summary>Every write the API server committed on a Canary (status writes, mostly): what a status write per tick would multiply.</summary>
+    public long CanaryWrites;
+
     private readonly Dictionary<string, (string?, int?)> _lastStatus = [];
 
     private void CountTransition(StoredEvent e)
     {
         if (e.Kind != ResourceKinds.Canaries) return;
+        Interlocked.Increment(ref CanaryWrites);
         var name = (string?)e.Object["metadata"]?["name"] ?? "";
         var now = ((string?)e.Object["status"]?["phase"], (int?)e.Object["status"]?["canaryWeight"]);
         lock (_lastStatus)
@@ -48,7 +52,9 @@ public sealed class LoadRun : IAsyncDisposable
         if (now.Item1 is not null) Interlocked.Increment(ref Transitions);
     }
 
-    public static async Task<LoadRun> StartAsync(IReadOnlyList<BenchService> services, int rabbitMqPort, string work, TimeSpan scrapeInterval)
+    /// <param name="extra">More controller settings (e.g. Kubernetes:EvidenceWriteInterval).</param>
+    public static async Task<LoadRun> StartAsync(IReadOnlyList<BenchService> services, int rabbitMqPort, string work, TimeSpan scrapeInterval,
+        IReadOnlyDictionary<string, string>? extra = null)
     {
         var api = new ApiRequestMeter();
         var cluster = await SimulatedCluster.StartAsync(services, scrapeInterval: scrapeInterval);
@@ -58,6 +64,7 @@ public sealed class LoadRun : IAsyncDisposable
         settings["urls"] = $"http://127.0.0.1:{port}";
         settings["Prometheus:Address"] = proxy.Address.ToString();
         settings["Alertmanager:BearerToken"] = AlertmanagerToken;
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>()) settings[k] = v;
         var controller = ControllerProcess.Start(settings, Path.Combine(work, "controller.log"));
         return new LoadRun(cluster, proxy, api, controller, new Uri($"http://127.0.0.1:{port}/"));
     }

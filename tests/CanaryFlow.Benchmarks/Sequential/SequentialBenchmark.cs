@@ -12,7 +12,8 @@ namespace CanaryFlow.Benchmarks.Sequential;
 /// caught, bad requests served before rollback (median, p95 over all runs, uncaught ones counted to
 /// promotion) and time to detection (caught runs). Figures, not assertions.
 /// Usage: <c>sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--interval-seconds 60]
-/// [--alpha 0.05] [--tolerance 0.1] [--outage-deadline-seconds 600] [--load-factor 1] [--only TEXT]</c>.
+/// [--alpha 0.05] [--tolerance 0.1] [--outage-deadline-seconds 600] [--load-factor 1] [--only TEXT] [--prometheus [--prometheus-runs 2]]</c>;
+/// <c>--prometheus</c> runs the sequential judge again through a real Prometheus (<see cref="ThroughPrometheus"/>).
 /// </summary>
 public static class SequentialBenchmark
 {
@@ -61,6 +62,10 @@ public static class SequentialBenchmark
         }
         Console.WriteLine();
         Console.WriteLine($"wall time {clock.Elapsed.TotalSeconds:0} s");
+        if (args.Contains("--prometheus"))
+            ThroughPrometheus.RunAsync(Scenario.All().Select(s => s with { RequestsPerSecond = s.RequestsPerSecond * loadFactor })
+                    .Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)),
+                IntArg(args, "--prometheus-runs", 2), seed, interval, tick, deadline, settings).GetAwaiter().GetResult();
         return 0;
     }
 

@@ -17,13 +17,18 @@ public static class HookedEngine
     public const string Secret = "hook-signing-secret-0123456789";
     public static readonly RolloutTarget Target = new("shop", "checkout");
 
-    public static Task<EngineUnderTest> StartAsync(InMemoryWorld? world = null, string? stateDirectory = null, FakeTimeProvider? clock = null) =>
-        EngineUnderTest.StartAsync(world, stateDirectory, clock, (services, _) => services.Configure<HookOptions>(o =>
+    public static Task<EngineUnderTest> StartAsync(InMemoryWorld? world = null, string? stateDirectory = null, FakeTimeProvider? clock = null,
+        Action<IServiceCollection>? extra = null) =>
+        EngineUnderTest.StartAsync(world, stateDirectory, clock, (services, _) =>
         {
-            o.SigningSecret = Secret;
-            o.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
-            o.BreakDuration = TimeSpan.FromMinutes(5);
-        }));
+            services.Configure<HookOptions>(o =>
+            {
+                o.SigningSecret = Secret;
+                o.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
+                o.BreakDuration = TimeSpan.FromMinutes(5);
+            });
+            extra?.Invoke(services);
+        });
 
     public static HookSpec Hook(string type, string url, string? name = null) =>
         new(name ?? type, type, url, TimeSpan.FromSeconds(2), new Dictionary<string, string> { ["suite"] = "smoke" });

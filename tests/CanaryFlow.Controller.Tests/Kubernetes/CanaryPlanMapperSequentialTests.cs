@@ -10,9 +10,21 @@ public sealed class CanaryPlanMapperSequentialTests
         $$"""{"targetRef":{"name":"web"},"service":{"port":80},"analysis":{{analysis}}}""", CanaryResource.Json)!);
 
     [Fact]
-    public void Without_a_mode_the_analysis_stays_fixed_window()
+    public void Without_a_mode_a_weighted_canary_is_analysed_sequentially_with_the_documented_defaults()
     {
-        Assert.Null(Map("""{"interval":"1m"}""").Plan!.Analysis.Sequential);
+        Assert.Equal(new SequentialSpec(0.05, 0.1, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10)), Map("""{"interval":"1m"}""").Plan!.Analysis.Sequential);
+        Assert.Equal(TimeSpan.FromMinutes(2), Map("""{"sequential":{"tick":"2m"}}""").Plan!.Analysis.Sequential!.Tick);
+    }
+
+    [Theory]
+    [InlineData("""{"mode":"fixed-window"}""")]
+    [InlineData("""{"iterations":3,"match":[{"headers":{"x-beta":{"exact":"yes"}}}]}""")]
+    [InlineData("""{"stepWeight":50,"mirror":{"iterations":2}}""")]
+    public void Fixed_windows_stay_when_asked_for_and_for_A_B_testing_and_mirroring_by_default(string analysis)
+    {
+        var plan = Map(analysis);
+        Assert.True(plan.IsValid, string.Join("; ", plan.Errors));
+        Assert.Null(plan.Plan!.Analysis.Sequential);
     }
 
     [Fact]
@@ -31,7 +43,7 @@ public sealed class CanaryPlanMapperSequentialTests
 
     [Theory]
     [InlineData("""{"mode":"bayesian"}""", "spec.analysis.mode must be fixed-window or sequential")]
-    [InlineData("""{"sequential":{"alpha":0.01}}""", "apply to mode: sequential only")]
+    [InlineData("""{"mode":"fixed-window","sequential":{"alpha":0.01}}""", "apply to mode: sequential only")]
     [InlineData("""{"mode":"sequential","sequential":{"alpha":1.5}}""", "alpha must be between 0 and 1")]
     [InlineData("""{"mode":"sequential","sequential":{"tick":"500ms"}}""", "tick must be at least 1s")]
     [InlineData("""{"mode":"sequential","metricsOutageDeadline":"soon"}""", "metricsOutageDeadline \"soon\" is not a positive duration")]

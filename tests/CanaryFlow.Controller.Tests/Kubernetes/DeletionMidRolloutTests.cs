@@ -102,7 +102,7 @@ public sealed class DeletionMidRolloutTests : IAsyncLifetime
     private Task CreateCanaryAsync(int stepWeight) => _client.CustomObjects.CreateNamespacedCustomObjectAsync(JsonNode.Parse($$"""
         { "apiVersion": "canaryflow.dev/v1alpha1", "kind": "Canary", "metadata": { "name": "{{_name}}" },
           "spec": { "targetRef": { "name": "{{_name}}" }, "service": { "port": 8080 },
-                    "analysis": { "interval": "1s", "stepWeight": {{stepWeight}}, "maxWeight": 100, "progressDeadlineSeconds": 30 } } }
+                    "analysis": { "interval": "1s", "mode": "fixed-window", "stepWeight": {{stepWeight}}, "maxWeight": 100, "progressDeadlineSeconds": 30 } } }
         """)!, CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural);
 
     private Task SetImageAsync(string version) => _client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(

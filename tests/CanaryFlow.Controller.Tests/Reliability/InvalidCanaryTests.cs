@@ -53,7 +53,7 @@ public sealed class InvalidCanaryTests : IAsyncLifetime
         foreach (var (name, _, _) in Invalid.Select(r => ((string)r[0], (string)r[1], (string)r[2]))) Store.Create(ResourceKinds.Deployments, Ns, Deployment(name, "1.0"));
         Store.Create(ResourceKinds.Deployments, Ns, Deployment("valid", "1.0"));
         foreach (var row in Invalid) Store.Create(ResourceKinds.Canaries, Ns, Canary((string)row[0], (string)row[1], withTarget: true));
-        Store.Create(ResourceKinds.Canaries, Ns, Canary("valid", """{ "interval": "1s", "stepWeight": 50, "failureLimit": 2 }""", withTarget: true));
+        Store.Create(ResourceKinds.Canaries, Ns, Canary("valid", """{ "interval": "1s", "mode": "fixed-window", "stepWeight": 50, "failureLimit": 2 }""", withTarget: true));
 
         var expected = Invalid.Select(r => ((string)r[0], (string)r[2])).ToList();
         await WaitAsync(() => expected.All(e => ReadyCondition(e.Item1) is { } c && (string?)c["reason"] == "InvalidSpec")

@@ -1,4 +1,8 @@
+using System.Text.Json.Nodes;
 using CanaryFlow.Analysis;
+using CanaryFlow.Cli;
+using CanaryFlow.Controller.Kubernetes.Status;
+using CanaryFlow.Controller.Web;
 using CanaryFlow.Analysis.Prometheus;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Rollouts;
@@ -112,7 +116,7 @@ public sealed class SequentialWithPrometheusTests
     }
 
     [Fact]
-    public async Task A_prometheus_outage_holds_a_healthy_canary_and_the_rollout_goes_on_when_it_answers()
+    public async Task A_prometheus_outage_holds_a_healthy_canary_visibly_and_the_rollout_goes_on_when_it_answers()
     {
         var world = new InMemoryWorld();
         await using var mesh = await Mesh.StartAsync(world);
@@ -124,10 +128,45 @@ public sealed class SequentialWithPrometheusTests
         var held = await DriveUntil(e, x => x.MetricsDownSince is { } d && x.LastAnalysisAt - d >= TimeSpan.FromSeconds(5), "five seconds of outage");
         Assert.Equal((RolloutPhases.Progressing, 10), (held.CurrentState, held.AppliedWeight)); // errorLimit 3 at 1 s ticks is long past
         Assert.Contains("holding at 10%", held.LastReason);
+        HoldIsVisible(held);
+        var holding = await Transition(e, t => t.HoldingSince != null);
+        Assert.Equal((RolloutPhases.Holding, "Warning"), (CanaryEventRecorder.Reason(holding), CanaryEventRecorder.Type(holding)));
+        Assert.Contains("does not answer", holding.Reason);
 
         await mesh.Prometheus.StartAsync();
         var done = await DriveUntil(e, x => x.CurrentState == RolloutPhases.Succeeded, "promotion after the outage");
         Assert.Null(done.MetricsDownSince);
         Assert.Equal([10, 20, 0], world[Target].AppliedWeights);
+        // The next announcement after the hold says it is over: "answers again", or the step passing on that tick.
+        var resumed = await Transition(e, t => t.HoldingSince == null && t.Version > holding.Version);
+        Assert.Equal((RolloutPhases.Progressing, "Normal"), (CanaryEventRecorder.Reason(resumed), CanaryEventRecorder.Type(resumed)));
+        Assert.Matches("answers again|analysis passed", resumed.Reason);
+        Assert.Equal("False", (string?)Condition(done)?["status"]);
+    }
+
+    /// <summary>What people see of a held rollout: the status API and CLI say Holding, the Canary has a Holding condition.</summary>
+    private static void HoldIsVisible(RolloutState held)
+    {
+        var view = RolloutsApi.View(held, new RolloutHistory(), withHistory: false);
+        Assert.Equal(held.MetricsDownSince, view.HoldingSince);
+        Assert.Equal(RolloutPhases.Holding, StatusRenderer.Phase(view));
+        var panel = new StringWriter();
+        StatusRenderer.WriteStatus(panel, view);
+        Assert.Contains("holding   since", panel.ToString());
+        var condition = Condition(held)!;
+        Assert.Equal(("True", "MetricsSourceDown"), ((string?)condition["status"], (string?)condition["reason"]));
+    }
+
+    private static JsonObject? Condition(RolloutState s)
+    {
+        var status = new JsonObject();
+        CanaryStatusView.Apply(status, s, generation: 1);
+        return ((JsonArray)status["conditions"]!).OfType<JsonObject>().FirstOrDefault(c => (string?)c["type"] == RolloutPhases.Holding);
+    }
+
+    private static async Task<RolloutTransitioned> Transition(EngineUnderTest e, Func<RolloutTransitioned, bool> match)
+    {
+        Assert.True(await e.Harness.Published.Any<RolloutTransitioned>(x => match(x.Context.Message)), "no such transition was announced");
+        return e.Harness.Published.Select<RolloutTransitioned>(x => match(x.Context.Message)).Select(x => x.Context.Message).MinBy(t => t.Version)!;
     }
 }

@@ -80,7 +80,7 @@ public static partial class CanaryPlanMapper
             if (comparison.MarginalScore > comparison.PassScore) errors.Add("spec.analysis.comparison.marginalScore must not exceed passScore");
         }
 
-        var sequential = Sequential(a, errors);
+        var sequential = Sequential(spec, errors);
 
         if (spec.ImagePolicy?.TagPolicy is { } tp)
         {
@@ -96,13 +96,20 @@ public static partial class CanaryPlanMapper
             new AnalysisSpec(minRequests, metrics, comparison, sequential), Strategies.StrategyRules.Describe(spec), Strategies.StrategyRules.MirrorSteps(spec), hooks.Count > 0 ? hooks : null), errors);
     }
 
-    /// <summary>Analysis modes: "fixed-window" (the default: one check per interval, limits count failed checks)
-    /// or "sequential" (anytime-valid tests at every tick, see docs/sequential-analysis.md).</summary>
+    /// <summary>Analysis modes: "sequential" (the default for weighted canaries: anytime-valid tests at every tick, see
+    /// docs/sequential-analysis.md) or "fixed-window" (one check per interval, limits count failed checks; Flagger's way).</summary>
     public const string FixedWindowMode = "fixed-window", SequentialMode = "sequential";
 
-    private static SequentialSpec? Sequential(CanaryAnalysis? a, List<string> errors)
+    /// <summary>Sequential for a weighted canary, where its figures beat fixed windows on every aim of issue 12 but one.
+    /// A/B testing, mirroring and blue/green judge fixed iterations (no traffic split by weight to compare at each
+    /// tick): they stay on fixed windows unless a spec asks for sequential.</summary>
+    public static string DefaultMode(CanarySpec spec) =>
+        spec.Analysis is { Match.Count: > 0 } or { Mirror: not null } or { BlueGreen: true } ? FixedWindowMode : SequentialMode;
+
+    private static SequentialSpec? Sequential(CanarySpec spec, List<string> errors)
     {
-        var mode = a?.Mode ?? FixedWindowMode;
+        var a = spec.Analysis;
+        var mode = a?.Mode ?? DefaultMode(spec);
         if (mode is not (FixedWindowMode or SequentialMode))
         {
             errors.Add($"spec.analysis.mode must be {FixedWindowMode} or {SequentialMode}, got \"{mode}\"");
@@ -114,14 +121,14 @@ public static partial class CanaryPlanMapper
                 errors.Add($"spec.analysis: sequential and metricsOutageDeadline apply to mode: {SequentialMode} only");
             return null;
         }
-        var s = a!.Sequential;
+        var s = a?.Sequential;
         var alpha = s?.Alpha ?? SequentialSpec.DefaultAlpha;
         var tolerance = s?.Tolerance ?? SequentialSpec.DefaultTolerance;
         if (alpha is <= 0 or >= 1) errors.Add($"spec.analysis.sequential.alpha must be between 0 and 1, got {alpha}");
         if (tolerance < 0) errors.Add($"spec.analysis.sequential.tolerance must not be negative, got {tolerance}");
         var tick = Duration(s?.Tick, SequentialSpec.DefaultTick, "sequential.tick", errors);
         if (tick < TimeSpan.FromSeconds(1)) errors.Add("spec.analysis.sequential.tick must be at least 1s (and is best at least the scrape interval)");
-        var deadline = Duration(a.MetricsOutageDeadline, SequentialSpec.DefaultMetricsOutageDeadline, "metricsOutageDeadline", errors);
+        var deadline = Duration(a?.MetricsOutageDeadline, SequentialSpec.DefaultMetricsOutageDeadline, "metricsOutageDeadline", errors);
         return new SequentialSpec(alpha, tolerance, tick, deadline);
     }
 

@@ -18,9 +18,14 @@ public sealed class CanaryEventRecorder(CanaryApi api, TimeProvider time, ILogge
             logger.LogDebug("{Message}: no Event recorded", e.Message); // rollouts started outside Kubernetes (CLI, embedded)
             return;
         }
-        var type = t.Phase is RolloutPhases.RollingBack or RolloutPhases.Failed ? "Warning" : "Normal";
-        await api.RecordEventAsync(canary, type, t.Phase, Describe(t), time.GetUtcNow().UtcDateTime, context.CancellationToken);
+        await api.RecordEventAsync(canary, Type(t), Reason(t), Describe(t), time.GetUtcNow().UtcDateTime, context.CancellationToken);
     }
+
+    public static string Type(RolloutTransitioned t) =>
+        t.Phase is RolloutPhases.RollingBack or RolloutPhases.Failed || t.HoldingSince != null ? "Warning" : "Normal";
+
+    /// <summary>The Event's reason: the phase, or Holding while the metrics source does not answer.</summary>
+    public static string Reason(RolloutTransitioned t) => t.HoldingSince != null && t.Phase == t.FromPhase ? RolloutPhases.Holding : t.Phase;
 
     public static string Describe(RolloutTransitioned t)
     {

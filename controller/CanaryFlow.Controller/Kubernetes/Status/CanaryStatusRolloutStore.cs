@@ -12,7 +12,9 @@ namespace CanaryFlow.Controller.Kubernetes.Status;
 /// read (phase, weight, step, checks, revisions, conditions). Two guards: the version compare gives the
 /// saga its optimistic concurrency; the resourceVersion carried by the write makes read-compare-write atomic.
 /// </summary>
-public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter writer, TimeProvider clock) : IRolloutStore
+/// Saves that only move sequential analysis' running evidence are held for a while (<see cref="EvidenceWriteThrottle"/>).
+public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter writer, TimeProvider clock, Microsoft.Extensions.Options.IOptions<KubernetesOptions> options)
+    : IRolloutStore
 {
     public const string StateField = "rolloutState";
     public const string VersionField = "stateVersion";
@@ -22,6 +24,7 @@ public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter w
     private static readonly TimeSpan RelistAfter = TimeSpan.FromSeconds(30);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, RolloutState> _snapshots = new();
     private DateTimeOffset _listedAt = DateTimeOffset.MinValue;
+    private readonly EvidenceWriteThrottle _throttle = new(options.Value.EvidenceWriteInterval);
 
     public async Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken, bool fresh = false)
     {
@@ -35,11 +38,30 @@ public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter w
             foreach (var (id, state) in listed)
                 _snapshots.AddOrUpdate(id, state, (_, mine) => !fresh && mine.Version > state.Version ? mine : state);
             _listedAt = clock.GetUtcNow();
+            if (fresh) _throttle.ForgetAll(); // the engine reloads from the durable copies: nothing is held any more
         }
         return _snapshots.Values.ToList();
     }
 
     public async Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        if (_throttle.MayHold(state, expectedVersion, now))
+        {
+            _snapshots[state.CorrelationId] = state.Clone(); // the ticker and the status API read the newest
+            return;
+        }
+        var storedVersion = _throttle.StoredVersion(state.CorrelationId, expectedVersion);
+        try { await WriteAsync(state, storedVersion, cancellationToken); }
+        catch (RolloutConcurrencyException)
+        {
+            _throttle.Forget(state.CorrelationId);
+            throw;
+        }
+        _throttle.Wrote(state, now);
+    }
+
+    private async Task WriteAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
     {
         var canary = await api.FindForTargetAsync(state.Target, cancellationToken);
         await writer.UpdateAsync(canary.Namespace, canary.Name, (raw, status) =>

@@ -45,6 +45,12 @@ public static class CanaryStatusView
         SetCondition(status, "Ready", failed ? "False" : "True", phase, state.LastReason, time);
         SetCondition(status, "Progressing", Active.Contains(phase) ? "True" : "False", phase, state.LastReason, time);
         SetCondition(status, "Promoted", phase == RolloutPhases.Succeeded ? "True" : failed ? "False" : "Unknown", phase, state.LastReason, time);
+        // Sequential mode: a rollout that holds because Prometheus does not answer says so (weights frozen).
+        if (state.Plan?.Analysis.Sequential != null)
+            SetCondition(status, RolloutPhases.Holding, state.MetricsDownSince is null ? "False" : "True",
+                state.MetricsDownSince is null ? "MetricsAnswering" : "MetricsSourceDown",
+                state.MetricsDownSince is { } down ? $"holding since {Timestamp(down)}: {state.LastReason}" : "the metrics source answers",
+                state.MetricsDownSince is { } since ? Timestamp(since) : time);
     }
 
     /// <summary>Sets one condition, keeping its lastTransitionTime when its status did not change (the Kubernetes convention).</summary>

@@ -48,7 +48,8 @@ public sealed class StrategyWorld : IAsyncDisposable
         {
             ["targetRef"] = new JsonObject { ["name"] = name },
             ["service"] = new JsonObject { ["port"] = 8080 },
-            ["analysis"] = new JsonObject { ["interval"] = "1s", ["progressDeadlineSeconds"] = 30 },
+            // Fixed windows: these tests are about routing, judged by checks per interval.
+            ["analysis"] = new JsonObject { ["interval"] = "1s", ["mode"] = "fixed-window", ["progressDeadlineSeconds"] = 30 },
         };
         foreach (var (k, v) in spec)
             if (v is JsonObject o && body[k] is JsonObject existing) foreach (var (k2, v2) in o) existing[k2] = v2?.DeepClone();

@@ -1,0 +1,37 @@
+using CanaryFlow.Analysis;
+using CanaryFlow.Contracts;
+
+namespace CanaryFlow.Controller.Hooks;
+
+/// <summary>
+/// The rollout hooks in sequential mode. The check runs every tick (a few seconds), but a hook (an acceptance test,
+/// a load test) is a heavier thing: it runs at the first tick of each step and then once per analysis interval, as
+/// in window mode. Decided from the due check alone (its time, the step's start, the tick and the interval), so the
+/// saga keeps no extra state and a restart neither skips nor repeats more than one call.
+/// </summary>
+public static class SequentialHooks
+{
+    /// <summary>Whether this tick is the first of a step or the first after a whole interval of it.</summary>
+    public static bool Due(AnalysisDue due)
+    {
+        if (due.Hooks is not { Count: > 0 } || due.Spec.Sequential is not { } sequential || due.StepStartedAt is not { } started) return false;
+        var tick = sequential.Tick > TimeSpan.Zero ? sequential.Tick : TimeSpan.FromSeconds(1);
+        var interval = due.Interval > tick ? due.Interval : tick;
+        // The first tick of a step is due one tick after its start: count from there.
+        var elapsed = due.DueAt - started - tick;
+        if (elapsed < TimeSpan.Zero) return true;
+        return elapsed.Ticks % interval.Ticks < tick.Ticks;
+    }
+
+    /// <summary>A tick's verdict with the hooks' outcomes: a failing hook makes it a failed check (counted against the
+    /// failure limit, as in window mode); the running evidence goes on either way, and only the test's own rejection
+    /// stays decisive (rolls back at once).</summary>
+    public static SequentialVerdict With(SequentialVerdict verdict, IReadOnlyList<HookResult> hooks)
+    {
+        if (hooks.Count == 0) return verdict;
+        var combined = HookRunner.WithHooks(new AnalysisVerdict(verdict.Outcome, verdict.Evidence), hooks);
+        return combined.Outcome == VerdictOutcome.Failed && verdict.Outcome != VerdictOutcome.Failed
+            ? verdict with { Outcome = VerdictOutcome.Failed, Evidence = combined.Evidence, Decisive = false }
+            : verdict with { Evidence = combined.Evidence };
+    }
+}

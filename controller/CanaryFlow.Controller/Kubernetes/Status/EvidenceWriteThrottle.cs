@@ -1,0 +1,52 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using CanaryFlow.Controller.Rollouts;
+
+namespace CanaryFlow.Controller.Kubernetes.Status;
+
+/// <summary>
+/// Keeps sequential analysis from writing the Canary status at every tick. A tick that only moves the running
+/// evidence (the test's counts, the last check, when the next is due) changes nothing a person reads in the
+/// status (phase, weight, step, checks, message, the Holding condition): such a save is held in memory and written
+/// with the next change people see, or after <see cref="KubernetesOptions.EvidenceWriteInterval"/> at the latest.
+/// At 1,000 Canaries and a 5 s tick that is the difference between ~200 status writes a second and ~33 (30 s).
+/// Safe to lose on a crash: the evidence is built from differences of cumulative counters, so a controller that
+/// resumes from an older save counts the same requests in its first increment; nothing is missed or counted twice.
+/// Optimistic concurrency still holds: a write after held saves expects the version last written, not the
+/// in-memory one.
+/// </summary>
+public sealed class EvidenceWriteThrottle(TimeSpan interval)
+{
+    private sealed record Written(long Version, string Visible, DateTimeOffset At);
+
+    private readonly ConcurrentDictionary<Guid, Written> _written = new();
+
+    /// <summary>True when the save may be held: nothing people read changed since the last write, which is recent.</summary>
+    public bool MayHold(RolloutState state, long expectedVersion, DateTimeOffset now) =>
+        interval > TimeSpan.Zero && _written.TryGetValue(state.CorrelationId, out var w) && expectedVersion >= w.Version
+        && now - w.At < interval && w.Visible == Visible(state);
+
+    /// <summary>The version the durable copy should have: the last one written when saves were held since.</summary>
+    public long StoredVersion(Guid id, long expectedVersion) =>
+        _written.TryGetValue(id, out var w) && w.Version <= expectedVersion ? w.Version : expectedVersion;
+
+    public void Wrote(RolloutState state, DateTimeOffset now) => _written[state.CorrelationId] = new(state.Version, Visible(state), now);
+
+    /// <summary>The durable copy was read again (a new leader) or turned out different: forget what this replica held.</summary>
+    public void Forget(Guid id) => _written.TryRemove(id, out _);
+
+    public void ForgetAll() => _written.Clear();
+
+    /// <summary>The state without the fields that move at every tick and are not shown to people as they move.</summary>
+    private static string Visible(RolloutState state)
+    {
+        var copy = state.Clone();
+        copy.Version = 0;
+        copy.SequentialEvidence = null;
+        copy.LastEvidence = null;
+        copy.LastAnalysisAt = null;
+        copy.NextAnalysisAt = null;
+        copy.AnalysisSequence = 0;
+        return JsonSerializer.Serialize(copy);
+    }
+}
