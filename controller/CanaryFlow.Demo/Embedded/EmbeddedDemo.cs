@@ -23,12 +23,14 @@ public static class EmbeddedDemo
         if (!await PrometheusInstaller.EnsureAsync()) return 1;
         var work = Directory.CreateTempSubdirectory("canaryflow-demo-").FullName;
         var clock = Stopwatch.StartNew();
-        var simulated = DemoService.All; // their users are the simulated mesh's
+        var inventory = new DemoService(AutoscaledStory.Story);
+        var simulated = DemoService.All.Append(inventory).ToList(); // their users are the simulated mesh's
         var search = new DemoService(LoadHookStory.Story); // its only traffic is the load-generator hook's
         var services = simulated.Append(search).ToList();
 
         Console.WriteLine($"CanaryFlow demo — {services.Count} releases, judged by Prometheus on real traffic:");
-        foreach (var s in simulated) Console.WriteLine($"  {s.Name,-9} {s.Story.Describe(DemoService.Tuning(interval), DemoService.Fault)}");
+        foreach (var s in DemoService.All) Console.WriteLine($"  {s.Name,-9} {s.Story.Describe(DemoService.Tuning(interval), DemoService.Fault)}");
+        Console.WriteLine($"  {inventory.Name,-9} {AutoscaledStory.Describe}");
         Console.WriteLine($"  {search.Name,-9} {LoadHookStory.Describe}");
 
         await using var cluster = await SandboxKubernetesServer.StartAsync(new SandboxKubernetesOptions(ReadyDelay: TimeSpan.FromSeconds(1)));
@@ -37,6 +39,7 @@ public static class EmbeddedDemo
             await s.StartWorkloadsAsync();
             cluster.Store.Create(ResourceKinds.Deployments, DemoService.Namespace, s.DeploymentManifest());
         }
+        cluster.Store.Create(ResourceKinds.HorizontalPodAutoscalers, DemoService.Namespace, AutoscaledStory.AutoscalerManifest());
         await using var prometheus = await PrometheusProcess.StartAsync(services.SelectMany(s => new[] { s.Stable.ScrapeTarget, s.Canary.ScrapeTarget }));
         Console.WriteLine($"Sandbox Kubernetes API {cluster.BaseAddress} · Prometheus {prometheus.Address}");
 
@@ -55,7 +58,8 @@ public static class EmbeddedDemo
         var traffic = mesh.RunAsync(stop.Token);
         await using var ingress = await MeshIngress.StartAsync(search, () => mesh.CanaryWeight(search.Name));
 
-        foreach (var s in simulated) cluster.Store.Create(ResourceKinds.Canaries, DemoService.Namespace, s.CanaryManifest(interval));
+        foreach (var s in DemoService.All) cluster.Store.Create(ResourceKinds.Canaries, DemoService.Namespace, s.CanaryManifest(interval));
+        cluster.Store.Create(ResourceKinds.Canaries, DemoService.Namespace, AutoscaledStory.CanaryManifest(inventory, interval));
         cluster.Store.Create(ResourceKinds.Canaries, DemoService.Namespace, LoadHookStory.CanaryManifest(search, interval, ingress.Address));
         await WaitForAsync(() => cluster.Store.List(ResourceKinds.Deployments, DemoService.Namespace, LabelSelector.Parse(null)).Items.Count >= services.Count * 2,
             "the stable copies (<name>-primary) and routing", stop.Token);
@@ -80,7 +84,9 @@ public static class EmbeddedDemo
 
         var outcomes = services.Select(s => new StoryOutcome(s.Story, finished.GetValueOrDefault(s.Name),
             StableImage(cluster.Store, s), mesh.CanaryWeight(s.Name))).ToList();
-        return Summary.Print(outcomes, controller.ReportsDirectory, clock.Elapsed) ? 0 : 1;
+        var autoscaler = AutoscaledStory.PrimaryAutoscaler(cluster.Store);
+        Console.WriteLine(autoscaler is null ? $"{inventory.Name}: the primary has no HPA copy of its own (expected one)" : $"{inventory.Name}: {autoscaler}");
+        return Summary.Print(outcomes, controller.ReportsDirectory, clock.Elapsed) && autoscaler is not null ? 0 : 1;
     }
 
     private static string StableImage(ObjectStore store, DemoService s) =>
