@@ -1,0 +1,127 @@
+using System.Collections.Concurrent;
+using CanaryFlow.Controller.Bus;
+using CanaryFlow.Controller.Kubernetes.Leadership;
+using CanaryFlow.Controller.Rollouts;
+using MassTransit;
+using Microsoft.Extensions.Options;
+
+namespace CanaryFlow.Controller.Hosting.Sharding;
+
+/// <summary>
+/// The engine of one of several active replicas (issue 15). The bus starts at once, with no queue of its own for rollout
+/// messages; for each partition this replica takes (<see cref="IPartitionOwnership.Changes"/>) it loads that partition's
+/// rollouts from the store, then connects the partition's queue (single active consumer) with the saga and every
+/// consumer on it; for each partition it gives up (the write fence is already closed then) it stops that queue and
+/// drops the rollouts from memory. The ticker runs over the partitions whose queue has been consuming for
+/// <see cref="ShardingOptions.TickGrace"/>.
+/// </summary>
+public sealed class ShardedEngineSupervisor(
+    IPartitionOwnership ownership,
+    RolloutRehydrator rehydrator,
+    IBusControl bus,
+    IReceiveEndpointConnector connector,
+    RolloutTicker ticker,
+    ConsumingPartitions consuming,
+    IOptions<BusOptions> busOptions,
+    ILogger<ShardedEngineSupervisor> log) : BackgroundService
+{
+    private readonly ConcurrentDictionary<int, HostReceiveEndpointHandle> _handles = new();
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await bus.StartAsync(cancellationToken); // publishing works from the start (webhooks, watch); consuming per partition
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var ticking = ticker.RunAsync(stoppingToken);
+        try
+        {
+            while (await ownership.Changes.WaitToReadAsync(stoppingToken))
+            {
+                // Take every change waiting: the rollouts of all partitions gained together are loaded with one list.
+                var batch = new List<PartitionChange>();
+                while (ownership.Changes.TryRead(out var change)) batch.Add(change);
+                await ApplyAsync(batch, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
+        try { await ticking; } catch (OperationCanceledException) { }
+    }
+
+    private async Task ApplyAsync(List<PartitionChange> batch, CancellationToken ct)
+    {
+        // Last word per partition wins (a partition gained then lost in one batch is only lost).
+        var last = batch.GroupBy(c => c.Partition).Select(g => g.Last()).ToList();
+        foreach (var lost in last.Where(c => !c.Held)) await StopAsync(lost.Partition);
+        var gained = last.Where(c => c.Held && ownership.Owns(c.Partition) && !_handles.ContainsKey(c.Partition)).Select(c => c.Partition).ToHashSet();
+        if (gained.Count > 0)
+        {
+            try
+            {
+                var loaded = await rehydrator.LoadAsync(s => gained.Contains(RolloutPartitions.Of(s.CorrelationId, ownership.Partitions)), ct);
+                foreach (var p in gained) await ConnectAsync(p, ct);
+                log.LogInformation("Consuming partitions {Partitions} ({Count} rollouts loaded)", string.Join(",", gained.Order()), loaded);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The lease stays held: the next round of the lease loop does not re-announce it, so give it up
+                // (fence closed, queue left alone) and let it expire to a replica that can serve it.
+                log.LogError(e, "Could not start consuming partitions {Partitions}", string.Join(",", gained));
+            }
+        }
+        foreach (var c in batch) c.Done.TrySetResult();
+    }
+
+    private async Task ConnectAsync(int p, CancellationToken ct)
+    {
+        var o = busOptions.Value;
+        var handle = connector.ConnectReceiveEndpoint(PartitionTopology.QueueName(p), (context, e) =>
+        {
+            if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
+            {
+                PartitionTopology.ConfigureQueue(rabbit, p, o.RabbitMq.QuorumQueues);
+                rabbit.PrefetchCount = o.ConcurrentMessageLimit;
+            }
+            e.ConcurrentMessageLimit = o.ConcurrentMessageLimit;
+            e.UseFilter(new PartitionScopeFilter(p));
+            e.ConfigureSagas(context);
+            e.ConfigureConsumers(context);
+        });
+        await handle.Ready.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        _handles[p] = handle;
+        consuming.Started(p);
+    }
+
+    private async Task StopAsync(int p)
+    {
+        consuming.Stopped(p);
+        if (!_handles.TryRemove(p, out var handle)) return;
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try { await handle.StopAsync(grace.Token); }
+        catch (Exception e) { log.LogWarning("Stopping partition {Partition}'s queue: {Error}", p, e.Message); }
+        await rehydrator.UnloadAsync(s => RolloutPartitions.Of(s.CorrelationId, ownership.Partitions) == p, CancellationToken.None);
+        log.LogInformation("Stopped consuming partition {Partition}", p);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try { await bus.StopAsync(grace.Token); }
+        catch (OperationCanceledException) { log.LogWarning("The bus did not stop within 10 s"); }
+    }
+
+    /// <summary>Every message consumed from a partition's queue acts for that partition: the write fence lets its
+    /// Kubernetes writes through only while this replica holds the partition's Lease.</summary>
+    private sealed class PartitionScopeFilter(int partition) : IFilter<ConsumeContext>
+    {
+        public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
+        {
+            using (PartitionScope.Enter(partition)) await next.Send(context);
+        }
+
+        public void Probe(ProbeContext context) => context.CreateFilterScope("partitionScope");
+    }
+}
