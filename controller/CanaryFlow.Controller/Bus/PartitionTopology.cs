@@ -40,6 +40,44 @@ public static class PartitionTopology
                 .MakeGenericMethod(type).Invoke(null, [e, partition.ToString()]);
     }
 
+    /// <summary>
+    /// Declares every partition's queue and its bindings before any replica consumes it, exactly as MassTransit declares
+    /// them when the queue is connected (type exchange, direct → routing key → the queue's fanout exchange → the queue):
+    /// a rollout message published for a partition nobody has consumed yet would otherwise reach an exchange with no
+    /// binding for its key, and be dropped. Idempotent; every replica does it at start.
+    /// </summary>
+    public static async Task DeclareAsync(BusOptions options, int partitions, CancellationToken cancellationToken)
+    {
+        var r = options.RabbitMq;
+        var nodes = r.Nodes();
+        var factory = new ConnectionFactory
+        {
+            UserName = r.Username, Password = r.Password, VirtualHost = r.VirtualHost,
+            ClientProvidedName = "canaryflow-partition-topology",
+        };
+        var endpoints = nodes.Select(n => new AmqpTcpEndpoint(n.Host, n.Port,
+            r.UseTls ? new SslOption(r.TlsServerName ?? n.Host, enabled: true) : new SslOption())).ToList();
+        await using var connection = await factory.CreateConnectionAsync(endpoints, cancellationToken);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        var exchanges = RolloutPartitions.MessageTypes.Select(ExchangeName).ToList();
+        foreach (var exchange in exchanges)
+            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: cancellationToken);
+        var arguments = new Dictionary<string, object?> { ["x-single-active-consumer"] = true };
+        if (r.QuorumQueues) arguments["x-queue-type"] = "quorum";
+        for (var p = 0; p < partitions; p++)
+        {
+            var queue = QueueName(p);
+            await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);
+            await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: arguments, cancellationToken: cancellationToken);
+            await channel.QueueBindAsync(queue, queue, "", cancellationToken: cancellationToken);
+            foreach (var exchange in exchanges)
+                await channel.ExchangeBindAsync(queue, exchange, p.ToString(), cancellationToken: cancellationToken);
+        }
+    }
+
+    /// <summary>MassTransit's exchange name for a (non-generic) message type: "Namespace:Name".</summary>
+    public static string ExchangeName(Type type) => $"{type.Namespace}:{type.Name}";
+
     private static void Bind<T>(IRabbitMqReceiveEndpointConfigurator e, string key) where T : class =>
         e.Bind<T>(b =>
         {

@@ -3,6 +3,7 @@ using CanaryFlow.Controller.Bus;
 using CanaryFlow.Controller.Kubernetes.Leadership;
 using CanaryFlow.Controller.Rollouts;
 using MassTransit;
+using MassTransit.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace CanaryFlow.Controller.Hosting.Sharding;
@@ -29,6 +30,8 @@ public sealed class ShardedEngineSupervisor(
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Every partition's queue exists (and is bound) before the first rollout message is published for it.
+        await PartitionTopology.DeclareAsync(busOptions.Value, ownership.Partitions, cancellationToken);
         await bus.StartAsync(cancellationToken); // publishing works from the start (webhooks, watch); consuming per partition
         await base.StartAsync(cancellationToken);
     }
@@ -85,9 +88,12 @@ public sealed class ShardedEngineSupervisor(
                 rabbit.PrefetchCount = o.ConcurrentMessageLimit;
             }
             e.ConcurrentMessageLimit = o.ConcurrentMessageLimit;
-            e.UseFilter(new PartitionScopeFilter(p));
-            e.ConfigureSagas(context);
-            e.ConfigureConsumers(context);
+            e.UseFilter(new PartitionGuardFilter(p, ownership));
+            e.DiscardSkippedMessages(); // an event no consumer here wants (e.g. RolloutStarted) is not kept in a _skipped queue
+            // One by one: ConfigureSagas/ConfigureConsumers put each registration on the first endpoint only.
+            e.ConfigureSaga<RolloutState>(context);
+            foreach (var consumer in context.GetServices<IConsumerRegistration>().Select(r => r.Type).Distinct())
+                e.ConfigureConsumer(context, consumer);
         });
         await handle.Ready.WaitAsync(TimeSpan.FromSeconds(30), ct);
         _handles[p] = handle;
@@ -113,15 +119,43 @@ public sealed class ShardedEngineSupervisor(
         catch (OperationCanceledException) { log.LogWarning("The bus did not stop within 10 s"); }
     }
 
-    /// <summary>Every message consumed from a partition's queue acts for that partition: the write fence lets its
-    /// Kubernetes writes through only while this replica holds the partition's Lease.</summary>
-    private sealed class PartitionScopeFilter(int partition) : IFilter<ConsumeContext>
+    /// <summary>
+    /// Every message consumed from a partition's queue acts for that partition: the write fence lets its Kubernetes
+    /// writes through only while this replica holds the partition's Lease. A message this replica may no longer act on
+    /// (the partition was lost before or while it ran) is never faulted into the _error queue, where it would be lost
+    /// to the rollout: it is forwarded, headers and all, back into the partition's queue for the next owner (commands
+    /// are desired state and replies carry sequence numbers, so doing part of it twice is harmless).
+    /// </summary>
+    private sealed class PartitionGuardFilter(int partition, IPartitionOwnership ownership) : IFilter<ConsumeContext>
     {
         public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
         {
-            using (PartitionScope.Enter(partition)) await next.Send(context);
+            if (!ownership.Owns(partition)) { await HandBackAsync(context); return; }
+            try
+            {
+                using (PartitionScope.Enter(partition)) await next.Send(context);
+            }
+            catch (Exception) when (!ownership.Owns(partition))
+            {
+                await HandBackAsync(context);
+            }
         }
 
-        public void Probe(ProbeContext context) => context.CreateFilterScope("partitionScope");
+        private async Task HandBackAsync(ConsumeContext context)
+        {
+            var type = RolloutPartitions.MessageTypes.FirstOrDefault(context.HasMessageType);
+            if (type is null) return; // nothing of ours: nothing to keep
+            await Task.Delay(100, context.CancellationToken); // the queue is stopping: do not spin on it meanwhile
+            var endpoint = await context.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(partition)}"));
+            await (Task)ForwardMethod.MakeGenericMethod(type).Invoke(null, [context, endpoint])!;
+        }
+
+        private static readonly System.Reflection.MethodInfo ForwardMethod =
+            typeof(PartitionGuardFilter).GetMethod(nameof(ForwardAs), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
+        private static Task ForwardAs<T>(ConsumeContext context, ISendEndpoint endpoint) where T : class =>
+            context.TryGetMessage<T>(out var typed) ? context.Forward(endpoint, typed.Message) : Task.CompletedTask;
+
+        public void Probe(ProbeContext context) => context.CreateFilterScope("partitionGuard");
     }
 }

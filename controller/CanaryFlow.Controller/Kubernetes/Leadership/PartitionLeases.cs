@@ -43,6 +43,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
     private readonly Channel<PartitionChange> _changes = Channel.CreateUnbounded<PartitionChange>();
     private readonly Lock _gate = new();
     private CancellationTokenSource _changed = new();
+    private readonly List<Task> _handOvers = [];
 
     public PartitionLeases(IKubernetes client, IOptions<KubernetesOptions> options, IOptions<ShardingOptions> sharding, WriteFence fence,
         TimeProvider time, ILogger<PartitionLeases> logger)
@@ -116,22 +117,26 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         var share = (_partitions + live.Count - 1) / live.Count;
         var floor = _partitions / live.Count;
 
-        // Asked for a partition while above the floor of a fair share: hand it over.
+        // Asked for a partition while above the floor of a fair share: hand it over, beside this loop (renewing the
+        // other partitions must not wait for a queue to stop).
         foreach (var (p, lease) in leases.Where(l => Owns(l.Key)))
         {
             if (_renewedAt.Count <= floor) break;
-            if (Requester(lease, now) is { } r && r != Identity) await HandOverAsync(p, lease, ct);
+            if (Requester(lease, now) is { } r && r != Identity) _handOvers.Add(HandOverAsync(p, lease, ct));
         }
+        _handOvers.RemoveAll(t => t.IsCompleted);
 
+        // A few at a time: replicas that start together see each other before one of them has taken everything.
         var mine = _renewedAt.Count;
+        var (takeable, taken) = (Math.Max(1, (_partitions + 3) / 4), 0);
         foreach (var (p, lease) in leases.OrderBy(_ => Random.Shared.Next()))
         {
-            if (mine >= share) break;
+            if (mine >= share || taken >= takeable) break;
             if (_renewedAt.ContainsKey(p)) continue;
             var free = string.IsNullOrEmpty(Holder(lease)) || now >= TakeableAt(p, lease);
             var askedByOther = Requester(lease, now) is { } r && r != Identity;
             if (!free || askedByOther) continue;
-            if (await WriteAsync(p, lease, Identity, now, ct) is not null) { await GainAsync(p, now); mine++; }
+            if (await WriteAsync(p, lease, Identity, now, ct) is not null) { await GainAsync(p, now); mine++; taken++; }
         }
 
         // Nothing free and still short of the floor: ask replicas with more than one partition above this one's count
@@ -182,7 +187,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         _logger.LogInformation("{Identity} hands partition {Partition} over", Identity, p);
         await LoseAsync(p, wait: true);
         try { await WriteAsync(p, lease, holder: "", _time.GetUtcNow(), ct); }
-        catch (Exception e) when (e is HttpOperationException or HttpRequestException) { } // it expires on its own
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException) { } // it expires on its own
     }
 
     private async Task HandBackAllAsync()
@@ -220,7 +225,10 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         _logger.LogWarning("{Identity} gave up partition {Partition}", Identity, p);
         var change = new PartitionChange(p, Held: false);
         await Publish(change);
-        if (wait) await change.Done.Task.WaitAsync(_o.RenewDeadline).ContinueWith(_ => { }, TaskScheduler.Default);
+        // Bounded by a retry period, so that renewing the other partitions never waits long behind it. Releasing the
+        // Lease before the queue has stopped is safe anyway: the fence is closed, and the broker gives the queue to the
+        // next consumer only once this one has gone (single active consumer).
+        if (wait) await change.Done.Task.WaitAsync(_o.RetryPeriod).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
     private async Task Publish(PartitionChange change)

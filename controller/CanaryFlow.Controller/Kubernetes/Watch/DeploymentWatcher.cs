@@ -76,7 +76,22 @@ public sealed class DeploymentWatcher : BackgroundService
         private readonly HashSet<string> _finalizing = [];
         private CancellationToken _ct;
 
-        public Task RunAsync(CancellationToken ct)
+        /// <summary>Watches until <paramref name="ct"/> is cancelled, then waits for the work it started beside (an
+        /// initialisation cut short): a watch started next must not run the same Canary's work alongside it.</summary>
+        public async Task RunAsync(CancellationToken ct)
+        {
+            try { await WatchAsync(ct); }
+            finally
+            {
+                Task[] beside;
+                lock (_beside) beside = [.. _beside];
+                await Task.WhenAll(beside).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+
+        private readonly List<Task> _beside = [];
+
+        private Task WatchAsync(CancellationToken ct)
         {
             _ct = ct;
             var o = owner.options.Value;
@@ -232,7 +247,7 @@ public sealed class DeploymentWatcher : BackgroundService
         private void StartBeside(HashSet<string> running, string name, string what, Func<Task> work, Action? then = null)
         {
             if (!running.Add(name)) return;
-            _ = Task.Run(async () =>
+            var task = Task.Run(async () =>
             {
                 try { await work(); }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -241,6 +256,11 @@ public sealed class DeploymentWatcher : BackgroundService
                 }
                 finally { await Serial(() => { running.Remove(name); then?.Invoke(); return Task.CompletedTask; }); }
             });
+            lock (_beside)
+            {
+                _beside.RemoveAll(t => t.IsCompleted);
+                _beside.Add(task);
+            }
         }
 
         private static JsonObject? ReadyCondition(CanaryResource canary) =>
