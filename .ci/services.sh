@@ -93,25 +93,15 @@ start_rabbitmq_cluster() { # dir port dist_port
   rm -rf "$dir" && mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   local epmd=$((5000 + port % 1000)) cookie; cookie="canaryflow$(date +%s%N)"
-  local pids=()
+  echo "$dist" > "$dir/dist"
   for i in 1 2 3; do
-    local n="$dir/n$i" p=$((port + i - 1))
+    local n="$dir/n$i"
     mkdir -p "$n/home" "$n/mnesia" "$n/log"
     echo "[]." > "$n/enabled_plugins"
     printf 'loopback_users = none\ncluster_partition_handling = pause_minority\n' > "$n/rabbitmq.conf"
-    echo "$p" > "$n/port"; echo "$epmd" > "$n/epmd"; echo "$dist" > "$dir/dist"
+    echo "$((port + i - 1))" > "$n/port"; echo "$epmd" > "$n/epmd"; echo "$((dist + i - 1))" > "$n/dist"
     printf '%s' "$cookie" > "$n/home/.erlang.cookie" && chmod 400 "$n/home/.erlang.cookie"
-    (
-      cd "$n"
-      export ERL_CRASH_DUMP="$n/log/erl_crash.dump"
-      export HOME="$n/home" RABBITMQ_NODENAME="canaryflow-$p@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
-        RABBITMQ_NODE_PORT="$p" RABBITMQ_DIST_PORT=$((dist + i - 1)) RABBITMQ_MNESIA_BASE="$n/mnesia" RABBITMQ_LOG_BASE="$n/log" \
-        RABBITMQ_ENABLED_PLUGINS_FILE="$n/enabled_plugins" RABBITMQ_CONFIG_FILE="$n/rabbitmq" \
-        ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT="$epmd" \
-        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-      exec /usr/lib/rabbitmq/bin/rabbitmq-server
-    ) > "$n/server.out" 2>&1 &
-    echo $! > "$n/pid"
+    start_rabbitmq_node "$n"
   done
   for i in 1 2 3; do
     local n="$dir/n$i"
@@ -126,6 +116,22 @@ start_rabbitmq_cluster() { # dir port dist_port
     rabbitmqctl_node "$dir/n$i" -q start_app
   done
   export CANARYFLOW_RABBITMQ_CLUSTER_PORTS="$port,$((port + 1)),$((port + 2))" CANARYFLOW_RABBITMQ_CLUSTER_DIR="$dir"
+}
+
+start_rabbitmq_node() { # node-dir: (re)start one node of a cluster laid out by start_rabbitmq_cluster; a restarted node rejoins
+  local n; n=$(cd "$1" && pwd)
+  local p; p=$(cat "$n/port")
+  (
+    cd "$n"
+    export ERL_CRASH_DUMP="$n/log/erl_crash.dump"
+    export HOME="$n/home" RABBITMQ_NODENAME="canaryflow-$p@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+      RABBITMQ_NODE_PORT="$p" RABBITMQ_DIST_PORT="$(cat "$n/dist")" RABBITMQ_MNESIA_BASE="$n/mnesia" RABBITMQ_LOG_BASE="$n/log" \
+      RABBITMQ_ENABLED_PLUGINS_FILE="$n/enabled_plugins" RABBITMQ_CONFIG_FILE="$n/rabbitmq" \
+      ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT="$(cat "$n/epmd")" \
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+    exec /usr/lib/rabbitmq/bin/rabbitmq-server
+  ) >> "$n/server.out" 2>&1 &
+  echo $! > "$n/pid"
 }
 
 rabbitmqctl_node() { # node-dir args...: rabbitmqctl against one cluster node (its HOME holds the cluster's cookie)

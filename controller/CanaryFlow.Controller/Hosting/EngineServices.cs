@@ -52,6 +52,7 @@ public static class EngineServices
         if (sharding.Enabled)
         {
             // Active-active: the bus runs on every replica; each consumes the queues of the partitions it holds.
+            services.TryAddSingleton<Sharding.EngineReady>();
             services.AddSingleton<Sharding.ConsumingPartitions>();
             services.AddSingleton<Sharding.IActingRollouts>(sp => sp.GetRequiredService<Sharding.ConsumingPartitions>());
             services.AddHostedService<Sharding.ShardedEngineSupervisor>();

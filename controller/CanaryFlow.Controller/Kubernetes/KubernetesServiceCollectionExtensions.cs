@@ -69,6 +69,8 @@ public static class KubernetesServiceCollectionExtensions
         if (sharded)
         {
             // Active-active replicas: a Lease per rollout partition instead of one for a single leader.
+            services.AddOptions<Hosting.Sharding.ShardingOptions>().Bind(configuration.GetSection(Hosting.Sharding.ShardingOptions.Section));
+            services.TryAddSingleton<Hosting.Sharding.EngineReady>();
             services.AddSingleton<PartitionLeases>();
             services.AddSingleton<Hosting.Sharding.IPartitionOwnership>(sp => sp.GetRequiredService<PartitionLeases>());
             services.AddHostedService(sp => sp.GetRequiredService<PartitionLeases>());

@@ -23,6 +23,7 @@ public sealed class ShardedEngineSupervisor(
     IReceiveEndpointConnector connector,
     RolloutTicker ticker,
     ConsumingPartitions consuming,
+    EngineReady ready,
     IOptions<BusOptions> busOptions,
     ILogger<ShardedEngineSupervisor> log) : BackgroundService
 {
@@ -33,6 +34,7 @@ public sealed class ShardedEngineSupervisor(
         // Every partition's queue exists (and is bound) before the first rollout message is published for it.
         await PartitionTopology.DeclareAsync(busOptions.Value, ownership.Partitions, cancellationToken);
         await bus.StartAsync(cancellationToken); // publishing works from the start (webhooks, watch); consuming per partition
+        ready.Set();
         await base.StartAsync(cancellationToken);
     }
 

@@ -45,9 +45,12 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
     private CancellationTokenSource _changed = new();
     private readonly List<Task> _handOvers = [];
 
+    private readonly EngineReady _engineReady;
+
     public PartitionLeases(IKubernetes client, IOptions<KubernetesOptions> options, IOptions<ShardingOptions> sharding, WriteFence fence,
-        TimeProvider time, ILogger<PartitionLeases> logger)
+        TimeProvider time, ILogger<PartitionLeases> logger, EngineReady engineReady)
     {
+        _engineReady = engineReady;
         (_client, _o, _time, _logger) = (client, options.Value, time, logger);
         _trust = LeaseExpiry.Trust(_o);
         _partitions = sharding.Value.Partitions;
@@ -70,6 +73,8 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try { await _engineReady.WaitAsync(stoppingToken); }
+        catch (OperationCanceledException) { return; }
         while (!stoppingToken.IsCancellationRequested)
         {
             try { await RoundAsync(stoppingToken); }
