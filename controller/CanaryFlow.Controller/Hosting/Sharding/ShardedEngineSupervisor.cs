@@ -40,7 +40,7 @@ public sealed class ShardedEngineSupervisor(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var ticking = ticker.RunAsync(stoppingToken);
+        var ticking = TickAsync(stoppingToken);
         try
         {
             while (await ownership.Changes.WaitToReadAsync(stoppingToken))
@@ -53,6 +53,24 @@ public sealed class ShardedEngineSupervisor(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
         try { await ticking; } catch (OperationCanceledException) { }
+    }
+
+    /// <summary>The ticker, for as long as the host runs: a tick that fails in a way the ticker does not absorb (a publish
+    /// cancelled while the broker node it was connected to went away) must not end it, or this replica's rollouts would
+    /// wait for a check, or a lost command, forever. (The single leader stops its process instead; here the other
+    /// partitions of this replica are healthy.)</summary>
+    private async Task TickAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try { await ticker.RunAsync(stoppingToken); }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
+            catch (Exception e)
+            {
+                log.LogWarning("The ticker stopped ({Error}); starting it again", e.Message);
+                try { await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken); } catch (OperationCanceledException) { return; }
+            }
+        }
     }
 
     private async Task ApplyAsync(List<PartitionChange> batch, CancellationToken ct)
