@@ -84,3 +84,80 @@ stop_rabbitmq() { # dir
   [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   rm -f "$dir/pid"
 }
+
+# A 3-node RabbitMQ cluster on 127.0.0.1 (issue 15): nodes canaryflow-<port>@localhost on ports PORT, PORT+1, PORT+2,
+# Erlang distribution on DIST, DIST+1, DIST+2, one shared epmd and Erlang cookie, data in DIR/n1..n3. Nodes 2 and 3 join
+# node 1. Each node folder works with rabbitmqctl_in/stop_rabbitmq; `kill_rabbitmq_node DIR/n2` kills one hard.
+start_rabbitmq_cluster() { # dir port dist_port
+  local dir=$1 port=$2 dist=$3 i
+  rm -rf "$dir" && mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  local epmd=$((5000 + port % 1000)) cookie; cookie="canaryflow$(date +%s%N)"
+  echo "$dist" > "$dir/dist"
+  for i in 1 2 3; do
+    local n="$dir/n$i"
+    mkdir -p "$n/home" "$n/mnesia" "$n/log"
+    echo "[]." > "$n/enabled_plugins"
+    printf 'loopback_users = none\ncluster_partition_handling = pause_minority\n' > "$n/rabbitmq.conf"
+    echo "$((port + i - 1))" > "$n/port"; echo "$epmd" > "$n/epmd"; echo "$((dist + i - 1))" > "$n/dist"
+    printf '%s' "$cookie" > "$n/home/.erlang.cookie" && chmod 400 "$n/home/.erlang.cookie"
+    start_rabbitmq_node "$n"
+  done
+  for i in 1 2 3; do
+    local n="$dir/n$i"
+    if ! wait_tcp 127.0.0.1 "$(cat "$n/port")" 90; then
+      echo "RabbitMQ node $i did not start; see $n/server.out" >&2; tail -20 "$n/server.out" >&2; return 1
+    fi
+    rabbitmqctl_node "$n" -q await_startup
+  done
+  for i in 2 3; do # started side by side above; joining is what must be one after the other
+    rabbitmqctl_node "$dir/n$i" -q stop_app
+    rabbitmqctl_node "$dir/n$i" -q join_cluster "canaryflow-$port@localhost"
+    rabbitmqctl_node "$dir/n$i" -q start_app
+  done
+  export CANARYFLOW_RABBITMQ_CLUSTER_PORTS="$port,$((port + 1)),$((port + 2))" CANARYFLOW_RABBITMQ_CLUSTER_DIR="$dir"
+}
+
+start_rabbitmq_node() { # node-dir: (re)start one node of a cluster laid out by start_rabbitmq_cluster; a restarted node rejoins
+  local n; n=$(cd "$1" && pwd)
+  local p; p=$(cat "$n/port")
+  (
+    cd "$n"
+    export ERL_CRASH_DUMP="$n/log/erl_crash.dump"
+    export HOME="$n/home" RABBITMQ_NODENAME="canaryflow-$p@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+      RABBITMQ_NODE_PORT="$p" RABBITMQ_DIST_PORT="$(cat "$n/dist")" RABBITMQ_MNESIA_BASE="$n/mnesia" RABBITMQ_LOG_BASE="$n/log" \
+      RABBITMQ_ENABLED_PLUGINS_FILE="$n/enabled_plugins" RABBITMQ_CONFIG_FILE="$n/rabbitmq" \
+      ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT="$(cat "$n/epmd")" \
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+    exec /usr/lib/rabbitmq/bin/rabbitmq-server
+  ) >> "$n/server.out" 2>&1 &
+  echo $! > "$n/pid"
+}
+
+rabbitmqctl_node() { # node-dir args...: rabbitmqctl against one cluster node (its HOME holds the cluster's cookie)
+  local n; n=$(cd "$1" && pwd); shift
+  local port; port=$(cat "$n/port")
+  (cd "$n" && HOME="$n/home" RABBITMQ_NODENAME="canaryflow-$port@localhost" ERL_EPMD_PORT="$(cat "$n/epmd")" \
+    ERL_CRASH_DUMP="$n/log/rabbitmqctl_erl_crash.dump" /usr/lib/rabbitmq/bin/rabbitmqctl "$@")
+}
+
+kill_rabbitmq_node() { # node-dir: SIGKILL the node's Erlang VM (no clean shutdown), as a crashed machine would
+  local n=$1 port pid; port=$(cat "$n/port")
+  pid=$(ss -ltnpH "sport = :$port" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+}
+
+stop_rabbitmq_cluster() { # dir
+  local dir=$1 i n port pid
+  [ -d "$dir" ] || return 0
+  for i in 3 2 1; do
+    n="$dir/n$i"; [ -f "$n/pid" ] || continue
+    rabbitmqctl_node "$n" -q shutdown 2>/dev/null || kill_rabbitmq_node "$n"
+    rm -f "$n/pid"
+  done
+  port=$(cat "$dir/n1/epmd" 2>/dev/null || true)
+  if [ -n "$port" ]; then
+    pid=$(ss -ltnpH "sport = :$port" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  fi
+}

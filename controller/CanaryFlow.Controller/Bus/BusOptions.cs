@@ -21,6 +21,8 @@ public sealed class BusOptions : IValidatableObject
         if (Transport != BusTransport.RabbitMq) yield break;
         if (string.IsNullOrWhiteSpace(RabbitMq.Host)) yield return new("Bus:RabbitMq:Host is required for the RabbitMQ transport.");
         if (RabbitMq.Port is < 1 or > 65535) yield return new("Bus:RabbitMq:Port must be 1..65535.");
+        foreach (var node in RabbitMq.Hosts)
+            if (RabbitMqOptions.ParseNode(node, RabbitMq.Port) is null) yield return new($"Bus:RabbitMq:Hosts: '{node}' is not host or host:port.");
     }
 }
 
@@ -34,4 +36,23 @@ public sealed class RabbitMqOptions
     public bool UseTls { get; set; }
     /// <summary>TLS server name to verify (defaults to Host).</summary>
     public string? TlsServerName { get; set; }
+
+    /// <summary>The nodes of a RabbitMQ cluster ("host" or "host:port"; Port when none given). Empty: Host and Port alone.
+    /// The client connects to one of them and moves to another when that one goes away.</summary>
+    public List<string> Hosts { get; set; } = [];
+
+    /// <summary>Declare the controller's queues as quorum queues (replicated over the cluster's nodes, so that a node
+    /// lost loses no message). A queue that exists already keeps its type: switch on a fresh virtual host.</summary>
+    public bool QuorumQueues { get; set; }
+
+    /// <summary>The nodes to use: <see cref="Hosts"/>, or Host:Port.</summary>
+    public IReadOnlyList<(string Host, int Port)> Nodes() =>
+        Hosts.Count == 0 ? [(Host, Port)] : Hosts.Select(h => ParseNode(h, Port)!.Value).ToList();
+
+    public static (string Host, int Port)? ParseNode(string node, int defaultPort)
+    {
+        var colon = node.LastIndexOf(':');
+        if (colon < 0) return string.IsNullOrWhiteSpace(node) ? null : (node.Trim(), defaultPort);
+        return int.TryParse(node[(colon + 1)..], out var port) && port is > 0 and < 65536 && colon > 0 ? (node[..colon].Trim(), port) : null;
+    }
 }

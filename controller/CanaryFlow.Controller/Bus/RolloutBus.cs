@@ -35,8 +35,11 @@ public static class RolloutBus
         return options;
     }
 
+    /// <param name="partitions">Sharded replicas (issue 15): the number of rollout partitions; 0 = one queue per consumer
+    /// as usual. Sharded, no queue is declared here: each replica connects the queues of the partitions it holds
+    /// (see <see cref="Hosting.Sharding.ShardedEngineSupervisor"/>).</param>
     public static IServiceCollection AddCanaryFlowBus(this IServiceCollection services, BusOptions options,
-        Action<IBusRegistrationConfigurator>? addMore = null)
+        Action<IBusRegistrationConfigurator>? addMore = null, int partitions = 0)
     {
         services.AddMassTransit(x =>
         {
@@ -52,6 +55,7 @@ public static class RolloutBus
                 // ticker re-sends the rollout's pending command later (no delayed-exchange plugin needed).
                 endpoint.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(150)));
                 endpoint.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
+                if (options.RabbitMq.QuorumQueues && endpoint is IRabbitMqReceiveEndpointConfigurator rabbit) rabbit.SetQuorumQueue();
             });
 
             if (options.Transport == BusTransport.RabbitMq)
@@ -59,15 +63,19 @@ public static class RolloutBus
                 var r = options.RabbitMq;
                 x.UsingRabbitMq((context, cfg) =>
                 {
-                    cfg.Host(r.Host, (ushort)r.Port, r.VirtualHost, h =>
+                    var nodes = r.Nodes();
+                    cfg.Host(nodes[0].Host, (ushort)nodes[0].Port, r.VirtualHost, h =>
                     {
                         h.Username(r.Username);
                         h.Password(r.Password);
-                        if (r.UseTls) h.UseSsl(s => s.ServerName = r.TlsServerName ?? r.Host);
+                        if (r.UseTls) h.UseSsl(s => s.ServerName = r.TlsServerName ?? nodes[0].Host);
+                        // A cluster: connect to any node, and to another when that one goes away.
+                        if (nodes.Count > 1) h.UseCluster(c => { foreach (var (host, port) in nodes) c.Node($"{host}:{port}"); });
                     });
                     cfg.PrefetchCount = options.ConcurrentMessageLimit;
                     cfg.ConfigureJsonSerializerOptions(StrictContracts);
-                    cfg.ConfigureEndpoints(context);
+                    if (partitions > 0) PartitionTopology.RouteByPartition(cfg, partitions);
+                    else cfg.ConfigureEndpoints(context);
                 });
             }
             else

@@ -38,12 +38,28 @@ public static class EngineServices
         services.AddOptions<BusOptions>().Bind(configuration.GetSection(BusOptions.Section))
             .ValidateDataAnnotations().ValidateOnStart();
         var bus = configuration.GetSection(BusOptions.Section).Get<BusOptions>() ?? new BusOptions();
+        var sharding = Sharding.ShardingOptions.From(configuration);
+        services.AddOptions<Sharding.ShardingOptions>().Bind(configuration.GetSection(Sharding.ShardingOptions.Section))
+            .ValidateDataAnnotations()
+            .Validate(o => !o.Enabled || bus.Transport == BusTransport.RabbitMq, "Sharding:Partitions needs Bus:Transport RabbitMq (partition queues).")
+            .Validate(o => !o.Enabled || services.Any(d => d.ServiceType == typeof(Sharding.IPartitionOwnership)),
+                "Sharding:Partitions needs the Kubernetes API (a Lease per partition).")
+            .ValidateOnStart();
         services.AddRolloutEngineServices(configuration);
-        services.AddCanaryFlowBus(bus, addMore);
+        services.AddCanaryFlowBus(bus, addMore, sharding.Partitions);
         services.TryAddSingleton<ILeadership, AlwaysLeader>();
-        // The supervisor starts the bus once this replica leads, after loading the stored rollouts;
-        // MassTransit's own hosted service would start it on every replica, at once.
         services.RemoveAll<IHostedService>(d => d.ImplementationType?.Name == "MassTransitHostedService");
+        if (sharding.Enabled)
+        {
+            // Active-active: the bus runs on every replica; each consumes the queues of the partitions it holds.
+            services.TryAddSingleton<Sharding.EngineReady>();
+            services.AddSingleton<Sharding.ConsumingPartitions>();
+            services.AddSingleton<Sharding.IActingRollouts>(sp => sp.GetRequiredService<Sharding.ConsumingPartitions>());
+            services.AddHostedService<Sharding.ShardedEngineSupervisor>();
+            return services;
+        }
+        // The supervisor starts the bus once this replica leads, after loading the stored rollouts;
+        // MassTransit's own hosted service would start it on every replica, at once (removed above).
         services.AddHostedService<EngineSupervisor>();
         return services;
     }

@@ -32,7 +32,9 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<KubernetesOptions>, KubernetesOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         var electionEnabled = configuration.GetSection(KubernetesOptions.Section).GetValue(nameof(KubernetesOptions.LeaderElection), true);
-        services.AddSingleton(new WriteFence(open: !electionEnabled));
+        var sharded = Hosting.Sharding.ShardingOptions.From(configuration).Enabled;
+        // Sharded: open for writes that are for no rollout in particular; a rollout's writes pass per partition Lease.
+        services.AddSingleton(new WriteFence(open: !electionEnabled || sharded));
         services.TryAddSingleton<IKubernetes>(sp => KubernetesClientFactory.Create(sp.GetRequiredService<IOptions<KubernetesOptions>>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<WriteFence>()));
 
@@ -67,7 +69,17 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<ITrackedTargets, CanaryTrackedTargets>();
         services.AddSingleton<IImageUpdater, KubernetesImageUpdater>();
 
-        if (electionEnabled)
+        if (sharded)
+        {
+            // Active-active replicas: a Lease per rollout partition instead of one for a single leader.
+            services.AddOptions<Hosting.Sharding.ShardingOptions>().Bind(configuration.GetSection(Hosting.Sharding.ShardingOptions.Section));
+            services.TryAddSingleton<Hosting.Sharding.EngineReady>();
+            services.AddSingleton<PartitionLeases>();
+            services.AddSingleton<Hosting.Sharding.IPartitionOwnership>(sp => sp.GetRequiredService<PartitionLeases>());
+            services.AddHostedService(sp => sp.GetRequiredService<PartitionLeases>());
+            services.AddSingleton<ILeadership, AlwaysLeader>();
+        }
+        else if (electionEnabled)
         {
             services.AddSingleton<LeaseLeadership>();
             services.AddSingleton<ILeadership>(sp => sp.GetRequiredService<LeaseLeadership>());
@@ -75,6 +87,7 @@ public static class KubernetesServiceCollectionExtensions
         }
         else services.AddSingleton<ILeadership, AlwaysLeader>();
 
+        services.TryAddSingleton<Hosting.Sharding.IPartitionOwnership, Hosting.Sharding.WholeOwnership>();
         services.AddHostedService<DeploymentWatcher>();
         return services;
     }

@@ -14,7 +14,8 @@ public sealed class RolloutTicker(
     IBus bus,
     TimeProvider clock,
     IOptions<RolloutEngineOptions> options,
-    ILogger<RolloutTicker> log)
+    ILogger<RolloutTicker> log,
+    Hosting.Sharding.IActingRollouts? acting = null)
 {
     private readonly TickPolicy _policy = new(options.Value, clock.GetUtcNow());
 
@@ -37,6 +38,8 @@ public sealed class RolloutTicker(
     public async Task TickAsync(CancellationToken cancellationToken)
     {
         var states = await store.LoadAllAsync(cancellationToken);
+        // Sharded replicas: only the rollouts of the partitions this replica consumes (the others' tickers do theirs).
+        if (acting is not null) states = states.Where(acting.Acts).ToList();
         var now = clock.GetUtcNow();
         var due = new List<object>();
         lock (_policy) // tests also call TickAsync beside the running loop; the policy's memory is not thread-safe

@@ -70,13 +70,16 @@ public sealed class LoadRun : IAsyncDisposable
     }
 
     /// <summary>From every weight change to the last analysis query before it (within one interval): the check that decided it.</summary>
-    public List<double> QueryToWeightMilliseconds(IEnumerable<BenchService> services, bool rollbacksOnly = false)
+    public List<double> QueryToWeightMilliseconds(IEnumerable<BenchService> services, bool rollbacksOnly = false) =>
+        QueryToWeightMilliseconds(Cluster, Proxy, services, rollbacksOnly);
+
+    public static List<double> QueryToWeightMilliseconds(SimulatedCluster cluster, PrometheusProxy proxy, IEnumerable<BenchService> services, bool rollbacksOnly = false)
     {
         var result = new List<double>();
-        var queries = Proxy.QueriedAt();
+        var queries = proxy.QueriedAt();
         foreach (var s in services)
         {
-            var changes = Cluster.Weights.History(s.Name);
+            var changes = cluster.Weights.History(s.Name);
             for (var i = 1; i < changes.Count; i++)
             {
                 // Only the changes an analysis check decides: a step up from a weight already serving, or a rollback

@@ -43,7 +43,8 @@ public sealed class RolloutTracker(SimulatedCluster cluster, IReadOnlyList<Bench
     }
 
     /// <summary>Prints one line per rollout; returns the number of rollouts that are wrong in state, image or weight sequence.</summary>
-    public int PrintTally()
+    /// <param name="onlyWrong">Print only the wrong ones (runs of a thousand rollouts).</param>
+    public int PrintTally(bool onlyWrong = false)
     {
         Console.WriteLine($"  {"service",-16} {"faulty",-6} {"expected",-9} {"final",-10} {"stable image",-30} {"weights seen (VS watch)",-24} verdict");
         var wrong = 0;
@@ -55,6 +56,7 @@ public sealed class RolloutTracker(SimulatedCluster cluster, IReadOnlyList<Bench
             var stable = cluster.ImageOf(s.Namespace, $"{s.Name}-primary") ?? "-";
             var stateOk = phase == s.ExpectedPhase && (phase == "Succeeded" ? stable == s.NewImage : stable == s.StableImage);
             if (!stateOk || violation is not null) wrong++;
+            else if (onlyWrong) continue;
             Console.WriteLine($"  {s.Name,-16} {(s.Faulty ? "yes" : "no"),-6} {s.ExpectedPhase,-9} {phase,-10} {stable,-30} {string.Join(",", weights),-24} " +
                               (stateOk && violation is null ? "ok" : $"WRONG {(stateOk ? "" : "final state/image ")}{violation}"));
         }

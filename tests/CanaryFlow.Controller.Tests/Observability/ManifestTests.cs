@@ -130,7 +130,7 @@ public sealed class ManifestTests
         var monitor = custom.Single(d => d.Kind == "ServiceMonitor").Json;
 
         var env = deployment.Spec.Template.Spec.Containers[0].Env;
-        Assert.Equal(2, deployment.Spec.Replicas);
+        Assert.Equal(3, deployment.Spec.Replicas);
         Assert.Equal("RabbitMq", env.Single(e => e.Name == "Bus__Transport").Value);
         Assert.Equal(secret.Metadata.Name, env.Single(e => e.Name == "Bus__RabbitMq__Password").ValueFrom.SecretKeyRef.Name);
         Assert.Contains("password", secret.StringData.Keys);
@@ -139,6 +139,37 @@ public sealed class ManifestTests
         Assert.Equal("/metrics", monitor["spec"]!["endpoints"]![0]!["path"]!.GetValue<string>());
         foreach (var (key, value) in service.Spec.Selector)
             Assert.Equal(value, monitor["spec"]!["selector"]!["matchLabels"]![key]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Sharded_replicas_get_their_partitions_the_broker_cluster_and_a_disruption_budget_over_their_own_pods()
+    {
+        var custom = RenderedManifests.In("custom.yaml");
+        var deployment = KubernetesYaml.Deserialize<V1Deployment>(custom.Single(d => d.Kind == "Deployment").Yaml, strict: true);
+        var budget = KubernetesYaml.Deserialize<V1PodDisruptionBudget>(custom.Single(d => d.Kind == "PodDisruptionBudget").Yaml, strict: true);
+        var env = deployment.Spec.Template.Spec.Containers[0].Env.ToDictionary(e => e.Name);
+
+        Assert.Equal("12", env["Sharding__Partitions"].Value);
+        Assert.True(TimeSpan.TryParse(env["Sharding__TickGrace"].Value, System.Globalization.CultureInfo.InvariantCulture, out _));
+        Assert.Equal("metadata.name", env["Kubernetes__Identity"].ValueFrom.FieldRef.FieldPath); // one Lease holder name per pod
+        Assert.Equal(["rabbitmq-0.rabbitmq.messaging.svc", "rabbitmq-1.rabbitmq.messaging.svc", "rabbitmq-2.rabbitmq.messaging.svc:5671"],
+            env.Where(e => e.Key.StartsWith("Bus__RabbitMq__Hosts__", StringComparison.Ordinal)).OrderBy(e => e.Key).Select(e => e.Value.Value));
+        Assert.Equal("true", env["Bus__RabbitMq__QuorumQueues"].Value);
+        Assert.Equal("1", budget.Spec.MaxUnavailable.Value);
+        Assert.Equal(deployment.Spec.Selector.MatchLabels, budget.Spec.Selector.MatchLabels);
+        // The configuration keys the chart sets are the ones the controller binds.
+        Assert.Equal(nameof(CanaryFlow.Controller.Hosting.Sharding.ShardingOptions.Partitions), "Sharding__Partitions".Split("__")[1]);
+        Assert.Equal(CanaryFlow.Controller.Hosting.Sharding.ShardingOptions.Section, "Sharding__Partitions".Split("__")[0]);
+    }
+
+    [Fact]
+    public void One_replica_by_default_has_no_disruption_budget_and_no_sharding()
+    {
+        var defaults = RenderedManifests.In("default.yaml");
+        Assert.DoesNotContain(defaults, d => d.Kind == "PodDisruptionBudget");
+        var deployment = KubernetesYaml.Deserialize<V1Deployment>(defaults.Single(d => d.Kind == "Deployment").Yaml, strict: true);
+        Assert.Equal(1, deployment.Spec.Replicas);
+        Assert.DoesNotContain(deployment.Spec.Template.Spec.Containers[0].Env, e => e.Name.StartsWith("Sharding__", StringComparison.Ordinal));
     }
 
     [Fact]

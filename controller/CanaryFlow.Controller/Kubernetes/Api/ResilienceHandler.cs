@@ -71,8 +71,8 @@ public sealed class ResilienceHandler : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (!_fence.IsOpen && request.Method != HttpMethod.Get && request.RequestUri?.AbsolutePath.StartsWith("/apis/coordination.k8s.io/", StringComparison.Ordinal) != true)
-            throw new NotLeaderException(request.Method.Method, request.RequestUri?.AbsolutePath);
+        if (request.Method != HttpMethod.Get && request.RequestUri?.AbsolutePath.StartsWith("/apis/coordination.k8s.io/", StringComparison.Ordinal) != true)
+            if (!_fence.AllowsWrite()) throw new NotLeaderException(request.Method.Method, request.RequestUri?.AbsolutePath);
 
         // A request message can be sent once only: buffer the body and send a fresh copy per attempt.
         var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);

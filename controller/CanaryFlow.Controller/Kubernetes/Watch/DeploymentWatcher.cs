@@ -33,14 +33,17 @@ public sealed class DeploymentWatcher : BackgroundService
     private readonly Templates.CanaryPlanResolver plans;
     private readonly IBus bus;
     private readonly ILeadership leadership;
+    private readonly Hosting.Sharding.IPartitionOwnership ownership;
     private readonly IOptions<KubernetesOptions> options;
     private readonly TimeProvider time;
     private readonly ILogger _logger;
 
     public DeploymentWatcher(IKubernetes client, CanaryApi api, CanaryInitializer initializer, CanaryStatusWriter statusWriter, CanaryDeletion deletion,
-        Templates.CanaryPlanResolver plans, IBus bus, ILeadership leadership, IOptions<KubernetesOptions> options, TimeProvider time, ILogger<DeploymentWatcher> logger)
+        Templates.CanaryPlanResolver plans, IBus bus, ILeadership leadership, IOptions<KubernetesOptions> options, TimeProvider time, ILogger<DeploymentWatcher> logger,
+        Hosting.Sharding.IPartitionOwnership? ownership = null)
     {
         (this.client, this.api, this.initializer, this.statusWriter, this.deletion, this.plans) = (client, api, initializer, statusWriter, deletion, plans);
+        this.ownership = ownership ?? new Hosting.Sharding.WholeOwnership();
         (this.bus, this.leadership, this.options, this.time, _logger) = (bus, leadership, options, time, logger);
     }
 
@@ -51,10 +54,12 @@ public sealed class DeploymentWatcher : BackgroundService
             try
             {
                 await leadership.WaitForLeadershipAsync(stoppingToken);
-                using var term = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, leadership.LeadershipToken);
+                // Sharded replicas: start again (list, then watch) whenever the partitions held change, so that the
+                // Canaries of a partition just taken are looked at afresh by their new owner.
+                using var term = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, leadership.LeadershipToken, ownership.Changed);
                 await Task.WhenAll(options.Value.Namespaces.Select(ns => new NamespaceWatch(this, ns).RunAsync(term.Token)));
             }
-            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested) { } // leadership lost: wait for it again
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested) { } // leadership or partitions changed: again
             catch (OperationCanceledException) { return; }
         }
     }
@@ -71,7 +76,22 @@ public sealed class DeploymentWatcher : BackgroundService
         private readonly HashSet<string> _finalizing = [];
         private CancellationToken _ct;
 
-        public Task RunAsync(CancellationToken ct)
+        /// <summary>Watches until <paramref name="ct"/> is cancelled, then waits for the work it started beside (an
+        /// initialisation cut short): a watch started next must not run the same Canary's work alongside it.</summary>
+        public async Task RunAsync(CancellationToken ct)
+        {
+            try { await WatchAsync(ct); }
+            finally
+            {
+                Task[] beside;
+                lock (_beside) beside = [.. _beside];
+                await Task.WhenAll(beside).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+
+        private readonly List<Task> _beside = [];
+
+        private Task WatchAsync(CancellationToken ct)
         {
             _ct = ct;
             var o = owner.options.Value;
@@ -123,8 +143,19 @@ public sealed class DeploymentWatcher : BackgroundService
             foreach (var c in items) await OnCanaryAsync(WatchEventType.Added, c);
         }
 
+        /// <summary>Sharded replicas: only the owner of the Canary's target partition acts on it, inside that partition's
+        /// scope (its writes pass the fence only while the partition's Lease is held).</summary>
+        private IDisposable? ActFor(string targetName, out bool owned)
+        {
+            var partition = Hosting.Sharding.RolloutPartitions.OfTarget(new RolloutTarget(ns, targetName), owner.ownership.Partitions);
+            owned = owner.ownership.Owns(partition);
+            return owned ? PartitionScope.Enter(partition) : null;
+        }
+
         private async Task OnCanaryAsync(WatchEventType type, CanaryResource canary)
         {
+            using var scope = ActFor(canary.TargetName, out var owned);
+            if (!owned) { if (type == WatchEventType.Deleted) _canaries.Remove(canary.Name); else _canaries[canary.Name] = canary; return; }
             if (type == WatchEventType.Deleted) { _canaries.Remove(canary.Name); _revisions.Remove(canary.TargetName); return; }
             _canaries[canary.Name] = canary;
             if (canary.IsDeleting) { StartDeletion(canary.Name); return; }
@@ -146,7 +177,8 @@ public sealed class DeploymentWatcher : BackgroundService
         {
             if (type == WatchEventType.Deleted) { _deployments.Remove(deployment.Metadata.Name); return; }
             _deployments[deployment.Metadata.Name] = deployment;
-            await EvaluateAsync(deployment);
+            using var scope = ActFor(deployment.Metadata.Name, out var owned);
+            if (owned) await EvaluateAsync(deployment);
         }
 
         /// <summary>Publishes a rollout when the target's pod template has a revision not seen before.</summary>
@@ -215,7 +247,7 @@ public sealed class DeploymentWatcher : BackgroundService
         private void StartBeside(HashSet<string> running, string name, string what, Func<Task> work, Action? then = null)
         {
             if (!running.Add(name)) return;
-            _ = Task.Run(async () =>
+            var task = Task.Run(async () =>
             {
                 try { await work(); }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -224,6 +256,11 @@ public sealed class DeploymentWatcher : BackgroundService
                 }
                 finally { await Serial(() => { running.Remove(name); then?.Invoke(); return Task.CompletedTask; }); }
             });
+            lock (_beside)
+            {
+                _beside.RemoveAll(t => t.IsCompleted);
+                _beside.Add(task);
+            }
         }
 
         private static JsonObject? ReadyCondition(CanaryResource canary) =>

@@ -1,0 +1,181 @@
+using System.Collections.Concurrent;
+using CanaryFlow.Controller.Bus;
+using CanaryFlow.Controller.Kubernetes.Leadership;
+using CanaryFlow.Controller.Rollouts;
+using MassTransit;
+using MassTransit.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace CanaryFlow.Controller.Hosting.Sharding;
+
+/// <summary>
+/// The engine of one of several active replicas (issue 15). The bus starts at once, with no queue of its own for rollout
+/// messages; for each partition this replica takes (<see cref="IPartitionOwnership.Changes"/>) it loads that partition's
+/// rollouts from the store, then connects the partition's queue (single active consumer) with the saga and every
+/// consumer on it; for each partition it gives up (the write fence is already closed then) it stops that queue and
+/// drops the rollouts from memory. The ticker runs over the partitions whose queue has been consuming for
+/// <see cref="ShardingOptions.TickGrace"/>.
+/// </summary>
+public sealed class ShardedEngineSupervisor(
+    IPartitionOwnership ownership,
+    RolloutRehydrator rehydrator,
+    IBusControl bus,
+    IReceiveEndpointConnector connector,
+    RolloutTicker ticker,
+    ConsumingPartitions consuming,
+    EngineReady ready,
+    IOptions<BusOptions> busOptions,
+    ILogger<ShardedEngineSupervisor> log) : BackgroundService
+{
+    private readonly ConcurrentDictionary<int, HostReceiveEndpointHandle> _handles = new();
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Every partition's queue exists (and is bound) before the first rollout message is published for it.
+        await PartitionTopology.DeclareAsync(busOptions.Value, ownership.Partitions, cancellationToken);
+        await bus.StartAsync(cancellationToken); // publishing works from the start (webhooks, watch); consuming per partition
+        ready.Set();
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var ticking = TickAsync(stoppingToken);
+        try
+        {
+            while (await ownership.Changes.WaitToReadAsync(stoppingToken))
+            {
+                // Take every change waiting: the rollouts of all partitions gained together are loaded with one list.
+                var batch = new List<PartitionChange>();
+                while (ownership.Changes.TryRead(out var change)) batch.Add(change);
+                await ApplyAsync(batch, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
+        try { await ticking; } catch (OperationCanceledException) { }
+    }
+
+    /// <summary>The ticker, for as long as the host runs: a tick that fails in a way the ticker does not absorb (a publish
+    /// cancelled while the broker node it was connected to went away) must not end it, or this replica's rollouts would
+    /// wait for a check, or a lost command, forever. (The single leader stops its process instead; here the other
+    /// partitions of this replica are healthy.)</summary>
+    private async Task TickAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try { await ticker.RunAsync(stoppingToken); }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
+            catch (Exception e)
+            {
+                log.LogWarning("The ticker stopped ({Error}); starting it again", e.Message);
+                try { await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken); } catch (OperationCanceledException) { return; }
+            }
+        }
+    }
+
+    private async Task ApplyAsync(List<PartitionChange> batch, CancellationToken ct)
+    {
+        // Last word per partition wins (a partition gained then lost in one batch is only lost).
+        var last = batch.GroupBy(c => c.Partition).Select(g => g.Last()).ToList();
+        foreach (var lost in last.Where(c => !c.Held)) await StopAsync(lost.Partition);
+        var gained = last.Where(c => c.Held && ownership.Owns(c.Partition) && !_handles.ContainsKey(c.Partition)).Select(c => c.Partition).ToHashSet();
+        if (gained.Count > 0)
+        {
+            try
+            {
+                var loaded = await rehydrator.LoadAsync(s => gained.Contains(RolloutPartitions.Of(s.CorrelationId, ownership.Partitions)), ct);
+                foreach (var p in gained) await ConnectAsync(p, ct);
+                log.LogInformation("Consuming partitions {Partitions} ({Count} rollouts loaded)", string.Join(",", gained.Order()), loaded);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The lease stays held: the next round of the lease loop does not re-announce it, so give it up
+                // (fence closed, queue left alone) and let it expire to a replica that can serve it.
+                log.LogError(e, "Could not start consuming partitions {Partitions}", string.Join(",", gained));
+            }
+        }
+        foreach (var c in batch) c.Done.TrySetResult();
+    }
+
+    private async Task ConnectAsync(int p, CancellationToken ct)
+    {
+        var o = busOptions.Value;
+        var handle = connector.ConnectReceiveEndpoint(PartitionTopology.QueueName(p), (context, e) =>
+        {
+            if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
+            {
+                PartitionTopology.ConfigureQueue(rabbit, p, o.RabbitMq.QuorumQueues);
+                rabbit.PrefetchCount = o.ConcurrentMessageLimit;
+            }
+            e.ConcurrentMessageLimit = o.ConcurrentMessageLimit;
+            e.UseFilter(new PartitionGuardFilter(p, ownership));
+            e.DiscardSkippedMessages(); // an event no consumer here wants (e.g. RolloutStarted) is not kept in a _skipped queue
+            // One by one: ConfigureSagas/ConfigureConsumers put each registration on the first endpoint only.
+            e.ConfigureSaga<RolloutState>(context);
+            foreach (var consumer in context.GetServices<IConsumerRegistration>().Select(r => r.Type).Distinct())
+                e.ConfigureConsumer(context, consumer);
+        });
+        await handle.Ready.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        _handles[p] = handle;
+        consuming.Started(p);
+    }
+
+    private async Task StopAsync(int p)
+    {
+        consuming.Stopped(p);
+        if (!_handles.TryRemove(p, out var handle)) return;
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try { await handle.StopAsync(grace.Token); }
+        catch (Exception e) { log.LogWarning("Stopping partition {Partition}'s queue: {Error}", p, e.Message); }
+        await rehydrator.UnloadAsync(s => RolloutPartitions.Of(s.CorrelationId, ownership.Partitions) == p, CancellationToken.None);
+        log.LogInformation("Stopped consuming partition {Partition}", p);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try { await bus.StopAsync(grace.Token); }
+        catch (OperationCanceledException) { log.LogWarning("The bus did not stop within 10 s"); }
+    }
+
+    /// <summary>
+    /// Every message consumed from a partition's queue acts for that partition: the write fence lets its Kubernetes
+    /// writes through only while this replica holds the partition's Lease. A message this replica may no longer act on
+    /// (the partition was lost before or while it ran) is never faulted into the _error queue, where it would be lost
+    /// to the rollout: it is forwarded, headers and all, back into the partition's queue for the next owner (commands
+    /// are desired state and replies carry sequence numbers, so doing part of it twice is harmless).
+    /// </summary>
+    private sealed class PartitionGuardFilter(int partition, IPartitionOwnership ownership) : IFilter<ConsumeContext>
+    {
+        public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
+        {
+            if (!ownership.Owns(partition)) { await HandBackAsync(context); return; }
+            try
+            {
+                using (PartitionScope.Enter(partition)) await next.Send(context);
+            }
+            catch (Exception) when (!ownership.Owns(partition))
+            {
+                await HandBackAsync(context);
+            }
+        }
+
+        private async Task HandBackAsync(ConsumeContext context)
+        {
+            var type = RolloutPartitions.MessageTypes.FirstOrDefault(context.HasMessageType);
+            if (type is null) return; // nothing of ours: nothing to keep
+            await Task.Delay(100, context.CancellationToken); // the queue is stopping: do not spin on it meanwhile
+            var endpoint = await context.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(partition)}"));
+            await (Task)ForwardMethod.MakeGenericMethod(type).Invoke(null, [context, endpoint])!;
+        }
+
+        private static readonly System.Reflection.MethodInfo ForwardMethod =
+            typeof(PartitionGuardFilter).GetMethod(nameof(ForwardAs), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+
+        private static Task ForwardAs<T>(ConsumeContext context, ISendEndpoint endpoint) where T : class =>
+            context.TryGetMessage<T>(out var typed) ? context.Forward(endpoint, typed.Message) : Task.CompletedTask;
+
+        public void Probe(ProbeContext context) => context.CreateFilterScope("partitionGuard");
+    }
+}

@@ -1,0 +1,28 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CanaryFlow.Controller.Hosting.Sharding;
+
+/// <summary>
+/// Active-active replicas (configuration section "Sharding"). Off (0 partitions) by default: one replica acts, as
+/// with leader election. On, the rollouts are split into <see cref="Partitions"/> partitions by a hash of the rollout
+/// id; each partition has a RabbitMQ queue with a single active consumer and a Kubernetes Lease that fences its
+/// writer, and the replicas share the partitions. Needs the RabbitMQ transport and the Kubernetes API (for the Leases).
+/// </summary>
+public sealed class ShardingOptions
+{
+    public const string Section = "Sharding";
+
+    /// <summary>0: off. Fixed for the life of a deployment: a rollout's partition (and queue) comes from it.</summary>
+    [Range(0, 256)]
+    public int Partitions { get; set; }
+
+    /// <summary>After a replica takes a partition and starts its queue, how long its ticker leaves that partition's
+    /// rollouts alone: the previous owner's last messages (a check it ran, a weight it set) are consumed first, so the
+    /// new owner does not run a check again that the old one already ran.</summary>
+    public TimeSpan TickGrace { get; set; } = TimeSpan.FromSeconds(2);
+
+    public bool Enabled => Partitions > 0;
+
+    public static ShardingOptions From(IConfiguration configuration) =>
+        configuration.GetSection(Section).Get<ShardingOptions>() ?? new ShardingOptions();
+}

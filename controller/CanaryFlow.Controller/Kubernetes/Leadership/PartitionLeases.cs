@@ -1,0 +1,310 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Threading.Channels;
+using CanaryFlow.Controller.Hosting.Sharding;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CanaryFlow.Controller.Kubernetes.Leadership;
+
+/// <summary>
+/// Active-active ownership of rollout partitions, one coordination.k8s.io Lease per partition
+/// (<c>{LeaseName}-p{n}</c>, label <see cref="SetLabel"/>), with the same protocol and timings as the single
+/// leader's <see cref="LeaseLeadership"/>: every write conditional on the resourceVersion read; a holder stops
+/// acting for a partition (fence closed) when no renewal succeeded for the renew deadline, which is before any
+/// other replica may take the Lease (<see cref="LeaseExpiry"/>). The API server's compare-and-swap decides every
+/// race; this class only chooses which Leases to try for:
+/// <list type="bullet">
+/// <item>a fair share is ceil(partitions / live replicas), where the live replicas are the holders of unexpired
+/// Leases, the replicas asking for one, and this one;</item>
+/// <item>below its share a replica takes free or expired Leases; when none is free it asks a replica above its share
+/// for one (annotation <see cref="RequestedBy"/>), and that replica hands it over: stops acting for it (fence, then
+/// queue), then writes an empty holder;</item>
+/// <item>a replica that stops gracefully hands all its Leases back the same way.</item>
+/// </list>
+/// </summary>
+public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
+{
+    public const string SetLabel = "canaryflow.dev/partition-set";
+    public const string RequestedBy = "canaryflow.dev/requested-by";
+
+    private readonly IKubernetes _client;
+    private readonly KubernetesOptions _o;
+    private readonly TimeProvider _time;
+    private readonly ILogger<PartitionLeases> _logger;
+    private readonly TimeSpan _trust;
+    private readonly int _partitions;
+    private readonly ConcurrentDictionary<int, DateTimeOffset> _renewedAt = new(); // held partitions: last successful write
+    private readonly Dictionary<int, (string? Version, DateTimeOffset At)> _sightings = [];
+    private readonly Channel<PartitionChange> _changes = Channel.CreateUnbounded<PartitionChange>();
+    private readonly Lock _gate = new();
+    private CancellationTokenSource _changed = new();
+    private readonly List<Task> _handOvers = [];
+
+    private readonly EngineReady _engineReady;
+
+    public PartitionLeases(IKubernetes client, IOptions<KubernetesOptions> options, IOptions<ShardingOptions> sharding, WriteFence fence,
+        TimeProvider time, ILogger<PartitionLeases> logger, EngineReady engineReady)
+    {
+        _engineReady = engineReady;
+        (_client, _o, _time, _logger) = (client, options.Value, time, logger);
+        _trust = LeaseExpiry.Trust(_o);
+        _partitions = sharding.Value.Partitions;
+        Identity = _o.Identity ?? $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..8]}";
+        fence.FenceByPartition(Owns);
+    }
+
+    public string Identity { get; }
+    public int Partitions => _partitions;
+    public ChannelReader<PartitionChange> Changes => _changes.Reader;
+    public CancellationToken Changed { get { lock (_gate) return _changed.Token; } }
+
+    /// <summary>The partitions held now (renew deadline not passed).</summary>
+    public IReadOnlyList<int> Held => _renewedAt.Keys.Where(Owns).Order().ToList();
+
+    public bool Owns(int partition) =>
+        _renewedAt.TryGetValue(partition, out var renewed) && _time.GetUtcNow() < renewed + _o.RenewDeadline;
+
+    public string LeaseName(int partition) => $"{_o.LeaseName}-p{partition}";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try { await _engineReady.WaitAsync(stoppingToken); }
+        catch (OperationCanceledException) { return; }
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try { await RoundAsync(stoppingToken); }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
+            catch (Exception e)
+            {
+                // Whatever failed (API down, circuit open), try again next round; held partitions stay fenced by time.
+                _logger.LogWarning("Partition leases of {Identity}: {Error}", Identity, e.Message);
+            }
+            try { await Task.Delay(Jittered(_o.RetryPeriod), _time, stoppingToken); }
+            catch (OperationCanceledException) { break; }
+        }
+        await HandBackAllAsync();
+    }
+
+    /// <summary>One round: give up what is overdue, renew what is held, then move towards a fair share.</summary>
+    private async Task RoundAsync(CancellationToken ct)
+    {
+        foreach (var p in _renewedAt.Keys.Where(p => !Owns(p)).ToList())
+        {
+            _logger.LogWarning("{Identity} could not renew partition {Partition} within {Deadline}", Identity, p, _o.RenewDeadline);
+            await LoseAsync(p, wait: false);
+        }
+
+        var leases = await ListAsync(ct);
+        var now = _time.GetUtcNow();
+        foreach (var p in Enumerable.Range(0, _partitions).Where(p => !leases.ContainsKey(p)))
+            if (await WriteAsync(p, null, holder: "", now, ct) is { } created) leases[p] = created;
+
+        await Task.WhenAll(_renewedAt.Keys.ToList().Select(p => RenewAsync(p, leases.GetValueOrDefault(p), ct)));
+
+        now = _time.GetUtcNow();
+        var live = new HashSet<string> { Identity };
+        var counts = new Dictionary<string, int>();
+        foreach (var (p, lease) in leases)
+        {
+            if (lease.Metadata.ResourceVersion != _sightings.GetValueOrDefault(p).Version) _sightings[p] = (lease.Metadata.ResourceVersion, now);
+            if (Holder(lease) is { Length: > 0 } h && now < TakeableAt(p, lease))
+            {
+                live.Add(h);
+                counts[h] = counts.GetValueOrDefault(h) + 1;
+            }
+            if (Requester(lease, now) is { } r) live.Add(r);
+        }
+        var share = (_partitions + live.Count - 1) / live.Count;
+        var floor = _partitions / live.Count;
+
+        // Asked for a partition while above the floor of a fair share: hand it over, beside this loop (renewing the
+        // other partitions must not wait for a queue to stop).
+        foreach (var (p, lease) in leases.Where(l => Owns(l.Key)))
+        {
+            if (_renewedAt.Count <= floor) break;
+            if (Requester(lease, now) is { } r && r != Identity) _handOvers.Add(HandOverAsync(p, lease, ct));
+        }
+        _handOvers.RemoveAll(t => t.IsCompleted);
+
+        // A few at a time: replicas that start together see each other before one of them has taken everything.
+        var mine = _renewedAt.Count;
+        var (takeable, taken) = (Math.Max(1, (_partitions + 3) / 4), 0);
+        foreach (var (p, lease) in leases.OrderBy(_ => Random.Shared.Next()))
+        {
+            if (mine >= share || taken >= takeable) break;
+            if (_renewedAt.ContainsKey(p)) continue;
+            var free = string.IsNullOrEmpty(Holder(lease)) || now >= TakeableAt(p, lease);
+            var askedByOther = Requester(lease, now) is { } r && r != Identity;
+            if (!free || askedByOther) continue;
+            if (await WriteAsync(p, lease, Identity, now, ct) is not null) { await GainAsync(p, now); mine++; taken++; }
+        }
+
+        // Nothing free and still short of the floor: ask replicas with more than one partition above this one's count
+        // (each asked once; the request lives one lease duration).
+        var asked = leases.Values.Count(l => Requester(l, now) == Identity);
+        foreach (var (p, lease) in leases.OrderBy(_ => Random.Shared.Next()))
+        {
+            if (mine + asked >= floor) break;
+            if (Holder(lease) is not { Length: > 0 } holder || holder == Identity || counts.GetValueOrDefault(holder) <= mine + asked + 1) continue;
+            if (Requester(lease, now) is not null) continue;
+            lease.Metadata.Annotations ??= new Dictionary<string, string>();
+            lease.Metadata.Annotations[RequestedBy] = $"{Identity} {now.ToUnixTimeMilliseconds()}";
+            try
+            {
+                await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, lease.Metadata.Name, _o.LeaseNamespace, cancellationToken: ct);
+                counts[holder]--;
+                asked++;
+                _logger.LogInformation("{Identity} asks {Holder} for partition {Partition}", Identity, holder, p);
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { } // asked again next round
+        }
+    }
+
+    private async Task RenewAsync(int p, V1Lease? lease, CancellationToken ct)
+    {
+        if (lease is null || Holder(lease) != Identity)
+        {
+            await LoseAsync(p, wait: false); // taken, deleted or emptied by someone else: stop acting now
+            return;
+        }
+        var attempt = _time.GetUtcNow();
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bounded.CancelAfter(_o.RenewDeadline);
+        try
+        {
+            if (await WriteAsync(p, lease, Identity, attempt, bounded.Token) is not null) _renewedAt[p] = attempt;
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested && e is HttpOperationException or HttpRequestException or OperationCanceledException)
+        {
+            _logger.LogInformation("{Identity} failed to renew partition {Partition} ({Error}); retrying until the renew deadline", Identity, p, e.Message);
+        }
+    }
+
+    /// <summary>Stops acting for a partition (fence first, then the queue), then empties its holder so that the
+    /// replica that asked takes it at its next round.</summary>
+    private async Task HandOverAsync(int p, V1Lease lease, CancellationToken ct)
+    {
+        _logger.LogInformation("{Identity} hands partition {Partition} over", Identity, p);
+        await LoseAsync(p, wait: true);
+        try { await WriteAsync(p, lease, holder: "", _time.GetUtcNow(), ct); }
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException) { } // it expires on its own
+    }
+
+    private async Task HandBackAllAsync()
+    {
+        using var timeout = new CancellationTokenSource(_o.RenewDeadline);
+        try
+        {
+            var leases = await ListAsync(timeout.Token);
+            await Task.WhenAll(_renewedAt.Keys.ToList().Select(async p =>
+            {
+                await LoseAsync(p, wait: true);
+                if (leases.GetValueOrDefault(p) is { } lease && Holder(lease) == Identity)
+                    await WriteAsync(p, lease, holder: "", _time.GetUtcNow(), timeout.Token);
+            }));
+            _logger.LogInformation("{Identity} handed its partitions back", Identity);
+        }
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException)
+        {
+            _logger.LogInformation("{Identity} could not hand its partitions back ({Error}); they expire on their own", Identity, e.Message);
+        }
+    }
+
+    private async Task GainAsync(int p, DateTimeOffset renewedAt)
+    {
+        _renewedAt[p] = renewedAt;
+        _logger.LogInformation("{Identity} holds partition {Partition}", Identity, p);
+        await Publish(new PartitionChange(p, Held: true));
+    }
+
+    /// <summary>The fence closes at once (the partition leaves <see cref="_renewedAt"/>); <paramref name="wait"/>: also
+    /// wait (bounded) until the engine stopped its queue.</summary>
+    private async Task LoseAsync(int p, bool wait)
+    {
+        if (!_renewedAt.TryRemove(p, out _)) return;
+        _logger.LogWarning("{Identity} gave up partition {Partition}", Identity, p);
+        var change = new PartitionChange(p, Held: false);
+        await Publish(change);
+        // Bounded by a retry period, so that renewing the other partitions never waits long behind it. Releasing the
+        // Lease before the queue has stopped is safe anyway: the fence is closed, and the broker gives the queue to the
+        // next consumer only once this one has gone (single active consumer).
+        if (wait) await change.Done.Task.WaitAsync(_o.RetryPeriod).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private async Task Publish(PartitionChange change)
+    {
+        await _changes.Writer.WriteAsync(change);
+        CancellationTokenSource ended;
+        lock (_gate) (ended, _changed) = (_changed, new CancellationTokenSource());
+        await ended.CancelAsync();
+        ended.Dispose();
+    }
+
+    private async Task<Dictionary<int, V1Lease>> ListAsync(CancellationToken ct)
+    {
+        var list = await _client.CoordinationV1.ListNamespacedLeaseAsync(_o.LeaseNamespace, labelSelector: $"{SetLabel}={_o.LeaseName}", cancellationToken: ct);
+        var prefix = _o.LeaseName + "-p";
+        var leases = new Dictionary<int, V1Lease>();
+        foreach (var lease in list.Items)
+            if (lease.Metadata.Name.StartsWith(prefix, StringComparison.Ordinal) && int.TryParse(lease.Metadata.Name[prefix.Length..], out var p) && p < _partitions)
+                leases[p] = lease;
+        return leases;
+    }
+
+    /// <summary>Creates (<paramref name="read"/> null) or replaces a partition's Lease, conditional on the version read;
+    /// null when another writer got there first (409).</summary>
+    private async Task<V1Lease?> WriteAsync(int p, V1Lease? read, string holder, DateTimeOffset now, CancellationToken ct)
+    {
+        var renewing = holder.Length > 0 && Holder(read) == holder;
+        var annotations = read?.Metadata.Annotations is { } a ? new Dictionary<string, string>(a) : new Dictionary<string, string>();
+        if (holder.Length > 0 && !renewing) annotations.Remove(RequestedBy); // taken: the request is answered
+        var lease = new V1Lease
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = LeaseName(p), NamespaceProperty = _o.LeaseNamespace, ResourceVersion = read?.Metadata.ResourceVersion,
+                Labels = new Dictionary<string, string> { [SetLabel] = _o.LeaseName }, Annotations = annotations,
+            },
+            Spec = new V1LeaseSpec
+            {
+                HolderIdentity = holder,
+                LeaseDurationSeconds = (int)Math.Ceiling(_o.LeaseDuration.TotalSeconds),
+                AcquireTime = renewing ? read!.Spec!.AcquireTime : now.UtcDateTime,
+                RenewTime = now.UtcDateTime,
+                LeaseTransitions = (read?.Spec?.LeaseTransitions ?? 0) + (renewing || holder.Length == 0 ? 0 : 1),
+            },
+        };
+        try
+        {
+            return read is null
+                ? await _client.CoordinationV1.CreateNamespacedLeaseAsync(lease, _o.LeaseNamespace, cancellationToken: ct)
+                : await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, lease.Metadata.Name, _o.LeaseNamespace, cancellationToken: ct);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { return null; }
+    }
+
+    private DateTimeOffset TakeableAt(int p, V1Lease lease)
+    {
+        var duration = lease.Spec?.LeaseDurationSeconds is > 0 and var s ? TimeSpan.FromSeconds(s) : _o.LeaseDuration;
+        var renew = lease.Spec?.RenewTime is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : (DateTimeOffset?)null;
+        return LeaseExpiry.TakeableAt(renew, duration, _sightings.GetValueOrDefault(p).At, _trust);
+    }
+
+    private static string? Holder(V1Lease? lease) => lease?.Spec?.HolderIdentity;
+
+    /// <summary>Who asked for this Lease, while the request is fresh (one lease duration).</summary>
+    private string? Requester(V1Lease lease, DateTimeOffset now)
+    {
+        string? value = null;
+        if (lease.Metadata.Annotations?.TryGetValue(RequestedBy, out value) != true || value is null) return null;
+        var parts = value.Split(' ');
+        return parts.Length == 2 && long.TryParse(parts[1], out var ms) && now - DateTimeOffset.FromUnixTimeMilliseconds(ms) < _o.LeaseDuration ? parts[0] : null;
+    }
+
+    private static TimeSpan Jittered(TimeSpan period) => period * (0.9 + 0.2 * Random.Shared.NextDouble());
+}

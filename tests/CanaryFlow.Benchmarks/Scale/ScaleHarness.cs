@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Globalization;
+using CanaryFlow.Benchmarks.Load;
+using CanaryFlow.Benchmarks.Reliability;
+
+namespace CanaryFlow.Benchmarks.Scale;
+
+/// <summary>
+/// Issue 15: N Canaries over several active controller replicas (own processes, sharded by rollout partition), on the
+/// sandbox API and a 3-node RabbitMQ cluster (quorum queues) that .ci/services.sh start_rabbitmq_cluster started
+/// (CANARYFLOW_RABBITMQ_CLUSTER_PORTS, _DIR). Prints: all ended right, transitions/s, transitions per CPU-second, API
+/// requests per transition, query → weight p50/p99, RSS and CPU per replica. With --kill: once a fifth of the rollouts
+/// ended, replica 0 is SIGKILLed (and stays dead); once its partitions act again, RabbitMQ node 3 is SIGKILLed too.
+/// Then: wrong outcomes, weight sequences with a step twice or skipped, double writers (a partition Lease changing
+/// holder while the old holder could still act), and the time until the dead replica's partitions acted again.
+/// </summary>
+public static class ScaleHarness
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var count = ControllerSettings.IntArg(args, "--rollouts", 1000);
+        var replicas = ControllerSettings.IntArg(args, "--replicas", 3);
+        var partitions = ControllerSettings.IntArg(args, "--partitions", 12);
+        var interval = TimeSpan.FromSeconds(ControllerSettings.IntArg(args, "--interval-seconds", 10));
+        var limit = TimeSpan.FromSeconds(ControllerSettings.IntArg(args, "--time-limit-s", 900));
+        var kill = args.Contains("--kill");
+        var ports = (Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_PORTS")
+                     ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_PORTS is not set: source .ci/services.sh; start_rabbitmq_cluster DIR PORT DIST"))
+            .Split(',').Select(int.Parse).ToList();
+        const string ns = "scale";
+        const string leasePrefix = "canaryflow-leader";
+        var work = Directory.CreateTempSubdirectory("canaryflow-scale-").FullName;
+        var services = BenchService.Many(ns, count, 0.2, interval, seed: 9);
+        Console.WriteLine($"scale: {count} Canaries ({services.Count(s => s.Faulty)} faulty) over {replicas} replicas, {partitions} partitions, " +
+                          $"RabbitMQ nodes {string.Join(",", ports)} (quorum queues), interval {interval.TotalSeconds}s{(kill ? ", kill run" : "")}, " +
+                          $"{Environment.ProcessorCount} cores, load average {ControllerSettings.LoadAverage():F1}; logs in {work}");
+
+        using var api = new ApiRequestMeter();
+        await using var cluster = await SimulatedCluster.StartAsync(services, scrapeInterval: TimeSpan.FromSeconds(2));
+        await using var proxy = await PrometheusProxy.StartAsync(cluster.Prometheus.Address, cluster.Clock);
+        var leases = new PartitionLeaseWatcher(cluster.Store, ns, leasePrefix, TimeSpan.FromSeconds(10), cluster.Clock);
+        var activity = new CanaryActivity(cluster.Store, partitions, cluster.Clock);
+        var settings = Enumerable.Range(0, replicas).Select(i => ReplicaSettings(cluster, ns, ports, partitions, work, i, proxy.Address)).ToList();
+        var controllers = settings.Select((s, i) => ControllerProcess.Start(s, Path.Combine(work, $"replica-{i}.log"))).ToList();
+        var alive = Enumerable.Repeat(true, replicas).ToArray();
+        cluster.CreateCanaries();
+
+        var tracker = new RolloutTracker(cluster, services);
+        await tracker.PollUntilAsync(() => tracker.Released > 0, limit);
+        var start = cluster.Clock.Elapsed;
+        var cpu0 = controllers.Select(c => c.Usage().CpuSeconds).ToArray();
+        var peakRss = new long[replicas];
+        var (api0, queries0, transitions0) = (api.Requests, proxy.Queries, activity.Transitions);
+        var cpuAtDeath = new double[replicas];
+        TimeSpan? replicaKilledAt = null, nodeKilledAt = null;
+        IReadOnlyList<int> orphaned = [];
+        var nextReport = start;
+        await tracker.PollUntilAsync(() =>
+        {
+            for (var i = 0; i < replicas; i++)
+                if (alive[i]) peakRss[i] = Math.Max(peakRss[i], controllers[i].Usage().RssBytes);
+            var now = cluster.Clock.Elapsed;
+            if (kill && replicaKilledAt is null && tracker.Ended >= count / 5)
+            {
+                orphaned = leases.HeldBy("replica-0");
+                cpuAtDeath[0] = controllers[0].Usage().CpuSeconds;
+                controllers[0].Kill();
+                alive[0] = false;
+                replicaKilledAt = now;
+                Console.WriteLine($"  {now.TotalSeconds,6:F0}s SIGKILL replica-0 (held partitions {string.Join(",", orphaned)}); {tracker.Ended} ended");
+            }
+            if (kill && replicaKilledAt is { } k && nodeKilledAt is null && orphaned.All(p => activity.FirstAfter(p, k) is { } a && leases.TakenAfter(p, "replica-0", k) is { } t && a >= t))
+            {
+                KillRabbitMqNode(3);
+                nodeKilledAt = now;
+                Console.WriteLine($"  {now.TotalSeconds,6:F0}s SIGKILL RabbitMQ node 3 (port {ports[^1]}); {tracker.Ended} ended");
+            }
+            if (now >= nextReport)
+            {
+                Console.WriteLine($"  {now.TotalSeconds,6:F0}s released {tracker.Released}, ended {tracker.Ended}, transitions {activity.Transitions - transitions0}, " +
+                                  $"partitions {string.Join(" ", leases.Counts().OrderBy(c => c.Key).Select(c => $"{c.Key}:{c.Value}"))}, load {ControllerSettings.LoadAverage():F1}");
+                nextReport += TimeSpan.FromSeconds(15);
+            }
+            return tracker.AllEnded;
+        }, limit);
+        var seconds = (cluster.Clock.Elapsed - start).TotalSeconds;
+        var cpu = controllers.Select((c, i) => (alive[i] ? c.Usage().CpuSeconds : cpuAtDeath[i]) - cpu0[i]).ToArray();
+        var transitions = activity.Transitions - transitions0;
+        var apiRequests = api.Requests - api0;
+        var latencies = LoadRun.QueryToWeightMilliseconds(cluster, proxy, services);
+        foreach (var c in controllers) c.Dispose();
+
+        Console.WriteLine();
+        var wrong = tracker.PrintTally(onlyWrong: true);
+        var stepViolations = services.Count(s => WeightRecorder.Violation(cluster.Weights.History(s.Name).Select(w => w.CanaryWeight).ToList(), s.Steps,
+            mustReachLast: false) is not null);
+        var conflicts = Enumerable.Range(0, replicas).Sum(i => CountIn(Path.Combine(work, $"replica-{i}.log"), "RolloutConcurrencyException"));
+        Console.WriteLine();
+        Console.WriteLine($"{count} rollouts over {replicas} replicas in {seconds:F0} s: {count - wrong} ended right, {wrong} wrong ({tracker.Ended} ended); " +
+                          $"{stepViolations} weight sequences with a step twice or skipped; {transitions} transitions, {transitions / seconds:F1}/s, " +
+                          $"{transitions / Math.Max(0.01, cpu.Sum()):F1} per controller CPU-second; {apiRequests / (double)Math.Max(1, transitions):F1} API requests per transition; " +
+                          $"query → weight p50 {LoadRun.Percentile(latencies, 50):F0} ms, p99 {LoadRun.Percentile(latencies, 99):F0} ms; " +
+                          $"{(proxy.Queries - queries0) / (seconds / interval.TotalSeconds):F0} Prometheus queries per interval");
+        for (var i = 0; i < replicas; i++)
+            Console.WriteLine($"  replica-{i}: CPU {cpu[i]:F0} s ({cpu[i] / seconds * 100:F0}% of a core{(alive[i] ? "" : " until killed")}), peak RSS {peakRss[i] / 1024.0 / 1024:F0} MiB");
+        Console.WriteLine($"  double writers (a partition Lease changing holder inside the old holder's renew deadline): {leases.Overlaps}; " +
+                          $"stored-version conflicts in the logs: {conflicts}");
+        if (replicaKilledAt is { } killed)
+        {
+            var taken = orphaned.Select(p => leases.TakenAfter(p, "replica-0", killed)).ToList();
+            var acted = orphaned.Select(p => activity.FirstAfter(p, taken[orphaned.ToList().IndexOf(p)] ?? TimeSpan.MaxValue)).ToList();
+            Console.WriteLine($"  replica-0 killed at {killed.TotalSeconds:F0} s holding partitions {string.Join(",", orphaned)}: taken over after " +
+                              $"{Describe(taken, killed)}; acting again (first transition) after {Describe(acted, killed)}");
+        }
+        if (nodeKilledAt is { } nodeKilled) Console.WriteLine($"  RabbitMQ node 3 killed at {nodeKilled.TotalSeconds:F0} s; rollouts ended after it: {tracker.Ended}");
+        Console.WriteLine($"load average {ControllerSettings.LoadAverage():F1}");
+        return wrong == 0 && stepViolations == 0 && leases.Overlaps == 0 ? 0 : 1;
+    }
+
+    private static string Describe(IReadOnlyList<TimeSpan?> times, TimeSpan from) =>
+        times.Any(t => t is null) ? $"{times.Count(t => t is null)} never"
+            : times.Count == 0 ? "-" : $"{times.Min(t => (t!.Value - from).TotalSeconds):F1}–{times.Max(t => (t!.Value - from).TotalSeconds):F1} s";
+
+    private static Dictionary<string, string> ReplicaSettings(SimulatedCluster cluster, string ns, IReadOnlyList<int> ports, int partitions, string work,
+        int i, Uri prometheus)
+    {
+        var dir = Path.Combine(work, $"replica-{i}");
+        var s = ControllerSettings.For(cluster, ns, ports[0], dir, leaderElection: true);
+        for (var n = 0; n < ports.Count; n++) s[$"Bus:RabbitMq:Hosts:{n}"] = $"127.0.0.1:{ports[(n + i) % ports.Count]}"; // spread the connections
+        s["Bus:RabbitMq:QuorumQueues"] = "true";
+        s["Sharding:Partitions"] = partitions.ToString(CultureInfo.InvariantCulture);
+        s["Kubernetes:Identity"] = $"replica-{i}";
+        s["Prometheus:Address"] = prometheus.ToString();
+        // Partition moves are what this run is about: keep them in the replica's log.
+        s["Logging:LogLevel:CanaryFlow.Controller.Hosting.Sharding"] = "Information";
+        s["Logging:LogLevel:CanaryFlow.Controller.Kubernetes.Leadership"] = "Information";
+        if (Environment.GetEnvironmentVariable("CANARYFLOW_SCALE_LOG_LEVEL") is { Length: > 0 } level) s["Logging:LogLevel:Default"] = level;
+        return s;
+    }
+
+    private static void KillRabbitMqNode(int node)
+    {
+        var script = Environment.GetEnvironmentVariable("CANARYFLOW_SERVICES_SH") ?? Path.GetFullPath(".ci/services.sh");
+        var dir = Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_DIR") ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_DIR is not set");
+        var info = new ProcessStartInfo("bash") { UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"source \"{script}\"; kill_rabbitmq_node \"{dir}/n{node}\"");
+        using var process = Process.Start(info)!;
+        process.WaitForExit(10_000);
+    }
+
+    private static int CountIn(string file, string text) =>
+        File.Exists(file) ? File.ReadLines(file).Count(l => l.Contains(text, StringComparison.Ordinal)) : 0;
+}

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+
+namespace CanaryFlow.Controller.Tests.Infrastructure;
+
+/// <summary>
+/// A 3-node RabbitMQ cluster on 127.0.0.1 (.ci/services.sh start_rabbitmq_cluster). Reuses the one named by
+/// CANARYFLOW_RABBITMQ_CLUSTER_PORTS / CANARYFLOW_RABBITMQ_CLUSTER_DIR when set; else starts a private one for this
+/// test run (about 20 s) and stops it at exit.
+/// </summary>
+public sealed class RabbitMqCluster
+{
+    private static readonly SemaphoreSlim StartLock = new(1, 1);
+    private static RabbitMqCluster? _shared;
+
+    private RabbitMqCluster(IReadOnlyList<int> ports, string directory) => (Ports, Directory) = (ports, directory);
+
+    public IReadOnlyList<int> Ports { get; }
+    public string Directory { get; }
+
+    public static async Task<RabbitMqCluster> SharedAsync()
+    {
+        await StartLock.WaitAsync();
+        try
+        {
+            if (_shared != null) return _shared;
+            if (Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_PORTS") is { Length: > 0 } ports)
+                return _shared = new RabbitMqCluster(ports.Split(',').Select(int.Parse).ToList(),
+                    Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_DIR") ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_DIR is not set"));
+            var dir = System.IO.Directory.CreateTempSubdirectory("canaryflow-rabbit-cluster-").FullName;
+            var port = Random.Shared.Next(41000, 44000);
+            await Script($"source .ci/services.sh; ensure_rabbitmq; start_rabbitmq_cluster '{dir}' {port} {port + 1000}");
+            _shared = new RabbitMqCluster([port, port + 1, port + 2], dir);
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => Script($"source .ci/services.sh; stop_rabbitmq_cluster '{dir}'").GetAwaiter().GetResult();
+            return _shared;
+        }
+        finally { StartLock.Release(); }
+    }
+
+    /// <summary>SIGKILL one node (1..3): no clean shutdown, as a crashed machine.</summary>
+    public Task KillNodeAsync(int node) => Script($"source .ci/services.sh; kill_rabbitmq_node '{Directory}/n{node}'");
+
+    /// <summary>Starts a killed node again; it rejoins the cluster.</summary>
+    public Task StartNodeAsync(int node) =>
+        Script($"source .ci/services.sh; start_rabbitmq_node '{Directory}/n{node}'; wait_tcp 127.0.0.1 {Ports[node - 1]} 90; rabbitmqctl_node '{Directory}/n{node}' -q await_startup");
+
+    public async Task<string> NewVirtualHostAsync(string name)
+    {
+        var vhost = $"{name}-{Guid.NewGuid():N}"[..Math.Min(60, name.Length + 33)];
+        await Script($"source .ci/services.sh; rabbitmqctl_node '{Directory}/n1' -q add_vhost {vhost}; rabbitmqctl_node '{Directory}/n1' -q set_permissions -p {vhost} guest '.*' '.*' '.*'");
+        return vhost;
+    }
+
+    private static async Task Script(string command)
+    {
+        var psi = new ProcessStartInfo("bash", ["-c", command]) { WorkingDirectory = RepositoryRoot.Path, RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"`{command}` failed ({p.ExitCode}): {await stderr} {await stdout}");
+    }
+}
