@@ -27,9 +27,9 @@ public interface IPartitionOwnership
     /// <summary>The changes, in order, for the engine (one reader).</summary>
     ChannelReader<PartitionChange> Changes { get; }
 
-    bool OwnsRollout(Guid rolloutKey) => Owns(RolloutPartitions.Of(rolloutKey, Partitions));
-
-    bool OwnsTarget(Contracts.RolloutTarget target) => Owns(RolloutPartitions.OfTarget(target, Partitions));
+    /// <summary>Stops holding a partition this replica could not serve: the fence closes at once and the Lease is left to
+    /// expire, so that another replica (or this one, later) takes it.</summary>
+    Task GiveUpAsync(int partition);
 }
 
 /// <summary>No sharding: this replica owns everything (its leader election, if any, decides whether it acts at all).</summary>
@@ -40,4 +40,5 @@ public sealed class WholeOwnership : IPartitionOwnership
     public bool Owns(int partition) => true;
     public CancellationToken Changed => CancellationToken.None;
     public ChannelReader<PartitionChange> Changes => _none.Reader;
+    public Task GiveUpAsync(int partition) => Task.CompletedTask;
 }

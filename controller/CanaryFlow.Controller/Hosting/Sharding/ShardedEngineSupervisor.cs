@@ -75,9 +75,10 @@ public sealed class ShardedEngineSupervisor(
 
     private async Task ApplyAsync(List<PartitionChange> batch, CancellationToken ct)
     {
-        // Last word per partition wins (a partition gained then lost in one batch is only lost).
+        // A partition lost anywhere in the batch is stopped and unloaded: another replica may have held it in between,
+        // so what is in memory for it is stale. Then the last word per partition says whether it is gained again.
+        foreach (var lost in batch.Where(c => !c.Held).Select(c => c.Partition).Distinct()) await StopAsync(lost);
         var last = batch.GroupBy(c => c.Partition).Select(g => g.Last()).ToList();
-        foreach (var lost in last.Where(c => !c.Held)) await StopAsync(lost.Partition);
         var gained = last.Where(c => c.Held && ownership.Owns(c.Partition) && !_handles.ContainsKey(c.Partition)).Select(c => c.Partition).ToHashSet();
         if (gained.Count > 0)
         {
@@ -89,9 +90,10 @@ public sealed class ShardedEngineSupervisor(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // The lease stays held: the next round of the lease loop does not re-announce it, so give it up
-                // (fence closed, queue left alone) and let it expire to a replica that can serve it.
+                // The lease stays held: the next round of the lease loop does not re-announce it, so give up those not
+                // consuming (fence closed) and let them expire to a replica that can serve them.
                 log.LogError(e, "Could not start consuming partitions {Partitions}", string.Join(",", gained));
+                foreach (var p in gained.Where(p => !_handles.ContainsKey(p))) await ownership.GiveUpAsync(p);
             }
         }
         foreach (var c in batch) c.Done.TrySetResult();

@@ -71,9 +71,6 @@ public sealed class ResilienceHandler : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (request.Method != HttpMethod.Get && request.RequestUri?.AbsolutePath.StartsWith("/apis/coordination.k8s.io/", StringComparison.Ordinal) != true)
-            if (!_fence.AllowsWrite()) throw new NotLeaderException(request.Method.Method, request.RequestUri?.AbsolutePath);
-
         // A request message can be sent once only: buffer the body and send a fresh copy per attempt.
         var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
@@ -88,8 +85,15 @@ public sealed class ResilienceHandler : DelegatingHandler
 
     private static readonly ResiliencePropertyKey<bool> IsWatch = new("canaryflow.k8s.watch");
 
-    private Task<HttpResponseMessage> SendCopyAsync(HttpRequestMessage request, byte[]? body, CancellationToken ct) =>
-        base.SendAsync(Copy(request, body), ct);
+    /// <summary>One attempt. The fence is checked per attempt, not once per call: a write retried after leadership (or
+    /// its partition) was lost must not land after the next writer started.</summary>
+    private Task<HttpResponseMessage> SendCopyAsync(HttpRequestMessage request, byte[]? body, CancellationToken ct)
+    {
+        if (request.Method != HttpMethod.Get && request.RequestUri?.AbsolutePath.StartsWith("/apis/coordination.k8s.io/", StringComparison.Ordinal) != true
+            && !_fence.AllowsWrite())
+            throw new NotLeaderException(request.Method.Method, request.RequestUri?.AbsolutePath);
+        return base.SendAsync(Copy(request, body), ct);
+    }
 
     private static HttpRequestMessage Copy(HttpRequestMessage request, byte[]? body)
     {

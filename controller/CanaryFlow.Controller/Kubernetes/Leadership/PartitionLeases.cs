@@ -63,11 +63,10 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
     public ChannelReader<PartitionChange> Changes => _changes.Reader;
     public CancellationToken Changed { get { lock (_gate) return _changed.Token; } }
 
-    /// <summary>The partitions held now (renew deadline not passed).</summary>
-    public IReadOnlyList<int> Held => _renewedAt.Keys.Where(Owns).Order().ToList();
-
     public bool Owns(int partition) =>
         _renewedAt.TryGetValue(partition, out var renewed) && _time.GetUtcNow() < renewed + _o.RenewDeadline;
+
+    public Task GiveUpAsync(int partition) => LoseAsync(partition, wait: false);
 
     public string LeaseName(int partition) => $"{_o.LeaseName}-p{partition}";
 
@@ -104,7 +103,11 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         foreach (var p in Enumerable.Range(0, _partitions).Where(p => !leases.ContainsKey(p)))
             if (await WriteAsync(p, null, holder: "", now, ct) is { } created) leases[p] = created;
 
-        await Task.WhenAll(_renewedAt.Keys.ToList().Select(p => RenewAsync(p, leases.GetValueOrDefault(p), ct)));
+        // The renewed Leases replace the listed ones: a hand-over below writes on top of the renewal, conditional on its
+        // resourceVersion (the listed one would only meet a 409).
+        var renewed = await Task.WhenAll(_renewedAt.Keys.ToList().Select(async p => (p, Lease: await RenewAsync(p, leases.GetValueOrDefault(p), ct))));
+        foreach (var (p, lease) in renewed)
+            if (lease is not null) leases[p] = lease;
 
         now = _time.GetUtcNow();
         var live = new HashSet<string> { Identity };
@@ -165,23 +168,27 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         }
     }
 
-    private async Task RenewAsync(int p, V1Lease? lease, CancellationToken ct)
+    /// <returns>The Lease as written, or null when it was not renewed.</returns>
+    private async Task<V1Lease?> RenewAsync(int p, V1Lease? lease, CancellationToken ct)
     {
         if (lease is null || Holder(lease) != Identity)
         {
             await LoseAsync(p, wait: false); // taken, deleted or emptied by someone else: stop acting now
-            return;
+            return null;
         }
         var attempt = _time.GetUtcNow();
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bounded.CancelAfter(_o.RenewDeadline);
         try
         {
-            if (await WriteAsync(p, lease, Identity, attempt, bounded.Token) is not null) _renewedAt[p] = attempt;
+            var written = await WriteAsync(p, lease, Identity, attempt, bounded.Token);
+            if (written is not null) _renewedAt[p] = attempt;
+            return written;
         }
         catch (Exception e) when (!ct.IsCancellationRequested && e is HttpOperationException or HttpRequestException or OperationCanceledException)
         {
             _logger.LogInformation("{Identity} failed to renew partition {Partition} ({Error}); retrying until the renew deadline", Identity, p, e.Message);
+            return null;
         }
     }
 
@@ -197,6 +204,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
 
     private async Task HandBackAllAsync()
     {
+        await Task.WhenAll(_handOvers); // each ends by itself (bounded waits, errors caught)
         using var timeout = new CancellationTokenSource(_o.RenewDeadline);
         try
         {
