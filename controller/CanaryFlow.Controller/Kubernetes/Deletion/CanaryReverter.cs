@@ -104,13 +104,14 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
         return done.Count == 0 ? null : string.Join(", ", done);
     }
 
-    /// <summary>Deletes <c>&lt;name&gt;-primary</c>, its HPA and the baseline copy, where they exist.</summary>
+    /// <summary>Deletes <c>&lt;name&gt;-primary</c>, its HPA, the baseline copy and a migration's hand-over copy, where
+    /// they exist.</summary>
     public async Task<string?> DeleteCopiesAsync(CanaryContext ctx, CancellationToken ct)
     {
         var done = new List<string>();
         // The HPA first: it would otherwise scale a Deployment that is being deleted.
         if (await autoscaler.DeleteAsync(ctx, ct) is { } hpa) done.Add($"HorizontalPodAutoscaler {hpa}");
-        foreach (var name in new[] { ctx.PrimaryName, WorkloadNames.Baseline(ctx.Target) })
+        foreach (var name in new[] { ctx.PrimaryName, WorkloadNames.Baseline(ctx.Target), PrimaryMigration.HandoverName(ctx.PrimaryName) })
         {
             try
             {

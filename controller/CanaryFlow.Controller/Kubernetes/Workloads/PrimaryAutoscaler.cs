@@ -44,7 +44,13 @@ public sealed class PrimaryAutoscaler(IKubernetes client, ILogger<PrimaryAutosca
         var ns = ctx.Target.Namespace;
         for (var attempt = 1; ; attempt++)
         {
-            var source = await TryReadAsync(ns, name, ct) ?? throw new InvalidOperationException($"HorizontalPodAutoscaler {ns}/{name} does not exist");
+            if (await TryReadAsync(ns, name, ct) is not { } source)
+            {
+                // Deleted since the spec was checked: the primary keeps whatever HPA it has (a promotion that already
+                // replaced the primary must not fail here), and the next reconcile reports the spec as invalid.
+                logger.LogWarning("{Target}: HorizontalPodAutoscaler {Ns}/{Hpa} (spec.autoscalerRef) is gone; {Primary}'s HPA left as it is", ctx.Target, ns, name, ctx.PrimaryName);
+                return;
+            }
             var wanted = Copy(source.Spec, ctx.PrimaryName);
             var existing = await TryReadAsync(ns, PrimaryName(name), ct);
             try
