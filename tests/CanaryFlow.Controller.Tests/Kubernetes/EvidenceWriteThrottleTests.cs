@@ -54,6 +54,25 @@ public sealed class EvidenceWriteThrottleTests : SandboxTest
     }
 
     [Fact]
+    public async Task A_fresh_reload_keeps_a_held_save_nobody_overwrote_so_the_next_save_does_not_conflict()
+    {
+        var target = await Host.InitializedAsync();
+        var store = Host.Get<IRolloutStore>();
+        var v1 = Sequential(target);
+        await store.SaveAsync(v1, 0, default);
+        var v2 = Next(v1, s => { s.SequentialEvidence = "evidence 2"; s.AnalysisSequence = 2; });
+        await store.SaveAsync(v2, 1, default); // held
+
+        // Another partition taken (or leadership regained): the engine reloads from the durable copies.
+        var reloaded = Assert.Single(await store.LoadAllAsync(default, fresh: true));
+
+        Assert.Equal((2L, "evidence 2"), (reloaded.Version, reloaded.SequentialEvidence));
+        var v3 = Next(v2, s => { s.AppliedWeight = 50; s.LastReason = "canary weight 50%"; });
+        await store.SaveAsync(v3, 2, default); // the engine's in-memory version; the Canary still holds 1, written here
+        Assert.Equal(3L, (long?)(await Host.GetCanaryAsync("podinfo"))["status"]!["stateVersion"]);
+    }
+
+    [Fact]
     public void Evidence_is_written_at_the_latest_one_interval_after_the_last_write_and_visible_changes_at_once()
     {
         var throttle = new EvidenceWriteThrottle(TimeSpan.FromSeconds(30));

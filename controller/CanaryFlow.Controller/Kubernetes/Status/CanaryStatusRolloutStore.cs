@@ -35,10 +35,13 @@ public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter w
                 if (canary.StatusString(StateField) is { Length: > 0 } json && JsonSerializer.Deserialize<RolloutState>(json) is { } state)
                     listed[state.CorrelationId] = state;
             foreach (var id in _snapshots.Keys.Where(id => !listed.ContainsKey(id))) _snapshots.TryRemove(id, out _);
+            // A newer snapshot of this replica's wins over the listed copy, unless the engine reloads (fresh) and another
+            // writer moved the durable copy since this replica's last write: a save held here (the durable copy is
+            // still the version this replica wrote) stays the truth, or the rollout's next save would conflict forever.
             foreach (var (id, state) in listed)
-                _snapshots.AddOrUpdate(id, state, (_, mine) => !fresh && mine.Version > state.Version ? mine : state);
+                _snapshots.AddOrUpdate(id, state, (_, mine) => mine.Version > state.Version && (!fresh || _throttle.WroteLast(id, state.Version)) ? mine : state);
+            if (fresh) _throttle.ForgetUnless(id => listed.TryGetValue(id, out var stored) && _throttle.WroteLast(id, stored.Version));
             _listedAt = clock.GetUtcNow();
-            if (fresh) _throttle.ForgetAll(); // the engine reloads from the durable copies: nothing is held any more
         }
         return _snapshots.Values.ToList();
     }

@@ -32,10 +32,17 @@ public sealed class EvidenceWriteThrottle(TimeSpan interval)
 
     public void Wrote(RolloutState state, DateTimeOffset now) => _written[state.CorrelationId] = new(state.Version, Visible(state), now);
 
-    /// <summary>The durable copy was read again (a new leader) or turned out different: forget what this replica held.</summary>
+    /// <summary>The durable copy turned out different: forget what this replica held.</summary>
     public void Forget(Guid id) => _written.TryRemove(id, out _);
 
-    public void ForgetAll() => _written.Clear();
+    /// <summary>Whether the durable copy's version is the one this replica wrote last (no other writer since).</summary>
+    public bool WroteLast(Guid id, long storedVersion) => _written.TryGetValue(id, out var w) && w.Version == storedVersion;
+
+    /// <summary>The durable copies were read again: keep only what <paramref name="stillValid"/> says nobody overwrote.</summary>
+    public void ForgetUnless(Func<Guid, bool> stillValid)
+    {
+        foreach (var id in _written.Keys.Where(id => !stillValid(id))) _written.TryRemove(id, out _);
+    }
 
     /// <summary>The state without the fields that move at every tick and are not shown to people as they move.</summary>
     private static string Visible(RolloutState state)
