@@ -16,7 +16,6 @@ public sealed class HookTransitionConsumer(HookRunner runner, IRolloutStore stor
     {
         var t = context.Message;
         var types = TypesFor(t);
-        if (types.Count == 0) return;
         var state = await store.LoadAsync(t.CorrelationId, context.CancellationToken);
         if (state?.Plan?.Hooks is not { Count: > 0 } hooks || state.RolloutId != t.RolloutId) return;
         var due = hooks.Where(h => types.Contains(h.Type)).ToList();

@@ -25,12 +25,13 @@ public static class SequentialHooks
 
     /// <summary>A tick's verdict with the hooks' outcomes: a failing hook makes it a failed check (counted against the
     /// failure limit, as in window mode); the running evidence goes on either way, and only the test's own rejection
-    /// stays decisive (rolls back at once).</summary>
+    /// stays decisive (rolls back at once). A tick on which the metrics source did not answer stays a query error: it
+    /// is part of an outage hold, whose deadline a failing hook must not reset.</summary>
     public static SequentialVerdict With(SequentialVerdict verdict, IReadOnlyList<HookResult> hooks)
     {
         if (hooks.Count == 0) return verdict;
         var combined = HookRunner.WithHooks(new AnalysisVerdict(verdict.Outcome, verdict.Evidence), hooks);
-        return combined.Outcome == VerdictOutcome.Failed && verdict.Outcome != VerdictOutcome.Failed
+        return combined.Outcome == VerdictOutcome.Failed && verdict.Outcome is not (VerdictOutcome.Failed or VerdictOutcome.QueryError)
             ? verdict with { Outcome = VerdictOutcome.Failed, Evidence = combined.Evidence, Decisive = false }
             : verdict with { Evidence = combined.Evidence };
     }

@@ -62,7 +62,15 @@ public sealed class FileRolloutStore : IRolloutStore, IDisposable
             if (stored != expectedVersion) throw new RolloutConcurrencyException(state.CorrelationId, expectedVersion, stored);
             ObjectDisposedException.ThrowIf(_disposed, this);
             _journal ??= Compact();
-            _journal.Write(line); // one write call: the line is in the page cache when this returns
+            try { _journal.Write(line); } // one write call: the line is in the page cache when this returns
+            catch
+            {
+                // A write that failed partway may leave a torn line: the next save compacts afresh instead of appending
+                // to it (an appended line would be unreadable, and lost at the next start).
+                _journal.Dispose();
+                _journal = null;
+                throw;
+            }
             _cache[state.CorrelationId] = state.Clone(); // a snapshot the saga cannot change (it replaces fields, never edits them)
             if (++_lines > Math.Max(MinLinesBeforeCompaction, LinesPerRolloutBeforeCompaction * _cache.Count))
             {

@@ -23,11 +23,8 @@ public static class RolloutsApi
     }
 
     /// <summary>The stored rollout of <paramref name="target"/>, or null when it has none.</summary>
-    public static async Task<RolloutState?> FindAsync(IRolloutStore store, RolloutTarget target, CancellationToken ct)
-    {
-        var id = RolloutIds.ForTarget(target);
-        return (await store.LoadAllAsync(ct)).FirstOrDefault(s => s.CorrelationId == id);
-    }
+    public static Task<RolloutState?> FindAsync(IRolloutStore store, RolloutTarget target, CancellationToken ct) =>
+        store.LoadAsync(RolloutIds.ForTarget(target), ct);
 
     public static RolloutStatusView View(RolloutState s, RolloutHistory history, bool withHistory) =>
         new(s.Target, s.RolloutId, s.Revision, s.StableRevision, s.CurrentState, s.AppliedWeight, s.DesiredWeight,
