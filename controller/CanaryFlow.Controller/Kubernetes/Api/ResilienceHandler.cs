@@ -71,6 +71,7 @@ public sealed class ResilienceHandler : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        ThrowIfFenced(request); // before the pipeline too: a fenced write is refused as such, whatever the breaker's state
         // A request message can be sent once only: buffer the body and send a fresh copy per attempt.
         var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
@@ -85,14 +86,20 @@ public sealed class ResilienceHandler : DelegatingHandler
 
     private static readonly ResiliencePropertyKey<bool> IsWatch = new("canaryflow.k8s.watch");
 
-    /// <summary>One attempt. The fence is checked per attempt, not once per call: a write retried after leadership (or
-    /// its partition) was lost must not land after the next writer started.</summary>
+    /// <summary>One attempt. The fence is checked again per attempt: a write retried after leadership (or its partition)
+    /// was lost must not land after the next writer started.</summary>
     private Task<HttpResponseMessage> SendCopyAsync(HttpRequestMessage request, byte[]? body, CancellationToken ct)
+    {
+        ThrowIfFenced(request);
+        return base.SendAsync(Copy(request, body), ct);
+    }
+
+    /// <summary>Writes other than the Leases' own leave this replica only while the fence allows them.</summary>
+    private void ThrowIfFenced(HttpRequestMessage request)
     {
         if (request.Method != HttpMethod.Get && request.RequestUri?.AbsolutePath.StartsWith("/apis/coordination.k8s.io/", StringComparison.Ordinal) != true
             && !_fence.AllowsWrite())
             throw new NotLeaderException(request.Method.Method, request.RequestUri?.AbsolutePath);
-        return base.SendAsync(Copy(request, body), ct);
     }
 
     private static HttpRequestMessage Copy(HttpRequestMessage request, byte[]? body)
