@@ -74,12 +74,16 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
                 return;
             case ("GET", null):
             {
-                var (items, rv) = store.List(t.Kind, t.Namespace, LabelSelector.Parse(request.Query["labelSelector"]), FieldName(request));
+                int? limit = int.TryParse(request.Query["limit"], out var l) && l > 0 ? l : null;
+                var (items, rv, next) = store.ListPage(t.Kind, t.Namespace, LabelSelector.Parse(request.Query["labelSelector"]), FieldName(request),
+                    limit, ContinueToken.Read(request.Query["continue"]));
+                var metadata = new JsonObject { ["resourceVersion"] = rv.ToString() };
+                if (next is { } after) metadata["continue"] = ContinueToken.Write(after);
                 await WriteAsync(context, 200, new JsonObject
                 {
                     ["kind"] = t.Kind.Kind + "List",
                     ["apiVersion"] = t.Kind.ApiVersion,
-                    ["metadata"] = new JsonObject { ["resourceVersion"] = rv.ToString() },
+                    ["metadata"] = metadata,
                     ["items"] = new JsonArray([.. items]),
                 });
                 return;
@@ -277,5 +281,23 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
         context.Response.StatusCode = code;
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(body.ToJsonString());
+    }
+}
+
+/// <summary>The <c>continue</c> token of a paged list: the last (namespace, name) given, opaque to clients.</summary>
+internal static class ContinueToken
+{
+    public static string Write((string Namespace, string Name) after) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(after.Namespace + "/" + after.Name));
+
+    public static (string, string)? Read(string? token)
+    {
+        if (string.IsNullOrEmpty(token)) return null;
+        try
+        {
+            var parts = Encoding.UTF8.GetString(Convert.FromBase64String(token)).Split('/', 2);
+            return parts.Length == 2 ? (parts[0], parts[1]) : throw new FormatException();
+        }
+        catch (FormatException) { throw ApiError.BadRequest("invalid continue token"); }
     }
 }

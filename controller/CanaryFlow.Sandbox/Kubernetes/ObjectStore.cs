@@ -27,14 +27,35 @@ public sealed class ObjectStore(TimeProvider time)
 
     public (IReadOnlyList<JsonObject> Items, long ResourceVersion) List(ResourceKind kind, string? ns, LabelSelector selector, string? name = null)
     {
+        var (items, version, _) = ListPage(kind, ns, selector, name, limit: null, after: null);
+        return (items, version);
+    }
+
+    /// <summary>A list in pages, as the real server's <c>limit</c>/<c>continue</c>: at most <paramref name="limit"/> objects
+    /// after the key <paramref name="after"/> ((namespace, name) order), and the last key given when more remain. Unlike
+    /// etcd, later pages show the objects as they are then, not as at the first page; a watch from the first page's
+    /// resourceVersion replays those changes anyway, so a client ends up where the real server would take it.</summary>
+    public (IReadOnlyList<JsonObject> Items, long ResourceVersion, (string, string)? Next) ListPage(ResourceKind kind, string? ns, LabelSelector selector,
+        string? name, int? limit, (string Namespace, string Name)? after)
+    {
         lock (_gate)
         {
-            var items = _objects.Where(p => p.Key.Item1 == kind && (ns is null || p.Key.Item2 == ns) && (name is null || p.Key.Item3 == name)
-                                            && selector.Matches(p.Value))
-                .OrderBy(p => p.Key.Item2, StringComparer.Ordinal).ThenBy(p => p.Key.Item3, StringComparer.Ordinal)
-                .Select(p => (JsonObject)p.Value.DeepClone()).ToList();
-            return (items, _resourceVersion);
+            var matching = _objects.Where(p => p.Key.Item1 == kind && (ns is null || p.Key.Item2 == ns) && (name is null || p.Key.Item3 == name)
+                                               && (after is not { } a || Compare((p.Key.Item2, p.Key.Item3), a) > 0)
+                                               && selector.Matches(p.Value))
+                .OrderBy(p => p.Key.Item2, StringComparer.Ordinal).ThenBy(p => p.Key.Item3, StringComparer.Ordinal);
+            var page = (limit is > 0 ? matching.Take(limit.Value + 1) : matching).ToList();
+            var more = limit is > 0 && page.Count > limit.Value;
+            if (more) page.RemoveAt(page.Count - 1);
+            var items = page.Select(p => (JsonObject)p.Value.DeepClone()).ToList();
+            return (items, _resourceVersion, more ? (page[^1].Key.Item2, page[^1].Key.Item3) : null);
         }
+    }
+
+    private static int Compare((string, string) x, (string, string) y)
+    {
+        var byNamespace = string.CompareOrdinal(x.Item1, y.Item1);
+        return byNamespace != 0 ? byNamespace : string.CompareOrdinal(x.Item2, y.Item2);
     }
 
     public JsonObject Get(ResourceKind kind, string ns, string name)
