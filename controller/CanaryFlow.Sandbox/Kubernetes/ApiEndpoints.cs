@@ -234,12 +234,23 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
                 }
                 if (!await wait) break; // dropped by the sandbox: the stream ends as a dropped connection would
                 while (reader.TryRead(out var e))
-                    await WriteLineAsync(response, new JsonObject { ["type"] = e.Type, ["object"] = e.Object.DeepClone() }, timeout.Token);
+                {
+                    await response.Body.WriteAsync(WatchLine(e), timeout.Token);
+                    await response.Body.FlushAsync(timeout.Token);
+                }
             }
         }
         catch (OperationCanceledException) { } // client went away or timeoutSeconds passed
         finally { subscription.Close(); }
     }
+
+    // One change goes to every watch that matches it (each replica watches every Canary): serialised once, not per watch.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<StoredEvent, byte[]> WatchLines = new();
+
+    private static byte[] WatchLine(StoredEvent e) => WatchLines.GetValue(e, static change =>
+    {
+        lock (change) return Encoding.UTF8.GetBytes(new JsonObject { ["type"] = change.Type, ["object"] = change.Object.DeepClone() }.ToJsonString() + "\n");
+    });
 
     private static async Task WriteLineAsync(HttpResponse response, JsonObject line, CancellationToken ct)
     {
