@@ -24,30 +24,41 @@ public static class CanaryStateListing
     {
         var found = new List<Stored>();
         foreach (var ns in namespaces)
-        {
-            string? next = null;
-            for (var page = 0; page < 100_000; page++) // bounded: a server that never ends the list cannot keep us here
-            {
-                var response = await client.CustomObjects.ListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns,
-                    CanaryResource.Plural, continueParameter: next, limit: PageSize, cancellationToken: ct);
-                var root = response is JsonElement e ? e : JsonSerializer.SerializeToElement(response);
-                if (root.TryGetProperty("items", out var items) && items.ValueKind == JsonValueKind.Array)
-                    foreach (var item in items.EnumerateArray())
-                        if (Read(item, ns, selected) is { } stored) found.Add(stored);
-                next = root.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) && c.ValueKind == JsonValueKind.String
-                    ? c.GetString() : null;
-                if (string.IsNullOrEmpty(next)) break;
-            }
-        }
+            await foreach (var page in PagesAsync(client, ns, ct))
+                foreach (var item in Items(page))
+                    if (Read(item, ns, selected) is { } stored) found.Add(stored);
         return found;
     }
 
+    /// <summary>A namespace's Canaries, one list page at a time, as the client parsed each (the watch reads them too).</summary>
+    public static async IAsyncEnumerable<JsonElement> PagesAsync(IKubernetes client, string ns, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        string? next = null;
+        for (var page = 0; page < 100_000; page++) // bounded: a server that never ends the list cannot keep us here
+        {
+            var response = await client.CustomObjects.ListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns,
+                CanaryResource.Plural, continueParameter: next, limit: PageSize, cancellationToken: ct);
+            var root = response is JsonElement e ? e : JsonSerializer.SerializeToElement(response);
+            yield return root;
+            next = root.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) && c.ValueKind == JsonValueKind.String
+                ? c.GetString() : null;
+            if (string.IsNullOrEmpty(next)) yield break;
+        }
+    }
+
+    public static IEnumerable<JsonElement> Items(JsonElement page) =>
+        page.TryGetProperty("items", out var items) && items.ValueKind == JsonValueKind.Array ? items.EnumerateArray() : [];
+
+    /// <summary>The Canary's target Deployment name, read without parsing the rest.</summary>
+    public static string? TargetName(JsonElement item) =>
+        item.TryGetProperty("spec", out var spec) && spec.TryGetProperty("targetRef", out var targetRef)
+        && targetRef.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
+
     private static Stored? Read(JsonElement item, string ns, Func<Guid, bool> selected)
     {
-        if (!item.TryGetProperty("spec", out var spec) || !spec.TryGetProperty("targetRef", out var targetRef)
-            || !targetRef.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String) return null;
+        if (TargetName(item) is not { } name) return null;
         var target = new RolloutTarget(item.TryGetProperty("metadata", out var m) && m.TryGetProperty("namespace", out var n) && n.GetString() is { } itemNs ? itemNs : ns,
-            name.GetString()!);
+            name);
         if (!selected(RolloutIds.ForTarget(target))) return null;
         var state = item.TryGetProperty("status", out var status) && status.TryGetProperty(CanaryStatusRolloutStore.StateField, out var json)
                     && json.ValueKind == JsonValueKind.String && json.GetString() is { Length: > 0 } text

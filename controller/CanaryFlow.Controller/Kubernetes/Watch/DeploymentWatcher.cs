@@ -184,20 +184,9 @@ public sealed class DeploymentWatcher : BackgroundService
         private async Task<List<CanaryResource>> ListCanariesAsync(Func<string, bool> selected)
         {
             var found = new List<CanaryResource>();
-            string? next = null;
-            for (var page = 0; page < 100_000; page++)
-            {
-                var response = await owner.client.CustomObjects.ListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns,
-                    CanaryResource.Plural, continueParameter: next, limit: CanaryStateListing.PageSize, cancellationToken: _ct);
-                var root = response is System.Text.Json.JsonElement e ? e : System.Text.Json.JsonSerializer.SerializeToElement(response);
-                if (root.TryGetProperty("items", out var items) && items.ValueKind == System.Text.Json.JsonValueKind.Array)
-                    foreach (var item in items.EnumerateArray())
-                        if (item.TryGetProperty("spec", out var spec) && spec.TryGetProperty("targetRef", out var t) && t.TryGetProperty("name", out var n)
-                            && selected(n.GetString() ?? ""))
-                            found.Add(CanaryResource.FromObject(item));
-                next = root.TryGetProperty("metadata", out var m) && m.TryGetProperty("continue", out var c) ? c.GetString() : null;
-                if (string.IsNullOrEmpty(next)) break;
-            }
+            await foreach (var page in CanaryStateListing.PagesAsync(owner.client, ns, _ct))
+                foreach (var item in CanaryStateListing.Items(page))
+                    if (CanaryStateListing.TargetName(item) is { } target && selected(target)) found.Add(CanaryResource.FromObject(item));
             return found;
         }
 
@@ -219,19 +208,16 @@ public sealed class DeploymentWatcher : BackgroundService
         private async Task<(IReadOnlyList<CanaryResource>, string)> ListAllCanariesAsync(CancellationToken c)
         {
             var found = new List<CanaryResource>();
-            string? next = null, version = null;
-            for (var page = 0; page < 100_000; page++)
+            string? version = null;
+            await foreach (var page in CanaryStateListing.PagesAsync(owner.client, ns, c))
             {
-                var node = CanaryApi.ToNode(await owner.client.CustomObjects.ListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns,
-                    CanaryResource.Plural, continueParameter: next, limit: CanaryStateListing.PageSize, cancellationToken: c));
-                version ??= (string?)node?["metadata"]?["resourceVersion"] ?? "";
-                foreach (var item in node?["items"] as JsonArray ?? [])
+                version ??= page.TryGetProperty("metadata", out var m) && m.TryGetProperty("resourceVersion", out var rv) ? rv.GetString() : "";
+                foreach (var item in CanaryStateListing.Items(page))
                 {
-                    if (item?["status"] is JsonObject status) status.Remove(CanaryStatusRolloutStore.StateField);
-                    if (item is not null) found.Add(CanaryResource.FromObject(item));
+                    var node = CanaryApi.ToNode(item);
+                    if (node?["status"] is JsonObject status) status.Remove(CanaryStatusRolloutStore.StateField);
+                    if (node is not null) found.Add(CanaryResource.FromObject(node));
                 }
-                next = (string?)node?["metadata"]?["continue"];
-                if (string.IsNullOrEmpty(next)) break;
             }
             return (found, version ?? "");
         }
