@@ -33,6 +33,7 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     private readonly TimeProvider clock;
     private readonly KubernetesOptions _options;
     private readonly IPartitionOwnership _ownership;
+    private volatile HashSet<int> _held = [];
 
     public CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter writer, TimeProvider clock, IOptions<KubernetesOptions> options,
         IPartitionOwnership? ownership = null)
@@ -46,8 +47,16 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     /// <summary>How many rollouts this replica holds a snapshot of (the benchmarks and tests read it).</summary>
     public int SnapshotCount => _snapshots.Count;
 
-    /// <summary>Whether this replica keeps the rollout's snapshot: it owns the rollout's partition.</summary>
-    private bool Keeps(Guid id) => _ownership.Partitions <= 1 || _ownership.Owns(RolloutPartitions.Of(id, _ownership.Partitions));
+    /// <summary>Whether this replica keeps the rollout's snapshot: it held the rollout's partition at the last change of
+    /// partitions (a renewal that is late but not yet given up does not drop anything: under load a list can outlast the
+    /// renew deadline, and a gained partition's load must not come back empty for it), or holds it now (a gain announced
+    /// to the engine just before the change reached this store).</summary>
+    private bool Keeps(Guid id)
+    {
+        if (_ownership.Partitions <= 1) return true;
+        var p = RolloutPartitions.Of(id, _ownership.Partitions);
+        return _held.Contains(p) || _ownership.Owns(p);
+    }
 
     /// <summary>At every change of the partitions held: drop what is no longer owned. The token is taken before looking,
     /// so a change that comes while dropping cancels the next token and is looked at again.</summary>
@@ -56,6 +65,7 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
         var changed = _ownership.Changed;
         if (!changed.CanBeCanceled) return;
         changed.Register(static self => ((CanaryStatusRolloutStore)self!).FollowOwnership(), this);
+        _held = Enumerable.Range(0, _ownership.Partitions).Where(_ownership.Owns).ToHashSet();
         DropUnowned();
     }
 

@@ -122,8 +122,33 @@ public sealed class DeploymentWatcher : BackgroundService
             return Task.WhenAll(
                 canaries.RunAsync(items => Serial(() => OnCanaryListAsync(items)), (t, c) => Serial(() => OnCanaryAsync(t, c)), ct),
                 deployments.RunAsync(items => Serial(() => OnDeploymentListAsync(items)), (t, d) => Serial(() => OnDeploymentAsync(t, d)), ct),
-                FollowOwnershipAsync(ct));
+                FollowOwnershipAsync(ct),
+                RelookAsync(ct));
         }
+
+        /// <summary>Every <see cref="RelookEvery"/>, each cached target of a partition held now is evaluated again from the
+        /// caches (no API request): level-triggered, so an event met while the partition's renewal ran late (and nothing
+        /// could act) is acted on once it is held again. A target whose revision is the one tracked costs a hash.</summary>
+        private async Task RelookAsync(CancellationToken ct)
+        {
+            if (owner.ownership.Partitions <= 1) return; // unsharded: every event is acted on when it comes
+            for (var turn = 0; turn < int.MaxValue && !ct.IsCancellationRequested; turn++)
+            {
+                try { await Task.Delay(RelookEvery, owner.time, ct); }
+                catch (OperationCanceledException) { return; }
+                await Serial(async () =>
+                {
+                    foreach (var d in _deployments.Values.ToList())
+                    {
+                        if (_canaryOf.GetValueOrDefault(d.Metadata.Name) is not { } canary || _initializing.Contains(canary)) continue;
+                        using var scope = ActFor(d.Metadata.Name, out var owned);
+                        if (owned) await EvaluateAsync(d);
+                    }
+                });
+            }
+        }
+
+        private static readonly TimeSpan RelookEvery = TimeSpan.FromSeconds(10);
 
         private HashSet<int> OwnedNow() =>
             Enumerable.Range(0, owner.ownership.Partitions).Where(owner.ownership.Owns).ToHashSet();
@@ -197,8 +222,10 @@ public sealed class DeploymentWatcher : BackgroundService
             _reportedInvalid.Remove(canary.Name);
         }
 
-        /// <summary>A listed copy older than what a watch event already brought is not taken (a gained partition's list and
-        /// the watch run side by side). Resource versions are compared as numbers where both are.</summary>
+        /// <summary>A copy older than the cached one is not taken: a gained partition's list reads the objects as they are
+        /// now, while the watch stream may still be delivering older changes (it lags under load); taking one of those after
+        /// the list would evaluate an old pod template and request the previous revision again. Resource versions are
+        /// compared as numbers where both are (etcd's and the sandbox's are).</summary>
         private static bool Older(string? listed, string? cached) =>
             long.TryParse(listed, out var l) && long.TryParse(cached, out var c) && l < c;
 
@@ -248,25 +275,32 @@ public sealed class DeploymentWatcher : BackgroundService
 
         /// <summary>Sharded replicas: only the owner of the Canary's target partition acts on it, inside that partition's
         /// scope (its writes pass the fence only while the partition's Lease is held).</summary>
-        private IDisposable? ActFor(string targetName, out bool owned)
+        private IDisposable? ActFor(string targetName, out bool owned) => ActFor(targetName, out owned, out _);
+
+        /// <param name="kept">The object stays in the caches: its partition was held at the last change looked at, or is
+        /// held now. A renewal running late (not acting for the moment) must not lose what the owner will act on again:
+        /// the periodic look (<see cref="RelookAsync"/>) acts on it once the partition is held again.</param>
+        private IDisposable? ActFor(string targetName, out bool owned, out bool kept)
         {
             var partition = PartitionOf(targetName);
             owned = owner.ownership.Owns(partition);
+            kept = owned || _owned.Contains(partition);
             return owned ? PartitionScope.Enter(partition) : null;
         }
 
         private async Task OnCanaryAsync(WatchEventType type, CanaryResource canary, bool fromList = false)
         {
             if (type == WatchEventType.Deleted) owner.index.Remove(canary); else if (!fromList) owner.index.Observe(canary);
-            using var scope = ActFor(canary.TargetName, out var owned);
+            using var scope = ActFor(canary.TargetName, out var owned, out var kept);
             // Another replica's: nothing kept (a Canary that moved to another target leaves its old entry too).
-            if (!owned) { if (_canaries.TryGetValue(canary.Name, out var was)) Forget(was); return; }
+            if (!kept) { if (_canaries.TryGetValue(canary.Name, out var was)) Forget(was); return; }
             if (type == WatchEventType.Deleted) { Forget(canary); _revisions.Remove(canary.TargetName); return; }
-            if (fromList && _canaries.TryGetValue(canary.Name, out var cached) && Older(canary.Metadata.ResourceVersion, cached.Metadata.ResourceVersion)) return;
+            if (_canaries.TryGetValue(canary.Name, out var cached) && Older(canary.Metadata.ResourceVersion, cached.Metadata.ResourceVersion)) return;
             canary.Status?.Remove(CanaryStatusRolloutStore.StateField); // the saga's state: the store's business, and the bulk of a Canary
             if (_canaries.TryGetValue(canary.Name, out var previous) && previous.TargetName != canary.TargetName) Forget(previous);
             _canaries[canary.Name] = canary;
             _canaryOf[canary.TargetName] = canary.Name;
+            if (!owned) return; // kept for when the partition is held again (a late renewal)
             if (canary.IsDeleting) { StartDeletion(canary.Name); return; }
             if (!await CheckSpecAsync(canary)) return;
             // Added before anything is created, so that a deletion from now on gives the service back. A 409 means a
@@ -286,11 +320,11 @@ public sealed class DeploymentWatcher : BackgroundService
         {
             var name = deployment.Metadata.Name;
             if (type == WatchEventType.Deleted) { _deployments.Remove(name); return; }
-            using var scope = ActFor(name, out var owned);
-            if (!owned) { _deployments.Remove(name); return; } // another replica's target (or a stable copy): not kept
-            if (fromList && _deployments.TryGetValue(name, out var cached) && Older(deployment.Metadata.ResourceVersion, cached.Metadata.ResourceVersion)) return;
+            using var scope = ActFor(name, out var owned, out var kept);
+            if (!kept) { _deployments.Remove(name); return; } // another replica's target (or a stable copy): not kept
+            if (_deployments.TryGetValue(name, out var cached) && Older(deployment.Metadata.ResourceVersion, cached.Metadata.ResourceVersion)) return;
             _deployments[name] = deployment;
-            await EvaluateAsync(deployment);
+            if (owned) await EvaluateAsync(deployment);
         }
 
         /// <summary>Publishes a rollout when the target's pod template has a revision not seen before.</summary>
