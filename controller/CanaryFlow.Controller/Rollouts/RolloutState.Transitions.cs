@@ -93,7 +93,7 @@ public sealed partial class RolloutState
         PendingSince = null;
         LastProgressAt = now;
         StepStartedAt = now;
-        ScheduleCheck(Plan.Analysis.Sequential is { } sequential ? SequentialSchedule.FirstCheck(sequential, now) : now + Plan.AnalysisInterval);
+        ScheduleCheck(now + (Plan.Analysis.Sequential?.Tick ?? Plan.AnalysisInterval));
         Note($"canary weight {weight}%", now);
     }
 
@@ -237,13 +237,7 @@ public sealed partial class RolloutState
         LastAnalysisAt = now;
         // The next check is due one interval after this one was due, so a restart or a slow query never
         // shortens or lengthens a step; if the controller was down for longer, check once at once.
-        // Sequential checks stay on the shared tick grid (SequentialSchedule).
-        if (Plan.Analysis.Sequential is { } sequential)
-        {
-            ScheduleCheck(SequentialSchedule.NextCheck(sequential, NextAnalysisAt ?? now, now));
-            return;
-        }
-        var next = (NextAnalysisAt ?? now) + Plan.AnalysisInterval;
+        var next = (NextAnalysisAt ?? now) + (Plan.Analysis.Sequential?.Tick ?? Plan.AnalysisInterval);
         ScheduleCheck(next < now ? now : next);
     }
 
