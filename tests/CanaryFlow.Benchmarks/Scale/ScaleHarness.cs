@@ -37,6 +37,7 @@ public static class ScaleHarness
                           $"RabbitMQ nodes {string.Join(",", ports)} (quorum queues), interval {interval.TotalSeconds}s, steps {string.Join(",", services[0].Steps)}{(kill ? ", kill run" : "")}, " +
                           $"{Environment.ProcessorCount} cores, load average {ControllerSettings.LoadAverage():F1}; logs in {work}");
 
+        PurgeLeftovers();
         using var api = new ApiRequestMeter();
         await using var cluster = await SimulatedCluster.StartAsync(services, scrapeInterval: TimeSpan.FromSeconds(2));
         await using var proxy = await PrometheusProxy.StartAsync(cluster.Prometheus.Address, cluster.Clock);
@@ -145,15 +146,26 @@ public static class ScaleHarness
         return s;
     }
 
-    private static void KillRabbitMqNode(int node)
+    private static void KillRabbitMqNode(int node) => ClusterScript(dir => $"kill_rabbitmq_node \"{dir}/n{node}\"", 10_000);
+
+    /// <summary>Empties the cluster's CanaryFlow queues: quorum queues keep what a run cut short left, and every run uses the
+    /// same Canaries, revisions and so rollout ids, so a reused cluster would feed the last run's commands to this one.</summary>
+    private static void PurgeLeftovers()
+    {
+        ClusterScript(dir => $"for q in $(rabbitmqctl_node \"{dir}/n1\" -q list_queues name | grep '^canaryflow-'); do " +
+                             $"rabbitmqctl_node \"{dir}/n1\" -q purge_queue \"$q\" >/dev/null; done", 300_000);
+        Console.WriteLine("  emptied the cluster's canaryflow-* queues (what an earlier run left)");
+    }
+
+    private static void ClusterScript(Func<string, string> command, int timeoutMs)
     {
         var script = Environment.GetEnvironmentVariable("CANARYFLOW_SERVICES_SH") ?? Path.GetFullPath(".ci/services.sh");
         var dir = Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_DIR") ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_DIR is not set");
         var info = new ProcessStartInfo("bash") { UseShellExecute = false };
         info.ArgumentList.Add("-c");
-        info.ArgumentList.Add($"source \"{script}\"; kill_rabbitmq_node \"{dir}/n{node}\"");
+        info.ArgumentList.Add($"source \"{script}\"; {command(dir)}");
         using var process = Process.Start(info)!;
-        process.WaitForExit(10_000);
+        process.WaitForExit(timeoutMs);
     }
 
     private static double HarnessCpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
