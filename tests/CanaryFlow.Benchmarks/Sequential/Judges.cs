@@ -116,22 +116,44 @@ public sealed class KayentaStyleJudge(int interval) : WindowJudge(interval, 2, 5
 }
 
 /// <summary>
-/// The sequential judge: counters read every tick into the real <see cref="SequentialEvidence"/>; reject at
-/// once, pass after the interval with the minimum evidence; a metrics outage holds (no decision) and
-/// rolls back only after the outage deadline.
+/// The sequential judge: counters read into the real <see cref="SequentialEvidence"/> at the controller's own
+/// schedule (<see cref="SequentialSchedule"/>: with a first look, the baseline at the rollout's start, then every step
+/// at its first look and on its tick grid; without, every tick from one tick after the weight change, the first read
+/// spent on the baseline); reject at once, pass after the interval with the minimum evidence; a metrics outage holds
+/// (no decision) and rolls back only after the outage deadline.
 /// </summary>
-public sealed class SequentialJudge(int interval, int tick, int outageDeadline, SequentialSettings settings) : IJudge
+public sealed class SequentialJudge(int interval, int tick, int? firstLook, int outageDeadline, SequentialSettings settings) : IJudge
 {
     private SequentialEvidence _evidence = SequentialEvidence.Start(settings);
     private int? _downSince;
-    private bool _started;
+    private bool _baselineRead;
+    private int _stepStart = -1, _next;
 
     public string Name => "sequential";
 
+    /// <summary>Checks made so far (the bus messages and namespace queries this judge would cost).</summary>
+    public int Checks { get; private set; }
+
+    private TimeSpan TickSpan => TimeSpan.FromSeconds(tick);
+    private TimeSpan? Look => firstLook is { } f ? TimeSpan.FromSeconds(f) : null;
+
     public JudgeAction Tick(int second, int stepStart, int weight, IReadOnlyList<CounterSnapshot> history, bool metricsDown)
     {
-        if (!_started) { _evidence = _evidence.Observe(history[0], settings); _started = true; }
-        if (second % tick != 0) return JudgeAction.None;
+        if (stepStart != _stepStart)
+        {
+            // The weight was applied at stepStart (the simulation applies it at once).
+            _stepStart = stepStart;
+            _next = stepStart + (int)SequentialSchedule.First(TickSpan, Look, _baselineRead).TotalSeconds;
+            // A first check due at the step's start reads the counters as they were then.
+            if (_next == stepStart) Check(stepStart, stepStart, weight, history, metricsDown);
+        }
+        return second == _next ? Check(second, stepStart, weight, history, metricsDown) : JudgeAction.None;
+    }
+
+    private JudgeAction Check(int second, int stepStart, int weight, IReadOnlyList<CounterSnapshot> history, bool metricsDown)
+    {
+        Checks++;
+        _next = stepStart + (int)SequentialSchedule.Next(TimeSpan.FromSeconds(second - stepStart), TickSpan, Look).TotalSeconds;
         if (metricsDown)
         {
             _downSince ??= second;
@@ -139,6 +161,7 @@ public sealed class SequentialJudge(int interval, int tick, int outageDeadline, 
         }
         _downSince = null;
         _evidence = _evidence.Observe(history[second], settings);
+        _baselineRead = true;
         switch (_evidence.Decide(settings, second - stepStart >= interval, stableServes: weight < 100).Outcome)
         {
             case SequentialOutcome.Reject: return JudgeAction.Rollback;

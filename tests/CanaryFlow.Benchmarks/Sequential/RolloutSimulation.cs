@@ -7,7 +7,8 @@ public enum RunOutcome { RolledBack, Promoted, Unfinished }
 
 /// <param name="Seconds">When the rollout was rolled back or promoted (or the time limit).</param>
 /// <param name="Bad">Bad requests served by the canary until then (see <see cref="BadKind"/>).</param>
-public readonly record struct RunResult(RunOutcome Outcome, int Seconds, long Bad);
+/// <param name="Step">The step (0 = the first, 10%) the rollout was at when it ended.</param>
+public readonly record struct RunResult(RunOutcome Outcome, int Seconds, long Bad, int Step = 0);
 
 /// <summary>
 /// One rollout of one scenario under one judge, second by second: Poisson arrivals at a load that
@@ -21,9 +22,11 @@ public static class RolloutSimulation
     public static readonly IReadOnlyList<int> Steps = Enumerable.Range(1, 5).Select(i => i * 10).ToArray();
     public const int MaxSeconds = 3600;
 
-    public static RunResult Run(Scenario scenario, IJudge judge, int seed)
+    /// <param name="stableHistorySeconds">How long the stable version served (alone, at the scenario's mean load) before the
+    /// rollout: its counters start with that history, as a cluster's do.</param>
+    public static RunResult Run(Scenario scenario, IJudge judge, int seed, int stableHistorySeconds)
     {
-        var stream = new RequestStream(seed);
+        var stream = Stream(scenario, seed, stableHistorySeconds);
         var history = new List<CounterSnapshot>(MaxSeconds + 1) { stream.Snapshot() };
         var (step, stepStart, burstUntil) = (0, 0, -1);
         for (var t = 1; t <= MaxSeconds; t++)
@@ -35,15 +38,23 @@ public static class RolloutSimulation
             switch (judge.Tick(t, stepStart, Steps[step], history, scenario.MetricsDown(t)))
             {
                 case JudgeAction.Rollback:
-                    return new RunResult(RunOutcome.RolledBack, t, Bad(scenario, stream));
+                    return new RunResult(RunOutcome.RolledBack, t, Bad(scenario, stream), step);
                 case JudgeAction.Next when step == Steps.Count - 1:
-                    return new RunResult(RunOutcome.Promoted, t, Bad(scenario, stream));
+                    return new RunResult(RunOutcome.Promoted, t, Bad(scenario, stream), step);
                 case JudgeAction.Next:
                     (step, stepStart) = (step + 1, t);
                     break;
             }
         }
-        return new RunResult(RunOutcome.Unfinished, MaxSeconds, Bad(scenario, stream));
+        return new RunResult(RunOutcome.Unfinished, MaxSeconds, Bad(scenario, stream), step);
+    }
+
+    /// <summary>The seeded stream of one run, the stable version's history already served (its own seed).</summary>
+    public static RequestStream Stream(Scenario scenario, int seed, int stableHistorySeconds)
+    {
+        var stream = new RequestStream(seed);
+        stream.ServeStableHistory(stableHistorySeconds, scenario.RequestsPerSecond, ArmBehaviour.Healthy, seed ^ 0x5EED);
+        return stream;
     }
 
     private static long Bad(Scenario scenario, RequestStream stream) =>
