@@ -14,8 +14,9 @@ public readonly record struct RunResult(RunOutcome Outcome, int Seconds, long Ba
 /// One rollout of one scenario under one judge, second by second: Poisson arrivals at a load that
 /// swings ±50% over 10 minutes, split by the current step's weight (10, 20, ..., 50, then promotion: Flagger's usual
 /// stepWeight/maxWeight, and a stable version that keeps traffic to compare with), optional bursts
-/// of 5xx in both versions, optional metrics outage. The seed fixes the stream: every judge sees the
-/// same requests for as long as it takes the same decisions.
+/// of 5xx in both versions, optional metrics outage. The stable version's counters start with its past (it served
+/// alone before the rollout, as in a cluster). The seed fixes the stream: every judge sees the same requests for as
+/// long as it takes the same decisions.
 /// </summary>
 public static class RolloutSimulation
 {
