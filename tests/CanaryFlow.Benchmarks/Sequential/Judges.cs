@@ -116,13 +116,15 @@ public sealed class KayentaStyleJudge(int interval) : WindowJudge(interval, 2, 5
 }
 
 /// <summary>
-/// The sequential judge: counters read into the real <see cref="SequentialEvidence"/> at the controller's own
-/// schedule (<see cref="SequentialSchedule"/>: with a first look, the baseline at the rollout's start, then every step
-/// at its first look and on its tick grid; without, every tick from one tick after the weight change, the first read
-/// spent on the baseline); reject at once, pass after the interval with the minimum evidence; a metrics outage holds
-/// (no decision) and rolls back only after the outage deadline.
+/// The sequential judge: counters read into the real <see cref="SequentialEvidence"/> at the times the controller
+/// checks (<see cref="SequentialSchedule"/>: with a first look the baseline at the next point of the first-look grid,
+/// every step's early look, then the tick grid; without, every tick from one tick after the weight change, the first
+/// read spent on the baseline); reject at once, pass after the interval with the minimum evidence; a metrics outage
+/// holds (no decision) and rolls back only after the outage deadline.
 /// </summary>
-public sealed class SequentialJudge(int interval, int tick, int? firstLook, int outageDeadline, SequentialSettings settings) : IJudge
+/// <param name="gridPhase">Where the rollout starts on the controller's grids (second 0 of the simulation is second
+/// gridPhase of the grids): a rollout starts whenever someone deploys, not on a grid point.</param>
+public sealed class SequentialJudge(int interval, int tick, int? firstLook, int outageDeadline, SequentialSettings settings, int gridPhase = 0) : IJudge
 {
     private SequentialEvidence _evidence = SequentialEvidence.Start(settings);
     private int? _downSince;
@@ -131,7 +133,7 @@ public sealed class SequentialJudge(int interval, int tick, int? firstLook, int 
 
     public string Name => "sequential";
 
-    /// <summary>Checks made so far (the bus messages and namespace queries this judge would cost).</summary>
+    /// <summary>Checks made so far (the bus messages and namespace query rounds this judge would cost).</summary>
     public int Checks { get; private set; }
 
     private TimeSpan TickSpan => TimeSpan.FromSeconds(tick);
@@ -143,7 +145,7 @@ public sealed class SequentialJudge(int interval, int tick, int? firstLook, int 
         {
             // The weight was applied at stepStart (the simulation applies it at once).
             _stepStart = stepStart;
-            _next = stepStart + (int)SequentialSchedule.First(TickSpan, Look, _baselineRead).TotalSeconds;
+            _next = Second(SequentialSchedule.First(At(stepStart), TickSpan, Look, _baselineRead));
             // A first check due at the step's start reads the counters as they were then.
             if (_next == stepStart) Check(stepStart, stepStart, weight, history, metricsDown);
         }
@@ -153,7 +155,7 @@ public sealed class SequentialJudge(int interval, int tick, int? firstLook, int 
     private JudgeAction Check(int second, int stepStart, int weight, IReadOnlyList<CounterSnapshot> history, bool metricsDown)
     {
         Checks++;
-        _next = stepStart + (int)SequentialSchedule.Next(TimeSpan.FromSeconds(second - stepStart), TickSpan, Look).TotalSeconds;
+        _next = Second(SequentialSchedule.Next(At(second), At(second), At(stepStart), TickSpan, Look));
         if (metricsDown)
         {
             _downSince ??= second;
@@ -169,4 +171,8 @@ public sealed class SequentialJudge(int interval, int tick, int? firstLook, int 
             default: return JudgeAction.None;
         }
     }
+
+    private DateTimeOffset At(int second) => DateTimeOffset.UnixEpoch.AddSeconds(second + gridPhase);
+
+    private int Second(DateTimeOffset at) => (int)Math.Ceiling((at - DateTimeOffset.UnixEpoch).TotalSeconds) - gridPhase;
 }

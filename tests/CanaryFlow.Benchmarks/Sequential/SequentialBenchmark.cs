@@ -35,12 +35,13 @@ public static class SequentialBenchmark
             Tolerance: double.Parse(StringArg(args, "--tolerance") ?? "0.1", CultureInfo.InvariantCulture));
         var only = StringArg(args, "--only");
         var loadFactor = double.Parse(StringArg(args, "--load-factor") ?? "1", CultureInfo.InvariantCulture);
-        Func<IJudge>[] judges =
+        // The sequential judge's rollout starts at a different place on the controller's check grids in each run.
+        Func<int, IJudge>[] judges =
         [
-            () => new SequentialJudge(interval, tick, firstLook, deadline, settings),
-            () => new FixedWindowJudge(interval),
-            () => new KayentaStyleJudge(interval),
-            () => new FlaggerJudge(interval),
+            run => new SequentialJudge(interval, tick, firstLook, deadline, settings, GridPhase(run, tick, firstLook)),
+            _ => new FixedWindowJudge(interval),
+            _ => new KayentaStyleJudge(interval),
+            _ => new FlaggerJudge(interval),
         ];
 
         Console.WriteLine($"sequential benchmark: seed {seed}, {healthyRuns} healthy / {runs} regression runs per judge, steps 10..50 every {interval} s, " +
@@ -59,7 +60,7 @@ public static class SequentialBenchmark
                 var name = "";
                 for (var i = 0; i < n; i++)
                 {
-                    var judge = make();
+                    var judge = make(i);
                     name = judge.Name;
                     results[i] = RolloutSimulation.Run(scenario, judge, seed * 1_000_003 + i, history);
                     if (judge is SequentialJudge sequential && scenario.Healthy && scenario.Outage is null && scenario.RequestsPerSecond > 0)
@@ -78,6 +79,14 @@ public static class SequentialBenchmark
                     .Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)),
                 IntArg(args, "--prometheus-runs", 2), seed, interval, tick, firstLook, deadline, settings, history).GetAwaiter().GetResult();
         return 0;
+    }
+
+    /// <summary>Spreads runs evenly over the period the grids repeat with (the tick's and the first look's common multiple).</summary>
+    public static int GridPhase(int run, int tick, int? firstLook)
+    {
+        var period = tick;
+        if (firstLook is { } f and > 0) for (var m = tick; m <= tick * f; m += tick) if (m % f == 0) { period = m; break; }
+        return run % period;
     }
 
     private static string Row(Scenario scenario, string judge, RunResult[] results)

@@ -67,25 +67,27 @@ public static class ThroughPrometheus
             firstLook is { } f ? TimeSpan.FromSeconds(f) : null));
         var (tickSpan, look) = (spec.Sequential!.Tick, spec.Sequential.FirstLook);
         var steps = RolloutSimulation.Steps;
-        // The checks at the controller's schedule (SequentialSchedule), as the direct judge. With a first look the
-        // baseline is read at once, before any request (no series yet reads as zero).
+        // The checks at the controller's schedule (SequentialSchedule, simulated second 0 on its grids), as the direct
+        // judge. With a first look the baseline is read at once, before any request (no series yet reads as zero).
         var (step, stepStart, burstUntil, sequence) = (0, 0, -1, 1L);
         string? state = null;
-        var next = (int)SequentialSchedule.First(tickSpan, look, baselineRead: false).TotalSeconds;
+        int Second(DateTimeOffset at) => (int)Math.Ceiling((at - DateTimeOffset.UnixEpoch).TotalSeconds);
+        var next = Second(SequentialSchedule.First(DateTimeOffset.UnixEpoch, tickSpan, look, baselineRead: false));
         if (next == 0)
         {
             var start = DateTimeOffset.UtcNow;
             state = (await runner.RunAsync(new AnalysisDue(Guid.Empty, Guid.Empty, target, "v2", steps[0], sequence, start, TimeSpan.FromSeconds(interval), spec,
                 null, start), CancellationToken.None)).State;
-            next = (int)SequentialSchedule.Next(TimeSpan.Zero, tickSpan, look).TotalSeconds;
+            next = Second(SequentialSchedule.Next(DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, tickSpan, look));
         }
         for (var t = 1; t <= MaxSeconds; t++)
         {
             var load = scenario.RequestsPerSecond * (1 + 0.5 * Math.Sin(2 * Math.PI * t / 600));
             if (scenario.Bursts && t > burstUntil && stream.NextDouble() < 1.0 / 180) burstUntil = t + 10;
             stream.Serve(load, steps[step], scenario.Canary, ArmBehaviour.Healthy, t <= burstUntil ? 0.1 : 0);
-            if (t != stepStart + next) continue;
-            next = (int)SequentialSchedule.Next(TimeSpan.FromSeconds(t - stepStart), tickSpan, look).TotalSeconds;
+            if (t != next) continue;
+            var at = DateTimeOffset.UnixEpoch.AddSeconds(t);
+            next = Second(SequentialSchedule.Next(at, at, DateTimeOffset.UnixEpoch.AddSeconds(stepStart), tickSpan, look));
 
             var now = stream.Snapshot();
             Record(exporter, ns, WorkloadNames.Canary(target), recorded.Canary, now.Canary, now.Les);
@@ -103,7 +105,7 @@ public static class ThroughPrometheus
             if (step == steps.Count - 1) return new RunResult(RunOutcome.Promoted, t, Bad(scenario, stream));
             (step, stepStart) = (step + 1, t);
             state = SequentialState.StartStep(state);
-            next = (int)SequentialSchedule.First(tickSpan, look, baselineRead: true).TotalSeconds;
+            next = Second(SequentialSchedule.First(DateTimeOffset.UnixEpoch.AddSeconds(t), tickSpan, look, baselineRead: true));
         }
         return new RunResult(RunOutcome.Unfinished, MaxSeconds, Bad(scenario, stream));
     }

@@ -75,26 +75,26 @@ public sealed class SequentialRolloutTests
     }
 
     [Fact]
-    public async Task With_a_first_look_the_baseline_is_read_at_once_and_every_step_is_looked_at_early_then_on_its_tick_grid()
+    public async Task With_a_first_look_the_baseline_is_read_at_once_and_every_step_is_looked_at_early_then_on_the_shared_tick_grid()
     {
         var (e, runner) = await StartAsync();
         await using var _ = e;
         var look = TimeSpan.FromSeconds(2);
         await e.Request(Target, "v2", Plan(firstLook: look));
         var s = await AtTen(e);
-        var start = s.StepStartedAt!.Value;
+        var start = s.StepStartedAt!.Value; // the test clock starts on a point of both grids (12:00:00)
         Assert.Equal(start, s.NextAnalysisAt); // no evidence yet: the baseline, due at once
         await TickAndWait(e, TimeSpan.Zero);
-        Assert.Equal(start + look, (await e.Find(Target))!.NextAnalysisAt);
+        Assert.Equal(start + look, (await e.Find(Target))!.NextAnalysisAt); // the early look
         await TickAndWait(e, look);
-        Assert.Equal(start + Tick, (await e.Find(Target))!.NextAnalysisAt); // back on the grid: 5 s, not 2 + 5
+        Assert.Equal(start + Tick, (await e.Find(Target))!.NextAnalysisAt); // back on the tick grid: 5 s, not 2 + 5
         await TickAndWait(e, Tick - look);
         Assert.Equal(start + 2 * Tick, (await e.Find(Target))!.NextAnalysisAt);
 
         runner.Next = VerdictOutcome.Passed;
-        await e.Tick(Tick);
+        await e.Tick(Tick + TimeSpan.FromSeconds(0.5)); // answered half a second late: the step starts off the grid
         s = await e.Until(Target, x => x.AppliedWeight == 20 && x.Pending == null && x.NextAnalysisAt != null, "canary at 20%");
-        Assert.Equal(s.StepStartedAt! + look, s.NextAnalysisAt); // evidence kept: the next step starts with the early look
+        Assert.Equal(start + TimeSpan.FromSeconds(14), s.NextAnalysisAt); // evidence kept: the early look, the first 2 s point ≥ 12.5 s
         Assert.Equal([0.0, 2, 5, 10], runner.Dues.Take(4).Select(d => (d.DueAt - start).TotalSeconds));
     }
 
