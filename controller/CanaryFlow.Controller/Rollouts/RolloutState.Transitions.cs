@@ -86,7 +86,9 @@ public sealed partial class RolloutState
         Note($"{reason}; step {index + 1}/{Plan.Steps.Count}: canary weight {DesiredWeight}%", now);
     }
 
-    public void WeightApplied(int weight, DateTimeOffset now)
+    /// <param name="reason">What the announcement says; by default the weight alone (a worker's reply, later than the
+    /// step's reason). Written in the step's own message, the step's reason says why the weight moved.</param>
+    public void WeightApplied(int weight, DateTimeOffset now, string? reason = null)
     {
         AppliedWeight = weight;
         Pending = null;
@@ -94,7 +96,7 @@ public sealed partial class RolloutState
         LastProgressAt = now;
         StepStartedAt = now;
         ScheduleCheck(now + (Plan.Analysis.Sequential?.Tick ?? Plan.AnalysisInterval));
-        Note($"canary weight {weight}%", now);
+        Note(reason ?? $"canary weight {weight}%", now);
     }
 
     public void CheckPassed(AnalysisEvidence evidence, DateTimeOffset now, string? sequentialState = null)
