@@ -58,11 +58,14 @@ public sealed record AnalysisSpec(
 /// </summary>
 /// <param name="Alpha">Probability of rolling back a canary no worse than stable, over the whole rollout (e.g. 0.05).</param>
 /// <param name="Tolerance">The regression that does not matter: canary rate up to (1 + tolerance) × stable's (e.g. 0.1).</param>
-public sealed record SequentialSpec(double Alpha, double Tolerance, TimeSpan Tick, TimeSpan MetricsOutageDeadline)
+/// <param name="FirstLook">An early check this long after each weight change (then the tick grid), and the rollout's first
+/// check at once for the baseline; null: every tick from one tick after the change (see SequentialSchedule).</param>
+public sealed record SequentialSpec(double Alpha, double Tolerance, TimeSpan Tick, TimeSpan MetricsOutageDeadline, TimeSpan? FirstLook = null)
 {
     public const double DefaultAlpha = 0.05;
     public const double DefaultTolerance = 0.1;
     public static readonly TimeSpan DefaultTick = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan DefaultFirstLook = TimeSpan.FromSeconds(2);
     public static readonly TimeSpan DefaultMetricsOutageDeadline = TimeSpan.FromMinutes(10);
 }
 

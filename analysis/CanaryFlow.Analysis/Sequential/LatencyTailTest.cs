@@ -4,55 +4,82 @@ namespace CanaryFlow.Analysis.Sequential;
 
 /// <summary>
 /// A sequential test of stochastic order on a latency histogram: at a few bucket bounds b (those
-/// around the stable version's p50, p90 and p99), "requests slower than b" are the events of a
-/// <see cref="RateRatioTest"/>. H0: at every chosen bound the canary's share of slow requests is at
-/// most (1 + tolerance) times the stable's. A median shift moves the share at the p50 bound; a
-/// tail-only regression (same median, slower p99) moves the share at the p99 bound, which a
-/// comparison of medians or of per-window P99 samples misses (Lindon, Sanden and Shirikian, KDD 2022,
-/// test stochastic order on binned data the same way).
+/// around the stable version's p50, p90 and p99, and the far tail one bucket above its p99), "requests
+/// slower than b" are the events of a <see cref="RateRatioTest"/>. H0: at every chosen bound the canary's
+/// share of slow requests is at most (1 + tolerance) times the stable's. A median shift moves the share
+/// at the p50 bound; a tail-only regression (same median, slower p99) moves the share at the p99 bound
+/// and, when it is slower than nearly anything stable serves, at the far-tail bound, where stable has
+/// next to no mass: every slow canary request there is the strongest evidence a count can give (a factor
+/// of up to 1/p0, stable's slow requests diluting nothing). A comparison of medians or of per-window P99
+/// samples misses these (Lindon, Sanden and Shirikian, KDD 2022, test stochastic order on binned data
+/// the same way).
 /// <para>
-/// The combined e-value is the plain average of the per-bound e-values: an average of
-/// supermartingales with fixed weights is one too, so rejecting at 1/α keeps the level α, and it is
-/// never less powerful than Bonferroni (max ≥ k/α implies average ≥ 1/α). The bounds are fixed once,
-/// from the stable version's histogram before the increments they judge (a predictable choice), and
-/// kept for the whole rollout.
+/// The combined e-value is a weighted average of the per-bound e-values, the weights fixed with the
+/// bounds: an average of supermartingales with fixed weights is one too, so rejecting at 1/α keeps the
+/// level α whatever the weights. They lean to the tail (<see cref="DefaultQuantiles"/>, <see cref="FarTailWeight"/>):
+/// a tail regression shows only a handful of slow requests in a step, each worth a factor of ~1/p0, and
+/// a weight w costs log(1/w) of evidence; a median shift shows in hundreds of requests and pays its
+/// smaller weight back in seconds. The bounds are fixed once, from the stable version's histogram
+/// before the increments they judge (a predictable choice), and kept for the whole rollout.
 /// </para>
 /// Why not a Dirichlet-multinomial Bayes factor over all buckets: it tests equality in distribution,
 /// so a canary that is faster in one bucket and slower in another rejects just as much, and its
 /// power spreads over ~20 buckets of which the tail ones hold 1% of the data.
 /// </summary>
-public sealed record LatencyTailTest(IReadOnlyList<double> Bounds, IReadOnlyList<RateRatioTest> Tests)
+/// <param name="Weights">The bounds' weights in the average, summing to 1; null (evidence saved before weights
+/// existed) is the plain average it was started with.</param>
+public sealed record LatencyTailTest(IReadOnlyList<double> Bounds, IReadOnlyList<RateRatioTest> Tests, IReadOnlyList<double>? Weights = null)
 {
-    /// <summary>Stable quantiles whose buckets are tested.</summary>
-    public static readonly IReadOnlyList<double> DefaultQuantiles = [0.5, 0.9, 0.99];
+    /// <summary>Stable quantiles whose buckets are tested, with their weights in the average.</summary>
+    public static readonly IReadOnlyList<(double Quantile, double Weight)> DefaultQuantiles = [(0.5, 0.15), (0.9, 0.15), (0.99, 0.35)];
 
-    public static LatencyTailTest Start(IReadOnlyList<double> bounds, double tolerance) =>
-        new(bounds, bounds.Select(_ => RateRatioTest.Start(tolerance)).ToArray());
+    /// <summary>The weight of the far-tail bound: the finite bound just above the highest quantile's.</summary>
+    public const double FarTailWeight = 0.35;
+
+    public static LatencyTailTest Start(IReadOnlyList<double> bounds, double tolerance, IReadOnlyList<double>? weights = null)
+    {
+        if (weights is not null && (weights.Count != bounds.Count || weights.Any(w => !(w > 0)) || Math.Abs(weights.Sum() - 1) > 1e-9))
+            throw new ArgumentException("one positive weight per bound, summing to 1", nameof(weights));
+        return new(bounds, bounds.Select(_ => RateRatioTest.Start(tolerance)).ToArray(), weights);
+    }
+
+    /// <summary>Starts the test on the bounds <see cref="ChooseWeightedBounds"/> picks from the stable histogram; null when it picks none.</summary>
+    public static LatencyTailTest? StartFromStable(IReadOnlyList<double> les, IReadOnlyList<double> stableCumulative, double stableTotal, double tolerance)
+    {
+        var chosen = ChooseWeightedBounds(les, stableCumulative, stableTotal);
+        return chosen.Count == 0 ? null : Start(chosen.Select(c => c.Bound).ToArray(), tolerance, chosen.Select(c => c.Weight).ToArray());
+    }
 
     /// <summary>
-    /// The finite bucket bounds at (or just above) the stable version's quantiles: the smallest bound
-    /// whose cumulative count reaches q·total. Duplicates collapse; a quantile that lies in the +Inf
-    /// bucket has no finite bound to test and is skipped. Empty when stable has no observations. A bound
-    /// every stable request is under stays: a canary with requests above it is evidence too.
+    /// The bounds at (or just above) the stable quantiles of <see cref="DefaultQuantiles"/> plus the far-tail bound
+    /// (the next finite bound above the highest of them), with their weights: a bound chosen twice gets both weights;
+    /// missing ones (a quantile in the +Inf bucket, no bound above the p99's) leave theirs out and the rest are
+    /// scaled to sum to 1. Empty when stable has no observations.
     /// </summary>
-    public static IReadOnlyList<double> ChooseBounds(
-        IReadOnlyList<double> les, IReadOnlyList<double> stableCumulative, double stableTotal, IReadOnlyList<double> quantiles)
+    public static IReadOnlyList<(double Bound, double Weight)> ChooseWeightedBounds(
+        IReadOnlyList<double> les, IReadOnlyList<double> stableCumulative, double stableTotal)
+    {
+        var weights = new SortedDictionary<double, double>();
+        foreach (var (q, w) in DefaultQuantiles)
+            if (QuantileBound(les, stableCumulative, stableTotal, q) is { } b) weights[b] = weights.GetValueOrDefault(b) + w;
+        if (weights.Count == 0) return [];
+        var highest = weights.Keys.Max();
+        var above = les.Where(le => double.IsFinite(le) && le > highest).DefaultIfEmpty(double.NaN).Min();
+        if (!double.IsNaN(above)) weights[above] = weights.GetValueOrDefault(above) + FarTailWeight;
+        var total = weights.Values.Sum();
+        return weights.Select(p => (p.Key, p.Value / total)).ToArray();
+    }
+
+    /// <summary>The smallest finite bound whose cumulative count reaches q·total (the bucket holding the stable
+    /// quantile); null without stable observations or for a quantile in the +Inf bucket. A bound every stable request
+    /// is under stays: a canary with requests above it is evidence too.</summary>
+    private static double? QuantileBound(IReadOnlyList<double> les, IReadOnlyList<double> stableCumulative, double stableTotal, double q)
     {
         if (les.Count != stableCumulative.Count) throw new ArgumentException("one cumulative count per bucket bound");
-        if (!(stableTotal > 0)) return [];
-        var chosen = new SortedSet<double>();
-        foreach (var q in quantiles)
-        {
-            for (var i = 0; i < les.Count; i++)
-            {
-                if (double.IsFinite(les[i]) && stableCumulative[i] >= q * stableTotal)
-                {
-                    chosen.Add(les[i]);
-                    break;
-                }
-            }
-        }
-        return chosen.ToArray();
+        if (!(stableTotal > 0)) return null;
+        for (var i = 0; i < les.Count; i++)
+            if (double.IsFinite(les[i]) && stableCumulative[i] >= q * stableTotal) return les[i];
+        return null;
     }
 
     /// <summary>
@@ -76,15 +103,15 @@ public sealed record LatencyTailTest(IReadOnlyList<double> Bounds, IReadOnlyList
         return this with { Tests = tests };
     }
 
-    /// <summary>The average of the per-bound e-values (1 when no bound is chosen).</summary>
+    /// <summary>The weighted average of the per-bound e-values (1 when no bound is chosen), as a log.</summary>
     [JsonIgnore] public double LogEValue
     {
         get
         {
             if (Tests.Count == 0) return 0;
-            var logs = Tests.Select(t => t.LogEValue).ToArray();
+            var logs = Tests.Select((t, i) => t.LogEValue + Math.Log(Weights?[i] ?? 1.0 / Tests.Count)).ToArray();
             var max = logs.Max();
-            return max + Math.Log(logs.Sum(l => Math.Exp(l - max)) / logs.Length);
+            return max + Math.Log(logs.Sum(l => Math.Exp(l - max)));
         }
     }
 

@@ -86,8 +86,7 @@ public sealed record SequentialEvidence(
     {
         var s = now.Stable;
         if (now.Les.Count == 0 || s.Buckets.Count != now.Les.Count || s.LatencyCount < settings.MinStableForBounds) return null;
-        var bounds = LatencyTailTest.ChooseBounds(now.Les, s.Buckets, s.LatencyCount, LatencyTailTest.DefaultQuantiles);
-        return bounds.Count == 0 ? null : LatencyTailTest.Start(bounds, settings.Tolerance);
+        return LatencyTailTest.StartFromStable(now.Les, s.Buckets, s.LatencyCount, settings.Tolerance);
     }
 
     private static bool SameLes(CounterSnapshot a, CounterSnapshot b) =>

@@ -5,7 +5,7 @@ namespace CanaryFlow.Controller.Hooks;
 
 /// <summary>
 /// The rollout hooks in sequential mode. The check runs every tick (a few seconds), but a hook (an acceptance test,
-/// a load test) is a heavier thing: it runs at the first tick of each step and then once per analysis interval, as
+/// a load test) is a heavier thing: it runs at the first whole tick of each step and then once per analysis interval, as
 /// in window mode. Decided from the due check alone (its time, the step's start, the tick and the interval), so the
 /// saga keeps no extra state and a restart neither skips nor repeats more than one call.
 /// </summary>
@@ -17,9 +17,11 @@ public static class SequentialHooks
         if (due.Hooks is not { Count: > 0 } || due.Spec.Sequential is not { } sequential || due.StepStartedAt is not { } started) return false;
         var tick = sequential.Tick > TimeSpan.Zero ? sequential.Tick : TimeSpan.FromSeconds(1);
         var interval = due.Interval > tick ? due.Interval : tick;
-        // The first tick of a step is due one tick after its start: count from there.
+        // The step's first whole tick is one tick after its start: count from there. The checks before it (the
+        // rollout's baseline read, the early look after a weight change: SequentialSchedule) run no hooks, so a hook
+        // runs at the same moments with or without them.
         var elapsed = due.DueAt - started - tick;
-        if (elapsed < TimeSpan.Zero) return true;
+        if (elapsed < TimeSpan.Zero) return false;
         return elapsed.Ticks % interval.Ticks < tick.Ticks;
     }
 

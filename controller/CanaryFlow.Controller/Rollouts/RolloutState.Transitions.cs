@@ -95,7 +95,9 @@ public sealed partial class RolloutState
         PendingSince = null;
         LastProgressAt = now;
         StepStartedAt = now;
-        ScheduleCheck(now + (Plan.Analysis.Sequential?.Tick ?? Plan.AnalysisInterval));
+        ScheduleCheck(Plan.Analysis.Sequential is { } sequential
+            ? SequentialSchedule.First(now, sequential.Tick, sequential.FirstLook, baselineRead: SequentialEvidence != null)
+            : now + Plan.AnalysisInterval);
         Note(reason ?? $"canary weight {weight}%", now);
     }
 
@@ -239,7 +241,12 @@ public sealed partial class RolloutState
         LastAnalysisAt = now;
         // The next check is due one interval after this one was due, so a restart or a slow query never
         // shortens or lengthens a step; if the controller was down for longer, check once at once.
-        var next = (NextAnalysisAt ?? now) + (Plan.Analysis.Sequential?.Tick ?? Plan.AnalysisInterval);
+        if (Plan.Analysis.Sequential is { } sequential)
+        {
+            ScheduleCheck(SequentialSchedule.Next(NextAnalysisAt ?? now, now, StepStartedAt, sequential.Tick, sequential.FirstLook)); // the shared grids
+            return;
+        }
+        var next = (NextAnalysisAt ?? now) + Plan.AnalysisInterval;
         ScheduleCheck(next < now ? now : next);
     }
 

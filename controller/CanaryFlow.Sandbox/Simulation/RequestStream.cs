@@ -61,10 +61,26 @@ public sealed class RequestStream(int seed)
         {
             var isCanary = _random.NextDouble() * 100 < canaryPercent;
             var behaviour = isCanary ? canary : stable;
-            (isCanary ? Canary : Stable).Add(_random.NextDouble() < behaviour.ErrorRate + extraErrorRate, Latency(behaviour));
+            (isCanary ? Canary : Stable).Add(_random.NextDouble() < behaviour.ErrorRate + extraErrorRate, Latency(_random, behaviour));
             if (isCanary) toCanary++;
         }
         return (toCanary, n - toCanary);
+    }
+
+    /// <summary>
+    /// The stable version's past before the rollout: <paramref name="seconds"/> of Poisson arrivals at
+    /// <paramref name="meanPerSecond"/>, all to stable, drawn from their own seed so the rollout's own stream (and every
+    /// judge that reads only window differences) stays the same with or without it. In a cluster the stable pods have
+    /// served before the canary starts, and the controller reads cumulative counters that include it.
+    /// </summary>
+    public void ServeStableHistory(int seconds, double meanPerSecond, ArmBehaviour stable, int seed)
+    {
+        var random = new Random(seed);
+        for (var t = 0; t < seconds; t++)
+        {
+            var n = Poisson(random, meanPerSecond);
+            for (var i = 0; i < n; i++) Stable.Add(random.NextDouble() < stable.ErrorRate, Latency(random, stable));
+        }
     }
 
     public double NextDouble() => _random.NextDouble();
@@ -75,23 +91,25 @@ public sealed class RequestStream(int seed)
     private static ArmCounters Counters(ArmTally t) => new(t.Requests, t.Errors, t.Cumulative(), t.Requests);
 
     /// <summary>Poisson by Knuth's product method, in chunks of mean ≤ 30 so that e^-λ never underflows.</summary>
-    public int Poisson(double mean)
+    public int Poisson(double mean) => Poisson(_random, mean);
+
+    private static int Poisson(Random random, double mean)
     {
         var total = 0;
         for (var left = Math.Max(0, mean); left > 0; left -= 30)
         {
             var limit = Math.Exp(-Math.Min(left, 30));
-            var product = _random.NextDouble();
-            while (product > limit) { total++; product *= _random.NextDouble(); }
+            var product = random.NextDouble();
+            while (product > limit) { total++; product *= random.NextDouble(); }
         }
         return total;
     }
 
-    private double Latency(ArmBehaviour b)
+    private static double Latency(Random random, ArmBehaviour b)
     {
         // Box-Muller: one standard normal from two uniforms.
-        var z = Math.Sqrt(-2 * Math.Log(1 - _random.NextDouble())) * Math.Cos(2 * Math.PI * _random.NextDouble());
+        var z = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
         var ms = b.MedianMs * Math.Exp(b.Sigma * z);
-        return b.SlowShare > 0 && _random.NextDouble() < b.SlowShare ? ms + b.SlowExtraMs : ms;
+        return b.SlowShare > 0 && random.NextDouble() < b.SlowShare ? ms + b.SlowExtraMs : ms;
     }
 }

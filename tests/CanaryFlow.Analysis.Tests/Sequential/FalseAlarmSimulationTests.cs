@@ -20,8 +20,21 @@ public class FalseAlarmSimulationTests
         var settings = new SequentialSettings(Alpha, Tolerance: 0.1);
         var rejected = 0;
         for (var run = 0; run < Runs; run++)
-            if (RunRejects(seed: 1000 + run, settings, ArmBehaviour.Healthy, ArmBehaviour.Healthy, bursts: true)) rejected++;
+            if (RunRejects(seed: 1000 + run, settings, ArmBehaviour.Healthy, ArmBehaviour.Healthy, bursts: true) != null) rejected++;
         Assert.True(rejected <= Alpha * Runs, $"{rejected} of {Runs} healthy rollouts rejected (alpha {Alpha})");
+    }
+
+    [Fact]
+    public void Healthy_a_a_rollouts_with_a_slow_tail_in_both_keep_the_latency_test_within_its_share_of_alpha()
+    {
+        // 2% of both versions' requests take +510 ms: the far-tail bound (500 ms) has real mass in both, so its
+        // canary counts are not near zero under H0, and the tail weighting has something to be wrong about.
+        var settings = new SequentialSettings(Alpha, Tolerance: 0.1);
+        var slow = ArmBehaviour.Healthy with { SlowShare = 0.02, SlowExtraMs = 510 };
+        var rejected = 0;
+        for (var run = 0; run < Runs; run++)
+            if (RunRejects(seed: 9000 + run, settings, slow, slow, bursts: false) == "latency-tail") rejected++;
+        Assert.True(rejected <= settings.LatencyAlpha * Runs, $"{rejected} of {Runs} healthy rollouts rejected by the latency test (alpha {settings.LatencyAlpha})");
     }
 
     [Fact]
@@ -33,13 +46,15 @@ public class FalseAlarmSimulationTests
         var settings = new SequentialSettings(Alpha, Tolerance: 0.1);
         var caught = 0;
         for (var run = 0; run < 200; run++)
-            if (RunRejects(seed: 5000 + run, settings, ArmBehaviour.Healthy with { ErrorRate = 0.011 }, ArmBehaviour.Healthy, bursts: false)) caught++;
+            if (RunRejects(seed: 5000 + run, settings, ArmBehaviour.Healthy with { ErrorRate = 0.011 }, ArmBehaviour.Healthy, bursts: false) != null) caught++;
         Assert.True(caught >= 190, $"caught {caught} of 200");
     }
 
-    private static bool RunRejects(int seed, SequentialSettings settings, ArmBehaviour canary, ArmBehaviour stable, bool bursts)
+    /// <summary>The test that rejected ("error-rate", "latency-tail"), null for none.</summary>
+    private static string? RunRejects(int seed, SequentialSettings settings, ArmBehaviour canary, ArmBehaviour stable, bool bursts)
     {
         var stream = new RequestStream(seed);
+        stream.ServeStableHistory(600, 20, stable, seed + 1); // the stable version's past: the latency bounds are chosen at once
         var evidence = SequentialEvidence.Start(settings).Observe(stream.Snapshot(), settings);
         var burstUntil = -1;
         for (var tick = 0; tick < Ticks; tick++)
@@ -50,8 +65,8 @@ public class FalseAlarmSimulationTests
             var burst = tick <= burstUntil ? 0.2 : 0;                         // both versions alike
             stream.Serve(load, weight, canary, stable, burst);
             evidence = evidence.Observe(stream.Snapshot(), settings);
-            if (evidence.Decide(settings, intervalElapsed: false).Outcome == SequentialOutcome.Reject) return true;
+            if (evidence.Decide(settings, intervalElapsed: false) is { Outcome: SequentialOutcome.Reject } d) return d.Test;
         }
-        return false;
+        return null;
     }
 }

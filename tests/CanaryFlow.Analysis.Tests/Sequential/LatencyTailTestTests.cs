@@ -1,3 +1,4 @@
+using System.Text.Json;
 using CanaryFlow.Analysis.Sequential;
 using CanaryFlow.Sandbox.Simulation;
 using CanaryFlow.Sandbox.Workloads;
@@ -9,20 +10,71 @@ public class LatencyTailTestTests
     private static readonly double[] Les = IstioStyleMetrics.DurationBuckets;
 
     [Fact]
-    public void Bounds_are_the_buckets_at_or_above_the_stable_p50_p90_and_p99()
+    public void Bounds_are_the_buckets_at_the_stable_p50_p90_p99_and_the_far_tail_above_with_weights_leaning_to_the_tail()
     {
         // 1,000 stable requests: 400 under 25 ms, 200 more under 50, 300 under 100, 95 under 250, 5 under 500.
-        double[] les = [25, 50, 100, 250, 500];
-        double[] cumulative = [400, 600, 900, 995, 1000];
-        var bounds = LatencyTailTest.ChooseBounds(les, cumulative, 1000, LatencyTailTest.DefaultQuantiles);
-        Assert.Equal([50.0, 100.0, 250.0], bounds);
+        double[] les = [25, 50, 100, 250, 500, 1000];
+        double[] cumulative = [400, 600, 900, 995, 1000, 1000];
+        var chosen = LatencyTailTest.ChooseWeightedBounds(les, cumulative, 1000);
+        Assert.Equal([50.0, 100.0, 250.0, 500.0], chosen.Select(c => c.Bound));
+        Assert.Equal([0.15, 0.15, 0.35, 0.35], chosen.Select(c => Math.Round(c.Weight, 12)));
     }
 
     [Fact]
-    public void Quantiles_in_one_bucket_collapse_and_an_empty_histogram_has_no_bounds()
+    public void Quantiles_in_one_bucket_collapse_with_their_weights_and_an_empty_histogram_has_no_bounds()
     {
-        Assert.Equal([100.0], LatencyTailTest.ChooseBounds([100, 250], [1000, 1000], 1000, LatencyTailTest.DefaultQuantiles));
-        Assert.Empty(LatencyTailTest.ChooseBounds([100, 250], [0, 0], 0, LatencyTailTest.DefaultQuantiles));
+        var chosen = LatencyTailTest.ChooseWeightedBounds([100, 250], [1000, 1000], 1000);
+        Assert.Equal([(100.0, 0.65), (250.0, 0.35)], chosen.Select(c => (c.Bound, Math.Round(c.Weight, 12))));
+        Assert.Empty(LatencyTailTest.ChooseWeightedBounds([100, 250], [0, 0], 0));
+    }
+
+    [Fact]
+    public void Without_a_bound_above_the_p99_the_quantile_weights_are_scaled_to_one()
+    {
+        var chosen = LatencyTailTest.ChooseWeightedBounds([50, 100, 250], [500, 900, 995], 1000);
+        Assert.Equal([50.0, 100.0, 250.0], chosen.Select(c => c.Bound));
+        Assert.Equal(1, chosen.Sum(c => c.Weight), 12);
+        Assert.Equal(0.35 / 0.65, chosen[2].Weight, 12);
+    }
+
+    [Fact]
+    public void The_combined_e_value_is_the_weighted_average_of_the_bounds_e_values()
+    {
+        // Even split, tolerance 0: 10 canary requests of 100 above 100 ms, none of stable's (e = 332.48..., the known
+        // mixture value of RateRatioTestTests), nobody above 250 (e = 1).
+        double[] les = [100, 250];
+        var weighted = LatencyTailTest.Start([100, 250], 0, [0.25, 0.75]).Observe(les, [90, 100], 100, [100, 100], 100);
+        Assert.Equal(0.25 * 332.4809597413769 + 0.75, weighted.EValue, 9);
+        var plain = LatencyTailTest.Start([100, 250], 0).Observe(les, [90, 100], 100, [100, 100], 100);
+        Assert.Equal((332.4809597413769 + 1) / 2, plain.EValue, 9);
+    }
+
+    [Fact]
+    public void Evidence_saved_before_weights_existed_keeps_its_plain_average()
+    {
+        var plain = LatencyTailTest.Start([100, 250], 0).Observe([100, 250], [90, 100], 100, [100, 100], 100);
+        var json = JsonSerializer.Serialize(plain).Replace(",\"Weights\":null", "");
+        Assert.DoesNotContain("Weights", json);
+        Assert.Equal(plain.EValue, JsonSerializer.Deserialize<LatencyTailTest>(json)!.EValue, 12);
+    }
+
+    [Theory]
+    [InlineData(new[] { 0.5 })]
+    [InlineData(new[] { 0.5, 0.6 })]
+    [InlineData(new[] { 1.0, 0.0 })]
+    public void Weights_must_be_one_positive_weight_per_bound_summing_to_one(double[] weights) =>
+        Assert.Throws<ArgumentException>(() => LatencyTailTest.Start([100, 250], 0.1, weights));
+
+    [Fact]
+    public void Three_slow_canary_requests_beyond_anything_stable_served_reject_at_a_ten_percent_split_and_two_cannot()
+    {
+        double[] les = [25, 50, 100, 250, 500, 1000];
+        var start = LatencyTailTest.StartFromStable(les, [400, 600, 900, 995, 1000, 1000], 1000, 0.1)!;
+        // 100 canary requests shaped like stable's but k of them above 500 ms; 900 stable requests, none above 250 ms.
+        LatencyTailTest With(int k) => start.Observe(les, [40, 60, 90, 100 - k, 100 - k, 100 - k], 100, [360, 540, 810, 900, 900, 900], 900);
+        Assert.True(With(3).Rejects(0.025), $"e = {With(3).EValue}");
+        // Two: at most (1/p0)^2 ≈ 84 at the best single alternative, times its share of the weights, is below 1/α = 40.
+        Assert.False(With(2).Rejects(0.025), $"e = {With(2).EValue}");
     }
 
     [Fact]
@@ -57,8 +109,7 @@ public class LatencyTailTestTests
         var stream = new RequestStream(seed);
         stream.Serve(1000, 0, canary, ArmBehaviour.Healthy);
         var last = stream.Snapshot();
-        var bounds = LatencyTailTest.ChooseBounds(Les, last.Stable.Buckets, last.Stable.LatencyCount, LatencyTailTest.DefaultQuantiles);
-        var test = LatencyTailTest.Start(bounds, 0.1);
+        var test = LatencyTailTest.StartFromStable(Les, last.Stable.Buckets, last.Stable.LatencyCount, 0.1)!;
         for (var t = 0; t < ticks; t++)
         {
             stream.Serve(100, 20, canary, ArmBehaviour.Healthy);

@@ -46,6 +46,26 @@ public class RateRatioTestTests
     }
 
     [Theory]
+    [InlineData(10, 90, 0.1)]
+    [InlineData(1, 99, 0.1)]
+    [InlineData(50, 50, 0)]
+    [InlineData(30, 70, 0.5)]
+    public void Each_canary_only_event_multiplies_the_e_value_by_less_than_one_over_p0(double nc, double ns, double tolerance)
+    {
+        // The bound behind the least evidence any rejection needs (docs/sequential-analysis.md): log(1/α) / log(1/p0) events.
+        var p0 = nc * (1 + tolerance) / (nc * (1 + tolerance) + ns);
+        var t = RateRatioTest.Start(tolerance);
+        for (var k = 1; k <= 8; k++)
+        {
+            var next = t.Observe(nc, 1, ns, 0);
+            Assert.InRange(next.LogEValue - t.LogEValue, 0, -Math.Log(p0));
+            t = next;
+        }
+        var needed = (int)Math.Ceiling(Math.Log(40) / -Math.Log(p0)); // α = 0.025
+        Assert.False(Enumerable.Range(0, needed - 1).Aggregate(RateRatioTest.Start(tolerance), (x, _) => x.Observe(nc, 1, ns, 0)).Rejects(0.025));
+    }
+
+    [Theory]
     [InlineData(10, 90, 5, 0.1)]
     [InlineData(50, 50, 20, 0)]
     [InlineData(20, 980, 15, 0.25)]

@@ -116,22 +116,46 @@ public sealed class KayentaStyleJudge(int interval) : WindowJudge(interval, 2, 5
 }
 
 /// <summary>
-/// The sequential judge: counters read every tick into the real <see cref="SequentialEvidence"/>; reject at
-/// once, pass after the interval with the minimum evidence; a metrics outage holds (no decision) and
-/// rolls back only after the outage deadline.
+/// The sequential judge: counters read into the real <see cref="SequentialEvidence"/> at the times the controller
+/// checks (<see cref="SequentialSchedule"/>: with a first look the baseline at the next point of the first-look grid,
+/// every step's early look, then the tick grid; without, every tick from one tick after the weight change, the first
+/// read spent on the baseline); reject at once, pass after the interval with the minimum evidence; a metrics outage
+/// holds (no decision) and rolls back only after the outage deadline.
 /// </summary>
-public sealed class SequentialJudge(int interval, int tick, int outageDeadline, SequentialSettings settings) : IJudge
+/// <param name="gridPhase">Where the rollout starts on the controller's grids (second 0 of the simulation is second
+/// gridPhase of the grids): a rollout starts whenever someone deploys, not on a grid point.</param>
+public sealed class SequentialJudge(int interval, int tick, int? firstLook, int outageDeadline, SequentialSettings settings, int gridPhase = 0) : IJudge
 {
     private SequentialEvidence _evidence = SequentialEvidence.Start(settings);
     private int? _downSince;
-    private bool _started;
+    private bool _baselineRead;
+    private int _stepStart = -1, _next;
 
     public string Name => "sequential";
 
+    /// <summary>Checks made so far (the bus messages and namespace query rounds this judge would cost).</summary>
+    public int Checks { get; private set; }
+
+    private TimeSpan TickSpan => TimeSpan.FromSeconds(tick);
+    private TimeSpan? Look => firstLook is { } f ? TimeSpan.FromSeconds(f) : null;
+
     public JudgeAction Tick(int second, int stepStart, int weight, IReadOnlyList<CounterSnapshot> history, bool metricsDown)
     {
-        if (!_started) { _evidence = _evidence.Observe(history[0], settings); _started = true; }
-        if (second % tick != 0) return JudgeAction.None;
+        if (stepStart != _stepStart)
+        {
+            // The weight was applied at stepStart (the simulation applies it at once).
+            _stepStart = stepStart;
+            _next = Second(SequentialSchedule.First(At(stepStart), TickSpan, Look, _baselineRead));
+            // A first check due at the step's start reads the counters as they were then.
+            if (_next == stepStart) Check(stepStart, stepStart, weight, history, metricsDown);
+        }
+        return second == _next ? Check(second, stepStart, weight, history, metricsDown) : JudgeAction.None;
+    }
+
+    private JudgeAction Check(int second, int stepStart, int weight, IReadOnlyList<CounterSnapshot> history, bool metricsDown)
+    {
+        Checks++;
+        _next = Second(SequentialSchedule.Next(At(second), At(second), At(stepStart), TickSpan, Look));
         if (metricsDown)
         {
             _downSince ??= second;
@@ -139,6 +163,7 @@ public sealed class SequentialJudge(int interval, int tick, int outageDeadline, 
         }
         _downSince = null;
         _evidence = _evidence.Observe(history[second], settings);
+        _baselineRead = true;
         switch (_evidence.Decide(settings, second - stepStart >= interval, stableServes: weight < 100).Outcome)
         {
             case SequentialOutcome.Reject: return JudgeAction.Rollback;
@@ -146,4 +171,8 @@ public sealed class SequentialJudge(int interval, int tick, int outageDeadline, 
             default: return JudgeAction.None;
         }
     }
+
+    private DateTimeOffset At(int second) => DateTimeOffset.UnixEpoch.AddSeconds(second + gridPhase);
+
+    private int Second(DateTimeOffset at) => (int)Math.Ceiling((at - DateTimeOffset.UnixEpoch).TotalSeconds) - gridPhase;
 }

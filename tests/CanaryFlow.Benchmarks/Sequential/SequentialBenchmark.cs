@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using CanaryFlow.Analysis.Sequential;
+using CanaryFlow.Contracts;
 using static CanaryFlow.Benchmarks.Reliability.ControllerSettings;
 
 namespace CanaryFlow.Benchmarks.Sequential;
@@ -9,9 +10,10 @@ namespace CanaryFlow.Benchmarks.Sequential;
 /// Four judges on the same seeded request streams (see <see cref="RolloutSimulation"/>): the sequential
 /// judge, CanaryFlow's fixed-window thresholds, Kayenta-style Mann-Whitney per window and Flagger's
 /// defaults. Prints a Markdown table: healthy runs' false rollbacks and promotions; regressions' share
-/// caught, bad requests served before rollback (median, p95 over all runs, uncaught ones counted to
+/// caught (and caught while still at the first step), bad requests served before rollback (median, p95 over all runs, uncaught ones counted to
 /// promotion) and time to detection (caught runs). Figures, not assertions.
-/// Usage: <c>sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--interval-seconds 60]
+/// Usage: <c>sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--first-look-seconds 2 (0: none)]
+/// [--stable-history-seconds 600] [--interval-seconds 60]
 /// [--alpha 0.05] [--tolerance 0.1] [--outage-deadline-seconds 600] [--load-factor 1] [--only TEXT] [--prometheus [--prometheus-runs 2]]</c>;
 /// <c>--prometheus</c> runs the sequential judge again through a real Prometheus (<see cref="ThroughPrometheus"/>).
 /// </summary>
@@ -24,25 +26,30 @@ public static class SequentialBenchmark
         var seed = IntArg(args, "--seed", 1);
         var tick = IntArg(args, "--tick-seconds", 5);
         var interval = IntArg(args, "--interval-seconds", 60);
+        var firstLookArg = IntArg(args, "--first-look-seconds", (int)SequentialSpec.DefaultFirstLook.TotalSeconds);
+        int? firstLook = firstLookArg > 0 ? firstLookArg : null; // 0: none (every tick from one tick after the weight change)
+        var history = IntArg(args, "--stable-history-seconds", 600);
         var deadline = IntArg(args, "--outage-deadline-seconds", 600);
         var settings = new SequentialSettings(
             Alpha: double.Parse(StringArg(args, "--alpha") ?? "0.05", CultureInfo.InvariantCulture),
             Tolerance: double.Parse(StringArg(args, "--tolerance") ?? "0.1", CultureInfo.InvariantCulture));
         var only = StringArg(args, "--only");
         var loadFactor = double.Parse(StringArg(args, "--load-factor") ?? "1", CultureInfo.InvariantCulture);
-        Func<IJudge>[] judges =
+        // The sequential judge's rollout starts at a different place on the controller's check grids in each run.
+        Func<int, IJudge>[] judges =
         [
-            () => new SequentialJudge(interval, tick, deadline, settings),
-            () => new FixedWindowJudge(interval),
-            () => new KayentaStyleJudge(interval),
-            () => new FlaggerJudge(interval),
+            run => new SequentialJudge(interval, tick, firstLook, deadline, settings, GridPhase(run, tick, firstLook)),
+            _ => new FixedWindowJudge(interval),
+            _ => new KayentaStyleJudge(interval),
+            _ => new FlaggerJudge(interval),
         ];
 
         Console.WriteLine($"sequential benchmark: seed {seed}, {healthyRuns} healthy / {runs} regression runs per judge, steps 10..50 every {interval} s, " +
-                          $"tick {tick} s, alpha {F(settings.Alpha)}, tolerance {F(settings.Tolerance)}, outage deadline {deadline} s, load x{F(loadFactor)}");
+                          $"tick {tick} s, first look {(firstLook is { } f ? $"{f} s" : "none")}, stable history {history} s, alpha {F(settings.Alpha)}, tolerance {F(settings.Tolerance)}, outage deadline {deadline} s, load x{F(loadFactor)}");
         Console.WriteLine();
-        Console.WriteLine("| scenario | judge | runs | rolled back | promoted | bad requests median | p95 | detection median s | p95 s |");
-        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| scenario | judge | runs | rolled back | at 1st step | promoted | bad requests median | p95 | detection median s | p95 s |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        var (checks, checkedSeconds) = (0L, 0L);
         var clock = Stopwatch.StartNew();
         foreach (var scenario in Scenario.All().Select(s => s with { RequestsPerSecond = s.RequestsPerSecond * loadFactor }).Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
         {
@@ -53,30 +60,44 @@ public static class SequentialBenchmark
                 var name = "";
                 for (var i = 0; i < n; i++)
                 {
-                    var judge = make();
+                    var judge = make(i);
                     name = judge.Name;
-                    results[i] = RolloutSimulation.Run(scenario, judge, seed * 1_000_003 + i);
+                    results[i] = RolloutSimulation.Run(scenario, judge, seed * 1_000_003 + i, history);
+                    if (judge is SequentialJudge sequential && scenario.Healthy && scenario.Outage is null && scenario.RequestsPerSecond > 0)
+                        (checks, checkedSeconds) = (checks + sequential.Checks, checkedSeconds + results[i].Seconds);
                 }
                 Console.WriteLine(Row(scenario, name, results));
             }
         }
         Console.WriteLine();
-        Console.WriteLine($"wall time {clock.Elapsed.TotalSeconds:0} s");
+        if (checkedSeconds > 0)
+            Console.WriteLine($"sequential judge, healthy rollouts: {F(60.0 * checks / checkedSeconds)} checks per rollout-minute " +
+                              $"(bus messages and batched query rounds; 1,000 Canaries: {F(1000.0 * checks / checkedSeconds)} per second)");
+        Console.WriteLine($"wall time {clock.Elapsed.TotalSeconds:0} s, load average {LoadAverage():F1}");
         if (args.Contains("--prometheus"))
             ThroughPrometheus.RunAsync(Scenario.All().Select(s => s with { RequestsPerSecond = s.RequestsPerSecond * loadFactor })
                     .Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)),
-                IntArg(args, "--prometheus-runs", 2), seed, interval, tick, deadline, settings).GetAwaiter().GetResult();
+                IntArg(args, "--prometheus-runs", 2), seed, interval, tick, firstLook, deadline, settings, history).GetAwaiter().GetResult();
         return 0;
+    }
+
+    /// <summary>Spreads runs evenly over the period the grids repeat with (the tick's and the first look's common multiple).</summary>
+    public static int GridPhase(int run, int tick, int? firstLook)
+    {
+        var period = tick;
+        if (firstLook is { } f and > 0) for (var m = tick; m <= tick * f; m += tick) if (m % f == 0) { period = m; break; }
+        return run % period;
     }
 
     private static string Row(Scenario scenario, string judge, RunResult[] results)
     {
         var rolledBack = results.Count(r => r.Outcome == RunOutcome.RolledBack);
         var promoted = results.Count(r => r.Outcome == RunOutcome.Promoted);
+        var atFirst = results.Count(r => r.Outcome == RunOutcome.RolledBack && r.Step == 0);
         var bad = results.Select(r => (double)r.Bad).Order().ToArray();
         var detection = results.Where(r => r.Outcome == RunOutcome.RolledBack).Select(r => (double)r.Seconds).Order().ToArray();
         var badCells = scenario.Healthy ? "– | –" : $"{F(Percentile(bad, 0.5))} | {F(Percentile(bad, 0.95))}";
-        return $"| {scenario.Name} | {judge} | {results.Length} | {Share(rolledBack, results.Length)} | {Share(promoted, results.Length)} | {badCells} | " +
+        return $"| {scenario.Name} | {judge} | {results.Length} | {Share(rolledBack, results.Length)} | {Share(atFirst, results.Length)} | {Share(promoted, results.Length)} | {badCells} | " +
                $"{(detection.Length == 0 ? "–" : F(Percentile(detection, 0.5)))} | {(detection.Length == 0 ? "–" : F(Percentile(detection, 0.95)))} |";
     }
 

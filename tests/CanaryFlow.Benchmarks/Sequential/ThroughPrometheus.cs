@@ -24,7 +24,7 @@ public static class ThroughPrometheus
     /// <summary>Simulated seconds a run may take here (real time is ~0.28 of it): a run still going is Unfinished.</summary>
     private const int MaxSeconds = 900;
 
-    public static async Task RunAsync(IEnumerable<Scenario> scenarios, int runsEach, int seed, int interval, int tick, int outageDeadline, SequentialSettings settings)
+    public static async Task RunAsync(IEnumerable<Scenario> scenarios, int runsEach, int seed, int interval, int tick, int? firstLook, int outageDeadline, SequentialSettings settings, int stableHistorySeconds)
     {
         await using var exporter = await MeshMetricsExporter.StartAsync();
         await using var prometheus = await PrometheusProcess.StartAsync([exporter.ScrapeTarget], Scrape);
@@ -35,7 +35,7 @@ public static class ThroughPrometheus
         var chosen = scenarios.Where(s => s.Outage is null && s.RequestsPerSecond > 0).ToList(); // no traffic: nothing to carry
         var clock = Stopwatch.StartNew();
         var jobs = chosen.SelectMany((s, k) => Enumerable.Range(0, runsEach).Select(i => (Scenario: s, Seed: seed * 1_000_003 + i, Ns: $"bench-{k}-{i}")))
-            .Select(j => (j.Scenario, j.Seed, Task: RunOneAsync(j.Scenario, j.Seed, j.Ns, exporter, runner, interval, tick, settings)))
+            .Select(j => (j.Scenario, j.Seed, Task: RunOneAsync(j.Scenario, j.Seed, j.Ns, exporter, runner, interval, tick, firstLook, settings, stableHistorySeconds)))
             .ToList();
         await Task.WhenAll(jobs.Select(j => j.Task));
 
@@ -45,7 +45,7 @@ public static class ThroughPrometheus
         Console.WriteLine("|---|---:|---|---|");
         foreach (var j in jobs)
         {
-            var direct = RolloutSimulation.Run(j.Scenario, new SequentialJudge(interval, tick, outageDeadline, settings), j.Seed);
+            var direct = RolloutSimulation.Run(j.Scenario, new SequentialJudge(interval, tick, firstLook, outageDeadline, settings), j.Seed, stableHistorySeconds);
             var real = j.Task.Result;
             Console.WriteLine($"| {j.Scenario.Name} | {j.Seed} | {direct.Outcome}, {direct.Seconds}, {direct.Bad} | {real.Outcome}, {real.Seconds}, {real.Bad} |");
         }
@@ -54,24 +54,40 @@ public static class ThroughPrometheus
     /// <summary>The same loop as <see cref="RolloutSimulation.Run"/> (same stream for the same seed), judged every tick
     /// by the real runner on what Prometheus scraped. Bounded: <see cref="MaxSeconds"/> simulated.</summary>
     private static async Task<RunResult> RunOneAsync(Scenario scenario, int seed, string ns, MeshMetricsExporter exporter, ISequentialAnalysisRunner runner,
-        int interval, int tick, SequentialSettings settings)
+        int interval, int tick, int? firstLook, SequentialSettings settings, int stableHistorySeconds)
     {
         var target = new RolloutTarget(ns, "svc");
-        var stream = new RequestStream(seed);
-        var recorded = (Canary: stream.Snapshot().Canary, Stable: stream.Snapshot().Stable);
-        var spec = new AnalysisSpec((int)settings.MinRequests, [], null, new SequentialSpec(settings.Alpha, settings.Tolerance, TimeSpan.FromSeconds(tick), TimeSpan.FromMinutes(10)));
+        var stream = RolloutSimulation.Stream(scenario, seed, stableHistorySeconds);
+        var before = stream.Snapshot();
+        var nothing = new ArmCounters(0, 0, [], 0);
+        Record(exporter, ns, WorkloadNames.Stable(target), nothing, before.Stable, before.Les); // the stable version's past
+        var recorded = (Canary: before.Canary, Stable: before.Stable);
+        await Task.Delay(Wait);
+        var spec = new AnalysisSpec((int)settings.MinRequests, [], null, new SequentialSpec(settings.Alpha, settings.Tolerance, TimeSpan.FromSeconds(tick), TimeSpan.FromMinutes(10),
+            firstLook is { } f ? TimeSpan.FromSeconds(f) : null));
+        var (tickSpan, look) = (spec.Sequential!.Tick, spec.Sequential.FirstLook);
         var steps = RolloutSimulation.Steps;
-        // The baseline, before any request (no series yet reads as zero), as the direct judge starts from zeros.
+        // The checks at the controller's schedule (SequentialSchedule, simulated second 0 on its grids), as the direct
+        // judge. With a first look the baseline is read at once, before any request (no series yet reads as zero).
         var (step, stepStart, burstUntil, sequence) = (0, 0, -1, 1L);
-        var start = DateTimeOffset.UtcNow;
-        var state = (await runner.RunAsync(new AnalysisDue(Guid.Empty, Guid.Empty, target, "v2", steps[0], sequence, start, TimeSpan.FromSeconds(interval), spec,
-            null, start), CancellationToken.None)).State;
+        string? state = null;
+        int Second(DateTimeOffset at) => (int)Math.Ceiling((at - DateTimeOffset.UnixEpoch).TotalSeconds);
+        var next = Second(SequentialSchedule.First(DateTimeOffset.UnixEpoch, tickSpan, look, baselineRead: false));
+        if (next == 0)
+        {
+            var start = DateTimeOffset.UtcNow;
+            state = (await runner.RunAsync(new AnalysisDue(Guid.Empty, Guid.Empty, target, "v2", steps[0], sequence, start, TimeSpan.FromSeconds(interval), spec,
+                null, start), CancellationToken.None)).State;
+            next = Second(SequentialSchedule.Next(DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, tickSpan, look));
+        }
         for (var t = 1; t <= MaxSeconds; t++)
         {
             var load = scenario.RequestsPerSecond * (1 + 0.5 * Math.Sin(2 * Math.PI * t / 600));
             if (scenario.Bursts && t > burstUntil && stream.NextDouble() < 1.0 / 180) burstUntil = t + 10;
             stream.Serve(load, steps[step], scenario.Canary, ArmBehaviour.Healthy, t <= burstUntil ? 0.1 : 0);
-            if (t % tick != 0) continue;
+            if (t != next) continue;
+            var at = DateTimeOffset.UnixEpoch.AddSeconds(t);
+            next = Second(SequentialSchedule.Next(at, at, DateTimeOffset.UnixEpoch.AddSeconds(stepStart), tickSpan, look));
 
             var now = stream.Snapshot();
             Record(exporter, ns, WorkloadNames.Canary(target), recorded.Canary, now.Canary, now.Les);
@@ -89,6 +105,7 @@ public static class ThroughPrometheus
             if (step == steps.Count - 1) return new RunResult(RunOutcome.Promoted, t, Bad(scenario, stream));
             (step, stepStart) = (step + 1, t);
             state = SequentialState.StartStep(state);
+            next = Second(SequentialSchedule.First(DateTimeOffset.UnixEpoch.AddSeconds(t), tickSpan, look, baselineRead: true));
         }
         return new RunResult(RunOutcome.Unfinished, MaxSeconds, Bad(scenario, stream));
     }

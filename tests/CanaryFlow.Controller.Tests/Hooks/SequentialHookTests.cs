@@ -101,6 +101,14 @@ public sealed class SequentialHooksDueTests
     }
 
     [Fact]
+    public void The_baseline_read_and_the_early_look_before_the_first_whole_tick_run_no_hooks()
+    {
+        // SequentialSchedule with a 2 s first look: checks at 0 (baseline), 2, 5, 10, ...; the hooks keep to 5, 35, 65.
+        var due = new[] { 0, 2 }.Concat(Enumerable.Range(1, 13).Select(n => n * 5)).Where(s => SequentialHooks.Due(Due(s))).ToList();
+        Assert.Equal([5, 35, 65], due);
+    }
+
+    [Fact]
     public void No_hooks_or_window_mode_never_count_as_a_sequential_hook_tick()
     {
         Assert.False(SequentialHooks.Due(Due(5, hooks: false)));

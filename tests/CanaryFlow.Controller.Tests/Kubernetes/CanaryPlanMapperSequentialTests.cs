@@ -12,7 +12,7 @@ public sealed class CanaryPlanMapperSequentialTests
     [Fact]
     public void Without_a_mode_a_weighted_canary_is_analysed_sequentially_with_the_documented_defaults()
     {
-        Assert.Equal(new SequentialSpec(0.05, 0.1, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10)), Map("""{"interval":"1m"}""").Plan!.Analysis.Sequential);
+        Assert.Equal(new SequentialSpec(0.05, 0.1, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(2)), Map("""{"interval":"1m"}""").Plan!.Analysis.Sequential);
         Assert.Equal(TimeSpan.FromMinutes(2), Map("""{"sequential":{"tick":"2m"}}""").Plan!.Analysis.Sequential!.Tick);
     }
 
@@ -31,14 +31,14 @@ public sealed class CanaryPlanMapperSequentialTests
     public void Sequential_mode_gets_the_documented_defaults()
     {
         var sequential = Map("""{"mode":"sequential"}""").Plan!.Analysis.Sequential;
-        Assert.Equal(new SequentialSpec(0.05, 0.1, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10)), sequential);
+        Assert.Equal(new SequentialSpec(0.05, 0.1, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(2)), sequential);
     }
 
     [Fact]
     public void Sequential_mode_maps_every_field()
     {
-        var sequential = Map("""{"mode":"sequential","metricsOutageDeadline":"15m","sequential":{"alpha":0.01,"tolerance":0.25,"tick":"10s"}}""").Plan!.Analysis.Sequential;
-        Assert.Equal(new SequentialSpec(0.01, 0.25, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(15)), sequential);
+        var sequential = Map("""{"mode":"sequential","metricsOutageDeadline":"15m","sequential":{"alpha":0.01,"tolerance":0.25,"tick":"10s","firstLook":"3s"}}""").Plan!.Analysis.Sequential;
+        Assert.Equal(new SequentialSpec(0.01, 0.25, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(15), TimeSpan.FromSeconds(3)), sequential);
     }
 
     [Theory]
@@ -46,6 +46,7 @@ public sealed class CanaryPlanMapperSequentialTests
     [InlineData("""{"mode":"fixed-window","sequential":{"alpha":0.01}}""", "apply to mode: sequential only")]
     [InlineData("""{"mode":"sequential","sequential":{"alpha":1.5}}""", "alpha must be between 0 and 1")]
     [InlineData("""{"mode":"sequential","sequential":{"tick":"500ms"}}""", "tick must be at least 1s")]
+    [InlineData("""{"mode":"sequential","sequential":{"firstLook":"500ms"}}""", "firstLook must be at least 1s")]
     [InlineData("""{"mode":"sequential","metricsOutageDeadline":"soon"}""", "metricsOutageDeadline \"soon\" is not a positive duration")]
     public void Bad_sequential_settings_are_refused_with_the_field_named(string analysis, string error)
     {

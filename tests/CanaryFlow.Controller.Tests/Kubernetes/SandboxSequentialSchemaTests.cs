@@ -10,16 +10,18 @@ public sealed class SandboxSequentialSchemaTests : SandboxTest
     [Fact]
     public async Task A_sequential_Canary_with_every_field_is_admitted_as_written()
     {
-        await CreateAsync("""{"mode":"sequential","metricsOutageDeadline":"10m","sequential":{"alpha":0.05,"tolerance":0.1,"tick":"5s"}}""");
+        await CreateAsync("""{"mode":"sequential","metricsOutageDeadline":"10m","sequential":{"alpha":0.05,"tolerance":0.1,"tick":"5s","firstLook":"2s"}}""");
         var analysis = (await Host.GetCanaryAsync("podinfo"))["spec"]!["analysis"]!;
         Assert.Equal("sequential", (string?)analysis["mode"]);
         Assert.Equal("5s", (string?)analysis["sequential"]!["tick"]);
+        Assert.Equal("2s", (string?)analysis["sequential"]!["firstLook"]);
     }
 
     [Theory]
     [InlineData("""{"mode":"bayesian"}""")]
     [InlineData("""{"mode":"sequential","sequential":{"alpha":0.9}}""")]
     [InlineData("""{"mode":"sequential","sequential":{"tick":"soon"}}""")]
+    [InlineData("""{"mode":"sequential","sequential":{"firstLook":"at once"}}""")]
     [InlineData("""{"mode":"sequential","metricsOutageDeadline":"10 minutes"}""")]
     public async Task A_sequential_Canary_outside_the_schema_is_refused_with_422(string analysis)
     {

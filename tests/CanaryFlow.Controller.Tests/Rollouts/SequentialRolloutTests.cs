@@ -12,11 +12,11 @@ public sealed class SequentialRolloutTests
     private static readonly RolloutTarget Target = new("shop", "checkout");
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(5);
 
-    private static RolloutPlan Plan(TimeSpan? outageDeadline = null) => TestPlans.Steps(10, 20) with
+    private static RolloutPlan Plan(TimeSpan? outageDeadline = null, TimeSpan? firstLook = null) => TestPlans.Steps(10, 20) with
     {
         ErrorLimit = 3,
         InconclusiveLimit = 3,
-        Analysis = new AnalysisSpec(10, [], null, new SequentialSpec(0.05, 0.1, Tick, outageDeadline ?? TimeSpan.FromMinutes(10))),
+        Analysis = new AnalysisSpec(10, [], null, new SequentialSpec(0.05, 0.1, Tick, outageDeadline ?? TimeSpan.FromMinutes(10), firstLook)),
     };
 
     /// <summary>Answers each tick with <see cref="Next"/>; the running state it returns counts the ticks it saw.</summary>
@@ -42,10 +42,10 @@ public sealed class SequentialRolloutTests
     }
 
     /// <summary>One tick, then wait until its check has been recorded (or the rollout left its steps).</summary>
-    private static async Task TickAndWait(EngineUnderTest e)
+    private static async Task TickAndWait(EngineUnderTest e, TimeSpan? advance = null)
     {
         var before = (await e.Find(Target))!.AnalysisSequence;
-        await e.Tick(Tick);
+        await e.Tick(advance ?? Tick);
         await e.Until(Target, x => x.AnalysisSequence > before || x.CurrentState != RolloutPhases.Progressing, "the tick's check");
     }
 
@@ -72,6 +72,30 @@ public sealed class SequentialRolloutTests
         Assert.All(dues, d => Assert.Equal(s.StepStartedAt, d.StepStartedAt));
         s = (await e.Find(Target))!;
         Assert.Equal((10, 0, 0), (s.AppliedWeight, s.FailedChecks, s.ConsecutiveNoData)); // accumulating is no strike
+    }
+
+    [Fact]
+    public async Task With_a_first_look_the_baseline_is_read_at_once_and_every_step_is_looked_at_early_then_on_the_shared_tick_grid()
+    {
+        var (e, runner) = await StartAsync();
+        await using var _ = e;
+        var look = TimeSpan.FromSeconds(2);
+        await e.Request(Target, "v2", Plan(firstLook: look));
+        var s = await AtTen(e);
+        var start = s.StepStartedAt!.Value; // the test clock starts on a point of both grids (12:00:00)
+        Assert.Equal(start, s.NextAnalysisAt); // no evidence yet: the baseline, due at once
+        await TickAndWait(e, TimeSpan.Zero);
+        Assert.Equal(start + look, (await e.Find(Target))!.NextAnalysisAt); // the early look
+        await TickAndWait(e, look);
+        Assert.Equal(start + Tick, (await e.Find(Target))!.NextAnalysisAt); // back on the tick grid: 5 s, not 2 + 5
+        await TickAndWait(e, Tick - look);
+        Assert.Equal(start + 2 * Tick, (await e.Find(Target))!.NextAnalysisAt);
+
+        runner.Next = VerdictOutcome.Passed;
+        await e.Tick(Tick + TimeSpan.FromSeconds(0.5)); // answered half a second late: the step starts off the grid
+        s = await e.Until(Target, x => x.AppliedWeight == 20 && x.Pending == null && x.NextAnalysisAt != null, "canary at 20%");
+        Assert.Equal(start + TimeSpan.FromSeconds(14), s.NextAnalysisAt); // evidence kept: the early look, the first 2 s point ≥ 12.5 s
+        Assert.Equal([0.0, 2, 5, 10], runner.Dues.Take(4).Select(d => (d.DueAt - start).TotalSeconds));
     }
 
     [Fact]

@@ -128,8 +128,10 @@ public static partial class CanaryPlanMapper
         if (tolerance < 0) errors.Add($"spec.analysis.sequential.tolerance must not be negative, got {tolerance}");
         var tick = Duration(s?.Tick, SequentialSpec.DefaultTick, "sequential.tick", errors);
         if (tick < TimeSpan.FromSeconds(1)) errors.Add("spec.analysis.sequential.tick must be at least 1s (and is best at least the scrape interval)");
+        var firstLook = Duration(s?.FirstLook, SequentialSpec.DefaultFirstLook, "sequential.firstLook", errors);
+        if (firstLook < TimeSpan.FromSeconds(1)) errors.Add("spec.analysis.sequential.firstLook must be at least 1s (and is best at least the scrape interval)");
         var deadline = Duration(a?.MetricsOutageDeadline, SequentialSpec.DefaultMetricsOutageDeadline, "metricsOutageDeadline", errors);
-        return new SequentialSpec(alpha, tolerance, tick, deadline);
+        return new SequentialSpec(alpha, tolerance, tick, deadline, firstLook);
     }
 
     private static TimeSpan Duration(string? text, TimeSpan fallback, string field, List<string> errors)

@@ -115,8 +115,9 @@ public sealed record CanaryAnalysis(
 /// <summary>Mirroring: <c>iterations</c> checks on a mirrored copy of stable's traffic (<c>percentage</c> of it) before any weight moves.</summary>
 public sealed record MirrorSpec(int? Iterations, double? Percentage);
 
-/// <summary>spec.analysis.sequential: the tests' level, the tolerated regression and the tick (see docs/sequential-analysis.md).</summary>
-public sealed record CanarySequential(double? Alpha, double? Tolerance, string? Tick);
+/// <summary>spec.analysis.sequential: the tests' level, the tolerated regression, the tick and the early look after each
+/// weight change (see docs/sequential-analysis.md).</summary>
+public sealed record CanarySequential(double? Alpha, double? Tolerance, string? Tick, string? FirstLook = null);
 
 /// <summary>Session affinity: a user the weights sent to the canary keeps a cookie that keeps them there (Flagger's).</summary>
 public sealed record SessionAffinitySpec(string? CookieName, int? MaxAge);
