@@ -165,18 +165,12 @@ public sealed class ShardedEngineSupervisor(
 
         private async Task HandBackAsync(ConsumeContext context)
         {
-            var type = RolloutPartitions.MessageTypes.FirstOrDefault(context.HasMessageType);
-            if (type is null) return; // nothing of ours: nothing to keep
+            var message = RolloutPartitions.Messages.FirstOrDefault(m => context.HasMessageType(m.Type));
+            if (message is null) return; // nothing of ours: nothing to keep
             await Task.Delay(100, context.CancellationToken); // the queue is stopping: do not spin on it meanwhile
             var endpoint = await context.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(partition)}"));
-            await (Task)ForwardMethod.MakeGenericMethod(type).Invoke(null, [context, endpoint])!;
+            await message.ForwardAsync(context, endpoint);
         }
-
-        private static readonly System.Reflection.MethodInfo ForwardMethod =
-            typeof(PartitionGuardFilter).GetMethod(nameof(ForwardAs), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
-
-        private static Task ForwardAs<T>(ConsumeContext context, ISendEndpoint endpoint) where T : class =>
-            context.TryGetMessage<T>(out var typed) ? context.Forward(endpoint, typed.Message) : Task.CompletedTask;
 
         public void Probe(ProbeContext context) => context.CreateFilterScope("partitionGuard");
     }

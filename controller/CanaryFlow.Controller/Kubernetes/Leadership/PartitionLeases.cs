@@ -266,42 +266,16 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
 
     /// <summary>Creates (<paramref name="read"/> null) or replaces a partition's Lease, conditional on the version read;
     /// null when another writer got there first (409).</summary>
-    private async Task<V1Lease?> WriteAsync(int p, V1Lease? read, string holder, DateTimeOffset now, CancellationToken ct)
+    private Task<V1Lease?> WriteAsync(int p, V1Lease? read, string holder, DateTimeOffset now, CancellationToken ct)
     {
-        var renewing = holder.Length > 0 && Holder(read) == holder;
-        var annotations = read?.Metadata.Annotations is { } a ? new Dictionary<string, string>(a) : new Dictionary<string, string>();
-        if (holder.Length > 0 && !renewing) annotations.Remove(RequestedBy); // taken: the request is answered
-        var lease = new V1Lease
-        {
-            Metadata = new V1ObjectMeta
-            {
-                Name = LeaseName(p), NamespaceProperty = _o.LeaseNamespace, ResourceVersion = read?.Metadata.ResourceVersion,
-                Labels = new Dictionary<string, string> { [SetLabel] = _o.LeaseName }, Annotations = annotations,
-            },
-            Spec = new V1LeaseSpec
-            {
-                HolderIdentity = holder,
-                LeaseDurationSeconds = (int)Math.Ceiling(_o.LeaseDuration.TotalSeconds),
-                AcquireTime = renewing ? read!.Spec!.AcquireTime : now.UtcDateTime,
-                RenewTime = now.UtcDateTime,
-                LeaseTransitions = (read?.Spec?.LeaseTransitions ?? 0) + (renewing || holder.Length == 0 ? 0 : 1),
-            },
-        };
-        try
-        {
-            return read is null
-                ? await _client.CoordinationV1.CreateNamespacedLeaseAsync(lease, _o.LeaseNamespace, cancellationToken: ct)
-                : await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, lease.Metadata.Name, _o.LeaseNamespace, cancellationToken: ct);
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { return null; }
+        var lease = LeaseRecord.For(LeaseName(p), _o.LeaseNamespace, read, holder, now, _o.LeaseDuration);
+        (lease.Metadata.Labels ??= new Dictionary<string, string>())[SetLabel] = _o.LeaseName;
+        lease.Metadata.Annotations ??= new Dictionary<string, string>();
+        if (holder.Length > 0 && Holder(read) != holder) lease.Metadata.Annotations.Remove(RequestedBy); // taken: the request is answered
+        return LeaseRecord.WriteAsync(_client, lease, read is null, ct);
     }
 
-    private DateTimeOffset TakeableAt(int p, V1Lease lease)
-    {
-        var duration = lease.Spec?.LeaseDurationSeconds is > 0 and var s ? TimeSpan.FromSeconds(s) : _o.LeaseDuration;
-        var renew = lease.Spec?.RenewTime is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : (DateTimeOffset?)null;
-        return LeaseExpiry.TakeableAt(renew, duration, _sightings.GetValueOrDefault(p).At, _trust);
-    }
+    private DateTimeOffset TakeableAt(int p, V1Lease lease) => LeaseRecord.TakeableAt(lease, _o.LeaseDuration, _sightings.GetValueOrDefault(p).At, _trust);
 
     private static string? Holder(V1Lease? lease) => lease?.Spec?.HolderIdentity;
 
@@ -314,5 +288,5 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         return parts.Length == 2 && long.TryParse(parts[1], out var ms) && now - DateTimeOffset.FromUnixTimeMilliseconds(ms) < _o.LeaseDuration ? parts[0] : null;
     }
 
-    private static TimeSpan Jittered(TimeSpan period) => period * (0.9 + 0.2 * Random.Shared.NextDouble());
+    private static TimeSpan Jittered(TimeSpan period) => LeaseRecord.Jittered(period);
 }
