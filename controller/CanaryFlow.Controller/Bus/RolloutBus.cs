@@ -61,6 +61,7 @@ public static class RolloutBus
                     r.Ignore<Kubernetes.Leadership.NotLeaderException>();
                 });
                 endpoint.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
+                // The endpoint's _error and _skipped queues are declared with its queue's arguments: quorum too (tested).
                 if (options.RabbitMq.QuorumQueues && endpoint is IRabbitMqReceiveEndpointConfigurator rabbit) rabbit.SetQuorumQueue();
             });
 
@@ -79,12 +80,6 @@ public static class RolloutBus
                         if (nodes.Count > 1) h.UseCluster(c => { foreach (var (host, port) in nodes) c.Node($"{host}:{port}"); });
                     });
                     cfg.PrefetchCount = options.ConcurrentMessageLimit;
-                    if (r.QuorumQueues)
-                    {
-                        // The _error and _skipped queues too: what failed must survive a node as well as what waits.
-                        cfg.SendTopology.ConfigureErrorSettings = q => q.SetQuorumQueue();
-                        cfg.SendTopology.ConfigureDeadLetterSettings = q => q.SetQuorumQueue();
-                    }
                     cfg.ConfigureJsonSerializerOptions(StrictContracts);
                     if (partitions > 0)
                     {
