@@ -1,17 +1,17 @@
-using CanaryFlow.Contracts;
+using MassTransit;
 
 namespace CanaryFlow.Controller.Rollouts;
 
 /// <summary>
 /// The end of a hold (sequential mode): the metrics source answers again after an outage. The start of a hold is
 /// announced where the check is recorded (<see cref="RolloutState.CheckInconclusive"/>); its end is announced here,
-/// before the answering check is recorded, so people see "resumed" as well as "holding" (status, Events, notifications).
+/// before the answering check is recorded, whatever that check says (passed, failed, no decision yet), so people
+/// see "resumed" as well as "holding" (status phase, Events, notifications).
 /// </summary>
 public static class MetricsHold
 {
-    /// <summary>A check that answered (anything but a query error) while the rollout held.</summary>
-    public static bool EndsWith(this RolloutState s, InconclusiveKind kind) =>
-        s.Plan?.Analysis.Sequential != null && s.MetricsDownSince != null && kind != InconclusiveKind.QueryError;
+    /// <summary>The rollout holds: sequential mode, and its metrics source has not answered since <see cref="RolloutState.MetricsDownSince"/>.</summary>
+    public static bool Holds(this RolloutState s) => s.Plan?.Analysis.Sequential != null && s.MetricsDownSince != null;
 
     public static void EndHold(this RolloutState s, DateTimeOffset now)
     {
@@ -19,4 +19,12 @@ public static class MetricsHold
         s.MetricsDownSince = null;
         s.Note($"the metrics source answers again after {down.TotalSeconds:0} s; resuming at {s.AppliedWeight}%", now);
     }
+
+    /// <summary>Ends and announces a hold when the check in hand <paramref name="answered"/> (a pass or a failure always
+    /// did; an inconclusive check did unless it was a query error).</summary>
+    public static EventActivityBinder<RolloutState, T> EndHoldIfAnswered<T>(this EventActivityBinder<RolloutState, T> binder,
+        Func<T, bool> answered, Func<DateTimeOffset> now) where T : class =>
+        binder.If(c => c.Saga.Holds() && answered(c.Message), resumed => resumed
+            .Then(c => c.Saga.EndHold(now()))
+            .Announce(now));
 }

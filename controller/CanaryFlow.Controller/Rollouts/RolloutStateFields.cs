@@ -15,14 +15,22 @@ internal static class StateFields
         .Where(p => p.CanRead && p.CanWrite && p.GetIndexParameters().Length == 0)
         .ToArray();
 
-    public static readonly Func<RolloutState, RolloutState, bool> Same = Compile();
+    public static readonly Func<RolloutState, RolloutState, bool> Same = Compile([]);
 
-    private static Func<RolloutState, RolloutState, bool> Compile()
+    /// <summary>An equality over every stored field but the <paramref name="skipped"/> ones (compile once, keep it).</summary>
+    public static Func<RolloutState, RolloutState, bool> SameExcept(params string[] skipped)
+    {
+        var unknown = skipped.Except(All.Select(p => p.Name)).ToArray();
+        if (unknown.Length > 0) throw new ArgumentException($"not stored fields of RolloutState: {string.Join(", ", unknown)}", nameof(skipped));
+        return Compile(skipped);
+    }
+
+    private static Func<RolloutState, RolloutState, bool> Compile(string[] skipped)
     {
         var a = Expression.Parameter(typeof(RolloutState), "a");
         var b = Expression.Parameter(typeof(RolloutState), "b");
         Expression body = Expression.Constant(true);
-        foreach (var p in All)
+        foreach (var p in All.Where(p => !skipped.Contains(p.Name)))
         {
             // EqualityComparer<T>.Default: value equality for strings, records and value types; no boxing.
             var comparer = typeof(EqualityComparer<>).MakeGenericType(p.PropertyType);

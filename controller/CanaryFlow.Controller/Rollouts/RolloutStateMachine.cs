@@ -103,6 +103,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                     .Publish(c => c.Saga.AwaitingApproval(now()))
                     .TransitionTo(WaitingApproval)),
             When(Passed, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
+                .EndHoldIfAnswered(_ => true, now)
                 .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now(), c.Message.SequentialState))
                 .IfElse(c => c.Saga.HasNextStep(),
                     next => next
@@ -148,6 +149,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                 .Then(c => c.Saga.WeightApplied(c.Message.ToWeight, now()))
                 .Announce(now),
             When(Passed, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
+                .EndHoldIfAnswered(_ => true, now)
                 .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now(), c.Message.SequentialState)),
             When(Promote, c => c.Message.GateSequence is null)
                 .Then(c => c.Saga.BeginPromotion($"promoted by {c.Message.Actor}: {c.Message.Reason}", now()))
@@ -166,6 +168,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                         .Publish(c => c.Saga.PromoteCommand())
                         .TransitionTo(Promoting)),
             When(Passed, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
+                .EndHoldIfAnswered(_ => true, now)
                 .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now(), c.Message.SequentialState)),
             When(Pause)
                 .Then(c => c.Saga.PauseFrom(RolloutPhases.WaitingApproval, $"paused by {c.Message.Actor}: {c.Message.Reason}", now()))
@@ -175,6 +178,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
         // ── Checks that count against the canary, wherever it waits ────────────────────────
         During(Progressing, Paused, WaitingApproval,
             When(CheckFailed, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
+                .EndHoldIfAnswered(_ => true, now)
                 .Then(c => c.Saga.CheckFailed(c.Message.Evidence, now(), c.Message.SequentialState, c.Message.Decisive))
                 .Announce(now)
                 .If(c => c.Saga.FailureLimitReached(), breach => breach
@@ -182,9 +186,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                     .Publish(c => c.Saga.RollbackCommand())
                     .TransitionTo(RollingBack)),
             When(Inconclusive, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
-                .If(c => c.Saga.EndsWith(c.Message.Kind), resumed => resumed
-                    .Then(c => c.Saga.EndHold(now()))
-                    .Announce(now))
+                .EndHoldIfAnswered(m => m.Kind != InconclusiveKind.QueryError, now)
                 .Then(c => c.Saga.CheckInconclusive(c.Message.Kind, c.Message.Evidence, now(), c.Message.SequentialState))
                 .If(c => c.Saga.HoldJustStarted(), hold => hold.Announce(now))
                 .If(c => c.Saga.InconclusiveLimitReached(), breach => breach

@@ -27,6 +27,8 @@ public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalys
         public int FailFromWeight = int.MaxValue;
         public bool CanaryNeverReady;
         public bool StableNeverReady;
+        /// <summary>When set, a promotion waits for it (so that something can happen while the rollout is Promoting).</summary>
+        public TaskCompletionSource? HoldPromotion;
         public int AnalysisRuns;
     }
 
@@ -57,12 +59,13 @@ public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalys
         return Task.FromResult(t.CanaryNeverReady ? WorkloadResult.Failed("progress deadline exceeded") : WorkloadResult.Ok);
     }
 
-    public Task<WorkloadResult> PromoteStableAsync(RolloutTarget target, string revision, CancellationToken cancellationToken)
+    public async Task<WorkloadResult> PromoteStableAsync(RolloutTarget target, string revision, CancellationToken cancellationToken)
     {
         var t = this[target];
-        if (t.StableNeverReady) return Task.FromResult(WorkloadResult.Failed("stable did not become available"));
+        if (t.HoldPromotion is { } hold) await hold.Task.WaitAsync(cancellationToken);
+        if (t.StableNeverReady) return WorkloadResult.Failed("stable did not become available");
         lock (t) t.StableRevision = revision;
-        return Task.FromResult(WorkloadResult.Ok);
+        return WorkloadResult.Ok;
     }
 
     public Task ScaleCanaryToZeroAsync(RolloutTarget target, CancellationToken cancellationToken)

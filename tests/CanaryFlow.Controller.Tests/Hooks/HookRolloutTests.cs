@@ -113,6 +113,29 @@ public sealed class HookRolloutTests
     }
 
     [Fact]
+    public async Task The_post_rollout_hook_runs_for_a_promoted_rollout_even_when_a_queued_revision_starts_at_once()
+    {
+        await using var receiver = await RecordingReceiver.StartAsync();
+        await using var e = await StartAsync();
+        var plan = With(TestPlans.Steps(50, 100), Hook(HookTypes.PostRollout, receiver.UrlFor("post"), "post"));
+        e.World[Target].HoldPromotion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await e.Request(Target, "v2", plan);
+        await e.At(50);
+        await e.Tick(); await e.At(100);
+        await e.Tick();
+        await e.Until(Target, s => s.CurrentState == RolloutPhases.Promoting, "promoting v2");
+
+        await e.Request(Target, "v3", plan); // queued behind the promotion
+        await e.Until(Target, s => s.Queued != null, "v3 queued");
+        e.World[Target].HoldPromotion!.SetResult();
+        await e.Until(Target, s => s.Revision == "v3", "v3 started as soon as v2 was promoted");
+
+        await receiver.WaitUntilAsync(r => r.For("post").Count == 1, "the post-rollout hook of v2");
+        using var body = JsonDocument.Parse(receiver.For("post")[0].Body);
+        Assert.Equal(("Succeeded", "v2"), (body.RootElement.GetProperty("phase").GetString(), body.RootElement.GetProperty("revision").GetString()));
+    }
+
+    [Fact]
     public async Task An_unreachable_confirm_rollout_hook_keeps_all_traffic_on_stable_and_is_reported_unreachable()
     {
         await using var e = await StartAsync();

@@ -77,6 +77,39 @@ public abstract class StoreAndLeaseContract(KubeServer server) : TwoServerTest(s
     }
 
     [Fact]
+    public async Task A_rollout_held_by_a_metrics_outage_shows_phase_Holding_and_loads_back_as_the_same_progressing_hold()
+    {
+        var target = await Host.InitializedAsync();
+        var store = Host.Get<IRolloutStore>();
+        var down = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        var state = new RolloutState
+        {
+            CorrelationId = RolloutIds.ForTarget(target), Target = target, Revision = "r2", StableRevision = "r1",
+            CurrentState = RolloutPhases.Progressing, AppliedWeight = 20, DesiredWeight = 20, StepIndex = 1, Version = 1,
+            LastReason = "holding at 20%: the metrics source does not answer", LastTransitionAt = down, MetricsDownSince = down,
+            Plan = new RolloutPlan([10, 20, 100], TimeSpan.FromSeconds(30), 2, 1, 1, TimeSpan.FromMinutes(5), [], true,
+                new AnalysisSpec(10, [], null, new SequentialSpec(0.05, 0.1, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10)))),
+        };
+        await store.SaveAsync(state, 0, default); // the real server's CRD schema must accept the phase (an enum there)
+
+        var status = (await Host.GetCanaryAsync("podinfo"))["status"]!;
+        Assert.Equal(RolloutPhases.Holding, (string?)status["phase"]);
+        var holding = status["conditions"]!.AsArray().Single(c => (string?)c!["type"] == RolloutPhases.Holding)!;
+        Assert.Equal(("True", "MetricsSourceDown"), ((string?)holding["status"], (string?)holding["reason"]));
+        Assert.Equal("True", (string?)status["conditions"]!.AsArray().Single(c => (string?)c!["type"] == "Progressing")!["status"]);
+
+        var loaded = Assert.Single(await store.LoadAllAsync(default)); // a restart resumes the hold, not a new phase
+        Assert.Equal((RolloutPhases.Progressing, down), (loaded.CurrentState, loaded.MetricsDownSince));
+
+        loaded.MetricsDownSince = null;
+        loaded.Version = 2;
+        await store.SaveAsync(loaded, 1, default);
+        status = (await Host.GetCanaryAsync("podinfo"))["status"]!;
+        Assert.Equal(RolloutPhases.Progressing, (string?)status["phase"]);
+        Assert.Equal("False", (string?)status["conditions"]!.AsArray().Single(c => (string?)c!["type"] == RolloutPhases.Holding)!["status"]);
+    }
+
+    [Fact]
     public async Task A_second_replica_takes_the_lease_when_the_leader_stops()
     {
         var election = new Dictionary<string, string?> { ["Kubernetes:LeaderElection"] = "true" };

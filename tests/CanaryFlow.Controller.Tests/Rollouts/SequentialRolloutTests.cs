@@ -112,6 +112,29 @@ public sealed class SequentialRolloutTests
     }
 
     [Fact]
+    public async Task A_hold_ended_by_a_failing_check_is_announced_as_over_before_the_rollback()
+    {
+        var (e, runner) = await StartAsync();
+        await using var _ = e;
+        await e.Request(Target, "v2", Plan());
+        await AtTen(e);
+        runner.Next = VerdictOutcome.QueryError;
+        for (var i = 0; i < 2; i++) await TickAndWait(e);
+        await e.Until(Target, x => x.MetricsDownSince != null, "a held rollout");
+
+        runner.Next = VerdictOutcome.Failed;
+        runner.Decisive = true;
+        await e.Tick(Tick);
+        await e.Until(Target, x => x.CurrentState == RolloutPhases.Failed, "rollback");
+        var said = e.Harness.Published.Select<RolloutTransitioned>().Select(x => x.Context.Message).OrderBy(t => t.Version).ToList();
+        var over = said.FindIndex(t => t.Reason.Contains("answers again"));
+        var rollingBack = said.FindIndex(t => t.Phase == RolloutPhases.RollingBack);
+        Assert.True(over >= 0, "the end of the hold was not announced: " + string.Join(" | ", said.Select(t => t.Reason)));
+        Assert.True(over < rollingBack, "the end of the hold came after the rollback");
+        Assert.Null(said[over].HoldingSince);
+    }
+
+    [Fact]
     public async Task An_outage_past_the_metrics_outage_deadline_rolls_back_and_says_why()
     {
         var (e, runner) = await StartAsync();

@@ -22,12 +22,12 @@ public static class CanaryStatusView
     private static readonly HashSet<string> Active =
     [
         RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval,
-        RolloutPhases.Promoting, RolloutPhases.RollingBack,
+        RolloutPhases.Promoting, RolloutPhases.RollingBack, RolloutPhases.Holding,
     ];
 
     public static void Apply(JsonObject status, RolloutState state, long? generation)
     {
-        var phase = Phases.Contains(state.CurrentState) ? state.CurrentState : (string?)status["phase"] ?? RolloutPhases.Initializing;
+        var phase = Phase(state, (string?)status["phase"]);
         var at = state.LastTransitionAt == default ? DateTimeOffset.UtcNow : state.LastTransitionAt;
         var time = Timestamp(at);
         status["phase"] = phase;
@@ -51,6 +51,18 @@ public static class CanaryStatusView
                 state.MetricsDownSince is null ? "MetricsAnswering" : "MetricsSourceDown",
                 state.MetricsDownSince is { } down ? $"holding since {Timestamp(down)}: {state.LastReason}" : "the metrics source answers",
                 state.MetricsDownSince is { } since ? Timestamp(since) : time);
+    }
+
+    /// <summary>
+    /// The phase shown: the saga's state, except that a progressing rollout whose metrics source does not answer shows
+    /// <see cref="RolloutPhases.Holding"/> (weights frozen; the "the phase says why"). Only the view: the stored
+    /// state stays Progressing, so a restart resumes the same hold. A paused or promoting rollout keeps its own phase.
+    /// </summary>
+    public static string Phase(RolloutState state, string? shown)
+    {
+        if (state.CurrentState == RolloutPhases.Progressing && state.MetricsDownSince is not null) return RolloutPhases.Holding;
+        return Phases.Contains(state.CurrentState) ? state.CurrentState
+            : shown is not null && shown != RolloutPhases.Holding ? shown : RolloutPhases.Initializing;
     }
 
     /// <summary>Sets one condition, keeping its lastTransitionTime when its status did not change (the Kubernetes convention).</summary>

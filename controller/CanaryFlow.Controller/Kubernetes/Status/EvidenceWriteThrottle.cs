@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using CanaryFlow.Controller.Rollouts;
 
 namespace CanaryFlow.Controller.Kubernetes.Status;
@@ -17,20 +16,25 @@ namespace CanaryFlow.Controller.Kubernetes.Status;
 /// </summary>
 public sealed class EvidenceWriteThrottle(TimeSpan interval)
 {
-    private sealed record Written(long Version, string Visible, DateTimeOffset At);
+    private sealed record Written(long Version, RolloutState Snapshot, DateTimeOffset At);
+
+    /// <summary>Equal in everything but the fields that move at every tick and are not shown to people as they move.</summary>
+    private static readonly Func<RolloutState, RolloutState, bool> SameVisible = StateFields.SameExcept(
+        nameof(RolloutState.Version), nameof(RolloutState.SequentialEvidence), nameof(RolloutState.LastEvidence),
+        nameof(RolloutState.LastAnalysisAt), nameof(RolloutState.NextAnalysisAt), nameof(RolloutState.AnalysisSequence));
 
     private readonly ConcurrentDictionary<Guid, Written> _written = new();
 
     /// <summary>True when the save may be held: nothing people read changed since the last write, which is recent.</summary>
     public bool MayHold(RolloutState state, long expectedVersion, DateTimeOffset now) =>
         interval > TimeSpan.Zero && _written.TryGetValue(state.CorrelationId, out var w) && expectedVersion >= w.Version
-        && now - w.At < interval && w.Visible == Visible(state);
+        && now - w.At < interval && SameVisible(w.Snapshot, state);
 
     /// <summary>The version the durable copy should have: the last one written when saves were held since.</summary>
     public long StoredVersion(Guid id, long expectedVersion) =>
         _written.TryGetValue(id, out var w) && w.Version <= expectedVersion ? w.Version : expectedVersion;
 
-    public void Wrote(RolloutState state, DateTimeOffset now) => _written[state.CorrelationId] = new(state.Version, Visible(state), now);
+    public void Wrote(RolloutState state, DateTimeOffset now) => _written[state.CorrelationId] = new(state.Version, state.Clone(), now);
 
     /// <summary>The durable copy turned out different: forget what this replica held.</summary>
     public void Forget(Guid id) => _written.TryRemove(id, out _);
@@ -42,18 +46,5 @@ public sealed class EvidenceWriteThrottle(TimeSpan interval)
     public void ForgetUnless(Func<Guid, bool> stillValid)
     {
         foreach (var id in _written.Keys.Where(id => !stillValid(id))) _written.TryRemove(id, out _);
-    }
-
-    /// <summary>The state without the fields that move at every tick and are not shown to people as they move.</summary>
-    private static string Visible(RolloutState state)
-    {
-        var copy = state.Clone();
-        copy.Version = 0;
-        copy.SequentialEvidence = null;
-        copy.LastEvidence = null;
-        copy.LastAnalysisAt = null;
-        copy.NextAnalysisAt = null;
-        copy.AnalysisSequence = 0;
-        return JsonSerializer.Serialize(copy);
     }
 }

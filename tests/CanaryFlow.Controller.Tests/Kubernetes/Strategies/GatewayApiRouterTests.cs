@@ -104,6 +104,34 @@ public abstract class GatewayApiRouterContract(KubeServer server) : TwoServerTes
     }
 
     [Fact]
+    public async Task A_changed_analysis_match_replaces_the_AB_rules_matches_keeping_its_weights_and_a_removed_one_removes_the_rule()
+    {
+        var spec = GatewaySpec();
+        spec["analysis"] = new JsonObject { ["iterations"] = 2, ["match"] = JsonNode.Parse("""[ { "headers": { "x-user-group": { "exact": "beta" } } } ]""") };
+        var target = await Host.InitializedAsync(spec);
+        await Router.SetWeightsAsync(target, 100, default);
+
+        await PatchCanaryAsync("""{"spec":{"analysis":{"match":[{"headers":{"x-user-group":{"exact":"gamma"}}}]}}}""");
+        await Router.SetWeightsAsync(target, 100, default); // the weight is unchanged: only the rule's matches move
+        var rules = (await RouteAsync())["spec"]!["rules"]!.AsArray();
+        Assert.Equal(2, rules.Count);
+        Assert.Equal("gamma", (string?)rules[0]!["matches"]![0]!["headers"]![0]!["value"]);
+        Assert.Equal("0/100", string.Join("/", rules[0]!["backendRefs"]!.AsArray().Select(b => (int?)b!["weight"])));
+        var version = (string?)(await RouteAsync())["metadata"]!["resourceVersion"];
+        await Router.SetWeightsAsync(target, 100, default);
+        Assert.Equal(version, (string?)(await RouteAsync())["metadata"]!["resourceVersion"]); // in step: nothing written again
+
+        await PatchCanaryAsync("""{"spec":{"analysis":{"match":null,"iterations":null}}}"""); // no longer A/B
+        await Router.SetWeightsAsync(target, 0, default);
+        rules = (await RouteAsync())["spec"]!["rules"]!.AsArray();
+        Assert.Null(Assert.Single(rules)!["matches"]);
+        Assert.Equal(new TrafficWeights(100, 0), await Router.GetWeightsAsync(target, default));
+    }
+
+    private Task PatchCanaryAsync(string mergePatch) => Host.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+        new k8s.Models.V1Patch(mergePatch, k8s.Models.V1Patch.PatchType.MergePatch), CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, "podinfo");
+
+    [Fact]
     public async Task The_router_is_chosen_per_Canary_so_an_Istio_Canary_beside_it_keeps_its_VirtualService()
     {
         var gateway = await Host.InitializedAsync(GatewaySpec());

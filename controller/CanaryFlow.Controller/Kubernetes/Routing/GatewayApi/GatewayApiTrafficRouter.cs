@@ -37,6 +37,8 @@ public sealed class GatewayApiTrafficRouter(CanaryApi api, HttpRouteObjects rout
         // A route deleted behind our back is created again (it is always CanaryFlow's own).
         else if (route is null && await initializer.EnsureAsync(ctx, firstSight: false, cancellationToken) is { } missing)
             throw new InvalidOperationException($"{target}: cannot route: {missing.Message}");
+        // A/B: the matching requests' rule follows the Canary's analysis.match before its weight is written (as on Istio).
+        else if (route is not null) await routes.SyncAbRuleAsync(ctx, route, cancellationToken);
 
         var desired = new TrafficWeights(100 - canaryWeight, canaryWeight);
         TrafficWeights? before = null;

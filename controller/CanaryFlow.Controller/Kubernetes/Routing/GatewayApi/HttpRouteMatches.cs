@@ -29,14 +29,33 @@ public static class HttpRouteMatches
         };
     }
 
-    /// <summary>A patch that inserts the A/B rule into an existing route that has none (conditional on its version), or null.</summary>
-    public static JsonArray? InsertPatch(CanaryContext ctx, JsonObject route)
+    /// <summary>
+    /// A patch (conditional on the route's version) that brings the route's A/B rule in step with the Canary, or null when
+    /// it is: inserted when <c>analysis.match</c> was added after the route was made, its matches replaced when they
+    /// changed (its weights kept), removed when the Canary is no longer an A/B Canary (the route is CanaryFlow's own).
+    /// </summary>
+    public static JsonArray? SyncPatch(CanaryContext ctx, JsonObject route)
     {
-        if (Rule(ctx) is not { } rule || (route["spec"]?["rules"] as JsonArray ?? []).Any(r => r?["matches"] is JsonArray { Count: > 0 })) return null;
+        var rules = route["spec"]?["rules"] as JsonArray ?? [];
+        var existing = rules.Select((r, i) => (Rule: r, Index: i)).FirstOrDefault(x => x.Rule?["matches"] is JsonArray { Count: > 0 });
+        var wanted = Rule(ctx);
         var patch = JsonPatch.Conditional(route["metadata"]?["resourceVersion"]);
-        patch.Add(JsonPatch.Add("/spec/rules/0", rule));
+        if (existing.Rule is null)
+        {
+            if (wanted is null) return null;
+            patch.Add(JsonPatch.Add("/spec/rules/0", wanted));
+        }
+        else if (wanted is null) patch.Add(JsonPatch.Remove($"/spec/rules/{existing.Index}"));
+        else if (Key(existing.Rule["matches"]) == Key(wanted["matches"])) return null;
+        else patch.Add(JsonPatch.Add($"/spec/rules/{existing.Index}/matches", wanted["matches"]!.DeepClone()));
         return patch;
     }
+
+    /// <summary>The header and query conditions of a rule's matches, as the server keeps them: Gateway API defaults a
+    /// match's path (PathPrefix /) and a condition's type (Exact), so the stored form is compared by what we set.</summary>
+    private static string Key(JsonNode? matches) => string.Join(" | ", (matches as JsonArray ?? []).Select(m =>
+        string.Join(" ", new[] { "headers", "queryParams" }.SelectMany(kind => (m?[kind] as JsonArray ?? []).Select(c =>
+            $"{kind}:{(string?)c?["name"]}:{(string?)c?["type"] ?? "Exact"}:{(string?)c?["value"]}")))));
 
     /// <summary>One Istio HTTPMatchRequest entry (headers and queryParams) as a Gateway API HTTPRouteMatch.</summary>
     public static JsonObject Convert(JsonObject istio)

@@ -34,8 +34,20 @@ public sealed class HttpRouteObjects(CanaryApi api, ServiceSelectors services, I
             await api.CreateCustomAsync(GatewayApi.Group, GatewayApi.Version, ctx.Target.Namespace, GatewayApi.HttpRoutes, Route(ctx), ct);
             logger.LogInformation("{Target}: created HTTPRoute {Route} (all traffic to {Stable})", ctx.Target, ctx.RouteName(), ctx.StableService());
         }
-        else if (HttpRouteMatches.InsertPatch(ctx, route) is { } insert) // match added to the spec after the route was made
-            await api.JsonPatchCustomAsync(GatewayApi.Group, GatewayApi.Version, ctx.Target.Namespace, GatewayApi.HttpRoutes, ctx.RouteName(), insert, ct);
+        else await SyncAbRuleAsync(ctx, route, ct);
+    }
+
+    /// <summary>Brings the A/B rule in step with the Canary's <c>analysis.match</c> (<see cref="HttpRouteMatches.SyncPatch"/>);
+    /// a route changed meanwhile (409) is left to the next call, which reads it again.</summary>
+    public async Task SyncAbRuleAsync(CanaryContext ctx, JsonObject route, CancellationToken ct)
+    {
+        if (HttpRouteMatches.SyncPatch(ctx, route) is not { } patch) return;
+        try
+        {
+            await api.JsonPatchCustomAsync(GatewayApi.Group, GatewayApi.Version, ctx.Target.Namespace, GatewayApi.HttpRoutes, ctx.RouteName(), patch, ct);
+            logger.LogInformation("{Target}: HTTPRoute {Route}: A/B rule brought in step with analysis.match", ctx.Target, ctx.RouteName());
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { }
     }
 
     /// <summary>On deletion of the Canary: deletes the HTTPRoute and the two Services CanaryFlow created (the route first,
