@@ -26,7 +26,10 @@ public sealed class KustomizeRbacOnRealServerTests
         await plane.KubectlAsync("create", "namespace", Namespace); // exists already on a reused server: fine
         var (code, rendered) = await plane.KubectlAsync("kustomize", Path.Combine(RepositoryRoot.Path, "manifests", "rbac"));
         Assert.True(code == 0, rendered);
-        var namespaced = rendered.Split("\n---\n").Where(d => d.Contains("kind: ServiceAccount") || d.Contains("kind: Role\n") || d.Contains("kind: RoleBinding\n"));
+        var namespaced = rendered.Split("\n---\n").Where(d => System.Text.RegularExpressions.Regex.IsMatch(d, "^kind: (ServiceAccount|Role|RoleBinding)$",
+            System.Text.RegularExpressions.RegexOptions.Multiline)).ToList();
+        Assert.Equal(5, namespaced.Count); // the ServiceAccount, the leader's and the partitions' Roles and RoleBindings: nothing cluster-wide
+
         var folder = Directory.CreateTempSubdirectory("canaryflow-kustomize-rbac-").FullName;
         var file = Path.Combine(folder, "rbac-namespaced.yaml");
         await File.WriteAllTextAsync(file, string.Join("\n---\n", namespaced));
