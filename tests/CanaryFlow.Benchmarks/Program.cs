@@ -13,7 +13,8 @@ using CanaryFlow.Benchmarks.Sequential;
 //   analysis [--canaries 1000] [--ticks 3]: one analysis tick for N canaries against a real Prometheus; Mann-Whitney timing
 //   notify-hour [--rollouts 20]: a notification channel down for an hour of simulated time (.ci/reliability notify-hour)
 //   sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--alpha 0.05] [--load-factor 1] [--only TEXT] [--prometheus [--prometheus-runs 2]]: four judges on seeded request streams (docs/sequential-analysis.md)
-//   scale    [--rollouts 1000] [--replicas 3] [--partitions 12] [--interval-seconds 10] [--kill]: sharded replicas on a 3-node RabbitMQ (CANARYFLOW_RABBITMQ_CLUSTER_PORTS)
+//   replica-memory [--rollouts 1000]: managed memory of a sharded replica's status store and cluster-wide index (bytes, no lock)
+//   scale    [--rollouts 1000] [--replicas 3] [--partitions 12] [--interval-seconds 10] [--step-weight 25] [--time-limit-s 900] [--kill]: sharded replicas on a 3-node RabbitMQ (CANARYFLOW_RABBITMQ_CLUSTER_PORTS)
 //   kill     [--rollouts 50] [--seed 42] [--kills 12] [--rabbitmq-port N] [--interval-seconds 4]   (.ci/reliability kill)
 return args.FirstOrDefault() switch
 {
@@ -21,6 +22,7 @@ return args.FirstOrDefault() switch
     "engine-header" => Print(EngineLoad.Header),
     "kill" => await KillHarness.RunAsync(args[1..]),
     "scale" => await CanaryFlow.Benchmarks.Scale.ScaleHarness.RunAsync(args[1..]),
+    "replica-memory" => await CanaryFlow.Benchmarks.Scale.ReplicaMemoryProbe.RunAsync(args[1..]),
     "faults" => await FaultsHarness.RunAsync(args[1..]),
     "notify-hour" => await NotificationHourHarness.RunAsync(args[1..]),
     "load" => await LoadHarness.RunAsync(args[1..]),

@@ -86,6 +86,9 @@ public sealed class StatusPageBrowserTests
         Assert.Empty(await OutsideTheirPanel(chart));
         await Expect(row.Locator("a.report.png")).ToHaveAttributeAsync("href", "/api/rollouts/shop/checkout/report.png");
         await Expect(row.Locator("a.report.svg")).ToHaveAttributeAsync("href", "/api/rollouts/shop/checkout/report.svg");
+        // The Owner column (sharded replicas show which replica owns each row): one unsharded replica owns all of them.
+        await Expect(row.Locator("td.owner")).ToHaveTextAsync("this replica");
+        await Expect(row.Locator("td.owner")).ToHaveAttributeAsync("data-local", "true");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = HeadlessChromium.ArtifactPath("status-page-failed.png"), FullPage = true });
     }
 }

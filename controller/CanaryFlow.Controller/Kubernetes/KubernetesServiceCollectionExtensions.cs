@@ -66,6 +66,7 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<ITrafficRouter, ProviderTrafficRouter>(); // per Canary: spec.provider picks Istio or Gateway API
         services.AddSingleton<IWorkloadController, KubernetesWorkloadController>();
         services.AddSingleton<IRolloutStore, CanaryStatusRolloutStore>();
+        services.AddSingleton<CanaryStatusIndex>(); // the cluster-wide status view, fed by the Deployment watch
         services.AddSingleton<ITrackedTargets, CanaryTrackedTargets>();
         services.AddSingleton<IImageUpdater, KubernetesImageUpdater>();
 
@@ -78,6 +79,7 @@ public static class KubernetesServiceCollectionExtensions
             services.AddSingleton<Hosting.Sharding.IPartitionOwnership>(sp => sp.GetRequiredService<PartitionLeases>());
             services.AddHostedService(sp => sp.GetRequiredService<PartitionLeases>());
             services.AddSingleton<ILeadership, AlwaysLeader>();
+            services.AddSingleton<IPartitionHolders, LeasePartitionHolders>();
         }
         else if (electionEnabled)
         {

@@ -4,21 +4,18 @@ using CanaryFlow.Controller.Seams;
 
 namespace CanaryFlow.Controller.Web;
 
-/// <summary>Read-only status API: <c>GET /api/rollouts</c> and <c>GET /api/rollouts/{ns}/{name}</c>.</summary>
+/// <summary>Read-only status API: <c>GET /api/rollouts</c> and <c>GET /api/rollouts/{ns}/{name}</c> (see <see cref="ClusterRollouts"/>).</summary>
 public static class RolloutsApi
 {
     public static IEndpointRouteBuilder MapRolloutsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/rollouts", async (IRolloutStore store, RolloutHistory history, CancellationToken ct) =>
-            (await store.LoadAllAsync(ct)).OrderBy(s => s.Target.ToString()).Select(s => View(s, history, withHistory: false)));
+        // Cluster-wide: this replica's rollouts in full, every other Canary's from the index, each marked with its owner.
+        app.MapGet("/api/rollouts", (HttpContext http, CancellationToken ct) => ClusterRollouts.From(http.RequestServices).ListAsync(ct));
 
-        app.MapGet("/api/rollouts/{ns}/{name}", async (string ns, string name, IRolloutStore store, RolloutHistory history, CancellationToken ct) =>
-        {
-            var state = await FindAsync(store, new RolloutTarget(ns, name), ct);
-            return state is null
-                ? Results.NotFound(new { error = $"no rollout for {ns}/{name}" })
-                : Results.Ok(View(state, history, withHistory: true));
-        });
+        app.MapGet("/api/rollouts/{ns}/{name}", async (string ns, string name, HttpContext http, CancellationToken ct) =>
+            await ClusterRollouts.From(http.RequestServices).FindAsync(new RolloutTarget(ns, name), ct) is { } found
+                ? Results.Ok(found)
+                : Results.NotFound(new { error = $"no rollout for {ns}/{name}" }));
         return app;
     }
 

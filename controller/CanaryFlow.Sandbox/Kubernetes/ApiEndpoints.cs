@@ -74,12 +74,16 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
                 return;
             case ("GET", null):
             {
-                var (items, rv) = store.List(t.Kind, t.Namespace, LabelSelector.Parse(request.Query["labelSelector"]), FieldName(request));
+                int? limit = int.TryParse(request.Query["limit"], out var l) && l > 0 ? l : null;
+                var (items, rv, next) = store.ListPage(t.Kind, t.Namespace, LabelSelector.Parse(request.Query["labelSelector"]), FieldName(request),
+                    limit, ContinueToken.Read(request.Query["continue"]));
+                var metadata = new JsonObject { ["resourceVersion"] = rv.ToString() };
+                if (next is { } after) metadata["continue"] = ContinueToken.Write(after);
                 await WriteAsync(context, 200, new JsonObject
                 {
                     ["kind"] = t.Kind.Kind + "List",
                     ["apiVersion"] = t.Kind.ApiVersion,
-                    ["metadata"] = new JsonObject { ["resourceVersion"] = rv.ToString() },
+                    ["metadata"] = metadata,
                     ["items"] = new JsonArray([.. items]),
                 });
                 return;
@@ -230,12 +234,23 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
                 }
                 if (!await wait) break; // dropped by the sandbox: the stream ends as a dropped connection would
                 while (reader.TryRead(out var e))
-                    await WriteLineAsync(response, new JsonObject { ["type"] = e.Type, ["object"] = e.Object.DeepClone() }, timeout.Token);
+                {
+                    await response.Body.WriteAsync(WatchLine(e), timeout.Token);
+                    await response.Body.FlushAsync(timeout.Token);
+                }
             }
         }
         catch (OperationCanceledException) { } // client went away or timeoutSeconds passed
         finally { subscription.Close(); }
     }
+
+    // One change goes to every watch that matches it (each replica watches every Canary): serialised once, not per watch.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<StoredEvent, byte[]> WatchLines = new();
+
+    private static byte[] WatchLine(StoredEvent e) => WatchLines.GetValue(e, static change =>
+    {
+        lock (change) return Encoding.UTF8.GetBytes(new JsonObject { ["type"] = change.Type, ["object"] = change.Object.DeepClone() }.ToJsonString() + "\n");
+    });
 
     private static async Task WriteLineAsync(HttpResponse response, JsonObject line, CancellationToken ct)
     {
@@ -277,5 +292,23 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
         context.Response.StatusCode = code;
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(body.ToJsonString());
+    }
+}
+
+/// <summary>The <c>continue</c> token of a paged list: the last (namespace, name) given, opaque to clients.</summary>
+internal static class ContinueToken
+{
+    public static string Write((string Namespace, string Name) after) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(after.Namespace + "/" + after.Name));
+
+    public static (string, string)? Read(string? token)
+    {
+        if (string.IsNullOrEmpty(token)) return null;
+        try
+        {
+            var parts = Encoding.UTF8.GetString(Convert.FromBase64String(token)).Split('/', 2);
+            return parts.Length == 2 ? (parts[0], parts[1]) : throw new FormatException();
+        }
+        catch (FormatException) { throw ApiError.BadRequest("invalid continue token"); }
     }
 }

@@ -15,6 +15,10 @@ public sealed class ObjectStore(TimeProvider time)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<(ResourceKind, string, string), JsonObject> _objects = [];
+    // Each kind's keys in list order: a list (and a simulator's lookup of a kind that has few objects, e.g. HPAs) reads
+    // its own kind only, not every object of the sandbox (tens of thousands at 10,000 Canaries).
+    private readonly Dictionary<ResourceKind, SortedSet<(string Namespace, string Name)>> _byKind = [];
+    private static readonly Comparer<(string Namespace, string Name)> ListOrder = Comparer<(string Namespace, string Name)>.Create(Compare);
     private readonly List<StoredEvent> _history = [];
     private readonly List<WatchSubscription> _watches = [];
     private long _resourceVersion = 1000;
@@ -27,14 +31,48 @@ public sealed class ObjectStore(TimeProvider time)
 
     public (IReadOnlyList<JsonObject> Items, long ResourceVersion) List(ResourceKind kind, string? ns, LabelSelector selector, string? name = null)
     {
+        var (items, version, _) = ListPage(kind, ns, selector, name, limit: null, after: null);
+        return (items, version);
+    }
+
+    /// <summary>A list in pages, as the real server's <c>limit</c>/<c>continue</c>: at most <paramref name="limit"/> objects
+    /// after the key <paramref name="after"/> ((namespace, name) order), and the last key given when more remain. Unlike
+    /// etcd, later pages show the objects as they are then, not as at the first page; a watch from the first page's
+    /// resourceVersion replays those changes anyway, so a client ends up where the real server would take it.</summary>
+    public (IReadOnlyList<JsonObject> Items, long ResourceVersion, (string, string)? Next) ListPage(ResourceKind kind, string? ns, LabelSelector selector,
+        string? name, int? limit, (string Namespace, string Name)? after)
+    {
         lock (_gate)
         {
-            var items = _objects.Where(p => p.Key.Item1 == kind && (ns is null || p.Key.Item2 == ns) && (name is null || p.Key.Item3 == name)
-                                            && selector.Matches(p.Value))
-                .OrderBy(p => p.Key.Item2, StringComparer.Ordinal).ThenBy(p => p.Key.Item3, StringComparer.Ordinal)
-                .Select(p => (JsonObject)p.Value.DeepClone()).ToList();
-            return (items, _resourceVersion);
+            var keys = _byKind.GetValueOrDefault(kind) ?? [];
+            var matching = keys.Where(k => (ns is null || k.Namespace == ns) && (name is null || k.Name == name) && (after is not { } a || Compare(k, a) > 0))
+                .Select(k => (Key: k, Value: _objects[(kind, k.Namespace, k.Name)]))
+                .Where(p => selector.Matches(p.Value));
+            var page = (limit is > 0 ? matching.Take(limit.Value + 1) : matching).ToList();
+            var more = limit is > 0 && page.Count > limit.Value;
+            if (more) page.RemoveAt(page.Count - 1);
+            var items = page.Select(p => (JsonObject)p.Value.DeepClone()).ToList();
+            return (items, _resourceVersion, more ? page[^1].Key : null);
         }
+    }
+
+    private void Put(ResourceKind kind, string ns, string name, JsonObject obj)
+    {
+        _objects[(kind, ns, name)] = obj;
+        if (!_byKind.TryGetValue(kind, out var keys)) _byKind[kind] = keys = new SortedSet<(string, string)>(ListOrder);
+        keys.Add((ns, name));
+    }
+
+    private void Drop(ResourceKind kind, string ns, string name)
+    {
+        _objects.Remove((kind, ns, name));
+        _byKind.GetValueOrDefault(kind)?.Remove((ns, name));
+    }
+
+    private static int Compare((string, string) x, (string, string) y)
+    {
+        var byNamespace = string.CompareOrdinal(x.Item1, y.Item1);
+        return byNamespace != 0 ? byNamespace : string.CompareOrdinal(x.Item2, y.Item2);
     }
 
     public JsonObject Get(ResourceKind kind, string ns, string name)
@@ -125,7 +163,7 @@ public sealed class ObjectStore(TimeProvider time)
             if (Finalizers.Released(next))
             {
                 // The last finalizer is gone from an object being deleted: the server deletes it instead of storing it.
-                _objects.Remove((kind, ns, name));
+                Drop(kind, ns, name);
                 change = Record(kind, ns, next, "DELETED");
                 result = (JsonObject)change.Object.DeepClone();
             }
@@ -174,9 +212,9 @@ public sealed class ObjectStore(TimeProvider time)
                     foreach (var key in _objects.Keys.Where(k => k.Item1.Namespaced && k.Item2 == name).ToList())
                     {
                         changes.Add(Record(key.Item1, key.Item2, _objects[key], "DELETED"));
-                        _objects.Remove(key);
+                        Drop(key.Item1, key.Item2, key.Item3);
                     }
-                _objects.Remove((kind, ns, name));
+                Drop(kind, ns, name);
                 changes.Add(Record(kind, ns, existing, "DELETED"));
             }
         }
@@ -267,7 +305,7 @@ public sealed class ObjectStore(TimeProvider time)
             obj["metadata"]!["resourceVersion"] ??= ""; // set by Record below, in its sorted place
             obj = (JsonObject)Unstructured.Sorted(obj)!;
         }
-        _objects[(kind, ns, name)] = obj;
+        Put(kind, ns, name, obj);
         return Record(kind, ns, obj, type);
     }
 

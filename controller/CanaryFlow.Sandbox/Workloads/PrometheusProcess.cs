@@ -23,6 +23,9 @@ public sealed class PrometheusProcess : IAsyncDisposable
     }
 
     public int Port { get; }
+
+    /// <summary>The server's process id while it runs (benchmarks read its CPU time).</summary>
+    public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
     public Uri Address => new($"http://127.0.0.1:{Port}/");
 
     /// <summary>PROMETHEUS_BIN, else prometheus on PATH, else /usr/bin/prometheus.</summary>

@@ -24,17 +24,20 @@ public static class ScaleHarness
         var interval = TimeSpan.FromSeconds(ControllerSettings.IntArg(args, "--interval-seconds", 10));
         var limit = TimeSpan.FromSeconds(ControllerSettings.IntArg(args, "--time-limit-s", 900));
         var kill = args.Contains("--kill");
+        // Fewer steps (--step-weight 50: 50, 100) let 10,000 rollouts end in a bounded time on a small machine.
+        var stepWeight = ControllerSettings.IntArg(args, "--step-weight", 25);
         var ports = (Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_PORTS")
                      ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_PORTS is not set: source .ci/services.sh; start_rabbitmq_cluster DIR PORT DIST"))
             .Split(',').Select(int.Parse).ToList();
         const string ns = "scale";
         const string leasePrefix = "canaryflow-leader";
         var work = Directory.CreateTempSubdirectory("canaryflow-scale-").FullName;
-        var services = BenchService.Many(ns, count, 0.2, interval, seed: 9);
+        var services = BenchService.Many(ns, count, 0.2, interval, seed: 9, stepWeight: stepWeight);
         Console.WriteLine($"scale: {count} Canaries ({services.Count(s => s.Faulty)} faulty) over {replicas} replicas, {partitions} partitions, " +
-                          $"RabbitMQ nodes {string.Join(",", ports)} (quorum queues), interval {interval.TotalSeconds}s{(kill ? ", kill run" : "")}, " +
+                          $"RabbitMQ nodes {string.Join(",", ports)} (quorum queues), interval {interval.TotalSeconds}s, steps {string.Join(",", services[0].Steps)}{(kill ? ", kill run" : "")}, " +
                           $"{Environment.ProcessorCount} cores, load average {ControllerSettings.LoadAverage():F1}; logs in {work}");
 
+        PurgeLeftovers();
         using var api = new ApiRequestMeter();
         await using var cluster = await SimulatedCluster.StartAsync(services, scrapeInterval: TimeSpan.FromSeconds(2));
         await using var proxy = await PrometheusProxy.StartAsync(cluster.Prometheus.Address, cluster.Clock);
@@ -49,6 +52,7 @@ public static class ScaleHarness
         await tracker.PollUntilAsync(() => tracker.Released > 0, limit);
         var start = cluster.Clock.Elapsed;
         var cpu0 = controllers.Select(c => c.Usage().CpuSeconds).ToArray();
+        var (harnessCpu0, prometheusCpu0) = (HarnessCpuSeconds(), ProcessCpuSeconds(cluster.Prometheus.ProcessId));
         var peakRss = new long[replicas];
         var (api0, queries0, transitions0) = (api.Requests, proxy.Queries, activity.Transitions);
         var cpuAtDeath = new double[replicas];
@@ -78,13 +82,15 @@ public static class ScaleHarness
             if (now >= nextReport)
             {
                 Console.WriteLine($"  {now.TotalSeconds,6:F0}s released {tracker.Released}, ended {tracker.Ended}, transitions {activity.Transitions - transitions0}, " +
-                                  $"partitions {string.Join(" ", leases.Counts().OrderBy(c => c.Key).Select(c => $"{c.Key}:{c.Value}"))}, load {ControllerSettings.LoadAverage():F1}");
+                                  $"partitions {string.Join(" ", leases.Counts().OrderBy(c => c.Key).Select(c => $"{c.Key}:{c.Value}"))}, " +
+                                  $"RSS {string.Join("/", controllers.Select((c, i) => alive[i] ? $"{c.Usage().RssBytes >> 20}" : "-"))} MiB, load {ControllerSettings.LoadAverage():F1}");
                 nextReport += TimeSpan.FromSeconds(15);
             }
             return tracker.AllEnded;
         }, limit);
         var seconds = (cluster.Clock.Elapsed - start).TotalSeconds;
         var cpu = controllers.Select((c, i) => (alive[i] ? c.Usage().CpuSeconds : cpuAtDeath[i]) - cpu0[i]).ToArray();
+        var (harnessCpu, prometheusCpu) = (HarnessCpuSeconds() - harnessCpu0, ProcessCpuSeconds(cluster.Prometheus.ProcessId) - prometheusCpu0);
         var transitions = activity.Transitions - transitions0;
         var apiRequests = api.Requests - api0;
         var latencies = LoadRun.QueryToWeightMilliseconds(cluster, proxy, services);
@@ -103,6 +109,8 @@ public static class ScaleHarness
                           $"{(proxy.Queries - queries0) / (seconds / interval.TotalSeconds):F0} Prometheus queries per interval");
         for (var i = 0; i < replicas; i++)
             Console.WriteLine($"  replica-{i}: CPU {cpu[i]:F0} s ({cpu[i] / seconds * 100:F0}% of a core{(alive[i] ? "" : " until killed")}), peak RSS {peakRss[i] / 1024.0 / 1024:F0} MiB");
+        Console.WriteLine($"  harness (sandbox API server, synthetic mesh, tracker): CPU {harnessCpu:F0} s ({harnessCpu / seconds * 100:F0}% of a core); " +
+                          $"Prometheus: CPU {prometheusCpu:F0} s ({prometheusCpu / seconds * 100:F0}% of a core)");
         Console.WriteLine($"  double writers (a partition Lease changing holder inside the old holder's renew deadline): {leases.Overlaps}; " +
                           $"stored-version conflicts in the logs: {conflicts}");
         if (replicaKilledAt is { } killed)
@@ -138,15 +146,40 @@ public static class ScaleHarness
         return s;
     }
 
-    private static void KillRabbitMqNode(int node)
+    private static void KillRabbitMqNode(int node) => ClusterScript(dir => $"kill_rabbitmq_node \"{dir}/n{node}\"", 10_000);
+
+    /// <summary>Empties the cluster's CanaryFlow queues: quorum queues keep what a run cut short left, and every run uses the
+    /// same Canaries, revisions and so rollout ids, so a reused cluster would feed the last run's commands to this one.</summary>
+    private static void PurgeLeftovers()
+    {
+        ClusterScript(dir => $"for q in $(rabbitmqctl_node \"{dir}/n1\" -q list_queues name | grep '^canaryflow-'); do " +
+                             $"rabbitmqctl_node \"{dir}/n1\" -q purge_queue \"$q\" >/dev/null; done", 300_000);
+        Console.WriteLine("  emptied the cluster's canaryflow-* queues (what an earlier run left)");
+    }
+
+    private static void ClusterScript(Func<string, string> command, int timeoutMs)
     {
         var script = Environment.GetEnvironmentVariable("CANARYFLOW_SERVICES_SH") ?? Path.GetFullPath(".ci/services.sh");
         var dir = Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_DIR") ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_DIR is not set");
         var info = new ProcessStartInfo("bash") { UseShellExecute = false };
         info.ArgumentList.Add("-c");
-        info.ArgumentList.Add($"source \"{script}\"; kill_rabbitmq_node \"{dir}/n{node}\"");
+        info.ArgumentList.Add($"source \"{script}\"; {command(dir)}");
         using var process = Process.Start(info)!;
-        process.WaitForExit(10_000);
+        process.WaitForExit(timeoutMs);
+    }
+
+    private static double HarnessCpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+
+    private static double ProcessCpuSeconds(int? pid)
+    {
+        if (pid is null) return 0;
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // utime + stime, in clock ticks (100/s)
+        }
+        catch (IOException) { return 0; }
     }
 
     private static int CountIn(string file, string text) =>

@@ -1,8 +1,9 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using CanaryFlow.Controller.Hosting.Sharding;
 using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Rollouts;
 using CanaryFlow.Controller.Seams;
+using Microsoft.Extensions.Options;
 
 namespace CanaryFlow.Controller.Kubernetes.Status;
 
@@ -13,8 +14,10 @@ namespace CanaryFlow.Controller.Kubernetes.Status;
 /// saga its optimistic concurrency; the resourceVersion carried by the write makes read-compare-write atomic.
 /// </summary>
 /// Saves that only move sequential analysis' running evidence are held for a while (<see cref="EvidenceWriteThrottle"/>).
-public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter writer, TimeProvider clock, Microsoft.Extensions.Options.IOptions<KubernetesOptions> options)
-    : IRolloutStore
+/// Sharded replicas (issue 15) keep snapshots of the rollouts of the partitions they own only: a list reads only those
+/// Canaries' states, and the snapshots of a partition this replica loses are dropped as the loss is announced, so a
+/// replica's memory follows the rollouts it owns, not the cluster's.
+public sealed class CanaryStatusRolloutStore : IRolloutStore
 {
     public const string StateField = "rolloutState";
     public const string VersionField = "stateVersion";
@@ -24,16 +27,64 @@ public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter w
     private static readonly TimeSpan RelistAfter = TimeSpan.FromSeconds(30);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, RolloutState> _snapshots = new();
     private DateTimeOffset _listedAt = DateTimeOffset.MinValue;
-    private readonly EvidenceWriteThrottle _throttle = new(options.Value.EvidenceWriteInterval);
+    private readonly EvidenceWriteThrottle _throttle;
+    private readonly CanaryApi api;
+    private readonly CanaryStatusWriter writer;
+    private readonly TimeProvider clock;
+    private readonly KubernetesOptions _options;
+    private readonly IPartitionOwnership _ownership;
+    private volatile HashSet<int> _held = [];
+
+    public CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter writer, TimeProvider clock, IOptions<KubernetesOptions> options,
+        IPartitionOwnership? ownership = null)
+    {
+        (this.api, this.writer, this.clock, _options) = (api, writer, clock, options.Value);
+        _throttle = new EvidenceWriteThrottle(_options.EvidenceWriteInterval);
+        _ownership = ownership ?? new WholeOwnership();
+        FollowOwnership();
+    }
+
+    /// <summary>How many rollouts this replica holds a snapshot of (the benchmarks and tests read it).</summary>
+    public int SnapshotCount => _snapshots.Count;
+
+    /// <summary>Whether this replica keeps the rollout's snapshot: it held the rollout's partition at the last change of
+    /// partitions (a renewal that is late but not yet given up does not drop anything: under load a list can outlast the
+    /// renew deadline, and a gained partition's load must not come back empty for it), or holds it now (a gain announced
+    /// to the engine just before the change reached this store).</summary>
+    private bool Keeps(Guid id)
+    {
+        if (_ownership.Partitions <= 1) return true;
+        var p = RolloutPartitions.Of(id, _ownership.Partitions);
+        return _held.Contains(p) || _ownership.Owns(p);
+    }
+
+    /// <summary>At every change of the partitions held: drop what is no longer owned. The token is taken before looking,
+    /// so a change that comes while dropping cancels the next token and is looked at again.</summary>
+    private void FollowOwnership()
+    {
+        var changed = _ownership.Changed;
+        if (!changed.CanBeCanceled) return;
+        changed.Register(static self => ((CanaryStatusRolloutStore)self!).FollowOwnership(), this);
+        _held = Enumerable.Range(0, _ownership.Partitions).Where(_ownership.Owns).ToHashSet();
+        DropUnowned();
+    }
+
+    private void DropUnowned()
+    {
+        foreach (var id in _snapshots.Keys.Where(id => !Keeps(id)))
+        {
+            _snapshots.TryRemove(id, out _);
+            _throttle.Forget(id);
+        }
+    }
 
     public async Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken, bool fresh = false)
     {
         if (fresh || clock.GetUtcNow() - _listedAt >= RelistAfter)
         {
             var listed = new Dictionary<Guid, RolloutState>();
-            foreach (var canary in await api.ListAllAsync(cancellationToken))
-                if (canary.StatusString(StateField) is { Length: > 0 } json && JsonSerializer.Deserialize<RolloutState>(json) is { } state)
-                    listed[state.CorrelationId] = state;
+            foreach (var stored in await CanaryStateListing.ListAsync(api.Client, _options.Namespaces, Keeps, cancellationToken))
+                if (stored.State is { } state) listed[state.CorrelationId] = state;
             foreach (var id in _snapshots.Keys.Where(id => !listed.ContainsKey(id))) _snapshots.TryRemove(id, out _);
             // A newer snapshot of this replica's wins over the listed copy, unless the engine reloads (fresh) and another
             // writer moved the durable copy since this replica's last write: a save held here (the durable copy is
@@ -41,6 +92,7 @@ public sealed class CanaryStatusRolloutStore(CanaryApi api, CanaryStatusWriter w
             foreach (var (id, state) in listed)
                 _snapshots.AddOrUpdate(id, state, (_, mine) => mine.Version > state.Version && (!fresh || _throttle.WroteLast(id, state.Version)) ? mine : state);
             if (fresh) _throttle.ForgetUnless(id => listed.TryGetValue(id, out var stored) && _throttle.WroteLast(id, stored.Version));
+            DropUnowned(); // a partition lost while the list was read
             _listedAt = clock.GetUtcNow();
         }
         return _snapshots.Values.ToList();

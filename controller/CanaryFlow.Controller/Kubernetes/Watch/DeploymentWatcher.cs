@@ -21,6 +21,11 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 /// scale and status changes do not. A Canary seen for the first time is initialised (stable copy and routing),
 /// without a rollout, and gets CanaryFlow's finalizer; a deleted one is handed to <see cref="CanaryDeletion"/>, and its
 /// target's changes start no rollout. An invalid spec is reported as a status condition and an Event, never a crash.
+/// Sharded replicas (issue 15) all watch every Canary, and each acts only on those of the partitions it owns, decided at
+/// event time, so each event is acted on by its owner once. A partition change starts no relist: the caches hold only
+/// owned partitions' Canaries and Deployments; a lost partition's entries are dropped, and for a gained one the
+/// namespace is listed once, page by page, and only that partition's objects are looked at afresh. Every Canary's
+/// status, owned or not, feeds the compact cluster-wide view (<see cref="CanaryStatusIndex"/>).
 /// </summary>
 public sealed class DeploymentWatcher : BackgroundService
 {
@@ -34,14 +39,16 @@ public sealed class DeploymentWatcher : BackgroundService
     private readonly IBus bus;
     private readonly ILeadership leadership;
     private readonly Hosting.Sharding.IPartitionOwnership ownership;
+    private readonly CanaryStatusIndex index;
     private readonly IOptions<KubernetesOptions> options;
     private readonly TimeProvider time;
     private readonly ILogger _logger;
 
     public DeploymentWatcher(IKubernetes client, CanaryApi api, CanaryInitializer initializer, CanaryStatusWriter statusWriter, CanaryDeletion deletion,
         Templates.CanaryPlanResolver plans, IBus bus, ILeadership leadership, IOptions<KubernetesOptions> options, TimeProvider time, ILogger<DeploymentWatcher> logger,
-        Hosting.Sharding.IPartitionOwnership? ownership = null)
+        Hosting.Sharding.IPartitionOwnership? ownership = null, CanaryStatusIndex? index = null)
     {
+        this.index = index ?? new CanaryStatusIndex();
         (this.client, this.api, this.initializer, this.statusWriter, this.deletion, this.plans) = (client, api, initializer, statusWriter, deletion, plans);
         this.ownership = ownership ?? new Hosting.Sharding.WholeOwnership();
         (this.bus, this.leadership, this.options, this.time, _logger) = (bus, leadership, options, time, logger);
@@ -54,12 +61,11 @@ public sealed class DeploymentWatcher : BackgroundService
             try
             {
                 await leadership.WaitForLeadershipAsync(stoppingToken);
-                // Sharded replicas: start again (list, then watch) whenever the partitions held change, so that the
-                // Canaries of a partition just taken are looked at afresh by their new owner.
-                using var term = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, leadership.LeadershipToken, ownership.Changed);
+                // A change of the partitions held does not end the term: each namespace watch follows it (see NamespaceWatch).
+                using var term = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, leadership.LeadershipToken);
                 await Task.WhenAll(options.Value.Namespaces.Select(ns => new NamespaceWatch(this, ns).RunAsync(term.Token)));
             }
-            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested) { } // leadership or partitions changed: again
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested) { } // leadership changed: again
             catch (OperationCanceledException) { return; }
         }
     }
@@ -68,8 +74,10 @@ public sealed class DeploymentWatcher : BackgroundService
     private sealed class NamespaceWatch(DeploymentWatcher owner, string ns)
     {
         private readonly SemaphoreSlim _serial = new(1, 1);
-        private readonly Dictionary<string, CanaryResource> _canaries = [];
-        private readonly Dictionary<string, V1Deployment> _deployments = [];
+        private readonly Dictionary<string, CanaryResource> _canaries = []; // owned partitions' only, without their saga state
+        private readonly Dictionary<string, string> _canaryOf = []; // target Deployment -> its Canary (owned partitions')
+        private readonly Dictionary<string, V1Deployment> _deployments = []; // owned partitions' targets only
+        private HashSet<int> _owned = [];
         private readonly Dictionary<string, string> _revisions = [];
         private readonly Dictionary<string, long> _reportedInvalid = [];
         private readonly HashSet<string> _initializing = [];
@@ -97,13 +105,7 @@ public sealed class DeploymentWatcher : BackgroundService
             var o = owner.options.Value;
             var timeout = (int)o.WatchTimeout.TotalSeconds;
             var canaries = new ResilientWatch<CanaryResource>($"{ns} canaries",
-                async c =>
-                {
-                    var node = CanaryApi.ToNode(await owner.client.CustomObjects.ListNamespacedCustomObjectAsync(
-                        CanaryResource.Group, CanaryResource.Version, ns, CanaryResource.Plural, cancellationToken: c));
-                    var items = (node?["items"] as JsonArray ?? []).Where(i => i is not null).Select(i => CanaryResource.FromObject(i!)).ToList();
-                    return (items, (string?)node?["metadata"]?["resourceVersion"] ?? "");
-                },
+                ListAllCanariesAsync,
                 (rv, onError, c) => Select(owner.client.CustomObjects.WatchListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns,
                     CanaryResource.Plural, allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c)),
                 c => c.Metadata.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
@@ -116,9 +118,135 @@ public sealed class DeploymentWatcher : BackgroundService
                 (rv, onError, c) => owner.client.AppsV1.WatchListNamespacedDeploymentAsync(ns, allowWatchBookmarks: true, resourceVersion: rv,
                     timeoutSeconds: timeout, onError: onError, cancellationToken: c),
                 d => d.Metadata?.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
+            _owned = OwnedNow();
             return Task.WhenAll(
                 canaries.RunAsync(items => Serial(() => OnCanaryListAsync(items)), (t, c) => Serial(() => OnCanaryAsync(t, c)), ct),
-                deployments.RunAsync(items => Serial(() => OnDeploymentListAsync(items)), (t, d) => Serial(() => OnDeploymentAsync(t, d)), ct));
+                deployments.RunAsync(items => Serial(() => OnDeploymentListAsync(items)), (t, d) => Serial(() => OnDeploymentAsync(t, d)), ct),
+                FollowOwnershipAsync(ct),
+                RelookAsync(ct));
+        }
+
+        /// <summary>Every <see cref="RelookEvery"/>, each cached target of a partition held now is evaluated again from the
+        /// caches (no API request): level-triggered, so an event met while the partition's renewal ran late (and nothing
+        /// could act) is acted on once it is held again. A target whose revision is the one tracked costs a hash.</summary>
+        private async Task RelookAsync(CancellationToken ct)
+        {
+            if (owner.ownership.Partitions <= 1) return; // unsharded: every event is acted on when it comes
+            for (var turn = 0; turn < int.MaxValue && !ct.IsCancellationRequested; turn++)
+            {
+                try { await Task.Delay(RelookEvery, owner.time, ct); }
+                catch (OperationCanceledException) { return; }
+                await Serial(async () =>
+                {
+                    foreach (var d in _deployments.Values.ToList())
+                    {
+                        if (_canaryOf.GetValueOrDefault(d.Metadata.Name) is not { } canary || _initializing.Contains(canary)) continue;
+                        using var scope = ActFor(d.Metadata.Name, out var owned);
+                        if (owned) await EvaluateAsync(d);
+                    }
+                });
+            }
+        }
+
+        private static readonly TimeSpan RelookEvery = TimeSpan.FromSeconds(10);
+
+        private HashSet<int> OwnedNow() =>
+            Enumerable.Range(0, owner.ownership.Partitions).Where(owner.ownership.Owns).ToHashSet();
+
+        private int PartitionOf(string targetName) =>
+            Hosting.Sharding.RolloutPartitions.OfTarget(new RolloutTarget(ns, targetName), owner.ownership.Partitions);
+
+        /// <summary>At each change of the partitions held: forget the lost ones' objects, and look afresh at the gained ones'.
+        /// The token is taken before the partitions are read, so a change while this runs is seen at the next turn.</summary>
+        private async Task FollowOwnershipAsync(CancellationToken ct)
+        {
+            for (var turn = 0; turn < int.MaxValue && !ct.IsCancellationRequested; turn++)
+            {
+                var changed = owner.ownership.Changed;
+                if (!changed.CanBeCanceled) return; // no sharding: nothing ever changes
+                // Unchanged since the last look: wait for the next change. Otherwise (a look that failed, say the list
+                // met an API error) look again after a second.
+                using (var wait = CancellationTokenSource.CreateLinkedTokenSource(ct, changed))
+                    try { await Task.Delay(OwnedNow().SetEquals(_owned) ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(1), owner.time, wait.Token); }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
+                if (ct.IsCancellationRequested) return;
+                try { await Serial(ResyncAsync); }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
+            }
+        }
+
+        private async Task ResyncAsync()
+        {
+            var now = OwnedNow();
+            var gained = now.Where(p => !_owned.Contains(p)).ToHashSet();
+            var lost = _owned.Where(p => !now.Contains(p)).ToHashSet();
+            foreach (var c in _canaries.Values.Where(c => lost.Contains(PartitionOf(c.TargetName))).ToList()) Forget(c);
+            foreach (var name in _deployments.Keys.Where(d => lost.Contains(PartitionOf(d))).ToList()) _deployments.Remove(name);
+            foreach (var target in _revisions.Keys.Where(t => lost.Contains(PartitionOf(t))).ToList()) _revisions.Remove(target);
+            if (gained.Count == 0) { _owned = now; return; }
+            // Deployments first, so that each gained Canary is evaluated against its target's current template.
+            foreach (var d in await ListDeploymentsAsync(d => gained.Contains(PartitionOf(d)))) await OnDeploymentAsync(WatchEventType.Added, d, fromList: true);
+            foreach (var c in await ListCanariesAsync(t => gained.Contains(PartitionOf(t)))) await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
+            _owned = now; // only once looked at: a look that failed is made again
+            owner._logger.LogInformation("{Namespace}: partitions {Partitions} taken; their Canaries looked at afresh", ns, string.Join(",", gained.Order()));
+        }
+
+        private async Task<List<V1Deployment>> ListDeploymentsAsync(Func<string, bool> selected)
+        {
+            var found = new List<V1Deployment>();
+            string? next = null;
+            for (var page = 0; page < 100_000; page++)
+            {
+                var list = await owner.client.AppsV1.ListNamespacedDeploymentAsync(ns, continueParameter: next, limit: CanaryStateListing.PageSize, cancellationToken: _ct);
+                found.AddRange(list.Items.Where(d => selected(d.Metadata.Name)));
+                next = list.Metadata?.ContinueProperty;
+                if (string.IsNullOrEmpty(next)) break;
+            }
+            return found;
+        }
+
+        /// <summary>The Canaries whose target <paramref name="selected"/> picks; the others are skipped unparsed.</summary>
+        private async Task<List<CanaryResource>> ListCanariesAsync(Func<string, bool> selected)
+        {
+            var found = new List<CanaryResource>();
+            await foreach (var page in CanaryStateListing.PagesAsync(owner.client, ns, _ct))
+                foreach (var item in CanaryStateListing.Items(page))
+                    if (CanaryStateListing.TargetName(item) is { } target && selected(target)) found.Add(CanaryResource.FromObject(item));
+            return found;
+        }
+
+        private void Forget(CanaryResource canary)
+        {
+            _canaries.Remove(canary.Name);
+            if (_canaryOf.GetValueOrDefault(canary.TargetName) == canary.Name) _canaryOf.Remove(canary.TargetName);
+            _reportedInvalid.Remove(canary.Name);
+        }
+
+        /// <summary>A copy older than the cached one is not taken: a gained partition's list reads the objects as they are
+        /// now, while the watch stream may still be delivering older changes (it lags under load); taking one of those after
+        /// the list would evaluate an old pod template and request the previous revision again. Resource versions are
+        /// compared as numbers where both are (etcd's and the sandbox's are).</summary>
+        private static bool Older(string? listed, string? cached) =>
+            long.TryParse(listed, out var l) && long.TryParse(cached, out var c) && l < c;
+
+        /// <summary>Every Canary of the namespace, page by page, each without its saga state (the bulk of it, and not the
+        /// watch's business), so the list never holds every Canary's state at once. The resourceVersion is the first
+        /// page's: the watch resumes from there and replays what changed during the later pages.</summary>
+        private async Task<(IReadOnlyList<CanaryResource>, string)> ListAllCanariesAsync(CancellationToken c)
+        {
+            var found = new List<CanaryResource>();
+            string? version = null;
+            await foreach (var page in CanaryStateListing.PagesAsync(owner.client, ns, c))
+            {
+                version ??= page.TryGetProperty("metadata", out var m) && m.TryGetProperty("resourceVersion", out var rv) ? rv.GetString() : "";
+                foreach (var item in CanaryStateListing.Items(page))
+                {
+                    var node = CanaryApi.ToNode(item);
+                    if (node?["status"] is JsonObject status) status.Remove(CanaryStatusRolloutStore.StateField);
+                    if (node is not null) found.Add(CanaryResource.FromObject(node));
+                }
+            }
+            return (found, version ?? "");
         }
 
         private static async IAsyncEnumerable<(WatchEventType, CanaryResource)> Select(IAsyncEnumerable<(WatchEventType, object)> source)
@@ -140,24 +268,39 @@ public sealed class DeploymentWatcher : BackgroundService
         private async Task OnCanaryListAsync(IReadOnlyList<CanaryResource> items)
         {
             _canaries.Clear();
-            foreach (var c in items) await OnCanaryAsync(WatchEventType.Added, c);
+            _canaryOf.Clear();
+            owner.index.Replace(ns, items);
+            foreach (var c in items) await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
         }
 
         /// <summary>Sharded replicas: only the owner of the Canary's target partition acts on it, inside that partition's
         /// scope (its writes pass the fence only while the partition's Lease is held).</summary>
-        private IDisposable? ActFor(string targetName, out bool owned)
+        private IDisposable? ActFor(string targetName, out bool owned) => ActFor(targetName, out owned, out _);
+
+        /// <param name="kept">The object stays in the caches: its partition was held at the last change looked at, or is
+        /// held now. A renewal running late (not acting for the moment) must not lose what the owner will act on again:
+        /// the periodic look (<see cref="RelookAsync"/>) acts on it once the partition is held again.</param>
+        private IDisposable? ActFor(string targetName, out bool owned, out bool kept)
         {
-            var partition = Hosting.Sharding.RolloutPartitions.OfTarget(new RolloutTarget(ns, targetName), owner.ownership.Partitions);
+            var partition = PartitionOf(targetName);
             owned = owner.ownership.Owns(partition);
+            kept = owned || _owned.Contains(partition);
             return owned ? PartitionScope.Enter(partition) : null;
         }
 
-        private async Task OnCanaryAsync(WatchEventType type, CanaryResource canary)
+        private async Task OnCanaryAsync(WatchEventType type, CanaryResource canary, bool fromList = false)
         {
-            using var scope = ActFor(canary.TargetName, out var owned);
-            if (!owned) { if (type == WatchEventType.Deleted) _canaries.Remove(canary.Name); else _canaries[canary.Name] = canary; return; }
-            if (type == WatchEventType.Deleted) { _canaries.Remove(canary.Name); _revisions.Remove(canary.TargetName); return; }
+            if (type == WatchEventType.Deleted) owner.index.Remove(canary); else if (!fromList) owner.index.Observe(canary);
+            using var scope = ActFor(canary.TargetName, out var owned, out var kept);
+            // Another replica's: nothing kept (a Canary that moved to another target leaves its old entry too).
+            if (!kept) { if (_canaries.TryGetValue(canary.Name, out var was)) Forget(was); return; }
+            if (type == WatchEventType.Deleted) { Forget(canary); _revisions.Remove(canary.TargetName); return; }
+            if (_canaries.TryGetValue(canary.Name, out var cached) && Older(canary.Metadata.ResourceVersion, cached.Metadata.ResourceVersion)) return;
+            canary.Status?.Remove(CanaryStatusRolloutStore.StateField); // the saga's state: the store's business, and the bulk of a Canary
+            if (_canaries.TryGetValue(canary.Name, out var previous) && previous.TargetName != canary.TargetName) Forget(previous);
             _canaries[canary.Name] = canary;
+            _canaryOf[canary.TargetName] = canary.Name;
+            if (!owned) return; // kept for when the partition is held again (a late renewal)
             if (canary.IsDeleting) { StartDeletion(canary.Name); return; }
             if (!await CheckSpecAsync(canary)) return;
             // Added before anything is created, so that a deletion from now on gives the service back. A 409 means a
@@ -173,19 +316,21 @@ public sealed class DeploymentWatcher : BackgroundService
             foreach (var d in items) await OnDeploymentAsync(WatchEventType.Added, d);
         }
 
-        private async Task OnDeploymentAsync(WatchEventType type, V1Deployment deployment)
+        private async Task OnDeploymentAsync(WatchEventType type, V1Deployment deployment, bool fromList = false)
         {
-            if (type == WatchEventType.Deleted) { _deployments.Remove(deployment.Metadata.Name); return; }
-            _deployments[deployment.Metadata.Name] = deployment;
-            using var scope = ActFor(deployment.Metadata.Name, out var owned);
+            var name = deployment.Metadata.Name;
+            if (type == WatchEventType.Deleted) { _deployments.Remove(name); return; }
+            using var scope = ActFor(name, out var owned, out var kept);
+            if (!kept) { _deployments.Remove(name); return; } // another replica's target (or a stable copy): not kept
+            if (_deployments.TryGetValue(name, out var cached) && Older(deployment.Metadata.ResourceVersion, cached.Metadata.ResourceVersion)) return;
+            _deployments[name] = deployment;
             if (owned) await EvaluateAsync(deployment);
         }
 
         /// <summary>Publishes a rollout when the target's pod template has a revision not seen before.</summary>
         private async Task EvaluateAsync(V1Deployment deployment)
         {
-            var canary = _canaries.Values.FirstOrDefault(c => c.TargetName == deployment.Metadata.Name);
-            if (canary is null) return; // not governed
+            if (!_canaryOf.TryGetValue(deployment.Metadata.Name, out var canaryName) || !_canaries.TryGetValue(canaryName, out var canary)) return; // not governed
             if (canary.IsDeleting) return; // its deletion rewrites the target to give it back: that is no new revision
             if (canary.StatusString(TrackedRevisionField) is not { } tracked)
             {

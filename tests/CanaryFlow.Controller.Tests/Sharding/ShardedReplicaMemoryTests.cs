@@ -1,0 +1,154 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Hosting.Sharding;
+using CanaryFlow.Controller.Kubernetes.Api;
+using CanaryFlow.Controller.Kubernetes.Status;
+using CanaryFlow.Controller.Kubernetes.Watch;
+using CanaryFlow.Controller.Rollouts;
+using CanaryFlow.Controller.Seams;
+using CanaryFlow.Controller.Tests.Kubernetes;
+using CanaryFlow.Controller.Web;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace CanaryFlow.Controller.Tests.Sharding;
+
+/// <summary>
+/// Issue 15: a sharded replica holds the rollouts of the partitions it owns, not the cluster's: it drops a lost
+/// partition's snapshots, loads a gained partition's only, and still shows every Canary (from their statuses) with the
+/// replica that owns each.
+/// </summary>
+public sealed class ShardedReplicaMemoryTests : SandboxTest
+{
+    private const int Partitions = 4;
+    private static readonly DateTimeOffset T0 = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Eight Canaries with a rollout each, saved by an unsharded writer; returns their targets by partition.</summary>
+    private async Task<ILookup<int, RolloutTarget>> EightRolloutsAsync()
+    {
+        var writer = Host.Get<IRolloutStore>();
+        var targets = Enumerable.Range(0, 8).Select(i => new RolloutTarget(Host.Namespace, $"svc-{i}")).ToList();
+        foreach (var t in targets)
+        {
+            await Host.CreateCanaryAsync(t.Name, t.Name);
+            await writer.SaveAsync(Progressing(t, weight: 10), 0, default);
+        }
+        var byPartition = targets.ToLookup(t => RolloutPartitions.OfTarget(t, Partitions));
+        Assert.True(byPartition.Count >= 2, "the targets must spread over at least two partitions for these tests to mean anything");
+        return byPartition;
+    }
+
+    private static RolloutState Progressing(RolloutTarget target, int weight) => new()
+    {
+        CorrelationId = RolloutIds.ForTarget(target), Target = target, Revision = "r2", StableRevision = "r1",
+        CurrentState = RolloutPhases.Progressing, AppliedWeight = weight, DesiredWeight = weight, StepIndex = 0, Version = 1,
+        LastReason = $"canary weight {weight}%", LastTransitionAt = T0,
+        Plan = new RolloutPlan([10, 50], TimeSpan.FromMinutes(1), 2, 0, 0, TimeSpan.FromMinutes(30), [], false, new AnalysisSpec(50, [])),
+    };
+
+    private CanaryStatusRolloutStore ReplicaStore(IPartitionOwnership ownership) =>
+        new(Host.Get<CanaryApi>(), Host.Get<CanaryStatusWriter>(), TimeProvider.System, Host.Get<IOptions<CanaryFlow.Controller.Kubernetes.KubernetesOptions>>(), ownership);
+
+    [Fact]
+    public async Task A_replica_that_loses_a_partition_drops_the_snapshots_of_its_rollouts()
+    {
+        var byPartition = await EightRolloutsAsync();
+        var held = new HeldPartitions(Partitions, [.. Enumerable.Range(0, Partitions)]);
+        var store = ReplicaStore(held);
+        Assert.Equal(8, (await store.LoadAllAsync(default, fresh: true)).Count);
+
+        var lost = byPartition.First();
+        await held.Set([.. Enumerable.Range(0, Partitions).Where(p => p != lost.Key)]);
+
+        Assert.Equal(8 - lost.Count(), store.SnapshotCount); // dropped as the loss is announced, before any list
+        var left = await store.LoadAllAsync(default);
+        Assert.DoesNotContain(left, s => lost.Contains(s.Target));
+        Assert.Null(await store.LoadAsync(RolloutIds.ForTarget(lost.First()), default));
+        Assert.Equal(8 - lost.Count(), (await store.LoadAllAsync(default, fresh: true)).Count); // and a fresh read does not bring them back
+    }
+
+    [Fact]
+    public async Task A_replica_that_gains_a_partition_loads_only_that_partitions_rollouts()
+    {
+        var byPartition = await EightRolloutsAsync();
+        var held = new HeldPartitions(Partitions);
+        var store = ReplicaStore(held);
+        Assert.Empty(await store.LoadAllAsync(default, fresh: true)); // owns nothing: holds nothing
+
+        var gained = byPartition.First();
+        await held.Set(gained.Key);
+        var loaded = await store.LoadAllAsync(default, fresh: true);
+
+        Assert.Equal(gained.OrderBy(t => t.Name), loaded.Select(s => s.Target).OrderBy(t => t.Name));
+        Assert.Equal(gained.Count(), store.SnapshotCount);
+        Assert.All(loaded, s => Assert.Equal(10, s.AppliedWeight)); // the stored state itself, not a summary
+    }
+
+    [Fact]
+    public async Task The_cluster_wide_view_lists_the_Canaries_other_replicas_own_with_their_owner()
+    {
+        var byPartition = await EightRolloutsAsync();
+        var mine = byPartition.First();
+        var store = ReplicaStore(new HeldPartitions(Partitions, mine.Key));
+        await store.LoadAllAsync(default, fresh: true);
+        var index = Host.Get<CanaryStatusIndex>();
+        await Host.StartWatcherAsync(); // the watch feeds the index with every Canary's status
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult(index.All.Count(s => s.Phase == RolloutPhases.Progressing) == 8), "every Canary indexed");
+        var holders = new FixedHolders("replica-a", byPartition.Where(g => g.Key != mine.Key).ToDictionary(g => g.Key, _ => "replica-b"));
+        var view = new ClusterRollouts(store, new RolloutHistory(), new HeldPartitions(Partitions, mine.Key), JsonSerializerOptions.Web, index, holders);
+
+        var rows = (await view.ListAsync(default)).Select(r => r!.AsObject()).ToList();
+
+        Assert.Equal(8, rows.Count);
+        foreach (var row in rows)
+        {
+            var target = new RolloutTarget((string)row["target"]!["namespace"]!, (string)row["target"]!["name"]!);
+            var local = mine.Contains(target);
+            Assert.Equal(local, (bool)row["local"]!);
+            Assert.Equal(RolloutPartitions.OfTarget(target, Partitions), (int)row["partition"]!);
+            Assert.Equal(local ? "replica-a" : "replica-b", (string?)row["owner"]);
+            Assert.Equal((RolloutPhases.Progressing, 10, 0), ((string)row["phase"]!, (int)row["canaryWeight"]!, (int)row["stepIndex"]!));
+            Assert.Equal(local, row["rolloutId"] is not null); // this replica's own in full, the others from their status
+        }
+        // One of another replica's, asked for by name: answered from the index, marked with its owner.
+        var other = byPartition.First(g => g.Key != mine.Key).First();
+        var one = (await view.FindAsync(other, default))!.AsObject();
+        Assert.Equal(("replica-b", false), ((string?)one["owner"], (bool)one["local"]!));
+        Assert.Null(await view.FindAsync(new RolloutTarget(Host.Namespace, "nobody"), default));
+    }
+
+    [Fact]
+    public async Task A_watching_replica_acts_on_a_gained_partitions_Canary_without_starting_its_watch_again()
+    {
+        await Host.CreateDeploymentAsync("alpha", "podinfo:1");
+        await Host.CreateDeploymentAsync("beta", "podinfo:1");
+        var (a, b) = (RolloutPartitions.OfTarget(new RolloutTarget(Host.Namespace, "alpha"), Partitions),
+            RolloutPartitions.OfTarget(new RolloutTarget(Host.Namespace, "beta"), Partitions));
+        Assert.NotEqual(a, b); // pinned by the hash: alpha and beta fall in different partitions
+        var held = new HeldPartitions(Partitions, a);
+        var index = new CanaryStatusIndex();
+        var watcher = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, held, index);
+        await watcher.StartAsync(default);
+        try
+        {
+            await Host.CreateCanaryAsync("alpha", "alpha");
+            await Host.CreateCanaryAsync("beta", "beta");
+            await KubeTestHost.EventuallyAsync(async () => Tracked(await Host.GetCanaryAsync("alpha")), "alpha initialised by its owner");
+            await KubeTestHost.EventuallyAsync(() => Task.FromResult(index.Count == 2), "both Canaries in the cluster-wide index");
+            Assert.False(Tracked(await Host.GetCanaryAsync("beta"))); // not this replica's: left alone
+
+            await held.Set(a, b);
+            await KubeTestHost.EventuallyAsync(async () => Tracked(await Host.GetCanaryAsync("beta")), "beta initialised once its partition is held");
+        }
+        finally { await watcher.StopAsync(default); }
+    }
+
+    private static bool Tracked(JsonObject canary) => canary["status"]?[DeploymentWatcher.TrackedRevisionField] is not null;
+
+    private sealed class FixedHolders(string self, IReadOnlyDictionary<int, string> others) : IPartitionHolders
+    {
+        public string? Self => self;
+        public Task<IReadOnlyDictionary<int, string>> HoldersAsync(CancellationToken ct) => Task.FromResult(others);
+    }
+}
