@@ -18,15 +18,7 @@ public static class PartitionTopology
     /// <summary>Bus-wide: direct exchanges and routing keys for the partitioned message types.</summary>
     public static void RouteByPartition(IRabbitMqBusFactoryConfigurator cfg, int partitions)
     {
-        foreach (var type in RolloutPartitions.MessageTypes)
-            typeof(PartitionTopology).GetMethod(nameof(Route), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-                .MakeGenericMethod(type).Invoke(null, [cfg, partitions]);
-    }
-
-    private static void Route<T>(IRabbitMqBusFactoryConfigurator cfg, int partitions) where T : class
-    {
-        cfg.Publish<T>(p => p.ExchangeType = ExchangeType.Direct);
-        cfg.Send<T>(s => s.UseRoutingKeyFormatter(c => RolloutPartitions.Of(RolloutPartitions.KeyOf(c.Message), partitions).ToString()));
+        foreach (var message in RolloutPartitions.Messages) message.Route(cfg, partitions);
     }
 
     /// <summary>One partition's queue: single active consumer, quorum when asked, bound for its partition number only.</summary>
@@ -35,9 +27,8 @@ public static class PartitionTopology
         e.ConfigureConsumeTopology = false;
         e.SingleActiveConsumer = true;
         if (quorum) e.SetQuorumQueue();
-        foreach (var type in RolloutPartitions.MessageTypes)
-            typeof(PartitionTopology).GetMethod(nameof(Bind), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-                .MakeGenericMethod(type).Invoke(null, [e, partition.ToString()]);
+        var key = partition.ToString();
+        foreach (var message in RolloutPartitions.Messages) message.Bind(e, key);
     }
 
     /// <summary>
@@ -77,11 +68,4 @@ public static class PartitionTopology
 
     /// <summary>MassTransit's exchange name for a (non-generic) message type: "Namespace:Name".</summary>
     public static string ExchangeName(Type type) => $"{type.Namespace}:{type.Name}";
-
-    private static void Bind<T>(IRabbitMqReceiveEndpointConfigurator e, string key) where T : class =>
-        e.Bind<T>(b =>
-        {
-            b.ExchangeType = ExchangeType.Direct;
-            b.RoutingKey = key;
-        });
 }

@@ -53,8 +53,15 @@ public static class RolloutBus
             {
                 // Bounded, jittered in-process retries; what still fails goes to the _error queue and the
                 // ticker re-sends the rollout's pending command later (no delayed-exchange plugin needed).
-                endpoint.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(150)));
+                // A write or send the fence refused is not tried again: this replica no longer acts for that rollout (a check
+                // retried here would run again for nothing); the partition's guard hands the message to the next holder.
+                endpoint.UseMessageRetry(r =>
+                {
+                    r.Exponential(5, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(150));
+                    r.Ignore<Kubernetes.Leadership.NotLeaderException>();
+                });
                 endpoint.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
+                // The endpoint's _error and _skipped queues are declared with its queue's arguments: quorum too (tested).
                 if (options.RabbitMq.QuorumQueues && endpoint is IRabbitMqReceiveEndpointConfigurator rabbit) rabbit.SetQuorumQueue();
             });
 
@@ -74,7 +81,14 @@ public static class RolloutBus
                     });
                     cfg.PrefetchCount = options.ConcurrentMessageLimit;
                     cfg.ConfigureJsonSerializerOptions(StrictContracts);
-                    if (partitions > 0) PartitionTopology.RouteByPartition(cfg, partitions);
+                    if (partitions > 0)
+                    {
+                        PartitionTopology.RouteByPartition(cfg, partitions);
+                        // The fence covers the bus too: nothing leaves a partition's consumer once the partition is lost.
+                        var fence = new Hosting.Sharding.PartitionPublishFence(context.GetRequiredService<Hosting.Sharding.IPartitionOwnership>());
+                        cfg.ConfigureSend(s => s.UseFilter(fence));
+                        cfg.ConfigurePublish(p => p.UseFilter(fence));
+                    }
                     else cfg.ConfigureEndpoints(context);
                 });
             }

@@ -86,7 +86,9 @@ public sealed partial class RolloutState
         Note($"{reason}; step {index + 1}/{Plan.Steps.Count}: canary weight {DesiredWeight}%", now);
     }
 
-    public void WeightApplied(int weight, DateTimeOffset now)
+    /// <param name="reason">What the announcement says; by default the weight alone (a worker's reply, later than the
+    /// step's reason). Written in the step's own message, the step's reason says why the weight moved.</param>
+    public void WeightApplied(int weight, DateTimeOffset now, string? reason = null)
     {
         AppliedWeight = weight;
         Pending = null;
@@ -96,7 +98,7 @@ public sealed partial class RolloutState
         ScheduleCheck(Plan.Analysis.Sequential is { } sequential
             ? SequentialSchedule.First(now, sequential.Tick, sequential.FirstLook, baselineRead: SequentialEvidence != null)
             : now + Plan.AnalysisInterval);
-        Note($"canary weight {weight}%", now);
+        Note(reason ?? $"canary weight {weight}%", now);
     }
 
     public void CheckPassed(AnalysisEvidence evidence, DateTimeOffset now, string? sequentialState = null)

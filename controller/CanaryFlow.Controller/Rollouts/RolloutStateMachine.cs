@@ -87,7 +87,8 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                         .TransitionTo(WaitingApproval),
                     go => go
                         .Advance(_ => "canary is available", now)
-                        .TransitionTo(Progressing)),
+                        .TransitionTo(Progressing)
+                        .ShiftWeight(now, WaitingApproval)),
             When(NotReady, c => c.Saga.IsReplyTo(PendingWork.Prepare, c.Message.Sequence))
                 .Then(c => c.Saga.BeginRollback($"canary not ready: {c.Message.Reason}", now()))
                 .Publish(c => c.Saga.RollbackCommand())
@@ -95,13 +96,10 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
 
         // ── Moving traffic, step by step ───────────────────────────────────────────────────
         During(Progressing,
+            // The worker's reply when the weight was not written in the saga (a failed write, or a re-sent command).
             When(Shifted, c => c.Saga.IsReplyTo(PendingWork.Weight, c.Message.Sequence))
                 .Then(c => c.Saga.WeightApplied(c.Message.ToWeight, now()))
-                .Announce(now)
-                .If(c => c.Saga.GateAtCurrentWeight(), gate => gate
-                    .Then(c => c.Saga.Note($"waiting for approval at {c.Saga.AppliedWeight}%", now()))
-                    .Publish(c => c.Saga.AwaitingApproval(now()))
-                    .TransitionTo(WaitingApproval)),
+                .WeightShifted(now, WaitingApproval),
             When(Passed, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
                 .EndHoldIfAnswered(_ => true, now)
                 .Then(c => c.Saga.CheckPassed(c.Message.Evidence, now(), c.Message.SequentialState))
@@ -112,7 +110,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                                 .Then(c => c.Saga.EnterGate(HookTypes.ConfirmTrafficIncrease, "analysis passed; waiting for the confirm-traffic-increase hooks", now()))
                                 .Publish(c => c.Saga.AwaitingApproval(now()))
                                 .TransitionTo(WaitingApproval),
-                            go => go.Advance(_ => "analysis passed", now)),
+                            go => go.Advance(_ => "analysis passed", now).ShiftWeight(now, WaitingApproval)),
                     last => last
                         .IfElse(c => c.Saga.GatesBeforePromotion(),
                             gate => gate
@@ -162,7 +160,8 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                 .IfElse(c => c.Saga.HasNextStep(),
                     next => next
                         .Advance(c => $"approved by {c.Message.Actor}", now)
-                        .TransitionTo(Progressing),
+                        .TransitionTo(Progressing)
+                        .ShiftWeight(now, WaitingApproval),
                     promote => promote
                         .Then(c => c.Saga.BeginPromotion($"approved by {c.Message.Actor}: {c.Message.Reason}", now()))
                         .Publish(c => c.Saga.PromoteCommand())

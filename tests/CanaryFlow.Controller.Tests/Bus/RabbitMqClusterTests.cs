@@ -21,6 +21,17 @@ public sealed class ClusterProbeConsumer(ConcurrentDictionary<int, int> seen) : 
     }
 }
 
+/// <summary>A message whose consumer always fails (tests only).</summary>
+public sealed record FailingProbe(int Number);
+
+/// <summary>A message nothing consumes (tests only).</summary>
+public sealed record UnwantedProbe(int Number);
+
+public sealed class FailingProbeConsumer : IConsumer<FailingProbe>
+{
+    public Task Consume(ConsumeContext<FailingProbe> context) => throw new InvalidOperationException("this probe always fails");
+}
+
 /// <summary>
 /// Issue 15: the bus on a 3-node RabbitMQ cluster. With the nodes listed in Bus:RabbitMq:Hosts and quorum queues, a
 /// node killed (SIGKILL) while messages flow loses none of them: the client moves to another node, the queue's replicas
@@ -69,6 +80,46 @@ public sealed class RabbitMqClusterTests
         {
             await bus.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
             await cluster.StartNodeAsync(3);
+        }
+    }
+
+    [Fact]
+    public async Task With_quorum_queues_on_the_error_and_skipped_queues_are_quorum_queues_too()
+    {
+        var cluster = await RabbitMqCluster.SharedAsync();
+        var vhost = await cluster.NewVirtualHostAsync("quorum-error");
+        var options = new BusOptions { Transport = BusTransport.RabbitMq };
+        options.RabbitMq.VirtualHost = vhost;
+        options.RabbitMq.QuorumQueues = true;
+        foreach (var port in cluster.Ports) options.RabbitMq.Hosts.Add($"127.0.0.1:{port}");
+        var services = new ServiceCollection().AddLogging();
+        var state = Directory.CreateTempSubdirectory("canaryflow-quorum-").FullName;
+        services.AddRolloutEngineServices(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Rollouts:StateDirectory"] = state }).Build());
+        services.AddCanaryFlowBus(options, x => x.AddConsumer<FailingProbeConsumer>());
+        await using var provider = services.BuildServiceProvider();
+        var bus = provider.GetRequiredService<IBusControl>();
+        await bus.StartAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+        try
+        {
+            await bus.Publish(new FailingProbe(1)); // retried, then faulted into failing-probe_error
+            var queue = await bus.GetSendEndpoint(new Uri("exchange:failing-probe"));
+            await queue.Send(new UnwantedProbe(1)); // no consumer for it there: failing-probe_skipped
+
+            var end = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            var types = await cluster.QueueTypesAsync(vhost);
+            while (!(types.ContainsKey("failing-probe_error") && types.ContainsKey("failing-probe_skipped")) && DateTime.UtcNow < end)
+            {
+                await Task.Delay(500);
+                types = await cluster.QueueTypesAsync(vhost);
+            }
+            Assert.Equal("quorum", types.GetValueOrDefault("failing-probe"));
+            Assert.Equal("quorum", types.GetValueOrDefault("failing-probe_error"));
+            Assert.Equal("quorum", types.GetValueOrDefault("failing-probe_skipped"));
+        }
+        finally
+        {
+            await bus.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(15)).Token);
         }
     }
 }

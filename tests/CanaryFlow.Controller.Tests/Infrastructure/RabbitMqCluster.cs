@@ -50,7 +50,15 @@ public sealed class RabbitMqCluster
         return vhost;
     }
 
-    private static async Task Script(string command)
+    /// <summary>Each queue of <paramref name="vhost"/> and its type (classic, quorum), as the broker reports them.</summary>
+    public async Task<Dictionary<string, string>> QueueTypesAsync(string vhost)
+    {
+        var output = await Script($"source .ci/services.sh; rabbitmqctl_node '{Directory}/n1' -q list_queues -p {vhost} --no-table-headers name type");
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).Where(c => c.Length == 2)
+            .ToDictionary(c => c[0].Trim(), c => c[1].Trim());
+    }
+
+    private static async Task<string> Script(string command)
     {
         var psi = new ProcessStartInfo("bash", ["-c", command]) { WorkingDirectory = RepositoryRoot.Path, RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(psi)!;
@@ -58,5 +66,6 @@ public sealed class RabbitMqCluster
         var stderr = p.StandardError.ReadToEndAsync();
         await p.WaitForExitAsync();
         if (p.ExitCode != 0) throw new InvalidOperationException($"`{command}` failed ({p.ExitCode}): {await stderr} {await stdout}");
+        return await stdout;
     }
 }

@@ -150,7 +150,6 @@ public sealed class ManifestTests
         var env = deployment.Spec.Template.Spec.Containers[0].Env.ToDictionary(e => e.Name);
 
         Assert.Equal("12", env["Sharding__Partitions"].Value);
-        Assert.True(TimeSpan.TryParse(env["Sharding__TickGrace"].Value, System.Globalization.CultureInfo.InvariantCulture, out _));
         Assert.Equal("metadata.name", env["Kubernetes__Identity"].ValueFrom.FieldRef.FieldPath); // one Lease holder name per pod
         Assert.Equal(["rabbitmq-0.rabbitmq.messaging.svc", "rabbitmq-1.rabbitmq.messaging.svc", "rabbitmq-2.rabbitmq.messaging.svc:5671"],
             env.Where(e => e.Key.StartsWith("Bus__RabbitMq__Hosts__", StringComparison.Ordinal)).OrderBy(e => e.Key).Select(e => e.Value.Value));

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using CanaryFlow.Controller.Rollouts;
-using Microsoft.Extensions.Options;
 
 namespace CanaryFlow.Controller.Hosting.Sharding;
 
@@ -11,23 +10,26 @@ public interface IActingRollouts
 }
 
 /// <summary>
-/// The partitions whose queue this replica consumes, and since when. The ticker acts for a rollout only while its
-/// partition is held and its queue has consumed for <see cref="ShardingOptions.TickGrace"/>: by then the previous
-/// owner's last replies (a check it ran) have reached the saga, so the check is not asked for again.
+/// The partitions whose queue this replica consumes, one <see cref="PartitionHolding"/> each. The ticker acts for a
+/// rollout only while its partition is held and that holding's barrier has passed (see <see cref="PartitionHolding"/>):
+/// by then every message sent into the partition before this replica took it has been consumed, so the previous
+/// holder's last check results are in the saga's state and no check is asked for again.
 /// </summary>
-public sealed class ConsumingPartitions(IPartitionOwnership ownership, IOptions<ShardingOptions> sharding, TimeProvider time) : IActingRollouts
+public sealed class ConsumingPartitions(IPartitionOwnership ownership) : IActingRollouts
 {
-    private readonly ConcurrentDictionary<int, DateTimeOffset> _since = new();
+    private readonly ConcurrentDictionary<int, PartitionHolding> _held = new();
 
-    public IReadOnlyList<int> Partitions => _since.Keys.Order().ToList();
+    /// <summary>The partitions whose rollouts the ticker acts for.</summary>
+    public IReadOnlyList<int> Partitions => _held.Where(h => h.Value.Acting).Select(h => h.Key).Order().ToList();
 
-    public void Started(int partition) => _since[partition] = time.GetUtcNow();
+    /// <summary>A fresh holding, before the partition's queue is connected.</summary>
+    public PartitionHolding Connecting(int partition, CheckTokens checks) => _held[partition] = new PartitionHolding(partition, checks);
 
-    public void Stopped(int partition) => _since.TryRemove(partition, out _);
+    public void Stopped(int partition) => _held.TryRemove(partition, out _);
 
     public bool Acts(RolloutState state)
     {
         var p = RolloutPartitions.Of(state.CorrelationId, ownership.Partitions);
-        return ownership.Owns(p) && _since.TryGetValue(p, out var since) && time.GetUtcNow() - since >= sharding.Value.TickGrace;
+        return ownership.Owns(p) && _held.TryGetValue(p, out var holding) && holding.Acting;
     }
 }

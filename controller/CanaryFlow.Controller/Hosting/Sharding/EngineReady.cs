@@ -11,4 +11,9 @@ public sealed class EngineReady
     public Task WaitAsync(CancellationToken cancellationToken) => _ready.Task.WaitAsync(cancellationToken);
 
     public void Set() => _ready.TrySetResult();
+
+    /// <summary>The engine stopped: the bus and every partition's queue are stopped, nothing is in flight any more.</summary>
+    public bool Stopped { get; private set; }
+
+    public void SetStopped() => Stopped = true;
 }

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Reflection;
 using CanaryFlow.Contracts;
 
 namespace CanaryFlow.Controller.Hosting.Sharding;
@@ -24,29 +22,19 @@ public static class RolloutPartitions
     public static int OfTarget(RolloutTarget target, int partitions) => Of(RolloutIds.ForTarget(target), partitions);
 
     /// <summary>Every contract message that is about one rollout: routed to that rollout's partition.</summary>
-    public static IReadOnlyList<Type> MessageTypes { get; } = typeof(RolloutRequested).Assembly.GetExportedTypes()
+    public static IReadOnlyList<Type> MessageTypes => Messages.Select(m => m.Type).ToList();
+
+    /// <summary><see cref="MessageTypes"/>, each with what sharding does with it (made once).</summary>
+    public static IReadOnlyList<PartitionedMessage> Messages { get; } = typeof(RolloutRequested).Assembly.GetExportedTypes()
         .Where(t => t is { IsClass: true, IsAbstract: false, IsGenericTypeDefinition: false } && t.Namespace == typeof(RolloutRequested).Namespace)
         .Where(t => t == typeof(GetRolloutStatus) || t.GetProperty("CorrelationId")?.PropertyType == typeof(Guid))
         .OrderBy(t => t.FullName, StringComparer.Ordinal)
+        .Select(PartitionedMessage.For)
         .ToList();
 
-    private static readonly ConcurrentDictionary<Type, Func<object, Guid>> Keys = new();
+    private static readonly Dictionary<Type, PartitionedMessage> ByType = Messages.ToDictionary(m => m.Type);
 
     /// <summary>The rollout key of a message of one of <see cref="MessageTypes"/>.</summary>
-    public static Guid KeyOf(object message) => Keys.GetOrAdd(message.GetType(), KeyReader)(message);
-
-    private static Func<object, Guid> KeyReader(Type type)
-    {
-        if (type == typeof(GetRolloutStatus)) return m => RolloutIds.ForTarget(((GetRolloutStatus)m).Target);
-        var property = type.GetProperty("CorrelationId", BindingFlags.Public | BindingFlags.Instance)
-                       ?? throw new ArgumentException($"{type.Name} is not about one rollout");
-        return (Func<object, Guid>)typeof(RolloutPartitions).GetMethod(nameof(Read), BindingFlags.NonPublic | BindingFlags.Static)!
-            .MakeGenericMethod(type).Invoke(null, [property])!;
-    }
-
-    private static Func<object, Guid> Read<T>(PropertyInfo property)
-    {
-        var get = property.GetMethod!.CreateDelegate<Func<T, Guid>>();
-        return m => get((T)m);
-    }
+    public static Guid KeyOf(object message) =>
+        ByType.TryGetValue(message.GetType(), out var m) ? m.KeyOf(message) : throw new ArgumentException($"{message.GetType().Name} is not about one rollout");
 }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
+using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Bus;
-using CanaryFlow.Controller.Kubernetes.Leadership;
 using CanaryFlow.Controller.Rollouts;
 using MassTransit;
 using MassTransit.Configuration;
@@ -13,8 +13,8 @@ namespace CanaryFlow.Controller.Hosting.Sharding;
 /// messages; for each partition this replica takes (<see cref="IPartitionOwnership.Changes"/>) it loads that partition's
 /// rollouts from the store, then connects the partition's queue (single active consumer) with the saga and every
 /// consumer on it; for each partition it gives up (the write fence is already closed then) it stops that queue and
-/// drops the rollouts from memory. The ticker runs over the partitions whose queue has been consuming for
-/// <see cref="ShardingOptions.TickGrace"/>.
+/// drops the rollouts from memory. The ticker runs over the partitions whose holding has passed its barrier (see
+/// <see cref="PartitionHolding"/>), and each partition's checks run once per holding (see <see cref="CheckTokens"/>).
 /// </summary>
 public sealed class ShardedEngineSupervisor(
     IPartitionOwnership ownership,
@@ -25,6 +25,8 @@ public sealed class ShardedEngineSupervisor(
     ConsumingPartitions consuming,
     EngineReady ready,
     IOptions<BusOptions> busOptions,
+    IOptions<RolloutEngineOptions> engineOptions,
+    TimeProvider time,
     ILogger<ShardedEngineSupervisor> log) : BackgroundService
 {
     private readonly ConcurrentDictionary<int, HostReceiveEndpointHandle> _handles = new();
@@ -99,9 +101,13 @@ public sealed class ShardedEngineSupervisor(
         foreach (var c in batch) c.Done.TrySetResult();
     }
 
+    /// <summary>How long the barrier waits for the messages sent before it (a slow check among them) to be consumed.</summary>
+    private static readonly TimeSpan BarrierWithin = TimeSpan.FromMinutes(2);
+
     private async Task ConnectAsync(int p, CancellationToken ct)
     {
         var o = busOptions.Value;
+        var holding = consuming.Connecting(p, new CheckTokens(time, engineOptions.Value.StallAfter));
         var handle = connector.ConnectReceiveEndpoint(PartitionTopology.QueueName(p), (context, e) =>
         {
             if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
@@ -110,7 +116,8 @@ public sealed class ShardedEngineSupervisor(
                 rabbit.PrefetchCount = o.ConcurrentMessageLimit;
             }
             e.ConcurrentMessageLimit = o.ConcurrentMessageLimit;
-            e.UseFilter(new PartitionGuardFilter(p, ownership));
+            e.ConfigureReceive(r => r.UseFilter(new PartitionReceiveFilter(holding, BarrierWithin, log)));
+            e.UseFilter(new PartitionGuardFilter(holding, ownership, log));
             e.DiscardSkippedMessages(); // an event no consumer here wants (e.g. RolloutStarted) is not kept in a _skipped queue
             // One by one: ConfigureSagas/ConfigureConsumers put each registration on the first endpoint only.
             e.ConfigureSaga<RolloutState>(context);
@@ -119,7 +126,9 @@ public sealed class ShardedEngineSupervisor(
         });
         await handle.Ready.WaitAsync(TimeSpan.FromSeconds(30), ct);
         _handles[p] = handle;
-        consuming.Started(p);
+        // The barrier: behind everything already in the queue (the previous holder's last results above all).
+        var queue = await bus.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(p)}"));
+        await queue.Send(new PartitionTaken(p, holding.Id), c => c.Headers.Set(PartitionReceiveFilter.MarkerHeader, holding.Id.ToString()), ct);
     }
 
     private async Task StopAsync(int p)
@@ -137,47 +146,11 @@ public sealed class ShardedEngineSupervisor(
     {
         await base.StopAsync(cancellationToken);
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try { await bus.StopAsync(grace.Token); }
+        try
+        {
+            await bus.StopAsync(grace.Token);
+            ready.SetStopped(); // the partition Leases may now be handed back at once
+        }
         catch (OperationCanceledException) { log.LogWarning("The bus did not stop within 10 s"); }
-    }
-
-    /// <summary>
-    /// Every message consumed from a partition's queue acts for that partition: the write fence lets its Kubernetes
-    /// writes through only while this replica holds the partition's Lease. A message this replica may no longer act on
-    /// (the partition was lost before or while it ran) is never faulted into the _error queue, where it would be lost
-    /// to the rollout: it is forwarded, headers and all, back into the partition's queue for the next owner (commands
-    /// are desired state and replies carry sequence numbers, so doing part of it twice is harmless).
-    /// </summary>
-    private sealed class PartitionGuardFilter(int partition, IPartitionOwnership ownership) : IFilter<ConsumeContext>
-    {
-        public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
-        {
-            if (!ownership.Owns(partition)) { await HandBackAsync(context); return; }
-            try
-            {
-                using (PartitionScope.Enter(partition)) await next.Send(context);
-            }
-            catch (Exception) when (!ownership.Owns(partition))
-            {
-                await HandBackAsync(context);
-            }
-        }
-
-        private async Task HandBackAsync(ConsumeContext context)
-        {
-            var type = RolloutPartitions.MessageTypes.FirstOrDefault(context.HasMessageType);
-            if (type is null) return; // nothing of ours: nothing to keep
-            await Task.Delay(100, context.CancellationToken); // the queue is stopping: do not spin on it meanwhile
-            var endpoint = await context.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(partition)}"));
-            await (Task)ForwardMethod.MakeGenericMethod(type).Invoke(null, [context, endpoint])!;
-        }
-
-        private static readonly System.Reflection.MethodInfo ForwardMethod =
-            typeof(PartitionGuardFilter).GetMethod(nameof(ForwardAs), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
-
-        private static Task ForwardAs<T>(ConsumeContext context, ISendEndpoint endpoint) where T : class =>
-            context.TryGetMessage<T>(out var typed) ? context.Forward(endpoint, typed.Message) : Task.CompletedTask;
-
-        public void Probe(ProbeContext context) => context.CreateFilterScope("partitionGuard");
     }
 }

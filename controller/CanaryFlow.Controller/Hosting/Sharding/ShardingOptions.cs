@@ -16,11 +16,6 @@ public sealed class ShardingOptions
     [Range(0, 256)]
     public int Partitions { get; set; }
 
-    /// <summary>After a replica takes a partition and starts its queue, how long its ticker leaves that partition's
-    /// rollouts alone: the previous owner's last messages (a check it ran, a weight it set) are consumed first, so the
-    /// new owner does not run a check again that the old one already ran.</summary>
-    public TimeSpan TickGrace { get; set; } = TimeSpan.FromSeconds(2);
-
     public bool Enabled => Partitions > 0;
 
     public static ShardingOptions From(IConfiguration configuration) =>

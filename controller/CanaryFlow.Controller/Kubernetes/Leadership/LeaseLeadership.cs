@@ -77,8 +77,7 @@ public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptio
                 continue; // another replica created it first: read it
             }
             if (lease.Metadata.ResourceVersion != sighting.Version) sighting = (lease.Metadata.ResourceVersion, now);
-            var duration = lease.Spec?.LeaseDurationSeconds is > 0 and var s ? TimeSpan.FromSeconds(s) : o.LeaseDuration;
-            var takeableAt = LeaseExpiry.TakeableAt(Utc(lease.Spec?.RenewTime), duration, sighting.At, _trust);
+            var takeableAt = LeaseRecord.TakeableAt(lease, o.LeaseDuration, sighting.At, _trust);
             var holder = lease.Spec?.HolderIdentity;
             if (string.IsNullOrEmpty(holder) || holder == Identity || now >= takeableAt)
             {
@@ -143,29 +142,10 @@ public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptio
 
     /// <summary>Takes or renews the Lease for this replica, conditional on the version read (<paramref name="read"/>
     /// null: create it). Null when another writer got there first (409).</summary>
-    private async Task<V1Lease?> WriteAsync(V1Lease? read, DateTimeOffset now, CancellationToken cancellationToken)
+    private Task<V1Lease?> WriteAsync(V1Lease? read, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var o = options.Value;
-        var renewing = read?.Spec?.HolderIdentity == Identity;
-        var lease = new V1Lease
-        {
-            Metadata = new V1ObjectMeta { Name = o.LeaseName, NamespaceProperty = o.LeaseNamespace, ResourceVersion = read?.Metadata.ResourceVersion },
-            Spec = new V1LeaseSpec
-            {
-                HolderIdentity = Identity,
-                LeaseDurationSeconds = (int)Math.Ceiling(o.LeaseDuration.TotalSeconds),
-                AcquireTime = renewing ? read!.Spec!.AcquireTime : now.UtcDateTime,
-                RenewTime = now.UtcDateTime,
-                LeaseTransitions = (read?.Spec?.LeaseTransitions ?? 0) + (renewing || read is null ? 0 : 1),
-            },
-        };
-        try
-        {
-            return read is null
-                ? await client.CoordinationV1.CreateNamespacedLeaseAsync(lease, o.LeaseNamespace, cancellationToken: cancellationToken)
-                : await client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, o.LeaseName, o.LeaseNamespace, cancellationToken: cancellationToken);
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { return null; }
+        return LeaseRecord.WriteAsync(client, LeaseRecord.For(o.LeaseName, o.LeaseNamespace, read, Identity, now, o.LeaseDuration), read is null, cancellationToken);
     }
 
     /// <summary>
@@ -235,10 +215,7 @@ public sealed class LeaseLeadership(IKubernetes client, IOptions<KubernetesOptio
     private Task Delay(TimeSpan wait, CancellationToken cancellationToken) =>
         wait > TimeSpan.Zero ? Task.Delay(wait, time, cancellationToken) : Task.CompletedTask;
 
-    /// <summary>A retry period ±10%, so that standbys started together do not poll in lockstep.</summary>
-    private static TimeSpan Jittered(TimeSpan period) => period * (0.9 + 0.2 * Random.Shared.NextDouble());
-
-    private static DateTimeOffset? Utc(DateTime? t) => t is { } v ? new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)) : null;
+    private static TimeSpan Jittered(TimeSpan period) => LeaseRecord.Jittered(period);
 
     private static CancellationTokenSource Cancelled()
     {

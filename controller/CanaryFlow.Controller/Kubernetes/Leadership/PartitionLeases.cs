@@ -44,6 +44,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
     private readonly Lock _gate = new();
     private CancellationTokenSource _changed = new();
     private readonly List<Task> _handOvers = [];
+    private readonly ConcurrentDictionary<int, byte> _handingOver = new();
 
     private readonly EngineReady _engineReady;
 
@@ -66,7 +67,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
     public bool Owns(int partition) =>
         _renewedAt.TryGetValue(partition, out var renewed) && _time.GetUtcNow() < renewed + _o.RenewDeadline;
 
-    public Task GiveUpAsync(int partition) => LoseAsync(partition, wait: false);
+    public Task GiveUpAsync(int partition) => LoseAsync(partition);
 
     public string LeaseName(int partition) => $"{_o.LeaseName}-p{partition}";
 
@@ -95,7 +96,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         foreach (var p in _renewedAt.Keys.Where(p => !Owns(p)).ToList())
         {
             _logger.LogWarning("{Identity} could not renew partition {Partition} within {Deadline}", Identity, p, _o.RenewDeadline);
-            await LoseAsync(p, wait: false);
+            await LoseAsync(p);
         }
 
         var leases = await ListAsync(ct);
@@ -105,7 +106,8 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
 
         // The renewed Leases replace the listed ones: a hand-over below writes on top of the renewal, conditional on its
         // resourceVersion (the listed one would only meet a 409).
-        var renewed = await Task.WhenAll(_renewedAt.Keys.ToList().Select(async p => (p, Lease: await RenewAsync(p, leases.GetValueOrDefault(p), ct))));
+        // A partition being handed over is not renewed: the hand-over writes on top of the version it read.
+        var renewed = await Task.WhenAll(_renewedAt.Keys.Where(p => !_handingOver.ContainsKey(p)).ToList().Select(async p => (p, Lease: await RenewAsync(p, leases.GetValueOrDefault(p), ct))));
         foreach (var (p, lease) in renewed)
             if (lease is not null) leases[p] = lease;
 
@@ -129,8 +131,8 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         // other partitions must not wait for a queue to stop).
         foreach (var (p, lease) in leases.Where(l => Owns(l.Key)))
         {
-            if (_renewedAt.Count <= floor) break;
-            if (Requester(lease, now) is { } r && r != Identity) _handOvers.Add(HandOverAsync(p, lease, ct));
+            if (_renewedAt.Count - _handingOver.Count <= floor) break;
+            if (Requester(lease, now) is { } r && r != Identity && _handingOver.TryAdd(p, 0)) _handOvers.Add(HandOverAsync(p, lease, ct));
         }
         _handOvers.RemoveAll(t => t.IsCompleted);
 
@@ -173,7 +175,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
     {
         if (lease is null || Holder(lease) != Identity)
         {
-            await LoseAsync(p, wait: false); // taken, deleted or emptied by someone else: stop acting now
+            await LoseAsync(p); // taken, deleted or emptied by someone else: stop acting now
             return null;
         }
         var attempt = _time.GetUtcNow();
@@ -192,14 +194,18 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         }
     }
 
-    /// <summary>Stops acting for a partition (fence first, then the queue), then empties its holder so that the
-    /// replica that asked takes it at its next round.</summary>
+    /// <summary>Steps down from a partition (<see cref="StepDownAsync"/>), then empties its holder so that the replica
+    /// that asked takes it at its next round; when the queue did not stop in time, the Lease is left to expire.</summary>
     private async Task HandOverAsync(int p, V1Lease lease, CancellationToken ct)
     {
-        _logger.LogInformation("{Identity} hands partition {Partition} over", Identity, p);
-        await LoseAsync(p, wait: true);
-        try { await WriteAsync(p, lease, holder: "", _time.GetUtcNow(), ct); }
-        catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException) { } // it expires on its own
+        try
+        {
+            _logger.LogInformation("{Identity} hands partition {Partition} over", Identity, p);
+            if (!await StepDownAsync(p)) return;
+            try { await WriteAsync(p, lease, holder: "", _time.GetUtcNow(), ct); }
+            catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException) { } // it expires on its own
+        }
+        finally { _handingOver.TryRemove(p, out _); }
     }
 
     private async Task HandBackAllAsync()
@@ -211,8 +217,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
             var leases = await ListAsync(timeout.Token);
             await Task.WhenAll(_renewedAt.Keys.ToList().Select(async p =>
             {
-                await LoseAsync(p, wait: true);
-                if (leases.GetValueOrDefault(p) is { } lease && Holder(lease) == Identity)
+                if (await StepDownAsync(p) && leases.GetValueOrDefault(p) is { } lease && Holder(lease) == Identity)
                     await WriteAsync(p, lease, holder: "", _time.GetUtcNow(), timeout.Token);
             }));
             _logger.LogInformation("{Identity} handed its partitions back", Identity);
@@ -223,6 +228,25 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         }
     }
 
+    /// <summary>
+    /// Gives a partition up on purpose (asked for it, or stopping): the queue first, while the Lease is still held, so
+    /// that the checks and commands in flight finish and their results leave before the fence closes; then the fence.
+    /// True when the queue stopped in time (within half the renew deadline; the Lease is not renewed meanwhile), and only
+    /// then may the Lease be handed over at once: what this replica consumed from the partition is then all in the
+    /// queue, ahead of the next holder's barrier (<see cref="PartitionHolding"/>).
+    /// </summary>
+    private async Task<bool> StepDownAsync(int p)
+    {
+        if (!_renewedAt.ContainsKey(p)) return false;
+        var change = new PartitionChange(p, Held: false);
+        await Publish(change);
+        var stopped = _engineReady.Stopped ||
+                      await change.Done.Task.WaitAsync(_o.RenewDeadline / 2).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default);
+        if (!_renewedAt.TryRemove(p, out _)) return false; // lost meanwhile (renew deadline): left to expire
+        _logger.LogWarning("{Identity} gave up partition {Partition}{Stopped}", Identity, p, stopped ? "" : " (its queue still stopping: left to expire)");
+        return stopped || _engineReady.Stopped;
+    }
+
     private async Task GainAsync(int p, DateTimeOffset renewedAt)
     {
         _renewedAt[p] = renewedAt;
@@ -230,18 +254,15 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         await Publish(new PartitionChange(p, Held: true));
     }
 
-    /// <summary>The fence closes at once (the partition leaves <see cref="_renewedAt"/>); <paramref name="wait"/>: also
-    /// wait (bounded) until the engine stopped its queue.</summary>
-    private async Task LoseAsync(int p, bool wait)
+    /// <summary>Stops acting for a partition now, not in good order (its renewals failed, or it was taken): the fence
+    /// closes at once (the partition leaves <see cref="_renewedAt"/>), then the engine stops its queue. What was in
+    /// flight cannot write nor send any more (<see cref="Hosting.Sharding.PartitionPublishFence"/>), so it goes back into
+    /// the queue for the next holder.</summary>
+    private async Task LoseAsync(int p)
     {
         if (!_renewedAt.TryRemove(p, out _)) return;
-        _logger.LogWarning("{Identity} gave up partition {Partition}", Identity, p);
-        var change = new PartitionChange(p, Held: false);
-        await Publish(change);
-        // Bounded by a retry period, so that renewing the other partitions never waits long behind it. Releasing the
-        // Lease before the queue has stopped is safe anyway: the fence is closed, and the broker gives the queue to the
-        // next consumer only once this one has gone (single active consumer).
-        if (wait) await change.Done.Task.WaitAsync(_o.RetryPeriod).ContinueWith(_ => { }, TaskScheduler.Default);
+        _logger.LogWarning("{Identity} lost partition {Partition}", Identity, p);
+        await Publish(new PartitionChange(p, Held: false));
     }
 
     private async Task Publish(PartitionChange change)
@@ -266,42 +287,16 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
 
     /// <summary>Creates (<paramref name="read"/> null) or replaces a partition's Lease, conditional on the version read;
     /// null when another writer got there first (409).</summary>
-    private async Task<V1Lease?> WriteAsync(int p, V1Lease? read, string holder, DateTimeOffset now, CancellationToken ct)
+    private Task<V1Lease?> WriteAsync(int p, V1Lease? read, string holder, DateTimeOffset now, CancellationToken ct)
     {
-        var renewing = holder.Length > 0 && Holder(read) == holder;
-        var annotations = read?.Metadata.Annotations is { } a ? new Dictionary<string, string>(a) : new Dictionary<string, string>();
-        if (holder.Length > 0 && !renewing) annotations.Remove(RequestedBy); // taken: the request is answered
-        var lease = new V1Lease
-        {
-            Metadata = new V1ObjectMeta
-            {
-                Name = LeaseName(p), NamespaceProperty = _o.LeaseNamespace, ResourceVersion = read?.Metadata.ResourceVersion,
-                Labels = new Dictionary<string, string> { [SetLabel] = _o.LeaseName }, Annotations = annotations,
-            },
-            Spec = new V1LeaseSpec
-            {
-                HolderIdentity = holder,
-                LeaseDurationSeconds = (int)Math.Ceiling(_o.LeaseDuration.TotalSeconds),
-                AcquireTime = renewing ? read!.Spec!.AcquireTime : now.UtcDateTime,
-                RenewTime = now.UtcDateTime,
-                LeaseTransitions = (read?.Spec?.LeaseTransitions ?? 0) + (renewing || holder.Length == 0 ? 0 : 1),
-            },
-        };
-        try
-        {
-            return read is null
-                ? await _client.CoordinationV1.CreateNamespacedLeaseAsync(lease, _o.LeaseNamespace, cancellationToken: ct)
-                : await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, lease.Metadata.Name, _o.LeaseNamespace, cancellationToken: ct);
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { return null; }
+        var lease = LeaseRecord.For(LeaseName(p), _o.LeaseNamespace, read, holder, now, _o.LeaseDuration);
+        (lease.Metadata.Labels ??= new Dictionary<string, string>())[SetLabel] = _o.LeaseName;
+        lease.Metadata.Annotations ??= new Dictionary<string, string>();
+        if (holder.Length > 0 && Holder(read) != holder) lease.Metadata.Annotations.Remove(RequestedBy); // taken: the request is answered
+        return LeaseRecord.WriteAsync(_client, lease, read is null, ct);
     }
 
-    private DateTimeOffset TakeableAt(int p, V1Lease lease)
-    {
-        var duration = lease.Spec?.LeaseDurationSeconds is > 0 and var s ? TimeSpan.FromSeconds(s) : _o.LeaseDuration;
-        var renew = lease.Spec?.RenewTime is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : (DateTimeOffset?)null;
-        return LeaseExpiry.TakeableAt(renew, duration, _sightings.GetValueOrDefault(p).At, _trust);
-    }
+    private DateTimeOffset TakeableAt(int p, V1Lease lease) => LeaseRecord.TakeableAt(lease, _o.LeaseDuration, _sightings.GetValueOrDefault(p).At, _trust);
 
     private static string? Holder(V1Lease? lease) => lease?.Spec?.HolderIdentity;
 
@@ -314,5 +309,5 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         return parts.Length == 2 && long.TryParse(parts[1], out var ms) && now - DateTimeOffset.FromUnixTimeMilliseconds(ms) < _o.LeaseDuration ? parts[0] : null;
     }
 
-    private static TimeSpan Jittered(TimeSpan period) => period * (0.9 + 0.2 * Random.Shared.NextDouble());
+    private static TimeSpan Jittered(TimeSpan period) => LeaseRecord.Jittered(period);
 }

@@ -1,0 +1,68 @@
+using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Bus;
+using CanaryFlow.Controller.Kubernetes.Leadership;
+using MassTransit;
+
+namespace CanaryFlow.Controller.Hosting.Sharding;
+
+/// <summary>
+/// Every message consumed from a partition's queue acts for that partition (<see cref="PartitionScope"/>): the write
+/// fence lets its Kubernetes writes, and its sends and publishes (<see cref="PartitionPublishFence"/>), through only while
+/// this replica holds the partition's Lease. On top of that, for one holding (<see cref="PartitionHolding"/>):
+/// <list type="bullet">
+/// <item>a check asked for twice runs once (<see cref="CheckTokens"/>): the copy that comes second is dropped;</item>
+/// <item>a message this replica may no longer act on (the partition was lost before or while it ran) is never faulted
+/// into the _error queue, where it would be lost to the rollout: it is forwarded, headers and all, back into the
+/// partition's queue for the next holder (commands are desired state and replies carry sequence numbers).</item>
+/// </list>
+/// </summary>
+internal sealed class PartitionGuardFilter(PartitionHolding holding, IPartitionOwnership ownership, ILogger log)
+    : IFilter<ConsumeContext>
+{
+    private int Partition => holding.Partition;
+
+    public async Task Send(ConsumeContext context, IPipe<ConsumeContext> next)
+    {
+        var delivery = PartitionReceiveFilter.CurrentDelivery;
+        if (!ownership.Owns(Partition)) { await HandBackAsync(context, delivery); return; }
+        var check = CheckOf(context);
+        try
+        {
+            if (check is { } c && !holding.Checks.TryBegin(c, delivery))
+            {
+                log.LogInformation("Partition {Partition}: check {Check} already run or running here; this copy is dropped", Partition, c);
+                return;
+            }
+            using (PartitionScope.Enter(Partition)) await next.Send(context);
+            if (check is { } done) holding.Checks.Finished(done);
+        }
+        catch (Exception) when (!ownership.Owns(Partition))
+        {
+            if (check is { } failed) holding.Checks.Failed(failed);
+            await HandBackAsync(context, delivery);
+        }
+        catch (Exception)
+        {
+            if (check is { } failed) holding.Checks.Failed(failed);
+            throw;
+        }
+    }
+
+    private static (Guid, string, long)? CheckOf(ConsumeContext context) =>
+        context.TryGetMessage<AnalysisDue>(out var due) ? CheckTokens.Of(due.Message)
+        : context.TryGetMessage<HooksDue>(out var hooks) ? CheckTokens.Of(hooks.Message)
+        : null;
+
+    /// <summary>Once per delivery (this filter runs once per consumer of the message).</summary>
+    private async Task HandBackAsync(ConsumeContext context, ulong delivery)
+    {
+        if (!holding.HandingBack(delivery)) return;
+        var message = RolloutPartitions.Messages.FirstOrDefault(m => context.HasMessageType(m.Type));
+        if (message is null) return; // nothing of ours: nothing to keep
+        await Task.Delay(100, context.CancellationToken); // the queue is stopping: do not spin on it meanwhile
+        var endpoint = await context.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(Partition)}"));
+        await message.ForwardAsync(context, endpoint);
+    }
+
+    public void Probe(ProbeContext context) => context.CreateFilterScope("partitionGuard");
+}
