@@ -9,6 +9,21 @@ public sealed class StatusEndpointsTests
 {
     private static readonly RolloutTarget Checkout = new("shop", "checkout");
 
+    /// <summary>The timeline once it shows the finished phase: it is fed by the transitions' observer, which may be a
+    /// moment behind the stored state the status API reads (bounded wait).</summary>
+    private static async Task<RolloutTimeline> FinishedTimeline(ObservedController c, string phase)
+    {
+        RolloutTimeline? timeline = null;
+        for (var i = 0; i < 500 && timeline?.Phase != phase; i++)
+        {
+            if (i > 0) await Task.Delay(20);
+            timeline = await c.Http.GetFromJsonAsync<RolloutTimeline>("/api/rollouts/shop/checkout/timeline");
+        }
+        Assert.NotNull(timeline);
+        Assert.Equal(phase, timeline.Phase);
+        return timeline;
+    }
+
     [Fact]
     public async Task The_status_page_is_served_at_the_root_as_self_contained_html()
     {
@@ -30,9 +45,7 @@ public sealed class StatusEndpointsTests
         var done = await c.RunToEnd(Checkout);
         Assert.Equal("Succeeded", done.Phase);
 
-        var timeline = await c.Http.GetFromJsonAsync<RolloutTimeline>("/api/rollouts/shop/checkout/timeline");
-        Assert.NotNull(timeline);
-        Assert.Equal("Succeeded", timeline.Phase);
+        var timeline = await FinishedTimeline(c, "Succeeded");
         var weights = timeline.Points.Select(p => p.Weight).Distinct().ToList();
         Assert.Contains(10, weights);
         Assert.Contains(50, weights);
@@ -50,8 +63,8 @@ public sealed class StatusEndpointsTests
         var done = await c.RunToEnd(Checkout);
         Assert.Equal("Failed", done.Phase);
 
-        var timeline = await c.Http.GetFromJsonAsync<RolloutTimeline>("/api/rollouts/shop/checkout/timeline");
-        Assert.Contains(timeline!.Points, p => p.Verdict == "fail" && p.Weight == 50 && p.P99Ms == 840);
+        var timeline = await FinishedTimeline(c, "Failed");
+        Assert.Contains(timeline.Points, p => p.Verdict == "fail" && p.Weight == 50 && p.P99Ms == 840);
 
         var file = Path.Combine(c.ReportsDirectory, "shop_checkout_v3_failed.png");
         for (var i = 0; i < 500 && !File.Exists(file); i++) await Task.Delay(10);
