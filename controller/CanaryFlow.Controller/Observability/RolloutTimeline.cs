@@ -44,7 +44,9 @@ public sealed record RolloutTimeline(RolloutTarget Target, Guid RolloutId, strin
     public static RolloutTimeline? From(IReadOnlyList<RolloutTransitioned> history, IReadOnlyList<HookCompleted>? hooks = null)
     {
         if (history.Count == 0) return null;
-        var last = history[^1];
+        // The latest of the rollout last heard of, by version: transitions may be consumed out of order (a concurrent
+        // consumer), so the one that arrived last is not always the newest (a Failed seen before its RollingBack).
+        var last = history.Where(h => h.RolloutId == history[^1].RolloutId).MaxBy(h => h.Version)!;
         var points = new List<TimelinePoint>();
         string? previousEvidence = null;
         foreach (var t in history.Where(h => h.RolloutId == last.RolloutId).OrderBy(h => h.Version))

@@ -8,9 +8,11 @@ using CanaryFlow.Controller.Seams;
 
 namespace CanaryFlow.Controller.Web;
 
-/// <summary>A rollout another replica owns, as the cluster-wide view shows it: what its Canary's status says.</summary>
-public sealed record RemoteRolloutView(RolloutTarget Target, string Canary, string? Revision, string Phase, int CanaryWeight, int DesiredWeight,
-    int StepIndex, IReadOnlyList<int> Steps, DateTimeOffset? LastTransitionAt, DateTimeOffset? HoldingSince);
+/// <summary>A rollout this replica does not hold, as the cluster-wide view shows it: what its Canary's status says. It has
+/// every field <see cref="RolloutStatusView"/> requires (clients such as the CLI read both shapes as that record).</summary>
+public sealed record RemoteRolloutView(RolloutTarget Target, string Canary, string Revision, string Phase, int CanaryWeight, int DesiredWeight,
+    int StepIndex, IReadOnlyList<int> Steps, string LastReason, DateTimeOffset LastTransitionAt, IReadOnlyList<RolloutTransitioned> History,
+    DateTimeOffset? HoldingSince);
 
 /// <summary>
 /// The status API's list, cluster-wide (issue 15): the rollouts this replica owns in full (<see cref="RolloutStatusView"/>,
@@ -48,8 +50,10 @@ public sealed class ClusterRollouts(IRolloutStore store, RolloutHistory history,
 
     private JsonObject Local(RolloutState s) => (JsonObject)JsonSerializer.SerializeToNode(RolloutsApi.View(s, history, withHistory: false), json)!;
 
-    private JsonObject Remote(CanaryStatusSummary s) => (JsonObject)JsonSerializer.SerializeToNode(new RemoteRolloutView(s.Target, s.Canary, s.Revision,
-        s.Phase, s.CanaryWeight, s.CanaryWeight, s.Step, [], s.LastTransitionAt, s.HoldingSince), json)!;
+    private JsonObject Remote(CanaryStatusSummary s) => (JsonObject)JsonSerializer.SerializeToNode(new RemoteRolloutView(s.Target, s.Canary, s.Revision ?? "",
+        s.Phase, s.CanaryWeight, s.CanaryWeight, s.Step, [],
+        s.Phase == CanaryStatusView.Initialized ? "no rollout yet" : "from the Canary's status: another replica holds this rollout",
+        s.LastTransitionAt ?? default, [], s.HoldingSince), json)!;
 
     private JsonObject Mark(JsonObject row, RolloutTarget target, IReadOnlyDictionary<int, string> owners, bool isLocal)
     {

@@ -111,6 +111,9 @@ public sealed class ShardedReplicaMemoryTests : SandboxTest
             Assert.Equal((RolloutPhases.Progressing, 10, 0), ((string)row["phase"]!, (int)row["canaryWeight"]!, (int)row["stepIndex"]!));
             Assert.Equal(local, row["rolloutId"] is not null); // this replica's own in full, the others from their status
         }
+        // Every row reads as the API's one shape (the CLI and the demo read the list as RolloutStatusView).
+        var views = (await view.ListAsync(default)).Deserialize<List<RolloutStatusView>>(JsonSerializerOptions.Web)!;
+        Assert.All(views, v => Assert.False(string.IsNullOrEmpty(v.LastReason) || v.History is null || v.Revision is null, $"{v.Target} lacks a field"));
         // One of another replica's, asked for by name: answered from the index, marked with its owner.
         var other = byPartition.First(g => g.Key != mine.Key).First();
         var one = (await view.FindAsync(other, default))!.AsObject();
