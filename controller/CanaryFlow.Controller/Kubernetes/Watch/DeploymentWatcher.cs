@@ -408,6 +408,26 @@ public sealed class DeploymentWatcher : BackgroundService
             }
         }
 
+        /// <summary>Starts the initialisation of a Canary that is still not initialised again after a pause (the watch's
+        /// own events may never come: see the caller). Only the partition's holder does; a deleted Canary is not.</summary>
+        private void RetryInitializationLater(string name) => _ = Task.Run(async () =>
+        {
+            try
+            {
+                await Task.Delay(InitializationRetry, owner.time, _ct);
+                await Serial(() =>
+                {
+                    if (!_canaries.TryGetValue(name, out var canary) || canary.IsDeleting || canary.StatusString(TrackedRevisionField) is not null) return Task.CompletedTask;
+                    using var scope = ActFor(canary.TargetName, out var owned, out _);
+                    if (owned) StartInitialization(canary);
+                    return Task.CompletedTask;
+                });
+            }
+            catch (OperationCanceledException) { } // the watch stopped
+        });
+
+        private static readonly TimeSpan InitializationRetry = TimeSpan.FromSeconds(5);
+
         private static JsonObject? ReadyCondition(CanaryResource canary) =>
             (canary.Status?["conditions"] as JsonArray ?? []).OfType<JsonObject>().FirstOrDefault(c => (string?)c["type"] == "Ready");
 
@@ -424,6 +444,9 @@ public sealed class DeploymentWatcher : BackgroundService
             var stamp = CanaryStatusView.Timestamp(now);
             if (failure is not null)
             {
+                // Tried again later whatever happens meanwhile: the primary becoming available is no event of the
+                // Canary or its target, and the same failure twice writes nothing that would bring us back here.
+                RetryInitializationLater(canary.Name);
                 // Reported once: the status write below is itself a Canary event that brings us back here.
                 if (ReadyCondition(canary) is { } ready && (string?)ready["reason"] == failure.Reason && (string?)ready["message"] == failure.Message) return;
                 owner._logger.LogWarning("Canary {Namespace}/{Name}: {Reason}: {Message}", ns, canary.Name, failure.Reason, failure.Message);
