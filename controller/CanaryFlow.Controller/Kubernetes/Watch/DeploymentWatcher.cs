@@ -82,6 +82,9 @@ public sealed class DeploymentWatcher : BackgroundService
         private readonly Dictionary<string, long> _reportedInvalid = [];
         private readonly HashSet<string> _initializing = [];
         private readonly HashSet<string> _finalizing = [];
+        // Initialisations that failed: how many times in a row (the retry's back-off), and which have a retry pending.
+        private readonly Dictionary<string, int> _initFailures = [];
+        private readonly HashSet<string> _initRetryPending = [];
         private CancellationToken _ct;
 
         /// <summary>Watches until <paramref name="ct"/> is cancelled, then waits for the work it started beside (an
@@ -409,24 +412,35 @@ public sealed class DeploymentWatcher : BackgroundService
         }
 
         /// <summary>Starts the initialisation of a Canary that is still not initialised again after a pause (the watch's
-        /// own events may never come: see the caller). Only the partition's holder does; a deleted Canary is not.</summary>
-        private void RetryInitializationLater(string name) => _ = Task.Run(async () =>
+        /// own events may never come: see the caller). One retry pending per Canary, its pause doubling from 5 s up to
+        /// 5 min while it keeps failing, so failing Canaries never make a retry storm. Only the partition's holder
+        /// starts it; a deleted or initialised Canary is left alone. Called under the watch's lock.</summary>
+        private void RetryInitializationLater(string name)
         {
-            try
+            if (!_initRetryPending.Add(name)) return;
+            var failures = _initFailures[name] = _initFailures.GetValueOrDefault(name) + 1;
+            var pause = TimeSpan.FromSeconds(Math.Min(300, 5 * Math.Pow(2, Math.Min(failures - 1, 6))));
+            _ = Task.Run(async () =>
             {
-                await Task.Delay(InitializationRetry, owner.time, _ct);
-                await Serial(() =>
+                try
                 {
-                    if (!_canaries.TryGetValue(name, out var canary) || canary.IsDeleting || canary.StatusString(TrackedRevisionField) is not null) return Task.CompletedTask;
-                    using var scope = ActFor(canary.TargetName, out var owned, out _);
-                    if (owned) StartInitialization(canary);
-                    return Task.CompletedTask;
-                });
-            }
-            catch (OperationCanceledException) { } // the watch stopped
-        });
-
-        private static readonly TimeSpan InitializationRetry = TimeSpan.FromSeconds(5);
+                    await Task.Delay(pause, owner.time, _ct);
+                    await Serial(() =>
+                    {
+                        _initRetryPending.Remove(name);
+                        if (!_canaries.TryGetValue(name, out var canary) || canary.IsDeleting || canary.StatusString(TrackedRevisionField) is not null)
+                            _initFailures.Remove(name);
+                        else
+                        {
+                            using var scope = ActFor(canary.TargetName, out var owned, out _);
+                            if (owned) StartInitialization(canary);
+                        }
+                        return Task.CompletedTask;
+                    });
+                }
+                catch (OperationCanceledException) { } // the watch stopped
+            });
+        }
 
         private static JsonObject? ReadyCondition(CanaryResource canary) =>
             (canary.Status?["conditions"] as JsonArray ?? []).OfType<JsonObject>().FirstOrDefault(c => (string?)c["type"] == "Ready");
@@ -446,7 +460,7 @@ public sealed class DeploymentWatcher : BackgroundService
             {
                 // Tried again later whatever happens meanwhile: the primary becoming available is no event of the
                 // Canary or its target, and the same failure twice writes nothing that would bring us back here.
-                RetryInitializationLater(canary.Name);
+                await Serial(() => { RetryInitializationLater(canary.Name); return Task.CompletedTask; });
                 // Reported once: the status write below is itself a Canary event that brings us back here.
                 if (ReadyCondition(canary) is { } ready && (string?)ready["reason"] == failure.Reason && (string?)ready["message"] == failure.Message) return;
                 owner._logger.LogWarning("Canary {Namespace}/{Name}: {Reason}: {Message}", ns, canary.Name, failure.Reason, failure.Message);
