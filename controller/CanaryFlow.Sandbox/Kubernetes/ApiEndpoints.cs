@@ -75,24 +75,23 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
             case ("GET", null):
             {
                 int? limit = int.TryParse(request.Query["limit"], out var l) && l > 0 ? l : null;
-                var (items, rv, next) = store.ListPage(t.Kind, t.Namespace, LabelSelector.Parse(request.Query["labelSelector"]), FieldName(request),
+                var (items, rv, next) = store.ListPageJson(t.Kind, t.Namespace, LabelSelector.Parse(request.Query["labelSelector"]), FieldName(request),
                     limit, ContinueToken.Read(request.Query["continue"]));
                 var metadata = new JsonObject { ["resourceVersion"] = rv.ToString() };
                 if (next is { } after) metadata["continue"] = ContinueToken.Write(after);
-                await WriteAsync(context, 200, new JsonObject
+                await WriteListAsync(context, new JsonObject
                 {
                     ["kind"] = t.Kind.Kind + "List",
                     ["apiVersion"] = t.Kind.ApiVersion,
                     ["metadata"] = metadata,
-                    ["items"] = new JsonArray([.. items]),
-                });
+                }, items);
                 return;
             }
             case ("POST", null):
                 await WriteAsync(context, 201, store.Create(t.Kind, RequireNamespace(t), await ReadObjectAsync(request)));
                 return;
             case ("GET", { } name):
-                await WriteAsync(context, 200, store.Get(t.Kind, RequireNamespace(t), name));
+                await WriteJsonAsync(context, 200, store.GetJson(t.Kind, RequireNamespace(t), name));
                 return;
             case ("PUT", { } name):
                 await WriteAsync(context, 200, store.Update(t.Kind, RequireNamespace(t), name, await ReadObjectAsync(request), statusOnly));
@@ -286,6 +285,30 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
 
     private static async Task<JsonObject> ReadObjectAsync(HttpRequest request) =>
         await ReadBodyAsync(request) as JsonObject ?? throw ApiError.BadRequest("the request body must be a JSON object");
+
+    /// <summary>Stored JSON as it is: no parse and no second serialisation per read.</summary>
+    private static async Task WriteJsonAsync(HttpContext context, int code, byte[] json)
+    {
+        context.Response.StatusCode = code;
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(json);
+    }
+
+    /// <summary>A list: its head, then each item's stored JSON in an "items" array.</summary>
+    private static async Task WriteListAsync(HttpContext context, JsonObject head, IReadOnlyList<byte[]> items)
+    {
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/json";
+        var body = context.Response.Body;
+        var open = head.ToJsonString();
+        await body.WriteAsync(Encoding.UTF8.GetBytes(open[..^1] + ",\"items\":["));
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (i > 0) await body.WriteAsync(","u8.ToArray());
+            await body.WriteAsync(items[i]);
+        }
+        await body.WriteAsync("]}"u8.ToArray());
+    }
 
     private static async Task WriteAsync(HttpContext context, int code, JsonObject body)
     {

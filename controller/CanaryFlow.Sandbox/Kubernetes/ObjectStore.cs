@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 
@@ -9,12 +10,15 @@ public sealed record StoredEvent(long ResourceVersion, ResourceKind Kind, string
 /// <summary>
 /// The sandbox's etcd: every object of every kind, one global resourceVersion counter, and the change
 /// history that watches resume from. History older than the compaction point answers 410 Gone, as etcd
-/// compaction makes the real server do. One lock: the sandbox favours obvious correctness over throughput.
+/// compaction makes the real server do. One lock: the sandbox favours obvious correctness over throughput. Objects are
+/// kept as their JSON bytes, as etcd keeps them: a read takes the bytes under the lock and parses them outside it, so
+/// readers neither wait on each other's copies nor share a mutable tree (10,000 Canaries over 3 replicas queued every
+/// request behind deep copies made under the lock), and a stored object costs its serialised size, not a node tree.
 /// </summary>
 public sealed class ObjectStore(TimeProvider time)
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<(ResourceKind, string, string), JsonObject> _objects = [];
+    private readonly Dictionary<(ResourceKind, string, string), StoredObject> _objects = [];
     // Each kind's keys in list order: a list (and a simulator's lookup of a kind that has few objects, e.g. HPAs) reads
     // its own kind only, not every object of the sandbox (tens of thousands at 10,000 Canaries).
     private readonly Dictionary<ResourceKind, SortedSet<(string Namespace, string Name)>> _byKind = [];
@@ -45,20 +49,40 @@ public sealed class ObjectStore(TimeProvider time)
         lock (_gate)
         {
             var keys = _byKind.GetValueOrDefault(kind) ?? [];
-            var matching = keys.Where(k => (ns is null || k.Namespace == ns) && (name is null || k.Name == name) && (after is not { } a || Compare(k, a) > 0))
-                .Select(k => (Key: k, Value: _objects[(kind, k.Namespace, k.Name)]))
-                .Where(p => selector.Matches(p.Value));
-            var page = (limit is > 0 ? matching.Take(limit.Value + 1) : matching).ToList();
-            var more = limit is > 0 && page.Count > limit.Value;
-            if (more) page.RemoveAt(page.Count - 1);
-            var items = page.Select(p => (JsonObject)p.Value.DeepClone()).ToList();
-            return (items, _resourceVersion, more ? page[^1].Key : null);
+            var (json, version, next) = ListPageJson(kind, ns, selector, name, limit, after);
+            return (json.Select(Parse).ToList(), version, next);
         }
     }
 
+    /// <summary><see cref="ListPage"/> as the stored JSON of each object, for the API to write without a parse.</summary>
+    public (IReadOnlyList<byte[]> Items, long ResourceVersion, (string, string)? Next) ListPageJson(ResourceKind kind, string? ns, LabelSelector selector,
+        string? name, int? limit, (string Namespace, string Name)? after)
+    {
+        lock (_gate)
+        {
+            var keys = _byKind.GetValueOrDefault(kind) ?? [];
+            var matching = keys.Where(k => (ns is null || k.Namespace == ns) && (name is null || k.Name == name) && (after is not { } a || Compare(k, a) > 0))
+                .Select(k => (Key: k, Value: _objects[(kind, k.Namespace, k.Name)]))
+                .Where(p => selector.Matches(p.Value.Labels));
+            var page = (limit is > 0 ? matching.Take(limit.Value + 1) : matching).ToList();
+            var more = limit is > 0 && page.Count > limit.Value;
+            if (more) page.RemoveAt(page.Count - 1);
+            return (page.Select(p => p.Value.Json).ToList(), _resourceVersion, more ? page[^1].Key : null);
+        }
+    }
+
+    /// <summary>A copy of an event's object for a caller to keep. Watches serialise the same object, under the same lock
+    /// (a parsed tree fills in its nodes on first read, so two readers at once are not safe).</summary>
+    internal static JsonObject CopyOf(StoredEvent change)
+    {
+        lock (change) return (JsonObject)change.Object.DeepClone();
+    }
+
+    private static JsonObject Parse(byte[] json) => (JsonObject)JsonNode.Parse(json)!;
+
     private void Put(ResourceKind kind, string ns, string name, JsonObject obj)
     {
-        _objects[(kind, ns, name)] = obj;
+        _objects[(kind, ns, name)] = StoredObject.Of(obj);
         if (!_byKind.TryGetValue(kind, out var keys)) _byKind[kind] = keys = new SortedSet<(string, string)>(ListOrder);
         keys.Add((ns, name));
     }
@@ -75,9 +99,12 @@ public sealed class ObjectStore(TimeProvider time)
         return byNamespace != 0 ? byNamespace : string.CompareOrdinal(x.Item2, y.Item2);
     }
 
-    public JsonObject Get(ResourceKind kind, string ns, string name)
+    public JsonObject Get(ResourceKind kind, string ns, string name) => Parse(GetJson(kind, ns, name));
+
+    /// <summary>The stored JSON of one object (the API writes it as it is).</summary>
+    public byte[] GetJson(ResourceKind kind, string ns, string name)
     {
-        lock (_gate) return (JsonObject)Existing(kind, ns, name).DeepClone();
+        lock (_gate) return Find(kind, ns, name).Json;
     }
 
     public JsonObject Create(ResourceKind kind, string ns, JsonObject body)
@@ -111,14 +138,14 @@ public sealed class ObjectStore(TimeProvider time)
             change = Commit(kind, ns, name, obj, "ADDED");
         }
         Committed?.Invoke(change);
-        return (JsonObject)change.Object.DeepClone();
+        return CopyOf(change);
     }
 
     /// <summary>PUT. <paramref name="statusOnly"/> is the status subresource: only status changes.</summary>
     public JsonObject Update(ResourceKind kind, string ns, string name, JsonObject body, bool statusOnly)
     {
         StoredEvent? change;
-        JsonObject result;
+        JsonObject? unchanged = null;
         lock (_gate)
         {
             var existing = Existing(kind, ns, name);
@@ -165,13 +192,13 @@ public sealed class ObjectStore(TimeProvider time)
                 // The last finalizer is gone from an object being deleted: the server deletes it instead of storing it.
                 Drop(kind, ns, name);
                 change = Record(kind, ns, next, "DELETED");
-                result = (JsonObject)change.Object.DeepClone();
             }
-            else if (JsonNode.DeepEquals(next, existing)) { change = null; result = (JsonObject)existing.DeepClone(); }
-            else { change = Commit(kind, ns, name, next, "MODIFIED"); result = (JsonObject)change.Object.DeepClone(); }
+            else if (JsonNode.DeepEquals(next, existing)) { change = null; unchanged = existing; }
+            else change = Commit(kind, ns, name, next, "MODIFIED");
         }
-        if (change is not null) Committed?.Invoke(change);
-        return result;
+        if (change is null) return unchanged!; // our own copy: Existing parses one per call
+        Committed?.Invoke(change);
+        return CopyOf(change);
     }
 
     /// <summary>Applies a patch to the stored object and stores the result as an update would, so a patch that
@@ -180,7 +207,7 @@ public sealed class ObjectStore(TimeProvider time)
     {
         lock (_gate) // System.Threading.Lock is re-entrant: Update takes it again
         {
-            var current = (JsonObject)Existing(kind, ns, name).DeepClone();
+            var current = Existing(kind, ns, name);
             if (patch(current) is not JsonObject patched || patched["metadata"] is not JsonObject meta)
                 throw ApiError.BadRequest("the patch must leave an object with metadata");
             if (string.IsNullOrEmpty((string?)meta["resourceVersion"])) meta["resourceVersion"] = current["metadata"]!["resourceVersion"]?.DeepClone();
@@ -201,7 +228,7 @@ public sealed class ObjectStore(TimeProvider time)
             if (Finalizers.Pending(existing))
             {
                 deleted = false;
-                if (Finalizers.MarkDeleting(existing, Timestamp(time)) is not { } marked) return ((JsonObject)existing.DeepClone(), false);
+                if (Finalizers.MarkDeleting(existing, Timestamp(time)) is not { } marked) return (existing, false);
                 changes.Add(Commit(kind, ns, name, marked, "MODIFIED"));
             }
             else
@@ -211,7 +238,7 @@ public sealed class ObjectStore(TimeProvider time)
                 if (kind == ResourceKinds.Namespaces)
                     foreach (var key in _objects.Keys.Where(k => k.Item1.Namespaced && k.Item2 == name).ToList())
                     {
-                        changes.Add(Record(key.Item1, key.Item2, _objects[key], "DELETED"));
+                        changes.Add(Record(key.Item1, key.Item2, Parse(_objects[key].Json), "DELETED"));
                         Drop(key.Item1, key.Item2, key.Item3);
                     }
                 Drop(kind, ns, name);
@@ -219,7 +246,7 @@ public sealed class ObjectStore(TimeProvider time)
             }
         }
         foreach (var change in changes) Committed?.Invoke(change);
-        return ((JsonObject)changes[^1].Object.DeepClone(), deleted);
+        return (CopyOf(changes[^1]), deleted);
     }
 
     /// <summary>Opens a watch. <paramref name="sinceResourceVersion"/> null or 0: synthetic ADDED events for
@@ -292,7 +319,10 @@ public sealed class ObjectStore(TimeProvider time)
 
     private void Remove(WatchSubscription subscription) { lock (_gate) _watches.Remove(subscription); }
 
-    private JsonObject Existing(ResourceKind kind, string ns, string name) =>
+    /// <summary>A fresh copy of the stored object, the caller's to change.</summary>
+    private JsonObject Existing(ResourceKind kind, string ns, string name) => Parse(Find(kind, ns, name).Json);
+
+    private StoredObject Find(ResourceKind kind, string ns, string name) =>
         _objects.TryGetValue((kind, ns, name), out var obj) ? obj : throw ApiError.NotFound(kind, name);
 
     private StoredEvent Commit(ResourceKind kind, string ns, string name, JsonObject obj, string type)
@@ -305,19 +335,33 @@ public sealed class ObjectStore(TimeProvider time)
             obj["metadata"]!["resourceVersion"] ??= ""; // set by Record below, in its sorted place
             obj = (JsonObject)Unstructured.Sorted(obj)!;
         }
-        Put(kind, ns, name, obj);
-        return Record(kind, ns, obj, type);
+        var change = Record(kind, ns, obj, type);
+        Put(kind, ns, name, obj); // after Record: stored with its new resourceVersion
+        return change;
     }
 
+    /// <param name="obj">Not changed after this call by anyone: it becomes the event's object, which watches share.</param>
     private StoredEvent Record(ResourceKind kind, string ns, JsonObject obj, string type)
     {
         _resourceVersion++;
         obj["metadata"]!["resourceVersion"] = _resourceVersion.ToString();
-        var change = new StoredEvent(_resourceVersion, kind, ns, type, (JsonObject)obj.DeepClone());
+        var change = new StoredEvent(_resourceVersion, kind, ns, type, Materialized(obj));
         _history.Add(change);
         if (_history.Count > 10_000) { _compactedAt = _history[5_000].ResourceVersion - 1; _history.RemoveRange(0, 5_000); }
         foreach (var w in _watches) w.Offer(change);
         return change;
+    }
+
+    /// <summary>A parsed tree builds its nodes on first read; walking it once here makes the event's object safe for the
+    /// watches and listeners that read it side by side.</summary>
+    private static T Materialized<T>(T node) where T : JsonNode
+    {
+        switch (node)
+        {
+            case JsonObject o: foreach (var (_, child) in o) if (child is not null) Materialized(child); break;
+            case JsonArray a: foreach (var child in a) if (child is not null) Materialized(child); break;
+        }
+        return node;
     }
 
     private static JsonObject WithoutMetadataAndStatus(JsonObject obj)
@@ -327,6 +371,14 @@ public sealed class ObjectStore(TimeProvider time)
         copy.Remove("status");
         return copy;
     }
+}
+
+/// <summary>One stored object: its JSON bytes, and its labels as a small tree the selectors read (under the store's lock).</summary>
+internal sealed record StoredObject(byte[] Json, JsonObject Labels)
+{
+    public static StoredObject Of(JsonObject obj) => new(
+        JsonSerializer.SerializeToUtf8Bytes(obj),
+        new JsonObject { ["metadata"] = new JsonObject { ["labels"] = obj["metadata"]?["labels"]?.DeepClone() } });
 }
 
 /// <summary>An open watch: the events it matches, queued for the HTTP stream that writes them.</summary>
