@@ -94,8 +94,7 @@ public abstract class PrimaryLabelsContract(KubeServer server) : TwoServerTest(s
 
     private static V1PodTemplateSpec Relabelled(V1PodTemplateSpec template)
     {
-        var copy = KubernetesJson.Deserialize<V1PodTemplateSpec>(KubernetesJson.Serialize(template));
-        copy.Metadata.Labels[Track] = "stable";
+        var copy = PodTemplates.Copy(template, [KeyValuePair.Create(Track, (string?)"stable")]);
         copy.Metadata.Annotations = new Dictionary<string, string> { ["example.com/mark"] = "old-primary" };
         return copy;
     }
