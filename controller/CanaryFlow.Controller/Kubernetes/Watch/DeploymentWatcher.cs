@@ -435,6 +435,9 @@ public sealed class DeploymentWatcher : BackgroundService
                         _initRetryPending.Remove(name);
                         if (!_canaries.TryGetValue(name, out var canary) || canary.IsDeleting || canary.StatusString(TrackedRevisionField) is not null)
                             _initFailures.Remove(name);
+                        // The initialisation that asked for this retry is still writing its status (a short pause ends
+                        // before it does): starting now would be refused and the retry lost, so look again after a pause.
+                        else if (_initializing.Contains(name)) RetryInitializationLater(name, soon: true);
                         else
                         {
                             using var scope = ActFor(canary.TargetName, out var owned, out _);
