@@ -8,7 +8,8 @@ namespace CanaryFlow.Sandbox.Kubernetes;
 /// structural schema and prune the fields the schema does not declare, then, unless a violation means the
 /// object has not the shape the rules expect, evaluate the CRD's CEL rules (<see cref="CelRules"/>). Any
 /// violation is a 422 Invalid naming every field. CanaryFlow's own kinds (Canary, MetricTemplate, ClusterMetricTemplate)
-/// have their CRD's schema here; built-in kinds are stored as sent.
+/// have their CRD's schema here; Deployments get the real server's rules of their selector (<see cref="DeploymentRules"/>);
+/// other built-in kinds are stored as sent.
 /// </summary>
 public static class Admission
 {
@@ -29,6 +30,7 @@ public static class Admission
     /// <param name="old">The stored object on an update or a status write; null on a create.</param>
     public static void Check(ResourceKind kind, string name, JsonObject obj, JsonObject? old = null)
     {
+        if (kind == ResourceKinds.Deployments) { DeploymentRules.Check(name, obj, old); return; }
         if (!Crds.TryGetValue(kind, out var crd)) return;
         var (schema, rules) = crd.Value;
         var schemaErrors = OpenApiSchemaValidator.ValidateDetailed(obj, schema, prune: true);

@@ -62,7 +62,7 @@ public sealed class OutboundConnectionTests
         }
 
         var trace = Path.Combine(folder, "connect.strace");
-        await using (var controller = ControllerProcess.Start(settings, trace, typeof(UsageReportSooner)))
+        await using (var controller = ControllerProcess.Start(settings, straceOutput: trace, hostingStartup: typeof(UsageReportSooner)))
         {
             await WaitUntilReady(controller, http);
             await Task.Delay(Observe);

@@ -36,8 +36,7 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
             // primary is gone. Otherwise the user's own template, without the label.
             var keepTrack = ctx.AdoptsDestinationRule;
             // The primary's pods carry the target's selector labels as "<value>-primary": the target gets its own back.
-            var template = PrimaryLabels.ForTarget(primary.Spec.Template, target);
-            if (!keepTrack) template = UserTemplate(template, ctx.TrackLabel);
+            var template = PrimaryLabels.ForTarget(primary.Spec.Template, target, ctx.TrackLabel, keepTrack);
             var replicas = primary.Spec.Replicas ?? 1;
             var label = target.Spec.Template.Metadata?.Labels?.TryGetValue(ctx.TrackLabel, out var l) == true ? l : null;
             var same = PodTemplateHash.Compute(template, ctx.TrackLabel) == PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel)
@@ -122,16 +121,6 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
         }
         return done.Count == 0 ? null : $"deleted {string.Join(", ", done)}";
     }
-
-    /// <summary>The pod template as the user's own Deployment would carry it: the controller's track label removed.</summary>
-    public static V1PodTemplateSpec UserTemplate(V1PodTemplateSpec template, string trackLabel)
-    {
-        var copy = Copy(template);
-        copy.Metadata?.Labels?.Remove(trackLabel);
-        return copy;
-    }
-
-    private static V1PodTemplateSpec Copy(V1PodTemplateSpec template) => KubernetesJson.Deserialize<V1PodTemplateSpec>(KubernetesJson.Serialize(template));
 
     private static bool IsManaged(JsonObject obj) => (string?)obj["metadata"]?["labels"]?[Istio.ManagedByLabel] == Istio.ManagedBy;
 

@@ -309,8 +309,12 @@ public sealed class DeploymentWatcher : BackgroundService
             // Added before anything is created, so that a deletion from now on gives the service back. A 409 means a
             // newer version of the Canary is on its way through the watch: that event tries again.
             if (!CanaryFinalizer.Has(canary) && !await owner.deletion.Finalizer.AddAsync(canary, _ct)) return;
-            if (canary.StatusString(TrackedRevisionField) is null) StartInitialization(canary);
-            else if (_deployments.TryGetValue(canary.TargetName, out var d)) await EvaluateAsync(d);
+            if (canary.StatusString(TrackedRevisionField) is null) { StartInitialization(canary); return; }
+            // autoscalerRef removed or renamed: the primary's HPA copy follows now (a relist misses it: the next rollout's
+            // reconcile brings it in step then).
+            if (previous is not null && previous.Spec?.AutoscalerRef?.Name != canary.Spec?.AutoscalerRef?.Name)
+                await owner.initializer.FollowAutoscalerAsync(CanaryContext.From(canary, owner.options.Value.TrackLabel), _ct);
+            if (_deployments.TryGetValue(canary.TargetName, out var d)) await EvaluateAsync(d);
         }
 
         private async Task OnDeploymentListAsync(IReadOnlyList<V1Deployment> items)
@@ -415,11 +419,12 @@ public sealed class DeploymentWatcher : BackgroundService
         /// own events may never come: see the caller). One retry pending per Canary, its pause doubling from 5 s up to
         /// 5 min while it keeps failing, so failing Canaries never make a retry storm. Only the partition's holder
         /// starts it; a deleted or initialised Canary is left alone. Called under the watch's lock.</summary>
-        private void RetryInitializationLater(string name)
+        /// <param name="soon">A step of work under way (a primary's migration), no failure: again at the poll interval.</param>
+        private void RetryInitializationLater(string name, bool soon = false)
         {
             if (!_initRetryPending.Add(name)) return;
-            var failures = _initFailures[name] = _initFailures.GetValueOrDefault(name) + 1;
-            var pause = TimeSpan.FromSeconds(Math.Min(300, 5 * Math.Pow(2, Math.Min(failures - 1, 6))));
+            var failures = soon ? 0 : (_initFailures[name] = _initFailures.GetValueOrDefault(name) + 1);
+            var pause = soon ? owner.options.Value.PollInterval : TimeSpan.FromSeconds(Math.Min(300, 5 * Math.Pow(2, Math.Min(failures - 1, 6))));
             _ = Task.Run(async () =>
             {
                 try
@@ -430,6 +435,9 @@ public sealed class DeploymentWatcher : BackgroundService
                         _initRetryPending.Remove(name);
                         if (!_canaries.TryGetValue(name, out var canary) || canary.IsDeleting || canary.StatusString(TrackedRevisionField) is not null)
                             _initFailures.Remove(name);
+                        // The initialisation that asked for this retry is still writing its status (a short pause ends
+                        // before it does): starting now would be refused and the retry lost, so look again after a pause.
+                        else if (_initializing.Contains(name)) RetryInitializationLater(name, soon: true);
                         else
                         {
                             using var scope = ActFor(canary.TargetName, out var owned, out _);
@@ -460,13 +468,14 @@ public sealed class DeploymentWatcher : BackgroundService
             {
                 // Tried again later whatever happens meanwhile: the primary becoming available is no event of the
                 // Canary or its target, and the same failure twice writes nothing that would bring us back here.
-                await Serial(() => { RetryInitializationLater(canary.Name); return Task.CompletedTask; });
+                await Serial(() => { RetryInitializationLater(canary.Name, soon: failure.Requeue); return Task.CompletedTask; });
                 // Reported once: the status write below is itself a Canary event that brings us back here.
                 if (ReadyCondition(canary) is { } ready && (string?)ready["reason"] == failure.Reason && (string?)ready["message"] == failure.Message) return;
-                owner._logger.LogWarning("Canary {Namespace}/{Name}: {Reason}: {Message}", ns, canary.Name, failure.Reason, failure.Message);
+                owner._logger.Log(failure.Requeue ? LogLevel.Information : LogLevel.Warning, "Canary {Namespace}/{Name}: {Reason}: {Message}",
+                    ns, canary.Name, failure.Reason, failure.Message);
                 await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
                     CanaryStatusView.SetCondition(status, "Ready", "False", failure.Reason, failure.Message, stamp), _ct);
-                await owner.api.RecordEventAsync(canary, "Warning", failure.Reason, failure.Message, now.UtcDateTime, _ct);
+                await owner.api.RecordEventAsync(canary, failure.Requeue ? "Normal" : "Warning", failure.Reason, failure.Message, now.UtcDateTime, _ct);
                 return;
             }
             var target = await owner.client.AppsV1.ReadNamespacedDeploymentAsync(ctx.Target.Name, ns, cancellationToken: _ct);

@@ -14,10 +14,11 @@ namespace CanaryFlow.Controller.Kubernetes.Workloads;
 /// that only the stable copy serves until a rollout starts. A spec that does not fit the routing objects in the
 /// cluster (an adopted object or subset that is missing) is found before anything is changed.
 /// </summary>
-public sealed class CanaryInitializer(IKubernetes client, Deployments deployments, RoutingObjects routing, DeploymentWaiter waiter,
+public sealed class CanaryInitializer(Deployments deployments, RoutingObjects routing, DeploymentWaiter waiter,
     PrimaryAutoscaler autoscaler, PrimaryMigration migration, ILogger<CanaryInitializer> logger)
 {
-    /// <returns>Null when everything exists (and, on first sight, the primary is available); otherwise why not.</returns>
+    /// <returns>Null when everything exists (and, on first sight, the primary is available); otherwise why not, or
+    /// (<see cref="InitializationFailure.Requeue"/>) the step under way.</returns>
     public async Task<InitializationFailure?> EnsureAsync(CanaryContext ctx, bool firstSight, CancellationToken ct)
     {
         // A call the controller's RBAC does not allow is the user's to fix: it becomes the Canary's condition and an
@@ -26,6 +27,22 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Forbidden)
         {
             return new(InitializationFailure.Forbidden, $"the controller is not allowed: {ApiMessage(e)} (check the ClusterRole bound to its ServiceAccount)");
+        }
+    }
+
+    /// <summary>The Canary's autoscalerRef changed after its initialisation (removed, or renamed): the primary's HPA copy
+    /// follows now, not at the next rollout. A ref to an HPA that does not fit leaves the copy as it is (the next
+    /// reconcile reports the spec as invalid).</summary>
+    public async Task FollowAutoscalerAsync(CanaryContext ctx, CancellationToken ct)
+    {
+        try
+        {
+            if (await autoscaler.ProblemAsync(ctx, ct) is { } problem) { logger.LogWarning("{Target}: {Problem}; the primary's HPA left as it is", ctx.Target, problem); return; }
+            await autoscaler.EnsureAsync(ctx, update: false, ct);
+        }
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException) // the next rollout's reconcile brings it in step
+        {
+            logger.LogWarning("{Target}: the primary's HPA could not follow spec.autoscalerRef: {Error}", ctx.Target, e.Message);
         }
     }
 
@@ -50,22 +67,22 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
         var labels = target.Spec.Template.Metadata?.Labels ?? new Dictionary<string, string>();
         if (wantedLabels.Any(w => !labels.TryGetValue(w.Key, out var v) || v != w.Value))
             await deployments.LabelTemplateAsync(ns, ctx.Target.Name, wantedLabels, ct);
+        // Each object once per reconcile: a step that must wait for one is taken again at the next reconcile.
+        var primary = await deployments.TryReadAsync(ns, ctx.PrimaryName, ct);
+        var handover = await deployments.TryReadAsync(ns, PrimaryMigration.HandoverName(ctx.PrimaryName), ct);
         // A primary made by an earlier version shares the target's selector labels: replaced first, without downtime.
-        if (await migration.RunAsync(ctx, target, ct) is { } migrating) return new(InitializationFailure.Failed, migrating);
+        if (await migration.StepAsync(ctx, target, primary, handover, ct) is { } migrating) return migrating;
 
-        if (await deployments.TryReadAsync(ns, ctx.PrimaryName, ct) is null)
+        if (primary is null)
         {
             var revision = PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel);
-            try
-            {
-                await client.AppsV1.CreateNamespacedDeploymentAsync(Deployments.NewPrimary(target, ctx.PrimaryName, revision, ctx.TrackLabel), ns, cancellationToken: ct);
-                logger.LogInformation("{Target}: created stable Deployment {Primary} at revision {Revision}", ctx.Target, ctx.PrimaryName, revision);
-            }
-            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { }
+            await deployments.CreateAsync(ns, Deployments.NewPrimary(target, ctx.PrimaryName, revision, ctx.TrackLabel), ct);
+            logger.LogInformation("{Target}: created stable Deployment {Primary} at revision {Revision}", ctx.Target, ctx.PrimaryName, revision);
         }
 
         await autoscaler.EnsureAsync(ctx, update: false, ct); // before the wait: the primary's own HPA sizes it from the start
-        if (firstSight && await waiter.WaitAvailableAsync(ns, ctx.PrimaryName, ctx.ProgressDeadline, ct) is { } notAvailable)
+        if (firstSight && (primary is null || DeploymentWaiter.NotAvailableReason(primary) is not null)
+            && await waiter.WaitAvailableAsync(ns, ctx.PrimaryName, ctx.ProgressDeadline, ct) is { } notAvailable)
             return new(InitializationFailure.Failed, notAvailable); // routing stays untouched: never send users to a stable set that is not up
 
         await routing.EnsureAsync(ctx, target.Spec.Selector?.MatchLabels ?? new Dictionary<string, string>(), firstSight, ct);
@@ -76,13 +93,19 @@ public sealed class CanaryInitializer(IKubernetes client, Deployments deployment
 
 /// <summary>Why a Canary's objects could not be brought into being.</summary>
 /// <param name="Reason"><see cref="InvalidSpec"/> when the spec does not fit the cluster (reported as invalid specs
-/// are), <see cref="Forbidden"/> when the controller's RBAC refused a call, otherwise <see cref="Failed"/>.</param>
+/// are), <see cref="Forbidden"/> when the controller's RBAC refused a call, <see cref="Migrating"/> for work under way,
+/// otherwise <see cref="Failed"/>.</param>
 public sealed record InitializationFailure(string Reason, string Message)
 {
     public const string InvalidSpec = "InvalidSpec";
     public const string Failed = "InitializationFailed";
     /// <summary>The API server refused a call (403): the controller's RBAC lacks a verb.</summary>
     public const string Forbidden = "Forbidden";
+    /// <summary>No failure: a step of the primary's migration is under way (<see cref="PrimaryMigration"/>); reconcile again soon.</summary>
+    public const string Migrating = "Migrating";
+
+    /// <summary>True when the caller should simply reconcile again soon (at the poll interval, without back-off).</summary>
+    public bool Requeue => Reason == Migrating;
 
     public override string ToString() => Message;
 }

@@ -6,7 +6,7 @@ using k8s.Models;
 
 namespace CanaryFlow.Controller.Kubernetes.Workloads;
 
-/// <summary>The few Deployment operations the adapters share: read, scale, and build the stable copy.</summary>
+/// <summary>The few Deployment operations the adapters share: read, scale, create, delete, and build the copies.</summary>
 public sealed class Deployments(IKubernetes client)
 {
     public const string RevisionAnnotation = "canaryflow.dev/revision";
@@ -37,7 +37,44 @@ public sealed class Deployments(IKubernetes client)
     /// <summary>A new <c>&lt;name&gt;-primary</c> Deployment running the target's template under the primary's labels
     /// (<see cref="PrimaryLabels"/>).</summary>
     public static V1Deployment NewPrimary(V1Deployment target, string primaryName, string revision, string trackLabel) =>
-        Copy(target, primaryName, revision, PrimaryLabels.Selector(target, trackLabel), PrimaryLabels.Template(target, trackLabel));
+        CopyOf(target, target, primaryName, revision, trackLabel, PodCopy.Primary);
+
+    /// <summary>A Deployment running <paramref name="source"/>'s pod template (the target's, the primary's or a hand-over's)
+    /// as <paramref name="copy"/>: that copy's selector and pod labels, derived from <paramref name="target"/>'s selector.</summary>
+    public static V1Deployment CopyOf(V1Deployment source, V1Deployment target, string name, string revision, string trackLabel, PodCopy copy,
+        int? replicas = null)
+    {
+        var deployment = Copy(source, name, revision, PrimaryLabels.Selector(target, trackLabel, copy),
+            PrimaryLabels.Template(source.Spec.Template, target, trackLabel, copy));
+        if (replicas is { } r) deployment.Spec.Replicas = r;
+        return deployment;
+    }
+
+    /// <summary>The revision a copy runs (its annotation), or "" when it has none.</summary>
+    public static string Revision(V1Deployment d) =>
+        d.Metadata.Annotations is { } a && a.TryGetValue(RevisionAnnotation, out var r) ? r : "";
+
+    /// <summary>True when the two select by the same labels (a selector cannot change: a copy whose selector is not the
+    /// wanted one is made anew).</summary>
+    public static bool SameSelector(V1Deployment a, V1Deployment b)
+    {
+        var x = a.Spec.Selector?.MatchLabels ?? new Dictionary<string, string>();
+        var y = b.Spec.Selector?.MatchLabels ?? new Dictionary<string, string>();
+        return x.Count == y.Count && x.All(l => y.TryGetValue(l.Key, out var v) && v == l.Value);
+    }
+
+    public async Task DeleteAsync(string ns, string name, CancellationToken ct)
+    {
+        try { await client.AppsV1.DeleteNamespacedDeploymentAsync(name, ns, cancellationToken: ct); }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
+    }
+
+    /// <summary>Creates the Deployment; one that exists already (a 409: made meanwhile) is left as it is.</summary>
+    public async Task CreateAsync(string ns, V1Deployment deployment, CancellationToken ct)
+    {
+        try { await client.AppsV1.CreateNamespacedDeploymentAsync(deployment, ns, cancellationToken: ct); }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { }
+    }
 
     /// <summary>A Deployment like <paramref name="source"/> (strategy, deadlines, replicas at least 1) with the given
     /// name, selector and pod template.</summary>

@@ -4,6 +4,7 @@ using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Seams;
 using k8s;
 using k8s.Autorest;
+using k8s.Models;
 using Microsoft.Extensions.Logging;
 
 namespace CanaryFlow.Controller.Kubernetes.Workloads;
@@ -21,14 +22,17 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
         CanaryContext ctx;
         try { ctx = await api.ResolveAsync(target, cancellationToken); }
         catch (CanaryNotFoundException e) { return WorkloadResult.Failed(e.Message); }
-        if (await initializer.EnsureAsync(ctx, firstSight: false, cancellationToken) is { } missing) return WorkloadResult.Failed(missing.Message);
+        // A preparation waits by its contract (for the canary, below): a step of work under way (a primary's migration
+        // at an upgrade) is reconciled again until done. Two deadlines: the hand-over copy, then the new primary.
+        if (await waiter.ReconcileAsync(() => initializer.EnsureAsync(ctx, firstSight: false, cancellationToken), 2 * ctx.ProgressDeadline, cancellationToken)
+            is { } missing) return WorkloadResult.Failed(missing.Message);
 
         var canary = await deployments.ReadAsync(target.Namespace, target.Name, cancellationToken);
         if (RevisionMismatch(canary.Spec.Template, ctx, revision) is { } mismatch) return WorkloadResult.Failed(mismatch);
         var primary = await deployments.ReadAsync(target.Namespace, ctx.PrimaryName, cancellationToken);
         var replicas = Math.Max(1, primary.Spec.Replicas ?? 1);
         if (canary.Spec.Replicas != replicas) await deployments.ScaleAsync(target.Namespace, target.Name, replicas, cancellationToken);
-        if (ctx.Canary.Spec?.Analysis?.Comparison?.UseBaseline == true) await EnsureBaselineAsync(ctx, primary, replicas, cancellationToken);
+        if (ctx.Canary.Spec?.Analysis?.Comparison?.UseBaseline == true) await EnsureBaselineAsync(ctx, canary, primary, replicas, cancellationToken);
 
         var notAvailable = await waiter.WaitAvailableAsync(target.Namespace, target.Name, ctx.ProgressDeadline, cancellationToken);
         if (notAvailable is not null) return WorkloadResult.Failed($"canary not ready: {notAvailable}");
@@ -41,31 +45,29 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
     /// A fresh copy of the stable version, the canary's size, so the comparison sets new pods against new
     /// pods (Kayenta's baseline) rather than against long-running stable ones. Its pods carry the stable
     /// track label, so they take their share of the stable subset's traffic, and Istio reports them under
-    /// their own workload name; a second label keeps the primary's pods out of its selector.
+    /// their own workload name; labels of their own (<see cref="PodCopy.Baseline"/>) keep them out of the primary's
+    /// selector, and so out of what the primary's HPA counts.
     /// </summary>
-    private async Task EnsureBaselineAsync(CanaryContext ctx, k8s.Models.V1Deployment primary, int replicas, CancellationToken ct)
+    private async Task EnsureBaselineAsync(CanaryContext ctx, V1Deployment target, V1Deployment primary, int replicas, CancellationToken ct)
     {
         var ns = ctx.Target.Namespace;
         var name = WorkloadNames.Baseline(ctx.Target);
-        var template = k8s.KubernetesJson.Deserialize<k8s.Models.V1PodTemplateSpec>(k8s.KubernetesJson.Serialize(primary.Spec.Template));
-        template.Metadata.Labels[BaselineLabel] = "true";
-        var wanted = Deployments.Copy(primary, name, (primary.Metadata.Annotations is { } a && a.TryGetValue(Deployments.RevisionAnnotation, out var r) ? r : ""),
-            new Dictionary<string, string>(primary.Spec.Selector.MatchLabels) { [BaselineLabel] = "true" }, template);
-        wanted.Spec.Replicas = replicas;
+        var wanted = Deployments.CopyOf(primary, target, name, Deployments.Revision(primary), ctx.TrackLabel, PodCopy.Baseline, replicas);
         var existing = await deployments.TryReadAsync(ns, name, ct);
-        if (existing is null)
+        if (existing is not null && !Deployments.SameSelector(existing, wanted))
         {
-            try { await client.AppsV1.CreateNamespacedDeploymentAsync(wanted, ns, cancellationToken: ct); }
-            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict) { }
-            return;
+            // An earlier version's baseline selects the primary's labels, and a selector cannot change: it is made anew
+            // (it serves only while a rollout runs, and the rollout is only being prepared).
+            logger.LogInformation("{Target}: {Baseline} is made anew under labels of its own", ctx.Target, name);
+            await deployments.DeleteAsync(ns, name, ct);
+            existing = null;
         }
+        if (existing is null) { await deployments.CreateAsync(ns, wanted, ct); return; }
         // Stable may have moved on since the last rollout: the baseline follows it (409 means try again later).
         existing.Spec.Template = wanted.Spec.Template;
         existing.Spec.Replicas = replicas;
         await client.AppsV1.ReplaceNamespacedDeploymentAsync(existing, name, ns, cancellationToken: ct);
     }
-
-    private const string BaselineLabel = "canaryflow.dev/baseline";
 
     public async Task<WorkloadResult> PromoteStableAsync(RolloutTarget target, string revision, CancellationToken cancellationToken)
     {
@@ -79,7 +81,9 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
         {
             var primary = await deployments.ReadAsync(target.Namespace, ctx.PrimaryName, cancellationToken);
             // A primary of an earlier version (not migrated yet, say mid-rollout at the upgrade) keeps its own selector's labels.
-            primary.Spec.Template = PrimaryLabels.Overlaps(canary, primary) ? LegacyTemplate(canary.Spec.Template, ctx.TrackLabel) : PrimaryLabels.Template(canary, ctx.TrackLabel);
+            primary.Spec.Template = PrimaryLabels.Overlaps(canary, primary)
+                ? PodTemplates.Copy(canary.Spec.Template, [KeyValuePair.Create(ctx.TrackLabel, (string?)"stable")])
+                : PrimaryLabels.Template(canary.Spec.Template, canary, ctx.TrackLabel);
             primary.Metadata.Annotations ??= new Dictionary<string, string>();
             primary.Metadata.Annotations[Deployments.RevisionAnnotation] = revision;
             try
@@ -115,14 +119,7 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
         if (baseline is { Spec.Replicas: not 0 }) await deployments.ScaleAsync(target.Namespace, baseline.Metadata.Name, 0, cancellationToken);
     }
 
-    private static k8s.Models.V1PodTemplateSpec LegacyTemplate(k8s.Models.V1PodTemplateSpec template, string trackLabel)
-    {
-        var copy = k8s.KubernetesJson.Deserialize<k8s.Models.V1PodTemplateSpec>(k8s.KubernetesJson.Serialize(template));
-        copy.Metadata.Labels[trackLabel] = "stable";
-        return copy;
-    }
-
-    private static string? RevisionMismatch(k8s.Models.V1PodTemplateSpec template, CanaryContext ctx, string revision)
+    private static string? RevisionMismatch(V1PodTemplateSpec template, CanaryContext ctx, string revision)
     {
         var actual = PodTemplateHash.Compute(template, ctx.TrackLabel);
         return actual == revision ? null : $"canary {ctx.Target} runs revision {actual}, not {revision} (superseded?)";

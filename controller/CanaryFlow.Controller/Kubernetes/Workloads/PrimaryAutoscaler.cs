@@ -37,10 +37,13 @@ public sealed class PrimaryAutoscaler(IKubernetes client, ILogger<PrimaryAutosca
     }
 
     /// <summary>Creates the primary's HPA from the target's when missing; with <paramref name="update"/> (promotion) also
-    /// brings an existing one in step (conditional writes: a 409 re-reads).</summary>
+    /// brings an existing one in step (conditional writes: a 409 re-reads).
+    /// A copy made for an autoscalerRef since removed or renamed is deleted first: two HPAs must never scale the primary.</summary>
     public async Task EnsureAsync(CanaryContext ctx, bool update, CancellationToken ct)
     {
-        if (ctx.Canary.Spec?.AutoscalerRef?.Name is not { Length: > 0 } name) return;
+        var name = ctx.Canary.Spec?.AutoscalerRef?.Name is { Length: > 0 } n ? n : null;
+        await DeleteCopiesAsync(ctx, keep: name is null ? null : PrimaryName(name), ct);
+        if (name is null) return;
         var ns = ctx.Target.Namespace;
         for (var attempt = 1; ; attempt++)
         {
@@ -80,18 +83,32 @@ public sealed class PrimaryAutoscaler(IKubernetes client, ILogger<PrimaryAutosca
         }
     }
 
-    /// <summary>On deletion of the Canary: deletes the primary's HPA (only CanaryFlow's own). Null when there was none.</summary>
-    public async Task<string?> DeleteAsync(CanaryContext ctx, CancellationToken ct)
+    /// <summary>On deletion of the Canary: deletes the primary's HPA copies (only CanaryFlow's own). Null when there was none.</summary>
+    public async Task<string?> DeleteAsync(CanaryContext ctx, CancellationToken ct) =>
+        await DeleteCopiesAsync(ctx, keep: null, ct) is { Count: > 0 } deleted ? string.Join(", ", deleted) : null;
+
+    /// <summary>Deletes CanaryFlow's HPAs that scale the primary, but <paramref name="keep"/>: found by what they are (the
+    /// managed-by label and their scale target), not by the Canary's current spec, which may no longer name them.</summary>
+    private async Task<List<string>> DeleteCopiesAsync(CanaryContext ctx, string? keep, CancellationToken ct)
     {
-        if (ctx.Canary.Spec?.AutoscalerRef?.Name is not { Length: > 0 } name) return null;
-        var existing = await TryReadAsync(ctx.Target.Namespace, PrimaryName(name), ct);
-        if (existing?.Metadata.Labels is not { } labels || !labels.TryGetValue(Istio.ManagedByLabel, out var by) || by != Istio.ManagedBy) return null;
-        try
+        var ns = ctx.Target.Namespace;
+        V2HorizontalPodAutoscalerList copies;
+        try { copies = await client.AutoscalingV2.ListNamespacedHorizontalPodAutoscalerAsync(ns, labelSelector: $"{Istio.ManagedByLabel}={Istio.ManagedBy}", cancellationToken: ct); }
+        // A Canary without autoscalerRef needs no HPA permission (a ClusterRole written before autoscalerRef has none, and
+        // without it no copy could have been made either).
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Forbidden && ctx.Canary.Spec?.AutoscalerRef?.Name is not { Length: > 0 }) { return []; }
+        var deleted = new List<string>();
+        foreach (var hpa in copies.Items.Where(h => h.Metadata.Name != keep && h.Spec.ScaleTargetRef is { Kind: "Deployment" } t && t.Name == ctx.PrimaryName))
         {
-            await client.AutoscalingV2.DeleteNamespacedHorizontalPodAutoscalerAsync(PrimaryName(name), ctx.Target.Namespace, cancellationToken: ct);
-            return PrimaryName(name);
+            try
+            {
+                await client.AutoscalingV2.DeleteNamespacedHorizontalPodAutoscalerAsync(hpa.Metadata.Name, ns, cancellationToken: ct);
+                logger.LogInformation("{Target}: deleted HorizontalPodAutoscaler {Hpa}, which scaled {Primary}", ctx.Target, hpa.Metadata.Name, ctx.PrimaryName);
+                deleted.Add(hpa.Metadata.Name);
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
         }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return null; }
+        return deleted;
     }
 
     /// <summary>The target's HPA spec pointed at the primary.</summary>

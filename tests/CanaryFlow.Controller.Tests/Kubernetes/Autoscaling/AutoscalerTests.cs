@@ -20,10 +20,10 @@ public abstract class AutoscalerContract(KubeServer server) : TwoServerTest(serv
 
     private static JsonObject WithHpa => new() { ["autoscalerRef"] = new JsonObject { ["apiVersion"] = "autoscaling/v2", ["kind"] = "HorizontalPodAutoscaler", ["name"] = "podinfo" } };
 
-    private Task CreateHpaAsync(int min, int max) =>
+    private Task CreateHpaAsync(int min, int max, string name = "podinfo") =>
         Host.Client.AutoscalingV2.CreateNamespacedHorizontalPodAutoscalerAsync(new V2HorizontalPodAutoscaler
         {
-            Metadata = new V1ObjectMeta { Name = "podinfo" },
+            Metadata = new V1ObjectMeta { Name = name },
             Spec = new V2HorizontalPodAutoscalerSpec
             {
                 ScaleTargetRef = new V2CrossVersionObjectReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = "podinfo" },
@@ -95,6 +95,48 @@ public abstract class AutoscalerContract(KubeServer server) : TwoServerTest(serv
         Assert.Equal("InvalidSpec", (string?)ready["reason"]);
         Assert.Contains("HorizontalPodAutoscaler", (string?)ready["message"]);
         Assert.Null(await Host.Get<CanaryFlow.Controller.Kubernetes.Workloads.Deployments>().TryReadAsync(Ns, "podinfo-primary", default));
+    }
+
+    /// <summary>The HPAs that scale the primary (what the HPA controller acts on), by name, with their bounds.</summary>
+    private async Task<List<string>> PrimaryHpasAsync() =>
+        [.. (await Host.Client.AutoscalingV2.ListNamespacedHorizontalPodAutoscalerAsync(Ns)).Items
+            .Where(h => h.Spec.ScaleTargetRef.Name == "podinfo-primary").Select(h => $"{h.Metadata.Name} {h.Spec.MinReplicas}-{h.Spec.MaxReplicas}").Order()];
+
+    private Task PatchCanaryAsync(string mergePatch) => Host.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+        new V1Patch(mergePatch, V1Patch.PatchType.MergePatch), CanaryFlow.Controller.Kubernetes.Model.CanaryResource.Group,
+        CanaryFlow.Controller.Kubernetes.Model.CanaryResource.Version, Ns, CanaryFlow.Controller.Kubernetes.Model.CanaryResource.Plural, "podinfo");
+
+    [Fact]
+    public async Task Renaming_autoscalerRef_later_replaces_the_primarys_HPA_copy_and_removing_it_deletes_the_copy()
+    {
+        await Host.InitializedAsync(WithHpa, beforeCanary: () => CreateHpaAsync(min: 2, max: 4));
+        Assert.Equal(["podinfo-primary 2-4"], await PrimaryHpasAsync());
+
+        // The user moves the service to another HPA of theirs: the copy follows it, and only one HPA scales the primary.
+        await CreateHpaAsync(min: 3, max: 5, name: "podinfo-v2");
+        await PatchCanaryAsync("""{"spec":{"autoscalerRef":{"name":"podinfo-v2"}}}""");
+        await KubeTestHost.EventuallyAsync(async () => (await PrimaryHpasAsync()).SequenceEqual(["podinfo-v2-primary 3-5"]),
+            "the copy of podinfo-v2 replaces the copy of podinfo");
+
+        await PatchCanaryAsync("""{"spec":{"autoscalerRef":null}}""");
+        await KubeTestHost.EventuallyAsync(async () => (await PrimaryHpasAsync()).Count == 0, "no HPA scales the primary once autoscalerRef is gone");
+        var left = (await Host.Client.AutoscalingV2.ListNamespacedHorizontalPodAutoscalerAsync(Ns)).Items.Select(h => h.Metadata.Name).Order();
+        Assert.Equal(["podinfo", "podinfo-v2"], left); // the user's own are left as they are
+    }
+
+    [Fact]
+    public async Task A_copy_left_by_an_autoscalerRef_removed_while_no_watch_ran_goes_at_the_next_reconcile()
+    {
+        var target = await Host.InitializedAsync(WithHpa, beforeCanary: () => CreateHpaAsync(min: 2, max: 4));
+        await Host.StopWatcherAsync(); // the change below is met by no watch event (a controller down, a relist)
+        await PatchCanaryAsync("""{"spec":{"autoscalerRef":null}}""");
+        Assert.Equal(["podinfo-primary 2-4"], await PrimaryHpasAsync());
+
+        var ctx = await Host.Get<CanaryApi>().ResolveAsync(target, default);
+        Assert.Null(await Host.Get<CanaryFlow.Controller.Kubernetes.Workloads.CanaryInitializer>().EnsureAsync(ctx, firstSight: false, default));
+
+        Assert.Empty(await PrimaryHpasAsync());
+        Assert.Equal(["podinfo"], (await Host.Client.AutoscalingV2.ListNamespacedHorizontalPodAutoscalerAsync(Ns)).Items.Select(h => h.Metadata.Name));
     }
 
     [Fact]
