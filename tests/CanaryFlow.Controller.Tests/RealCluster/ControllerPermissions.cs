@@ -1,3 +1,5 @@
+using k8s;
+
 namespace CanaryFlow.Controller.Tests.RealCluster;
 
 /// <summary>One API permission: verb on group/resource[/subresource].</summary>
@@ -23,10 +25,24 @@ public static class ControllerPermissions
         .. Verbs("networking.istio.io", "destinationrules", "get", "create", "patch", "delete"),
         .. Verbs("gateway.networking.k8s.io", "httproutes", "get", "create", "patch", "delete"), // spec.provider: gatewayapi
         .. Verbs("", "services", "get", "create", "update", "delete"), // the generated Service (or the selector of yours); the Gateway API's stable/canary Services
-        .. Verbs("autoscaling", "horizontalpodautoscalers", "get", "create", "update", "delete"), // spec.autoscalerRef: <hpa>-primary
+        .. Verbs("autoscaling", "horizontalpodautoscalers", "get", "list", "create", "update", "delete"), // spec.autoscalerRef: <hpa>-primary (copies found by label)
         .. Verbs("", "events", "create"),
         .. Verbs("coordination.k8s.io", "leases", "get", "create", "update", "patch"), // leader election
     ];
+
+    /// <summary>Whether the client's own identity may make the call, in the namespace "shop" (the API server's answer).</summary>
+    public static async Task<bool> AllowedAsync(k8s.IKubernetes client, Permission p)
+    {
+        var review = await client.AuthorizationV1.CreateSelfSubjectAccessReviewAsync(new k8s.Models.V1SelfSubjectAccessReview
+        {
+            Spec = new k8s.Models.V1SelfSubjectAccessReviewSpec
+            {
+                ResourceAttributes = new k8s.Models.V1ResourceAttributes
+                    { Group = p.Group, Resource = p.Resource, Subresource = p.Subresource, Verb = p.Verb, NamespaceProperty = "shop" },
+            },
+        });
+        return review.Status.Allowed;
+    }
 
     private static IEnumerable<Permission> Verbs(string group, string resource, params string[] verbs) => verbs.Select(v => new Permission(group, resource, v));
 }

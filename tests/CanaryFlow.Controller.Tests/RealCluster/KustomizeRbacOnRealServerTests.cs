@@ -20,6 +20,45 @@ public sealed class KustomizeRbacOnRealServerTests
     private const string Namespace = "canaryflow-system";
 
     [Fact]
+    public async Task Kustomize_cluster_role_allows_every_call_the_controller_makes_under_its_service_accounts_token_on_the_real_server()
+    {
+        var plane = await RealControlPlane.GetAsync();
+        var admin = plane.Admin;
+        await plane.KubectlAsync("create", "namespace", Namespace); // exists already on a reused server: fine
+        var (code, rendered) = await plane.KubectlAsync("kustomize", Path.Combine(RepositoryRoot.Path, "manifests", "rbac"));
+        Assert.True(code == 0, rendered);
+        var documents = k8s.KubernetesYaml.LoadAllFromString(rendered);
+        var role = Assert.Single(documents.OfType<k8s.Models.V1ClusterRole>());
+        await plane.KubectlAsync("-n", Namespace, "create", "serviceaccount", "canaryflow"); // or exists: the other test applies it
+        // Under a name of its own: the chart's ClusterRole and binding, installed by other tests of this run, share its name.
+        var name = $"canaryflow-kustomize-{Guid.NewGuid():N}"[..40];
+        try
+        {
+            await admin.RbacAuthorizationV1.CreateClusterRoleAsync(new k8s.Models.V1ClusterRole { Metadata = new k8s.Models.V1ObjectMeta { Name = name }, Rules = role.Rules });
+            await admin.RbacAuthorizationV1.CreateClusterRoleBindingAsync(new k8s.Models.V1ClusterRoleBinding
+            {
+                Metadata = new k8s.Models.V1ObjectMeta { Name = name },
+                RoleRef = new k8s.Models.V1RoleRef { ApiGroup = "rbac.authorization.k8s.io", Kind = "ClusterRole", Name = name },
+                Subjects = [new k8s.Models.Rbacv1Subject { Kind = "ServiceAccount", Name = "canaryflow", NamespaceProperty = Namespace }],
+            });
+            var folder = Directory.CreateTempSubdirectory("canaryflow-kustomize-role-").FullName;
+            var kubeconfig = await ServiceAccountKubeconfig.WriteAsync(admin, plane.KubeconfigPath, Namespace, "canaryflow", folder);
+            using var client = ServiceAccountKubeconfig.Client(kubeconfig);
+            var denied = new List<string>();
+            // Leases are not the ClusterRole's: a Role in the controller's namespace grants them (the test below proves it).
+            foreach (var p in ControllerPermissions.Required.Where(p => p.Group != "coordination.k8s.io"))
+                if (!await ControllerPermissions.AllowedAsync(client, p)) denied.Add(p.ToString());
+            Assert.Empty(denied);
+            Assert.False(await ControllerPermissions.AllowedAsync(client, new Permission("", "secrets", "get"))); // least privilege still
+        }
+        finally
+        {
+            await admin.RbacAuthorizationV1.DeleteClusterRoleBindingAsync(name);
+            await admin.RbacAuthorizationV1.DeleteClusterRoleAsync(name);
+        }
+    }
+
+    [Fact]
     public async Task Kustomize_rbac_lets_a_sharded_replica_take_its_partition_leases_on_the_real_server()
     {
         var plane = await RealControlPlane.GetAsync();
