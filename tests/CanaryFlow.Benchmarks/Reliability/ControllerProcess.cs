@@ -34,12 +34,17 @@ public sealed class ControllerProcess : IDisposable
         throw new InvalidOperationException("CanaryFlow.Controller.dll not found: build controller/CanaryFlow.Controller or set CANARYFLOW_CONTROLLER_DLL.");
     }
 
-    public static ControllerProcess Start(IReadOnlyDictionary<string, string> settings, string log)
+    /// <param name="environment">Runtime settings for this process only, after CANARYFLOW_CONTROLLER_ENV's (both
+    /// "NAME=value;NAME=value"): replicas of one run compared under different GC settings.</param>
+    public static ControllerProcess Start(IReadOnlyDictionary<string, string> settings, string log, string? environment = null)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(FindDll());
         foreach (var (key, value) in settings) info.ArgumentList.Add($"--{key}={value}");
         info.Environment["DOTNET_gcServer"] = "0";
+        // Runtime settings to compare (GC knobs such as DOTNET_GCgen0size, DOTNET_gcConcurrent): "NAME=value;NAME=value".
+        foreach (var pair in $"{Environment.GetEnvironmentVariable("CANARYFLOW_CONTROLLER_ENV")};{environment}".Split(';', StringSplitOptions.RemoveEmptyEntries))
+            if (pair.Split('=', 2) is [var name, var value]) info.Environment[name.Trim()] = value.Trim();
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the controller");
         var writer = TextWriter.Synchronized(new StreamWriter(log, append: true) { AutoFlush = true });
         writer.WriteLine($"---- started pid {process.Id} at {DateTime.UtcNow:O}");
@@ -63,13 +68,22 @@ public sealed class ControllerProcess : IDisposable
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{Id}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var ticks = long.Parse(fields[11]) + long.Parse(fields[12]); // utime + stime, in clock ticks (100/s)
             var rssPages = long.Parse(File.ReadAllText($"/proc/{Id}/statm").Split(' ')[1]);
-            return (ticks / 100.0, rssPages * Environment.SystemPageSize);
+            return (CpuSecondsOf(Id), rssPages * Environment.SystemPageSize);
         }
         catch (IOException) { return (0, 0); }
+    }
+
+    /// <summary>CPU seconds a process has used so far (utime + stime from /proc, Linux); 0 once it is gone.</summary>
+    public static double CpuSecondsOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // in clock ticks (100/s)
+        }
+        catch (IOException) { return 0; }
     }
 
     private bool _disposed;
