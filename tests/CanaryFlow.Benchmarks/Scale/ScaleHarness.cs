@@ -83,7 +83,9 @@ public static class ScaleHarness
                 replicaKilledAt = now;
                 Console.WriteLine($"  {now.TotalSeconds,6:F0}s SIGKILL replica-0 (held partitions {string.Join(",", orphaned)}); {tracker.Ended} ended");
             }
-            if (kill && replicaKilledAt is { } k && nodeKilledAt is null && orphaned.All(p => activity.FirstAfter(p, k) is { } a && leases.TakenAfter(p, "replica-0", k) is { } t && a >= t))
+            // Each orphaned partition acted again: its first transition after its Lease was taken (a transition between the kill
+            // and the take-over, say the dead replica's last write landing late, must not keep the node kill from coming).
+            if (kill && replicaKilledAt is { } k && nodeKilledAt is null && orphaned.All(p => leases.TakenAfter(p, "replica-0", k) is { } t && activity.FirstAfter(p, t) is not null))
             {
                 KillRabbitMqNode(3);
                 nodeKilledAt = now;
