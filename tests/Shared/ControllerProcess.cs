@@ -74,9 +74,11 @@ public sealed class ControllerProcess : IAsyncDisposable, IDisposable
     /// <paramref name="straceOutput"/>, it runs under <c>strace -f -e trace=connect</c>. With
     /// <paramref name="hostingStartup"/>, that test type's assembly is loaded as an ASP.NET hosting startup (the
     /// process then resolves assemblies from this test project's dependency list, a superset of the controller's).
+    /// <paramref name="environment"/>: runtime settings for this process only, after CANARYFLOW_CONTROLLER_ENV's (both
+    /// "NAME=value;NAME=value"): replicas of one run compared under different GC settings.
     /// </summary>
     public static ControllerProcess Start(IReadOnlyDictionary<string, string> settings, string? log = null, string? straceOutput = null,
-        Type? hostingStartup = null)
+        Type? hostingStartup = null, string? environment = null)
     {
         var dll = Dll;
         var info = new ProcessStartInfo(straceOutput is null ? "dotnet" : "strace")
@@ -96,6 +98,8 @@ public sealed class ControllerProcess : IAsyncDisposable, IDisposable
         info.ArgumentList.Add(dll);
         foreach (var (key, value) in settings) info.ArgumentList.Add($"--{key}={value}");
         info.Environment["DOTNET_gcServer"] = "0";
+        foreach (var pair in $"{Environment.GetEnvironmentVariable("CANARYFLOW_CONTROLLER_ENV")};{environment}".Split(';', StringSplitOptions.RemoveEmptyEntries))
+            if (pair.Split('=', 2) is [var name, var value]) info.Environment[name.Trim()] = value.Trim();
         // The user's environment must not be what keeps the process quiet: the product has to.
         info.Environment.Remove("MASSTRANSIT_USAGE_TELEMETRY");
         return new ControllerProcess(Process.Start(info) ?? throw new InvalidOperationException("could not start " + info.FileName),
@@ -142,13 +146,22 @@ public sealed class ControllerProcess : IAsyncDisposable, IDisposable
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{Id}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var ticks = long.Parse(fields[11]) + long.Parse(fields[12]); // utime + stime, in clock ticks (100/s)
             var rssPages = long.Parse(File.ReadAllText($"/proc/{Id}/statm").Split(' ')[1]);
-            return (ticks / 100.0, rssPages * Environment.SystemPageSize);
+            return (CpuSecondsOf(Id), rssPages * Environment.SystemPageSize);
         }
         catch (IOException) { return (0, 0); }
+    }
+
+    /// <summary>CPU seconds a process has used so far (utime + stime from /proc, Linux); 0 once it is gone.</summary>
+    public static double CpuSecondsOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // in clock ticks (100/s)
+        }
+        catch (IOException) { return 0; }
     }
 
     private static IEnumerable<int> Children(int pid)

@@ -22,11 +22,9 @@ public static class EngineLoad
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var rollouts = ControllerSettings.IntArg(args, "--rollouts", 1000);
-        var transport = ControllerSettings.StringArg(args, "--transport") ?? "InMemory";
-        var port = ControllerSettings.IntArg(args, "--rabbitmq-port", 5672);
-        var intervalMs = ControllerSettings.IntArg(args, "--interval-ms", 1000);
-        var limit = TimeSpan.FromSeconds(ControllerSettings.IntArg(args, "--time-limit-s", 180));
+        var opt = new BenchArgs(args);
+        var (rollouts, transport, port) = (opt.Int("--rollouts", 1000), opt.Text("--transport") ?? "InMemory", opt.Int("--rabbitmq-port", 5672));
+        var (intervalMs, limit) = (opt.Int("--interval-ms", 1000), opt.Seconds("--time-limit-s", 180));
 
         var state = Directory.CreateTempSubdirectory("canaryflow-bench-").FullName;
         var builder = Host.CreateApplicationBuilder();
@@ -87,7 +85,7 @@ public static class EngineLoad
         var retained = EngineProbe.SettledHeap() - heapBefore;
         var sample = (await store.LoadAllAsync(CancellationToken.None)).First();
         // --hold-s N: keep the finished engine in memory for a heap dump (dotnet-gcdump collect -p PID).
-        var hold = ControllerSettings.IntArg(args, "--hold-s", 0);
+        var hold = opt.Int("--hold-s", 0);
         if (hold > 0)
         {
             Console.WriteLine($"holding {hold} s for a heap dump: pid {Environment.ProcessId}");

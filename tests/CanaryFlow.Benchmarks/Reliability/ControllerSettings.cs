@@ -46,11 +46,9 @@ public static class ControllerSettings
         ["Alertmanager:BearerToken"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
     };
 
-    public static int IntArg(string[] args, string name, int fallback) =>
-        Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
+    public static int IntArg(string[] args, string name, int fallback) => new BenchArgs(args).Int(name, fallback);
 
-    public static string? StringArg(string[] args, string name) =>
-        Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    public static string? StringArg(string[] args, string name) => new BenchArgs(args).Text(name);
 
     public static double LoadAverage() =>
         double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);

@@ -13,12 +13,9 @@ public static class KillHarness
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var count = ControllerSettings.IntArg(args, "--rollouts", 50);
-        var seed = ControllerSettings.IntArg(args, "--seed", 42);
-        var port = ControllerSettings.IntArg(args, "--rabbitmq-port", 5672);
-        var maxKills = ControllerSettings.IntArg(args, "--kills", 12);
-        var interval = TimeSpan.FromSeconds(ControllerSettings.IntArg(args, "--interval-seconds", 4));
-        var limit = TimeSpan.FromSeconds(ControllerSettings.IntArg(args, "--time-limit-s", 900));
+        var opt = new BenchArgs(args);
+        var (count, interval, limit) = opt.Run(rollouts: 50, intervalSeconds: 4, limitSeconds: 900);
+        var (seed, port, maxKills) = (opt.Int("--seed", 42), opt.Int("--rabbitmq-port", 5672), opt.Int("--kills", 12));
         const string ns = "bench";
 
         var work = Directory.CreateTempSubdirectory("canaryflow-kill-").FullName;

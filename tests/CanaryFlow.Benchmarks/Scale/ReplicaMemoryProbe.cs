@@ -8,6 +8,7 @@ using CanaryFlow.Controller.Kubernetes;
 using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Status;
+using CanaryFlow.Controller.Kubernetes.Watch;
 using CanaryFlow.Controller.Rollouts;
 using CanaryFlow.Sandbox.Kubernetes;
 using k8s;
@@ -72,7 +73,39 @@ public static class ReplicaMemoryProbe
         Console.WriteLine($"  cluster-wide index of all {index.Count}: {indexRetained / 1024.0 / 1024:F2} MiB ({indexRetained / (double)Math.Max(1, index.Count):F0} bytes a Canary)");
         GC.KeepAlive(index);
         GC.KeepAlive(kept);
+        EventCosts(sandbox.Store.Get(ResourceKinds.Canaries, ns, services[0].Name), services[0], index);
         return 0;
+    }
+
+    /// <summary>What one watch event costs a replica in allocated bytes (every replica gets every Canary's and Deployment's
+    /// events): the client's own parse of the line, then the watch's handling, before (every object parsed in full) and
+    /// now (another replica's object read for name, target and status summary only; a kept one copied without its state).</summary>
+    private static void EventCosts(JsonObject canary, BenchService service, CanaryStatusIndex index)
+    {
+        var deployment = service.DeploymentManifest();
+        deployment["status"] = JsonNode.Parse("""{"replicas":1,"readyReplicas":1,"availableReplicas":1,"updatedReplicas":1,"observedGeneration":3}""");
+        var canaryLine = new JsonObject { ["type"] = "MODIFIED", ["object"] = canary.DeepClone() }.ToJsonString();
+        var deploymentLine = new JsonObject { ["type"] = "MODIFIED", ["object"] = deployment }.ToJsonString();
+        static JsonElement ClientParse(string line) => JsonSerializer.Deserialize<JsonElement>(line).GetProperty("object"); // as the client's watch: a line, an element
+        var (c, d) = (ClientParse(canaryLine), ClientParse(deploymentLine));
+        Console.WriteLine($"  one watch event (a Canary of {canaryLine.Length:N0} bytes with its state, a Deployment of {deploymentLine.Length:N0}), bytes allocated:");
+        Console.WriteLine($"    the client's parse of the line: Canary {PerCall(() => ClientParse(canaryLine)):N0}, Deployment {PerCall(() => ClientParse(deploymentLine)):N0}");
+        Console.WriteLine($"    before (parsed in full whoever owns it): Canary {PerCall(() => { var r = CanaryResource.FromObject(c); r.Status?.Remove(CanaryStatusRolloutStore.StateField); return r; }):N0}, " +
+                          $"Deployment {PerCall(() => KubernetesJson.Deserialize<k8s.Models.V1Deployment>(d.GetRawText())):N0}");
+        Console.WriteLine($"    now, another replica's: Canary {PerCall(() => { var seen = new Sighting(c); index.Observe("scale", seen.Name, seen.TargetName, seen.Status); return null; }):N0} " +
+                          $"(its status summary into the index included), Deployment {PerCall(() => new Sighting(d).Name):N0}");
+        Console.WriteLine($"    now, a kept one: Canary {PerCall(() => new Sighting(c).ToCanary()):N0}, Deployment {PerCall(() => new Sighting(d).ToDeployment()):N0}");
+    }
+
+    private static long PerCall(Func<object?> action)
+    {
+        object? last = null;
+        for (var i = 0; i < 50; i++) last = action(); // JIT and caches first
+        const int n = 2000;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < n; i++) last = action();
+        GC.KeepAlive(last);
+        return (GC.GetAllocatedBytesForCurrentThread() - before) / n;
     }
 
     private static async Task<CanaryStatusRolloutStore> LoadAsync(CanaryApi api, IOptions<KubernetesOptions> options, int partitions, int[] held)

@@ -18,14 +18,11 @@ public static class ScaleHarness
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var count = ControllerSettings.IntArg(args, "--rollouts", 1000);
-        var replicas = ControllerSettings.IntArg(args, "--replicas", 3);
-        var partitions = ControllerSettings.IntArg(args, "--partitions", 12);
-        var interval = TimeSpan.FromSeconds(ControllerSettings.IntArg(args, "--interval-seconds", 10));
-        var limit = TimeSpan.FromSeconds(ControllerSettings.IntArg(args, "--time-limit-s", 900));
-        var kill = args.Contains("--kill");
+        var opt = new BenchArgs(args);
+        var (count, interval, limit) = opt.Run(rollouts: 1000, intervalSeconds: 10, limitSeconds: 900);
+        var (replicas, partitions, kill) = (opt.Int("--replicas", 3), opt.Int("--partitions", 12), opt.Flag("--kill"));
         // Fewer steps (--step-weight 50: 50, 100) let 10,000 rollouts end in a bounded time on a small machine.
-        var stepWeight = ControllerSettings.IntArg(args, "--step-weight", 25);
+        var stepWeight = opt.Int("--step-weight", 25);
         var ports = (Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_PORTS")
                      ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_PORTS is not set: source .ci/services.sh; start_rabbitmq_cluster DIR PORT DIST"))
             .Split(',').Select(int.Parse).ToList();
@@ -39,14 +36,22 @@ public static class ScaleHarness
 
         PurgeLeftovers();
         using var api = new ApiRequestMeter();
+        var setup = Stopwatch.StartNew();
         await using var cluster = await SimulatedCluster.StartAsync(services, scrapeInterval: TimeSpan.FromSeconds(2));
+        Console.WriteLine($"  set-up: sandbox, Prometheus and {count} Deployments in {setup.Elapsed.TotalSeconds:F1} s");
         await using var proxy = await PrometheusProxy.StartAsync(cluster.Prometheus.Address, cluster.Clock);
         var leases = new PartitionLeaseWatcher(cluster.Store, ns, leasePrefix, TimeSpan.FromSeconds(10), cluster.Clock);
         var activity = new CanaryActivity(cluster.Store, partitions, cluster.Clock);
         var settings = Enumerable.Range(0, replicas).Select(i => ReplicaSettings(cluster, ns, ports, partitions, work, i, proxy.Address)).ToList();
-        var controllers = settings.Select((s, i) => ControllerProcess.Start(s, Path.Combine(work, $"replica-{i}.log"))).ToList();
+        // CANARYFLOW_REPLICA_<i>_ENV: runtime settings of one replica (GC settings compared side by side in one run).
+        var controllers = settings.Select((s, i) => ControllerProcess.Start(s, Path.Combine(work, $"replica-{i}.log"),
+            environment: Environment.GetEnvironmentVariable($"CANARYFLOW_REPLICA_{i}_ENV"))).ToList();
+        for (var i = 0; i < replicas; i++)
+            if (Environment.GetEnvironmentVariable($"CANARYFLOW_REPLICA_{i}_ENV") is { Length: > 0 } env) Console.WriteLine($"  replica-{i} runs with {env}");
         var alive = Enumerable.Repeat(true, replicas).ToArray();
         cluster.CreateCanaries();
+        Console.WriteLine($"  set-up: {count} Canaries created at {setup.Elapsed.TotalSeconds:F1} s; the replicas initialise them (primary, Service, routing)");
+        TimeSpan? allReleasedAt = null;
 
         var tracker = new RolloutTracker(cluster, services);
         await tracker.PollUntilAsync(() => tracker.Released > 0, limit);
@@ -64,6 +69,11 @@ public static class ScaleHarness
             for (var i = 0; i < replicas; i++)
                 if (alive[i]) peakRss[i] = Math.Max(peakRss[i], controllers[i].Usage().RssBytes);
             var now = cluster.Clock.Elapsed;
+            if (allReleasedAt is null && tracker.Released == count)
+            {
+                allReleasedAt = now;
+                Console.WriteLine($"  {now.TotalSeconds,6:F0}s all {count} Canaries initialised and released ({setup.Elapsed.TotalSeconds:F0} s after the set-up began)");
+            }
             if (kill && replicaKilledAt is null && tracker.Ended >= count / 5)
             {
                 orphaned = leases.HeldBy("replica-0");
@@ -73,7 +83,9 @@ public static class ScaleHarness
                 replicaKilledAt = now;
                 Console.WriteLine($"  {now.TotalSeconds,6:F0}s SIGKILL replica-0 (held partitions {string.Join(",", orphaned)}); {tracker.Ended} ended");
             }
-            if (kill && replicaKilledAt is { } k && nodeKilledAt is null && orphaned.All(p => activity.FirstAfter(p, k) is { } a && leases.TakenAfter(p, "replica-0", k) is { } t && a >= t))
+            // Each orphaned partition acted again: its first transition after its Lease was taken (a transition between the kill
+            // and the take-over, say the dead replica's last write landing late, must not keep the node kill from coming).
+            if (kill && replicaKilledAt is { } k && nodeKilledAt is null && orphaned.All(p => leases.TakenAfter(p, "replica-0", k) is { } t && activity.FirstAfter(p, t) is not null))
             {
                 KillRabbitMqNode(3);
                 nodeKilledAt = now;
@@ -170,17 +182,7 @@ public static class ScaleHarness
 
     private static double HarnessCpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 
-    private static double ProcessCpuSeconds(int? pid)
-    {
-        if (pid is null) return 0;
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // utime + stime, in clock ticks (100/s)
-        }
-        catch (IOException) { return 0; }
-    }
+    private static double ProcessCpuSeconds(int? pid) => pid is { } id ? ControllerProcess.CpuSecondsOf(id) : 0;
 
     private static int CountIn(string file, string text) =>
         File.Exists(file) ? File.ReadLines(file).Count(l => l.Contains(text, StringComparison.Ordinal)) : 0;

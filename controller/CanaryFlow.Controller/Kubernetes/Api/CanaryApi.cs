@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes.Model;
+using CanaryFlow.Controller.Kubernetes.Status;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -36,23 +37,64 @@ public sealed class CanaryApi(IKubernetes client, IOptions<KubernetesOptions> op
         return all;
     }
 
-    /// <summary>The Canary whose targetRef names the target Deployment.</summary>
+    /// <summary>The Canary whose targetRef names the target Deployment, read now, without its saga state (the status
+    /// store's business, and the bulk of a Canary: every transition asks here several times).</summary>
     /// <exception cref="CanaryNotFoundException">No Canary governs the target.</exception>
     public async Task<CanaryResource> FindForTargetAsync(RolloutTarget target, CancellationToken ct)
     {
-        if (_canaryFor.TryGetValue(target, out var name) &&
-            await GetCanaryRawAsync(target.Namespace, name, ct) is { } raw &&
-            CanaryResource.FromObject(raw) is var known && known.TargetName == target.Name)
-            return known;
-
-        _canaryFor.TryRemove(target, out _);
-        CanaryResource? found = null;
-        foreach (var canary in await ListAsync(target.Namespace, ct))
+        if (await KnownAsync(target, ct) is { } known) return known;
+        // A listing that was already running when this miss came may have read its page before the Canary was created:
+        // then one more, started after the miss (at most two per call).
+        for (var round = 0; round < 2; round++)
         {
-            if (canary.TargetName is { Length: > 0 } t) _canaryFor[new RolloutTarget(target.Namespace, t)] = canary.Name;
-            if (canary.TargetName == target.Name) found = canary;
+            var started = await ListTargetsAsync(target.Namespace, ct);
+            if (await KnownAsync(target, ct) is { } found) return found;
+            if (started) break;
         }
-        return found ?? throw new CanaryNotFoundException(target);
+        throw new CanaryNotFoundException(target);
+    }
+
+    /// <summary>The Canary the cache names for the target, if it still targets it.</summary>
+    private async Task<CanaryResource?> KnownAsync(RolloutTarget target, CancellationToken ct)
+    {
+        if (!_canaryFor.TryGetValue(target, out var name)) return null;
+        try
+        {
+            var item = await client.CustomObjects.GetNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, target.Namespace,
+                CanaryResource.Plural, name, ct);
+            var canary = CanaryResource.FromElement(item is JsonElement e ? e : JsonSerializer.SerializeToElement(item, CanaryResource.Json),
+                CanaryStatusRolloutStore.StateField);
+            if (canary.TargetName == target.Name) return canary;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
+        _canaryFor.TryRemove(KeyValuePair.Create(target, name));
+        return null;
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task>> _listing = new();
+
+    /// <summary>Learns which Canary governs which target for every Canary of the namespace: page by page, names only (no
+    /// Canary is parsed). Misses that come while a listing runs wait for it instead of listing again: at a replica's start
+    /// the first transitions of many rollouts miss at once, and each used to list and parse every Canary of the namespace
+    /// (at 10,000 Canaries, tens of such lists side by side).</summary>
+    /// <returns>Whether this call started the listing (false: it joined one already running).</returns>
+    private async Task<bool> ListTargetsAsync(string ns, CancellationToken ct)
+    {
+        Lazy<Task>? mine = null;
+        mine = new Lazy<Task>(() => Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var page in CanaryStateListing.PagesAsync(client, ns, CancellationToken.None))
+                    foreach (var item in CanaryStateListing.Items(page))
+                        if (CanaryStateListing.TargetName(item) is { Length: > 0 } t && CanaryStateListing.Name(item) is { } name)
+                            _canaryFor[new RolloutTarget(ns, t)] = name;
+            }
+            finally { _listing.TryRemove(KeyValuePair.Create(ns, mine!)); } // the next miss lists afresh
+        }));
+        var listing = _listing.GetOrAdd(ns, mine);
+        await listing.Value.WaitAsync(ct);
+        return ReferenceEquals(listing, mine);
     }
 
     public async Task<CanaryContext> ResolveAsync(RolloutTarget target, CancellationToken ct) =>

@@ -49,6 +49,29 @@ public sealed record CanaryResource(CanaryMetadata Metadata, CanarySpec? Spec, J
             return new CanaryResource(metadata, null, node["status"] as JsonObject, $"spec is malformed: {e.Message}");
         }
     }
+
+    /// <summary>A Canary as the client parsed it (a <see cref="JsonElement"/>, maybe an item of a list page), copied into a
+    /// tree of its own without the status field <paramref name="leaveOut"/> (the saga's state: the bulk of a Canary, read by
+    /// the status store alone): neither the page nor that field is kept alive by the result.</summary>
+    public static CanaryResource FromElement(JsonElement item, string? leaveOut)
+    {
+        if (item.ValueKind != JsonValueKind.Object) throw new JsonException("a Canary must be a JSON object");
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            foreach (var p in item.EnumerateObject())
+            {
+                if (leaveOut is null || !p.NameEquals("status") || p.Value.ValueKind != JsonValueKind.Object) { p.WriteTo(w); continue; }
+                w.WriteStartObject("status");
+                foreach (var f in p.Value.EnumerateObject())
+                    if (!f.NameEquals(leaveOut)) f.WriteTo(w);
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+        return FromObject(JsonNode.Parse(buffer.WrittenSpan)!);
+    }
 }
 
 public sealed record CanaryMetadata(string Name, string? Namespace, string? ResourceVersion, string? Uid, long? Generation,

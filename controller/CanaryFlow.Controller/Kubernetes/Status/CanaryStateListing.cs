@@ -31,13 +31,19 @@ public static class CanaryStateListing
     }
 
     /// <summary>A namespace's Canaries, one list page at a time, as the client parsed each (the watch reads them too).</summary>
-    public static async IAsyncEnumerable<JsonElement> PagesAsync(IKubernetes client, string ns, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    public static IAsyncEnumerable<JsonElement> PagesAsync(IKubernetes client, string ns, CancellationToken ct) =>
+        PagesAsync(client, CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural, ns, ct);
+
+    /// <summary>Any kind's objects of a namespace (the custom-object path serves built-in kinds too: apps/v1 deployments),
+    /// a page at a time, unparsed beyond the client's JSON.</summary>
+    public static async IAsyncEnumerable<JsonElement> PagesAsync(IKubernetes client, string group, string version, string plural, string ns,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         string? next = null;
         for (var page = 0; page < 100_000; page++) // bounded: a server that never ends the list cannot keep us here
         {
-            var response = await client.CustomObjects.ListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns,
-                CanaryResource.Plural, continueParameter: next, limit: PageSize, cancellationToken: ct);
+            var response = await client.CustomObjects.ListNamespacedCustomObjectAsync(group, version, ns,
+                plural, continueParameter: next, limit: PageSize, cancellationToken: ct);
             var root = response is JsonElement e ? e : JsonSerializer.SerializeToElement(response);
             yield return root;
             next = root.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) && c.ValueKind == JsonValueKind.String
@@ -48,6 +54,11 @@ public static class CanaryStateListing
 
     public static IEnumerable<JsonElement> Items(JsonElement page) =>
         page.TryGetProperty("items", out var items) && items.ValueKind == JsonValueKind.Array ? items.EnumerateArray() : [];
+
+    /// <summary>The object's name, read without parsing the rest.</summary>
+    public static string? Name(JsonElement item) =>
+        item.TryGetProperty("metadata", out var metadata) && metadata.ValueKind == JsonValueKind.Object
+        && metadata.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
 
     /// <summary>The Canary's target Deployment name, read without parsing the rest.</summary>
     public static string? TargetName(JsonElement item) =>

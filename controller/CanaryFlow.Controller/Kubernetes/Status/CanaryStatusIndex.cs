@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Text.Json.Nodes;
+using System.Text.Json;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes.Model;
 
@@ -27,44 +27,54 @@ public sealed class CanaryStatusIndex
 
     public CanaryStatusSummary? Find(RolloutTarget target) => _byTarget.GetValueOrDefault(target);
 
-    public void Observe(CanaryResource canary)
+    public void Observe(CanaryResource canary) =>
+        Observe(canary.Namespace, canary.Name, canary.TargetName, canary.Status is null ? null : JsonSerializer.SerializeToElement(canary.Status));
+
+    /// <summary>One Canary's status as the watch parsed it (no tree of it is built: every replica reads every Canary's events).</summary>
+    public void Observe(string ns, string canary, string targetName, JsonElement? status)
     {
-        if (canary.TargetName.Length == 0) return; // no target: no rollout to show
-        var target = new RolloutTarget(canary.Namespace, canary.TargetName);
-        if (_targetOf.TryGetValue((canary.Namespace, canary.Name), out var was) && was != target) _byTarget.TryRemove(was, out _);
-        _targetOf[(canary.Namespace, canary.Name)] = target;
-        _byTarget[target] = Summarise(target, canary.Name, canary.Status);
+        if (targetName.Length == 0) return; // no target: no rollout to show
+        var target = new RolloutTarget(ns, targetName);
+        if (_targetOf.TryGetValue((ns, canary), out var was) && was != target) _byTarget.TryRemove(was, out _);
+        _targetOf[(ns, canary)] = target;
+        _byTarget[target] = Summarise(target, canary, status);
     }
 
-    public void Remove(CanaryResource canary)
+    public void Remove(CanaryResource canary) => Remove(canary.Namespace, canary.Name);
+
+    public void Remove(string ns, string canary)
     {
-        if (_targetOf.TryRemove((canary.Namespace, canary.Name), out var target)) _byTarget.TryRemove(target, out _);
+        if (_targetOf.TryRemove((ns, canary), out var target)) _byTarget.TryRemove(target, out _);
     }
 
     /// <summary>A fresh list of one namespace replaces what was known of it (a Canary deleted meanwhile goes).</summary>
-    public void Replace(string ns, IEnumerable<CanaryResource> canaries)
+    public void Replace(string ns, IEnumerable<(string Canary, string TargetName, JsonElement? Status)> canaries)
     {
         var listed = canaries.ToList();
-        var names = listed.Select(c => c.Name).ToHashSet();
+        var names = listed.Select(c => c.Canary).ToHashSet();
         foreach (var key in _targetOf.Keys.Where(k => k.Item1 == ns && !names.Contains(k.Item2)))
             if (_targetOf.TryRemove(key, out var target)) _byTarget.TryRemove(target, out _);
-        foreach (var c in listed) Observe(c);
+        foreach (var (canary, targetName, status) in listed) Observe(ns, canary, targetName, status);
     }
 
-    public static CanaryStatusSummary Summarise(RolloutTarget target, string canary, JsonObject? status)
+    public static CanaryStatusSummary Summarise(RolloutTarget target, string canary, JsonElement? status)
     {
-        var holding = (status?["conditions"] as JsonArray ?? []).OfType<JsonObject>()
-            .FirstOrDefault(c => (string?)c["type"] == RolloutPhases.Holding && (string?)c["status"] == "True");
+        JsonElement? holding = null;
+        if (Field(status, "conditions") is { ValueKind: JsonValueKind.Array } conditions)
+            foreach (var c in conditions.EnumerateArray())
+                if (Text(Field(c, "type")) == RolloutPhases.Holding && Text(Field(c, "status")) == "True") { holding = c; break; }
         return new CanaryStatusSummary(target, canary,
-            string.Intern(Text(status?["phase"]) ?? "Pending"), // a handful of phase names: one string each
-            Number(status?["canaryWeight"]), Math.Max(0, Number(status?["currentStep"]) - 1), Text(status?["canaryRevision"]),
-            Time(status?["lastTransitionTime"]), holding is null ? null : Time(holding["lastTransitionTime"]));
+            string.Intern(Text(Field(status, "phase")) ?? "Pending"), // a handful of phase names: one string each
+            Number(Field(status, "canaryWeight")), Math.Max(0, Number(Field(status, "currentStep")) - 1), Text(Field(status, "canaryRevision")),
+            Time(Field(status, "lastTransitionTime")), holding is null ? null : Time(Field(holding, "lastTransitionTime")));
     }
 
-    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+    private static JsonElement? Field(JsonElement? e, string name) =>
+        e is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out var v) ? v : null;
 
-    private static int Number(JsonNode? node) => node is JsonValue v && v.TryGetValue<int>(out var i) ? i
-        : node is JsonValue d && d.TryGetValue<double>(out var x) ? (int)x : 0;
+    private static string? Text(JsonElement? e) => e is { ValueKind: JsonValueKind.String } s ? s.GetString() : null;
 
-    private static DateTimeOffset? Time(JsonNode? node) => Text(node) is { } s && DateTimeOffset.TryParse(s, out var t) ? t : null;
+    private static int Number(JsonElement? e) => e is { ValueKind: JsonValueKind.Number } n ? n.TryGetInt32(out var i) ? i : (int)n.GetDouble() : 0;
+
+    private static DateTimeOffset? Time(JsonElement? e) => Text(e) is { } s && DateTimeOffset.TryParse(s, out var t) ? t : null;
 }

@@ -25,7 +25,9 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 /// event time, so each event is acted on by its owner once. A partition change starts no relist: the caches hold only
 /// owned partitions' Canaries and Deployments; a lost partition's entries are dropped, and for a gained one the
 /// namespace is listed once, page by page, and only that partition's objects are looked at afresh. Every Canary's
-/// status, owned or not, feeds the compact cluster-wide view (<see cref="CanaryStatusIndex"/>).
+/// status, owned or not, feeds the compact cluster-wide view (<see cref="CanaryStatusIndex"/>). Both kinds are read as
+/// the client parsed them (<see cref="Sighting"/>): another replica's object costs its name, target and status summary,
+/// and only the kept partitions' objects are parsed into models.
 /// </summary>
 public sealed class DeploymentWatcher : BackgroundService
 {
@@ -107,20 +109,17 @@ public sealed class DeploymentWatcher : BackgroundService
             _ct = ct;
             var o = owner.options.Value;
             var timeout = (int)o.WatchTimeout.TotalSeconds;
-            var canaries = new ResilientWatch<CanaryResource>($"{ns} canaries",
-                ListAllCanariesAsync,
+            // Both kinds are read as the client parsed them (see Sighting): only the kept partitions' objects are parsed further.
+            var canaries = new ResilientWatch<Sighting>($"{ns} canaries",
+                c => ListAllAsync(CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural, c),
                 (rv, onError, c) => Select(owner.client.CustomObjects.WatchListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns,
                     CanaryResource.Plural, allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c)),
-                c => c.Metadata.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
-            var deployments = new ResilientWatch<V1Deployment>($"{ns} deployments",
-                async c =>
-                {
-                    var list = await owner.client.AppsV1.ListNamespacedDeploymentAsync(ns, cancellationToken: c);
-                    return (list.Items.ToList(), list.Metadata.ResourceVersion);
-                },
-                (rv, onError, c) => owner.client.AppsV1.WatchListNamespacedDeploymentAsync(ns, allowWatchBookmarks: true, resourceVersion: rv,
-                    timeoutSeconds: timeout, onError: onError, cancellationToken: c),
-                d => d.Metadata?.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
+                c => c.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
+            var deployments = new ResilientWatch<Sighting>($"{ns} deployments",
+                c => ListAllAsync(Apps, AppsVersion, DeploymentsPlural, c),
+                (rv, onError, c) => Select(owner.client.CustomObjects.WatchListNamespacedCustomObjectAsync(Apps, AppsVersion, ns, DeploymentsPlural,
+                    allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c)),
+                d => d.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
             _owned = OwnedNow();
             return Task.WhenAll(
                 canaries.RunAsync(items => Serial(() => OnCanaryListAsync(items)), (t, c) => Serial(() => OnCanaryAsync(t, c)), ct),
@@ -152,6 +151,7 @@ public sealed class DeploymentWatcher : BackgroundService
         }
 
         private static readonly TimeSpan RelookEvery = TimeSpan.FromSeconds(10);
+        private const string Apps = "apps", AppsVersion = "v1", DeploymentsPlural = "deployments";
 
         private HashSet<int> OwnedNow() =>
             Enumerable.Range(0, owner.ownership.Partitions).Where(owner.ownership.Owns).ToHashSet();
@@ -188,41 +188,31 @@ public sealed class DeploymentWatcher : BackgroundService
             foreach (var target in _revisions.Keys.Where(t => lost.Contains(PartitionOf(t))).ToList()) _revisions.Remove(target);
             if (gained.Count == 0) { _owned = now; return; }
             // Deployments first, so that each gained Canary is evaluated against its target's current template.
-            foreach (var d in await ListDeploymentsAsync(d => gained.Contains(PartitionOf(d)))) await OnDeploymentAsync(WatchEventType.Added, d, fromList: true);
-            foreach (var c in await ListCanariesAsync(t => gained.Contains(PartitionOf(t)))) await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
+            foreach (var d in await ListAsync(Apps, AppsVersion, DeploymentsPlural, d => gained.Contains(PartitionOf(d.Name))))
+                await OnDeploymentAsync(WatchEventType.Added, d, fromList: true);
+            foreach (var c in await ListAsync(CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural, c => gained.Contains(PartitionOf(c.TargetName))))
+                await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
             _owned = now; // only once looked at: a look that failed is made again
             owner._logger.LogInformation("{Namespace}: partitions {Partitions} taken; their Canaries looked at afresh", ns, string.Join(",", gained.Order()));
         }
 
-        private async Task<List<V1Deployment>> ListDeploymentsAsync(Func<string, bool> selected)
+        /// <summary>The objects of a kind that <paramref name="selected"/> picks, page by page; the others are not parsed further.</summary>
+        private async Task<List<Sighting>> ListAsync(string group, string version, string plural, Func<Sighting, bool> selected)
         {
-            var found = new List<V1Deployment>();
-            string? next = null;
-            for (var page = 0; page < 100_000; page++)
-            {
-                var list = await owner.client.AppsV1.ListNamespacedDeploymentAsync(ns, continueParameter: next, limit: CanaryStateListing.PageSize, cancellationToken: _ct);
-                found.AddRange(list.Items.Where(d => selected(d.Metadata.Name)));
-                next = list.Metadata?.ContinueProperty;
-                if (string.IsNullOrEmpty(next)) break;
-            }
-            return found;
-        }
-
-        /// <summary>The Canaries whose target <paramref name="selected"/> picks; the others are skipped unparsed.</summary>
-        private async Task<List<CanaryResource>> ListCanariesAsync(Func<string, bool> selected)
-        {
-            var found = new List<CanaryResource>();
-            await foreach (var page in CanaryStateListing.PagesAsync(owner.client, ns, _ct))
+            var found = new List<Sighting>();
+            await foreach (var page in CanaryStateListing.PagesAsync(owner.client, group, version, plural, ns, _ct))
                 foreach (var item in CanaryStateListing.Items(page))
-                    if (CanaryStateListing.TargetName(item) is { } target && selected(target)) found.Add(CanaryResource.FromObject(item));
+                    if (new Sighting(item) is var seen && selected(seen)) found.Add(seen);
             return found;
         }
 
-        private void Forget(CanaryResource canary)
+        private void Forget(CanaryResource canary) => Forget(canary.Name, canary.TargetName);
+
+        private void Forget(string name, string targetName)
         {
-            _canaries.Remove(canary.Name);
-            if (_canaryOf.GetValueOrDefault(canary.TargetName) == canary.Name) _canaryOf.Remove(canary.TargetName);
-            _reportedInvalid.Remove(canary.Name);
+            _canaries.Remove(name);
+            if (_canaryOf.GetValueOrDefault(targetName) == name) _canaryOf.Remove(targetName);
+            _reportedInvalid.Remove(name);
         }
 
         /// <summary>A copy older than the cached one is not taken: a gained partition's list reads the objects as they are
@@ -232,29 +222,24 @@ public sealed class DeploymentWatcher : BackgroundService
         private static bool Older(string? listed, string? cached) =>
             long.TryParse(listed, out var l) && long.TryParse(cached, out var c) && l < c;
 
-        /// <summary>Every Canary of the namespace, page by page, each without its saga state (the bulk of it, and not the
-        /// watch's business), so the list never holds every Canary's state at once. The resourceVersion is the first
-        /// page's: the watch resumes from there and replays what changed during the later pages.</summary>
-        private async Task<(IReadOnlyList<CanaryResource>, string)> ListAllCanariesAsync(CancellationToken c)
+        /// <summary>Every object of a kind in the namespace, page by page, as the client parsed each page: the handling of the
+        /// list copies out of the pages only the kept partitions' objects (see <see cref="Sighting"/>), and drops the pages.
+        /// The resourceVersion is the first page's: the watch resumes from there and replays what changed during the later pages.</summary>
+        private async Task<(IReadOnlyList<Sighting>, string)> ListAllAsync(string group, string version, string plural, CancellationToken c)
         {
-            var found = new List<CanaryResource>();
-            string? version = null;
-            await foreach (var page in CanaryStateListing.PagesAsync(owner.client, ns, c))
+            var found = new List<Sighting>();
+            string? listedAt = null;
+            await foreach (var page in CanaryStateListing.PagesAsync(owner.client, group, version, plural, ns, c))
             {
-                version ??= page.TryGetProperty("metadata", out var m) && m.TryGetProperty("resourceVersion", out var rv) ? rv.GetString() : "";
-                foreach (var item in CanaryStateListing.Items(page))
-                {
-                    var node = CanaryApi.ToNode(item);
-                    if (node?["status"] is JsonObject status) status.Remove(CanaryStatusRolloutStore.StateField);
-                    if (node is not null) found.Add(CanaryResource.FromObject(node));
-                }
+                listedAt ??= page.TryGetProperty("metadata", out var m) && m.TryGetProperty("resourceVersion", out var rv) ? rv.GetString() : "";
+                found.AddRange(CanaryStateListing.Items(page).Select(item => new Sighting(item)));
             }
-            return (found, version ?? "");
+            return (found, listedAt ?? "");
         }
 
-        private static async IAsyncEnumerable<(WatchEventType, CanaryResource)> Select(IAsyncEnumerable<(WatchEventType, object)> source)
+        private static async IAsyncEnumerable<(WatchEventType, Sighting)> Select(IAsyncEnumerable<(WatchEventType, object)> source)
         {
-            await foreach (var (type, item) in source) yield return (type, CanaryResource.FromObject(item));
+            await foreach (var (type, item) in source) yield return (type, Sighting.Of(item));
         }
 
         private async Task Serial(Func<Task> action)
@@ -268,11 +253,11 @@ public sealed class DeploymentWatcher : BackgroundService
             finally { _serial.Release(); }
         }
 
-        private async Task OnCanaryListAsync(IReadOnlyList<CanaryResource> items)
+        private async Task OnCanaryListAsync(IReadOnlyList<Sighting> items)
         {
             _canaries.Clear();
             _canaryOf.Clear();
-            owner.index.Replace(ns, items);
+            owner.index.Replace(ns, items.Select(c => (c.Name, c.TargetName, c.Status)));
             foreach (var c in items) await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
         }
 
@@ -291,15 +276,16 @@ public sealed class DeploymentWatcher : BackgroundService
             return owned ? PartitionScope.Enter(partition) : null;
         }
 
-        private async Task OnCanaryAsync(WatchEventType type, CanaryResource canary, bool fromList = false)
+        private async Task OnCanaryAsync(WatchEventType type, Sighting seen, bool fromList = false)
         {
-            if (type == WatchEventType.Deleted) owner.index.Remove(canary); else if (!fromList) owner.index.Observe(canary);
-            using var scope = ActFor(canary.TargetName, out var owned, out var kept);
-            // Another replica's: nothing kept (a Canary that moved to another target leaves its old entry too).
-            if (!kept) { if (_canaries.TryGetValue(canary.Name, out var was)) Forget(was); return; }
-            if (type == WatchEventType.Deleted) { Forget(canary); _revisions.Remove(canary.TargetName); return; }
-            if (_canaries.TryGetValue(canary.Name, out var cached) && Older(canary.Metadata.ResourceVersion, cached.Metadata.ResourceVersion)) return;
-            canary.Status?.Remove(CanaryStatusRolloutStore.StateField); // the saga's state: the store's business, and the bulk of a Canary
+            if (type == WatchEventType.Deleted) owner.index.Remove(ns, seen.Name);
+            else if (!fromList) owner.index.Observe(ns, seen.Name, seen.TargetName, seen.Status);
+            using var scope = ActFor(seen.TargetName, out var owned, out var kept);
+            // Another replica's: nothing kept (a Canary that moved to another target leaves its old entry too), nothing parsed.
+            if (!kept) { if (_canaries.TryGetValue(seen.Name, out var was)) Forget(was); return; }
+            if (type == WatchEventType.Deleted) { Forget(seen.Name, seen.TargetName); _revisions.Remove(seen.TargetName); return; }
+            if (_canaries.TryGetValue(seen.Name, out var cached) && Older(seen.ResourceVersion, cached.Metadata.ResourceVersion)) return;
+            var canary = seen.ToCanary(); // without the saga's state: the store's business, and the bulk of a Canary
             if (_canaries.TryGetValue(canary.Name, out var previous) && previous.TargetName != canary.TargetName) Forget(previous);
             _canaries[canary.Name] = canary;
             _canaryOf[canary.TargetName] = canary.Name;
@@ -317,19 +303,20 @@ public sealed class DeploymentWatcher : BackgroundService
             if (_deployments.TryGetValue(canary.TargetName, out var d)) await EvaluateAsync(d);
         }
 
-        private async Task OnDeploymentListAsync(IReadOnlyList<V1Deployment> items)
+        private async Task OnDeploymentListAsync(IReadOnlyList<Sighting> items)
         {
             _deployments.Clear();
             foreach (var d in items) await OnDeploymentAsync(WatchEventType.Added, d);
         }
 
-        private async Task OnDeploymentAsync(WatchEventType type, V1Deployment deployment, bool fromList = false)
+        private async Task OnDeploymentAsync(WatchEventType type, Sighting seen, bool fromList = false)
         {
-            var name = deployment.Metadata.Name;
+            var name = seen.Name;
             if (type == WatchEventType.Deleted) { _deployments.Remove(name); return; }
             using var scope = ActFor(name, out var owned, out var kept);
-            if (!kept) { _deployments.Remove(name); return; } // another replica's target (or a stable copy): not kept
-            if (_deployments.TryGetValue(name, out var cached) && Older(deployment.Metadata.ResourceVersion, cached.Metadata.ResourceVersion)) return;
+            if (!kept) { _deployments.Remove(name); return; } // another replica's target (or a stable copy): not kept, not parsed
+            if (_deployments.TryGetValue(name, out var cached) && Older(seen.ResourceVersion, cached.Metadata.ResourceVersion)) return;
+            var deployment = seen.ToDeployment();
             _deployments[name] = deployment;
             if (owned) await EvaluateAsync(deployment);
         }
