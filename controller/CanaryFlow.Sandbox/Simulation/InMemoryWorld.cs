@@ -34,6 +34,9 @@ public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalys
 
     public TargetRecord this[RolloutTarget target] => _targets.GetOrAdd(target, _ => new TargetRecord());
 
+    /// <summary>Forgets every target (a benchmark measuring what the engine keeps, without this stand-in's share).</summary>
+    public void Forget() => _targets.Clear();
+
     public Task<TrafficWeights> GetWeightsAsync(RolloutTarget target, CancellationToken cancellationToken)
     {
         var t = this[target];

@@ -30,6 +30,14 @@ public sealed class TimingWorld(InMemoryWorld world) : ITrafficRouter, IWorkload
         return result;
     }
 
+    /// <summary>Drops what the stand-in cluster and the samples hold, so that what is left on the heap is the engine's.</summary>
+    public void Forget()
+    {
+        LatenciesMs.Clear();
+        _checkStarted.Clear();
+        world.Forget();
+    }
+
     public Task<TrafficWeights> GetWeightsAsync(RolloutTarget target, CancellationToken cancellationToken) => world.GetWeightsAsync(target, cancellationToken);
     public Task<WorkloadResult> PrepareCanaryAsync(RolloutTarget target, string revision, CancellationToken cancellationToken) => world.PrepareCanaryAsync(target, revision, cancellationToken);
     public Task<WorkloadResult> PromoteStableAsync(RolloutTarget target, string revision, CancellationToken cancellationToken) => world.PromoteStableAsync(target, revision, cancellationToken);
