@@ -12,7 +12,7 @@ namespace CanaryFlow.Benchmarks.Engine;
 public sealed class TimingWorld(InMemoryWorld world) : ITrafficRouter, IWorkloadController, IAnalysisRunner
 {
     private readonly ConcurrentDictionary<RolloutTarget, long> _checkStarted = new();
-    public readonly ConcurrentBag<double> LatenciesMs = [];
+    public ConcurrentBag<double> LatenciesMs { get; private set; } = [];
     public long WeightCalls;
 
     public Task<AnalysisVerdict> RunAsync(AnalysisRequest request, CancellationToken cancellationToken)
@@ -33,7 +33,7 @@ public sealed class TimingWorld(InMemoryWorld world) : ITrafficRouter, IWorkload
     /// <summary>Drops what the stand-in cluster and the samples hold, so that what is left on the heap is the engine's.</summary>
     public void Forget()
     {
-        LatenciesMs.Clear();
+        LatenciesMs = []; // a cleared bag keeps its arrays
         _checkStarted.Clear();
         world.Forget();
     }
