@@ -96,6 +96,43 @@ public sealed class SharedPartsTests
     }
 
     [Fact]
+    public async Task A_finished_rollout_kept_in_its_compact_form_still_answers_the_status_API_in_full()
+    {
+        var folder = Directory.CreateTempSubdirectory("canaryflow-shared-").FullName;
+        try
+        {
+            var options = Options.Create(new RolloutEngineOptions { StateDirectory = folder });
+            var s = Begun(FromBus("a", TestPlans.TenToHundred));
+            s.CurrentState = RolloutPhases.Progressing;
+            s.EnterStep(0, Now, "ready");
+            s.WeightApplied(10, Now.AddSeconds(1));
+            s.CheckPassed(new AnalysisEvidence("success rate 0.999", [new MetricResult("request-success-rate", 0.999, 0.99, null, "pass")]),
+                Now.AddSeconds(61));
+            s.BeginPromotion("all steps passed", Now.AddSeconds(62));
+            s.Finish(promoted: true, "promoted", Now.AddSeconds(63));
+            s.CurrentState = RolloutPhases.Succeeded;
+            s.Version = 1;
+            using (var store = new FileRolloutStore(options)) await store.SaveAsync(s, 0, CancellationToken.None);
+
+            using var restarted = new FileRolloutStore(options);
+            var kept = await restarted.LoadAsync(s.CorrelationId, CancellationToken.None);
+            // The status API's view of it, with no timeline in memory (dropped for rollouts finished long ago).
+            var view = CanaryFlow.Controller.Web.RolloutsApi.View(kept!, new CanaryFlow.Controller.Web.RolloutHistory(), withHistory: true);
+
+            Assert.Equal(RolloutPhases.Succeeded, view.Phase);
+            Assert.Equal("v2", view.Revision);
+            Assert.Equal("v2", view.StableRevision);
+            Assert.Equal(TestPlans.TenToHundred.Steps, view.Steps);
+            Assert.Equal("promoted", view.LastReason);
+            Assert.Equal(Now.AddSeconds(63), view.LastTransitionAt);
+            Assert.Equal(0.999, view.LastAnalysis!.Metrics.Single().Value);
+            Assert.Equal("success rate 0.999", view.LastAnalysis.Summary);
+            Assert.Empty(view.History);
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [Fact]
     public void Evidence_kept_by_rollouts_shares_metric_names_and_outcomes_and_keeps_every_value()
     {
         var a = Begun(FromBus("a", TestPlans.TenToHundred));
