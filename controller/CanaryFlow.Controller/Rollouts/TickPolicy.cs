@@ -65,7 +65,7 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
 
     /// <summary>Forget rollouts that no longer exist or are at rest (sets reused from tick to tick: no garbage per tick).
     /// Nothing is ever due for a rollout at rest, so its memory here was kept for nothing (issue 15: with 10,000
-    /// Canaries mostly at rest it was a few hundred bytes each); a new revision starts it with new sequence numbers.</summary>
+    /// Canaries mostly at rest it was about 150 bytes each); a new revision starts it with new sequence numbers.</summary>
     public void Retain(IReadOnlyList<RolloutState> states)
     {
         _alive.Clear();
