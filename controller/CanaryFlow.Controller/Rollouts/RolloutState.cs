@@ -17,12 +17,14 @@ public sealed partial class RolloutState : SagaStateMachineInstance
     public long Version { get; set; }
 
     public Guid RolloutId { get; set; }
-    public RolloutTarget Target { get; set; } = new("", "");
-    public string Revision { get; set; } = "";
+    // The setters share equal parts with other rollouts (SharedParts): set from a message or read from a store,
+    // each rollout used to keep its own copy of the same plan and texts.
+    public RolloutTarget Target { get; set => field = SharedParts.Target(value); } = new("", "");
+    public string Revision { get; set => field = SharedParts.Text(value); } = "";
     public string? Image { get; set; }
-    public string? StableRevision { get; set; }
-    public RolloutPlan Plan { get; set; } = null!;
-    public string RequestedBy { get; set; } = "";
+    public string? StableRevision { get; set => field = SharedParts.OptionalText(value); }
+    public RolloutPlan Plan { get; set => field = SharedParts.Plan(value); } = null!;
+    public string RequestedBy { get; set => field = SharedParts.Text(value); } = "";
 
     /// <summary>Index into <see cref="RolloutPlan.Steps"/>; -1 before the first step.</summary>
     public int StepIndex { get; set; } = -1;
@@ -38,26 +40,26 @@ public sealed partial class RolloutState : SagaStateMachineInstance
     public long Sequence { get; set; }
     /// <summary>The command awaiting its reply (a <see cref="PendingWork"/> name), or null.</summary>
     public string? Pending { get; set; }
-    public DateTimeOffset? PendingSince { get; set; }
+    public DateTimeOffset? PendingSince { get => UtcTicks.From(_pendingSince); set => _pendingSince = UtcTicks.Of(value); }
 
     /// <summary>Number of the analysis window now scheduled; a verdict for another number is stale.</summary>
     public long AnalysisSequence { get; set; }
-    public DateTimeOffset? NextAnalysisAt { get; set; }
-    public DateTimeOffset? LastAnalysisAt { get; set; }
-    public AnalysisEvidence? LastEvidence { get; set; }
+    public DateTimeOffset? NextAnalysisAt { get => UtcTicks.From(_nextAnalysisAt); set => _nextAnalysisAt = UtcTicks.Of(value); }
+    public DateTimeOffset? LastAnalysisAt { get => UtcTicks.From(_lastAnalysisAt); set => _lastAnalysisAt = UtcTicks.Of(value); }
+    public AnalysisEvidence? LastEvidence { get; set => field = value is null ? null : SharedParts.Evidence(value); }
 
     /// <summary>Sequential mode: the running evidence (opaque text, see Analysis.Sequential.SequentialState), so a restart resumes the test.</summary>
     public string? SequentialEvidence { get; set; }
     /// <summary>Sequential mode: when the current weight was applied; a step passes an interval after.</summary>
-    public DateTimeOffset? StepStartedAt { get; set; }
+    public DateTimeOffset? StepStartedAt { get => UtcTicks.From(_stepStartedAt); set => _stepStartedAt = UtcTicks.Of(value); }
     /// <summary>Sequential mode: since when Prometheus has not answered (the rollout holds); null while it answers.</summary>
-    public DateTimeOffset? MetricsDownSince { get; set; }
+    public DateTimeOffset? MetricsDownSince { get => UtcTicks.From(_metricsDownSince); set => _metricsDownSince = UtcTicks.Of(value); }
     /// <summary>The last failed check was a sequential test's rejection: roll back now.</summary>
     public bool DecisiveFailure { get; set; }
 
-    public DateTimeOffset StartedAt { get; set; }
-    public DateTimeOffset LastProgressAt { get; set; }
-    public DateTimeOffset LastTransitionAt { get; set; }
+    public DateTimeOffset StartedAt { get => UtcTicks.At(_startedAt); set => _startedAt = value.UtcTicks; }
+    public DateTimeOffset LastProgressAt { get => UtcTicks.At(_lastProgressAt); set => _lastProgressAt = value.UtcTicks; }
+    public DateTimeOffset LastTransitionAt { get => UtcTicks.At(_lastTransitionAt); set => _lastTransitionAt = value.UtcTicks; }
     public string LastReason { get; set; } = "";
 
     /// <summary>The confirm-* hook type the rollout waits on in WaitingApproval (asked every interval by the ticker);
@@ -72,6 +74,13 @@ public sealed partial class RolloutState : SagaStateMachineInstance
 
     /// <summary>A newer revision that superseded this rollout; it starts once the rollback is done.</summary>
     public RolloutRequested? Queued { get; set; }
+
+    // The times are kept as UTC ticks, 8 bytes each where a DateTimeOffset? takes 24 (issue 15: this object is kept twice per
+    // rollout, by the saga and by the store's snapshot). The instant is exact; the offset reads back as UTC, which is
+    // what the engine's clock gives (TimeProvider.GetUtcNow) and what equality compares.
+    private long _pendingSince = UtcTicks.None, _nextAnalysisAt = UtcTicks.None, _lastAnalysisAt = UtcTicks.None,
+        _stepStartedAt = UtcTicks.None, _metricsDownSince = UtcTicks.None;
+    private long _startedAt, _lastProgressAt, _lastTransitionAt;
 
     /// <summary>
     /// A copy that shares the records it refers to (plan, target, evidence, queued request). Safe because those
@@ -99,4 +108,13 @@ public static class PendingWork
     public const string Weight = "weight";
     public const string Promote = "promote";
     public const string Rollback = "rollback";
+}
+
+/// <summary>An instant as UTC ticks, with a value for none (see the fields of <see cref="RolloutState"/>).</summary>
+internal static class UtcTicks
+{
+    public const long None = long.MinValue;
+    public static long Of(DateTimeOffset? at) => at is { } t ? t.UtcTicks : None;
+    public static DateTimeOffset? From(long ticks) => ticks == None ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+    public static DateTimeOffset At(long ticks) => new(ticks, TimeSpan.Zero);
 }

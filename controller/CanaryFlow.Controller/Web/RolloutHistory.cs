@@ -49,6 +49,8 @@ public sealed class RolloutHistory(int keepFinished = RolloutHistory.KeepFinishe
             {
                 _finished.Enqueue((t.CorrelationId, t.RolloutId, t.Version));
                 while (_finished.Count > keepFinished) Forget(_finished.Dequeue());
+                TrimWhenMostlyEmpty(_byTarget);
+                TrimWhenMostlyEmpty(_hooks);
             }
         }
     }
@@ -69,6 +71,13 @@ public sealed class RolloutHistory(int keepFinished = RolloutHistory.KeepFinishe
         if (!all.TryGetValue(id, out var q)) all[id] = q = new Queue<T>();
         while (q.Count >= Keep) q.Dequeue();
         return q;
+    }
+
+    /// <summary>A dictionary keeps the room of its largest size (10,000 rollouts running at once, then at rest):
+    /// give it back once three quarters of it are unused.</summary>
+    private static void TrimWhenMostlyEmpty<T>(Dictionary<Guid, T> all)
+    {
+        if (all.EnsureCapacity(0) > 4 * Math.Max(KeepFinished, all.Count)) all.TrimExcess();
     }
 
     /// <summary>Drops a finished rollout's timeline, unless its target has moved on since (a newer rollout is running,

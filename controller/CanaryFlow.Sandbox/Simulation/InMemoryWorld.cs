@@ -21,7 +21,15 @@ public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalys
         public int CanaryWeight;
         public int CanaryReplicas;
         public string? StableRevision;
-        public readonly ConcurrentQueue<VerdictOutcome> Script = new();
+        private ConcurrentQueue<VerdictOutcome>? _script;
+        /// <summary>Verdicts to give before <see cref="Default"/>; made on first use (an empty queue per target was most of
+        /// the engine benchmark's memory per rollout that is not the engine's).</summary>
+        public ConcurrentQueue<VerdictOutcome> Script => LazyInitializer.EnsureInitialized(ref _script);
+        internal bool TryNextScripted(out VerdictOutcome next)
+        {
+            next = default;
+            return _script?.TryDequeue(out next) == true;
+        }
         public VerdictOutcome Default = VerdictOutcome.Passed;
         /// <summary>Checks fail once the canary gets at least this weight (a release that breaks under load).</summary>
         public int FailFromWeight = int.MaxValue;
@@ -33,6 +41,9 @@ public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalys
     }
 
     public TargetRecord this[RolloutTarget target] => _targets.GetOrAdd(target, _ => new TargetRecord());
+
+    /// <summary>Forgets every target (a benchmark measuring what the engine keeps, without this stand-in's share).</summary>
+    public void Forget() => _targets.Clear();
 
     public Task<TrafficWeights> GetWeightsAsync(RolloutTarget target, CancellationToken cancellationToken)
     {
@@ -79,7 +90,7 @@ public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalys
     {
         var t = this[request.Target];
         Interlocked.Increment(ref t.AnalysisRuns);
-        var outcome = t.Script.TryDequeue(out var next) ? next : t.CanaryWeight >= t.FailFromWeight ? VerdictOutcome.Failed : t.Default;
+        var outcome = t.TryNextScripted(out var next) ? next : t.CanaryWeight >= t.FailFromWeight ? VerdictOutcome.Failed : t.Default;
         var value = outcome == VerdictOutcome.Failed ? 0.8 : 0.999;
         var metric = new MetricResult("request-success-rate", outcome is VerdictOutcome.NoData or VerdictOutcome.QueryError ? null : value,
             0.99, null, outcome.ToString().ToLowerInvariant());

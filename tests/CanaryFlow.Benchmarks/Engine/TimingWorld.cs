@@ -12,7 +12,7 @@ namespace CanaryFlow.Benchmarks.Engine;
 public sealed class TimingWorld(InMemoryWorld world) : ITrafficRouter, IWorkloadController, IAnalysisRunner
 {
     private readonly ConcurrentDictionary<RolloutTarget, long> _checkStarted = new();
-    public readonly ConcurrentBag<double> LatenciesMs = [];
+    public ConcurrentBag<double> LatenciesMs { get; private set; } = [];
     public long WeightCalls;
 
     public Task<AnalysisVerdict> RunAsync(AnalysisRequest request, CancellationToken cancellationToken)
@@ -28,6 +28,14 @@ public sealed class TimingWorld(InMemoryWorld world) : ITrafficRouter, IWorkload
         if (_checkStarted.TryRemove(target, out var started))
             LatenciesMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return result;
+    }
+
+    /// <summary>Drops what the stand-in cluster and the samples hold, so that what is left on the heap is the engine's.</summary>
+    public void Forget()
+    {
+        LatenciesMs = []; // a cleared bag keeps its arrays
+        _checkStarted.Clear();
+        world.Forget();
     }
 
     public Task<TrafficWeights> GetWeightsAsync(RolloutTarget target, CancellationToken cancellationToken) => world.GetWeightsAsync(target, cancellationToken);
