@@ -14,7 +14,7 @@ namespace CanaryFlow.Benchmarks.Sequential;
 /// promotion) and time to detection (caught runs). Figures, not assertions.
 /// Usage: <c>sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--first-look-seconds 2 (0: none)]
 /// [--stable-history-seconds 600] [--interval-seconds 60]
-/// [--alpha 0.05] [--tolerance 0.1] [--hold-at 0 (e-value; 0: steps never held)] [--max-hold-seconds (an interval)]
+/// [--alpha 0.05] [--tolerance 0.1] [--hold-at 5 (the controller's default e-value; 0: steps never held)] [--max-hold-seconds (an interval)]
 /// [--outage-deadline-seconds 600] [--load-factor 1] [--only TEXT] [--prometheus [--prometheus-runs 2]]</c>;
 /// <c>--prometheus</c> runs the sequential judge again through a real Prometheus (<see cref="ThroughPrometheus"/>).
 /// </summary>
@@ -34,7 +34,7 @@ public static class SequentialBenchmark
         var settings = new SequentialSettings(
             Alpha: double.Parse(StringArg(args, "--alpha") ?? "0.05", CultureInfo.InvariantCulture),
             Tolerance: double.Parse(StringArg(args, "--tolerance") ?? "0.1", CultureInfo.InvariantCulture),
-            HoldAt: double.Parse(StringArg(args, "--hold-at") ?? "0", CultureInfo.InvariantCulture));
+            HoldAt: StringArg(args, "--hold-at") is { } holdAt ? double.Parse(holdAt, CultureInfo.InvariantCulture) : SequentialSpec.DefaultHoldAt);
         var maxHold = IntArg(args, "--max-hold-seconds", interval);
         var only = StringArg(args, "--only");
         var loadFactor = double.Parse(StringArg(args, "--load-factor") ?? "1", CultureInfo.InvariantCulture);
