@@ -1,4 +1,3 @@
-using System.Globalization;
 using CanaryFlow.Analysis.Batching;
 using CanaryFlow.Analysis.Prometheus;
 using CanaryFlow.Analysis.Sequential;
@@ -20,7 +19,7 @@ public interface ISequentialAnalysisRunner
 
 /// <summary>
 /// One tick of sequential analysis: reads the cumulative counters of canary and stable (requests, 5xx,
-/// latency buckets) with three namespace-wide queries shared by every canary of the namespace, adds the
+/// latency buckets) with three namespace-wide queries shared by every canary of the namespace (<see cref="NamespaceCounters"/>), adds the
 /// increment to the running evidence, and decides. When the tests let a step pass, the absolute
 /// thresholds and custom metrics of the spec are judged over the interval as in fixed-window mode, so
 /// they keep working: a breach there is a failed check (counted against failureLimit).
@@ -30,13 +29,17 @@ public sealed class SequentialAnalysisRunner(IPrometheusClient client, Prometheu
 {
     private readonly WorkloadQueryBatcher _batcher = new(client, timeProvider, options.BatchWindow);
 
+    /// <summary>The metric result that marks a held step (the saga announces the hold once per step).</summary>
+    public const string HoldMetric = "sequential:hold";
+
     /// <summary>Minimum evidence per version per step when the spec's minRequests is 0.</summary>
     public const int DefaultMinRequests = 50;
 
     public async Task<SequentialVerdict> RunAsync(AnalysisDue due, CancellationToken cancellationToken)
     {
         var spec = due.Spec.Sequential ?? throw new ArgumentException("the analysis spec is not sequential", nameof(due));
-        var settings = new SequentialSettings(spec.Alpha, spec.Tolerance, due.Spec.MinRequests > 0 ? due.Spec.MinRequests : DefaultMinRequests);
+        var settings = new SequentialSettings(spec.Alpha, spec.Tolerance, due.Spec.MinRequests > 0 ? due.Spec.MinRequests : DefaultMinRequests,
+            HoldAt: spec.HoldAt ?? 0);
         var evidence = SequentialState.Deserialize(due.SequentialState) ?? SequentialEvidence.Start(settings);
         var context = $"sequential, canary {due.Target.Namespace}/{WorkloadNames.Canary(due.Target)} at {due.CanaryWeight}%";
 
@@ -53,10 +56,14 @@ public sealed class SequentialAnalysisRunner(IPrometheusClient client, Prometheu
         }
 
         evidence = evidence.Observe(snapshot, settings);
-        var elapsed = due.StepStartedAt is { } start && due.DueAt - start >= due.Interval;
-        var decision = evidence.Decide(settings, elapsed, stableServes: due.CanaryWeight < 100);
+        var age = due.StepStartedAt is { } start ? due.DueAt - start : (TimeSpan?)null;
+        var elapsed = age >= due.Interval;
+        var holdOver = !(age < due.Interval + (spec.MaxHold ?? due.Interval)); // bounded: one interval past the step's unless the spec says
+        var decision = evidence.Decide(settings, elapsed, stableServes: due.CanaryWeight < 100, holdOver);
         var state = SequentialState.Serialize(evidence);
         var results = Results(evidence, settings);
+        if (decision.Test == SequentialEvidence.HoldTest && evidence.Held(settings) is (var test, var eValue, _))
+            results.Add(new MetricResult(HoldMetric, eValue, null, settings.HoldAt, "hold", Detail: $"{test} e-value at or above the hold's; the step is held"));
         switch (decision.Outcome)
         {
             case SequentialOutcome.Reject:
@@ -64,7 +71,9 @@ public sealed class SequentialAnalysisRunner(IPrometheusClient client, Prometheu
                     new AnalysisEvidence($"Failed: {context}; {decision.Test} test rejected \"canary no worse than stable\": {decision.Detail}", results), state, true);
             case SequentialOutcome.Continue:
                 return new SequentialVerdict(VerdictOutcome.NoData,
-                    new AnalysisEvidence($"Accumulating: {context}; {decision.Test}: {decision.Detail}", results), state, false);
+                    new AnalysisEvidence(decision.Test == SequentialEvidence.HoldTest
+                        ? $"Held: {context}; {decision.Detail}"
+                        : $"Accumulating: {context}; {decision.Test}: {decision.Detail}", results), state, false);
         }
 
         if (due.Spec.Metrics.Count == 0 && due.Spec.Comparison is null)
@@ -80,30 +89,11 @@ public sealed class SequentialAnalysisRunner(IPrometheusClient client, Prometheu
     private async Task<CounterSnapshot> ReadAsync(AnalysisDue due, CancellationToken cancellationToken)
     {
         var ns = due.Target.Namespace;
-        var interval = TimeSpan.Zero; // counters: one entry per namespace and tick, whatever the canaries' intervals
-        var requests = _batcher.InstantAsync("requests-total", ns, interval, due.DueAt, IstioQueries.RequestsTotal(ns), CancellationToken.None);
-        var errors = _batcher.InstantAsync("errors-total", ns, interval, due.DueAt, IstioQueries.ServerErrorsTotal(ns), CancellationToken.None);
-        var buckets = _batcher.InstantByAsync("buckets-total", ns, interval, due.DueAt, IstioQueries.DurationBucketsTotal(ns), "le", CancellationToken.None);
-        var (r, e, b) = (await requests.WaitAsync(cancellationToken), await errors.WaitAsync(cancellationToken), await buckets.WaitAsync(cancellationToken));
-        var (canary, stable) = (WorkloadNames.Canary(due.Target), WorkloadNames.Stable(due.Target));
-        var les = b.Values.SelectMany(l => l.Keys).Select(Le).Where(double.IsFinite).Distinct().Order().ToArray();
-        return new CounterSnapshot(Arm(canary, r, e, b, les), Arm(stable, r, e, b, les), les);
+        // One compact answer per namespace and grid point (whatever the canaries' intervals), shared by every check there.
+        var counters = await _batcher.SharedAsync("sequential-counters", ns, TimeSpan.Zero, due.DueAt,
+            () => NamespaceCounters.ReadAsync(client, ns, due.DueAt), cancellationToken);
+        return counters.Snapshot(WorkloadNames.Canary(due.Target), WorkloadNames.Stable(due.Target));
     }
-
-    // A workload without a series has counted nothing yet: zero, not a gap.
-    private static ArmCounters Arm(string workload, IReadOnlyDictionary<string, double> requests, IReadOnlyDictionary<string, double> errors,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> buckets, double[] les)
-    {
-        var byLe = buckets.TryGetValue(workload, out var found) ? found.ToDictionary(p => Le(p.Key), p => p.Value) : [];
-        return new ArmCounters(
-            requests.GetValueOrDefault(workload),
-            errors.GetValueOrDefault(workload),
-            les.Select(le => byLe.GetValueOrDefault(le)).ToArray(),
-            byLe.GetValueOrDefault(double.PositiveInfinity));
-    }
-
-    private static double Le(string text) =>
-        text == "+Inf" ? double.PositiveInfinity : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : double.NaN;
 
     // The tests as metric results: the e-value against its threshold 1/α, with the counts.
     private static List<MetricResult> Results(SequentialEvidence evidence, SequentialSettings settings)

@@ -67,6 +67,11 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
                 .ToDictionary(g => g.Key, g => g.First().Points);
         }, cancellationToken);
 
+    /// <summary>Any shared answer under the same keys: <paramref name="query"/> runs once per (kind, namespace, interval,
+    /// time bucket), e.g. a compact form of several namespace-wide queries that every canary's check reads.</summary>
+    public Task<T> SharedAsync<T>(string kind, string ns, TimeSpan interval, DateTimeOffset at, Func<Task<T>> query, CancellationToken cancellationToken) =>
+        GetAsync(kind, ns, interval, at, query, cancellationToken);
+
     private async Task<T> GetAsync<T>(string kind, string ns, TimeSpan interval, DateTimeOffset at, Func<Task<T>> query, CancellationToken cancellationToken)
     {
         var now = timeProvider.GetUtcNow();

@@ -8,4 +8,9 @@ public interface IPrometheusClient
 
     /// <summary>/api/v1/query_range from <paramref name="start"/> to <paramref name="end"/> every <paramref name="step"/>.</summary>
     Task<PromQueryResult> QueryRangeAsync(string promql, DateTimeOffset start, DateTimeOffset end, TimeSpan step, CancellationToken cancellationToken);
+
+    /// <summary>An instant query whose vector goes sample by sample into a sink (a fresh one per attempt) instead of
+    /// into objects: for large namespace-wide answers. This default reads it through <see cref="QueryAsync"/>.</summary>
+    async Task<T> QueryVectorAsync<T>(string promql, DateTimeOffset? time, Func<IVectorSink<T>> newSink, CancellationToken cancellationToken) =>
+        PrometheusVectorReader.Feed((await QueryAsync(promql, time, cancellationToken)).Vector, newSink());
 }

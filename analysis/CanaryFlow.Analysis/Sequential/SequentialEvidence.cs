@@ -46,13 +46,23 @@ public sealed record SequentialEvidence(
         return new SequentialEvidence(now, errors, latency, StepCanaryRequests + dc, StepStableRequests + ds);
     }
 
+    /// <summary>The decision's test when a step is held (<see cref="Decide"/>).</summary>
+    public const string HoldTest = "hold";
+
     /// <summary>
     /// Reject the moment a test crosses 1/α (its share of α); pass once the interval has passed with the
     /// minimum evidence in; otherwise continue. No data never passes. At a step that sends the stable
     /// version nothing (<paramref name="stableServes"/> false: the canary has 100%), only the canary's
     /// requests count toward the minimum: there is nothing left to compare with.
+    /// <para>
+    /// The hold (<see cref="SequentialSettings.HoldAt"/> &gt; 0): a step whose interval is over is not passed while a test's
+    /// e-value is at least HoldAt (strong evidence, not yet decisive) until <paramref name="holdOver"/> (the step has run
+    /// its interval plus the longest hold). It stays anytime-valid: only a crossing of 1/α rejects, and Ville's inequality
+    /// bounds the chance that one ever happens under H0 however long the steps last; holding only keeps a weight, chosen
+    /// from past data, for longer. A regression whose evidence is building stays at the low weight until it decides.
+    /// </para>
     /// </summary>
-    public SequentialDecision Decide(SequentialSettings settings, bool intervalElapsed, bool stableServes = true)
+    public SequentialDecision Decide(SequentialSettings settings, bool intervalElapsed, bool stableServes = true, bool holdOver = true)
     {
         if (Errors.Rejects(settings.ErrorAlpha))
             return new SequentialDecision(SequentialOutcome.Reject, "error-rate", Describe(settings));
@@ -61,9 +71,22 @@ public sealed record SequentialEvidence(
         if (StepCanaryRequests < settings.MinRequests || (stableServes && StepStableRequests < settings.MinRequests))
             return new SequentialDecision(SequentialOutcome.Continue, "minimum-evidence",
                 $"{F(StepCanaryRequests)} canary and {F(StepStableRequests)} stable requests at this step, min {F(settings.MinRequests)} each; " + Describe(settings));
-        return intervalElapsed
-            ? new SequentialDecision(SequentialOutcome.Pass, "sequential", Describe(settings))
-            : new SequentialDecision(SequentialOutcome.Continue, "interval", "interval not over; " + Describe(settings));
+        if (!intervalElapsed)
+            return new SequentialDecision(SequentialOutcome.Continue, "interval", "interval not over; " + Describe(settings));
+        if (!holdOver && Held(settings) is (var test, var e, var alpha))
+            return new SequentialDecision(SequentialOutcome.Continue, HoldTest,
+                $"step held: {test} e={F(e)} ≥ {F(settings.HoldAt)}, strong evidence against the canary but not decisive (rejects at {F(1 / alpha)}); " +
+                "the step passes when it falls below or at the hold's end; " + Describe(settings));
+        return new SequentialDecision(SequentialOutcome.Pass, "sequential", Describe(settings));
+    }
+
+    /// <summary>The test whose e-value reaches <see cref="SequentialSettings.HoldAt"/> (the error-rate test first), if any.</summary>
+    public (string Test, double EValue, double Alpha)? Held(SequentialSettings settings)
+    {
+        if (!(settings.HoldAt > 0)) return null;
+        if (Errors.EValue >= settings.HoldAt) return ("error-rate", Errors.EValue, settings.ErrorAlpha);
+        if (Latency is { } latency && latency.EValue >= settings.HoldAt) return ("latency-tail", latency.EValue, settings.LatencyAlpha);
+        return null;
     }
 
     /// <summary>Counts, e-values and the α each test has spent (1/e: the smallest α at which it would reject).</summary>

@@ -6,11 +6,13 @@ namespace CanaryFlow.Analysis.Sequential;
 /// for 5xx and for the share of requests slower than each tested latency bound.</param>
 /// <param name="MinRequests">Minimum evidence: requests per arm at the current step before the step can pass.</param>
 /// <param name="MinStableForBounds">Stable requests in the histogram before the latency bounds are chosen.</param>
+/// <param name="HoldAt">A step whose interval is over is held instead of passed while a test's e-value is at least this (0: never).</param>
 public sealed record SequentialSettings(
     double Alpha = 0.05,
     double Tolerance = 0.1,
     double MinRequests = 50,
-    double MinStableForBounds = 200)
+    double MinStableForBounds = 200,
+    double HoldAt = 0)
 {
     public double ErrorAlpha => Alpha / 2;
     public double LatencyAlpha => Alpha / 2;
@@ -20,6 +22,7 @@ public sealed record SequentialSettings(
         if (!(Alpha is > 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(Alpha), Alpha, "alpha must be in (0, 1)");
         if (!(Tolerance >= 0) || double.IsInfinity(Tolerance)) throw new ArgumentOutOfRangeException(nameof(Tolerance), Tolerance, "tolerance must be >= 0");
         if (!(MinRequests >= 1)) throw new ArgumentOutOfRangeException(nameof(MinRequests), MinRequests, "minimum evidence must be >= 1 request per arm");
+        if (!(HoldAt >= 0) || double.IsInfinity(HoldAt)) throw new ArgumentOutOfRangeException(nameof(HoldAt), HoldAt, "the hold's e-value must be a finite number >= 0");
     }
 }
 
@@ -42,10 +45,10 @@ public enum SequentialOutcome
     Reject,
     /// <summary>The step's interval has passed, the minimum evidence is in and no test rejects.</summary>
     Pass,
-    /// <summary>Not decided yet: keep collecting (never a pass on missing data).</summary>
+    /// <summary>Not decided yet: keep collecting (never a pass on missing data); also a step held on strong evidence.</summary>
     Continue,
 }
 
-/// <param name="Test">"error-rate", "latency-tail" or "minimum-evidence".</param>
+/// <param name="Test">"error-rate", "latency-tail", "minimum-evidence", "interval", "hold" (<see cref="SequentialEvidence.HoldTest"/>) or "sequential" (a pass).</param>
 /// <param name="Detail">The evidence in words: counts, the e-value, the α spent.</param>
 public sealed record SequentialDecision(SequentialOutcome Outcome, string Test, string Detail);

@@ -1,3 +1,4 @@
+using CanaryFlow.Analysis;
 using CanaryFlow.Analysis.Sequential;
 using CanaryFlow.Contracts;
 
@@ -137,6 +138,9 @@ public sealed partial class RolloutState
                     Note($"holding at {AppliedWeight}%: the metrics source does not answer ({evidence.Summary}); " +
                          $"resumes when it does, rolls back at {MetricsDownSince + sequential.MetricsOutageDeadline:u}", now);
             }
+            // A step held on strong evidence (spec.analysis.sequential.holdAt) is said once per step, as the status message.
+            else if (evidence.Metrics.Any(m => m.Name == SequentialAnalysisRunner.HoldMetric) && !LastReason.StartsWith(StepHeld, StringComparison.Ordinal))
+                Note($"{StepHeld} {AppliedWeight}%: {evidence.Summary}", now);
             return;
         }
         if (kind == InconclusiveKind.NoData) { ConsecutiveNoData++; ConsecutiveErrors = 0; }
@@ -218,6 +222,12 @@ public sealed partial class RolloutState
          && at - down >= sequential.MetricsOutageDeadline) ||
         (Plan.InconclusiveLimit > 0 && ConsecutiveNoData >= Plan.InconclusiveLimit) ||
         (Plan.ErrorLimit > 0 && ConsecutiveErrors >= Plan.ErrorLimit);
+
+    /// <summary>The start of the reason noted when a step is held past its interval on strong evidence.</summary>
+    public const string StepHeld = "step held at";
+
+    /// <summary>Sequential mode: a check just held its step on strong evidence, the first time at this step (for the announcement).</summary>
+    public bool StepHoldJustStarted() => LastReason.StartsWith(StepHeld, StringComparison.Ordinal) && LastTransitionAt == LastAnalysisAt;
 
     /// <summary>Sequential mode: a check's outcome just began a hold of the rollout (for the announcement).</summary>
     public bool HoldJustStarted() => Plan.Analysis.Sequential != null && MetricsDownSince != null && MetricsDownSince == LastAnalysisAt;

@@ -187,7 +187,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
             When(Inconclusive, c => c.Saga.IsCurrentCheck(c.Message.Sequence))
                 .EndHoldIfAnswered(m => m.Kind != InconclusiveKind.QueryError, now)
                 .Then(c => c.Saga.CheckInconclusive(c.Message.Kind, c.Message.Evidence, now(), c.Message.SequentialState))
-                .If(c => c.Saga.HoldJustStarted(), hold => hold.Announce(now))
+                .If(c => c.Saga.HoldJustStarted() || c.Saga.StepHoldJustStarted(), hold => hold.Announce(now))
                 .If(c => c.Saga.InconclusiveLimitReached(), breach => breach
                     .Then(c => c.Saga.BeginRollback(c.Saga.MetricsDownSince is { } down
                         ? $"the metrics source has not answered since {down:u}, past the metrics outage deadline: {c.Message.Evidence.Summary}"

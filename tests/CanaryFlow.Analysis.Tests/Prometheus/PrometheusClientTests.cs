@@ -66,6 +66,33 @@ public sealed class PrometheusClientTests : IAsyncLifetime
         Assert.Equal("3s", form["timeout"]);
     }
 
+    /// <summary>A namespace-wide answer (here 5,000 samples, ~500 KB, sent without a length) is read through the pooled body
+    /// sample by sample, as it was sent, with the request the same as any instant query's.</summary>
+    [Fact]
+    public async Task A_large_vector_is_read_sample_by_sample_from_a_body_of_unknown_length()
+    {
+        var samples = Enumerable.Range(0, 5000).Select(i => $$"""{"metric":{"destination_workload":"w{{i}}","le":"{{i % 20}}"},"value":[1700000000,"{{i}}.5"]}""");
+        _answer = (200, $$$"""{"status":"success","data":{"resultType":"vector","result":[{{{string.Join(",", samples)}}}]}}""");
+        using var client = Client();
+
+        var read = await ((IPrometheusClient)client).QueryVectorAsync("sum(x)", DateTimeOffset.FromUnixTimeSeconds(1_700_000_000), () => new Sums(), CancellationToken.None);
+
+        Assert.Equal((5000, Enumerable.Range(0, 5000).Sum(i => i + 0.5)), read);
+        Assert.Equal(("sum(x)", "1700000000"), (Assert.Single(_seen).Form["query"], _seen.Single().Form["time"]));
+    }
+
+    /// <summary>Counts samples whose workload and le labels came through, and adds their values.</summary>
+    private sealed class Sums : IVectorSink<(int Count, double Sum)>
+    {
+        private (int Count, double Sum) _total;
+        public IReadOnlyList<string> Labels { get; } = ["destination_workload", "le"];
+        public void Add(ReadOnlySpan<string?> labelValues, double value)
+        {
+            if (labelValues[0] is not null && labelValues[1] is not null) _total = (_total.Count + 1, _total.Sum + value);
+        }
+        public (int Count, double Sum) Result() => _total;
+    }
+
     [Fact]
     public async Task Basic_auth_and_range_parameters_are_sent()
     {

@@ -120,11 +120,13 @@ public sealed class KayentaStyleJudge(int interval) : WindowJudge(interval, 2, 5
 /// checks (<see cref="SequentialSchedule"/>: with a first look the baseline at the next point of the first-look grid,
 /// every step's early look, then the tick grid; without, every tick from one tick after the weight change, the first
 /// read spent on the baseline); reject at once, pass after the interval with the minimum evidence; a metrics outage
-/// holds (no decision) and rolls back only after the outage deadline.
+/// holds (no decision) and rolls back only after the outage deadline. With <see cref="SequentialSettings.HoldAt"/> a step
+/// whose interval is over is held while a test's e-value is at least that, for at most <paramref name="maxHold"/> seconds
+/// (null: one interval), as the controller's runner does.
 /// </summary>
 /// <param name="gridPhase">Where the rollout starts on the controller's grids (second 0 of the simulation is second
 /// gridPhase of the grids): a rollout starts whenever someone deploys, not on a grid point.</param>
-public sealed class SequentialJudge(int interval, int tick, int? firstLook, int outageDeadline, SequentialSettings settings, int gridPhase = 0) : IJudge
+public sealed class SequentialJudge(int interval, int tick, int? firstLook, int outageDeadline, SequentialSettings settings, int gridPhase = 0, int? maxHold = null) : IJudge
 {
     private SequentialEvidence _evidence = SequentialEvidence.Start(settings);
     private int? _downSince;
@@ -164,7 +166,8 @@ public sealed class SequentialJudge(int interval, int tick, int? firstLook, int 
         _downSince = null;
         _evidence = _evidence.Observe(history[second], settings);
         _baselineRead = true;
-        switch (_evidence.Decide(settings, second - stepStart >= interval, stableServes: weight < 100).Outcome)
+        var age = second - stepStart;
+        switch (_evidence.Decide(settings, age >= interval, stableServes: weight < 100, holdOver: age >= interval + (maxHold ?? interval)).Outcome)
         {
             case SequentialOutcome.Reject: return JudgeAction.Rollback;
             case SequentialOutcome.Pass: _evidence = _evidence.StartStep(); return JudgeAction.Next;

@@ -14,7 +14,8 @@ namespace CanaryFlow.Benchmarks.Sequential;
 /// promotion) and time to detection (caught runs). Figures, not assertions.
 /// Usage: <c>sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--first-look-seconds 2 (0: none)]
 /// [--stable-history-seconds 600] [--interval-seconds 60]
-/// [--alpha 0.05] [--tolerance 0.1] [--outage-deadline-seconds 600] [--load-factor 1] [--only TEXT] [--prometheus [--prometheus-runs 2]]</c>;
+/// [--alpha 0.05] [--tolerance 0.1] [--hold-at 5 (the controller's default e-value; 0: steps never held)] [--max-hold-seconds (an interval)]
+/// [--outage-deadline-seconds 600] [--load-factor 1] [--only TEXT] [--prometheus [--prometheus-runs 2]]</c>;
 /// <c>--prometheus</c> runs the sequential judge again through a real Prometheus (<see cref="ThroughPrometheus"/>).
 /// </summary>
 public static class SequentialBenchmark
@@ -32,23 +33,26 @@ public static class SequentialBenchmark
         var deadline = IntArg(args, "--outage-deadline-seconds", 600);
         var settings = new SequentialSettings(
             Alpha: double.Parse(StringArg(args, "--alpha") ?? "0.05", CultureInfo.InvariantCulture),
-            Tolerance: double.Parse(StringArg(args, "--tolerance") ?? "0.1", CultureInfo.InvariantCulture));
+            Tolerance: double.Parse(StringArg(args, "--tolerance") ?? "0.1", CultureInfo.InvariantCulture),
+            HoldAt: StringArg(args, "--hold-at") is { } holdAt ? double.Parse(holdAt, CultureInfo.InvariantCulture) : SequentialSpec.DefaultHoldAt);
+        var maxHold = IntArg(args, "--max-hold-seconds", interval);
         var only = StringArg(args, "--only");
         var loadFactor = double.Parse(StringArg(args, "--load-factor") ?? "1", CultureInfo.InvariantCulture);
         // The sequential judge's rollout starts at a different place on the controller's check grids in each run.
         Func<int, IJudge>[] judges =
         [
-            run => new SequentialJudge(interval, tick, firstLook, deadline, settings, GridPhase(run, tick, firstLook)),
+            run => new SequentialJudge(interval, tick, firstLook, deadline, settings, GridPhase(run, tick, firstLook), maxHold),
             _ => new FixedWindowJudge(interval),
             _ => new KayentaStyleJudge(interval),
             _ => new FlaggerJudge(interval),
         ];
 
         Console.WriteLine($"sequential benchmark: seed {seed}, {healthyRuns} healthy / {runs} regression runs per judge, steps 10..50 every {interval} s, " +
-                          $"tick {tick} s, first look {(firstLook is { } f ? $"{f} s" : "none")}, stable history {history} s, alpha {F(settings.Alpha)}, tolerance {F(settings.Tolerance)}, outage deadline {deadline} s, load x{F(loadFactor)}");
+                          $"tick {tick} s, first look {(firstLook is { } f ? $"{f} s" : "none")}, stable history {history} s, alpha {F(settings.Alpha)}, tolerance {F(settings.Tolerance)}, outage deadline {deadline} s, " +
+                          $"hold {(settings.HoldAt > 0 ? $"at e >= {F(settings.HoldAt)} for at most {maxHold} s" : "none")}, load x{F(loadFactor)}");
         Console.WriteLine();
-        Console.WriteLine("| scenario | judge | runs | rolled back | at 1st step | promoted | bad requests median | p95 | detection median s | p95 s |");
-        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| scenario | judge | runs | rolled back | at 1st step | promoted | bad requests median | p95 | detection median s | p95 s | promotion mean s | p95 s |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         var (checks, checkedSeconds) = (0L, 0L);
         var clock = Stopwatch.StartNew();
         foreach (var scenario in Scenario.All().Select(s => s with { RequestsPerSecond = s.RequestsPerSecond * loadFactor }).Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
@@ -97,8 +101,11 @@ public static class SequentialBenchmark
         var bad = results.Select(r => (double)r.Bad).Order().ToArray();
         var detection = results.Where(r => r.Outcome == RunOutcome.RolledBack).Select(r => (double)r.Seconds).Order().ToArray();
         var badCells = scenario.Healthy ? "– | –" : $"{F(Percentile(bad, 0.5))} | {F(Percentile(bad, 0.95))}";
+        // How long the promoted rollouts took: what holding steps costs healthy canaries.
+        var promotion = results.Where(r => r.Outcome == RunOutcome.Promoted).Select(r => (double)r.Seconds).Order().ToArray();
         return $"| {scenario.Name} | {judge} | {results.Length} | {Share(rolledBack, results.Length)} | {Share(atFirst, results.Length)} | {Share(promoted, results.Length)} | {badCells} | " +
-               $"{(detection.Length == 0 ? "–" : F(Percentile(detection, 0.5)))} | {(detection.Length == 0 ? "–" : F(Percentile(detection, 0.95)))} |";
+               $"{(detection.Length == 0 ? "–" : F(Percentile(detection, 0.5)))} | {(detection.Length == 0 ? "–" : F(Percentile(detection, 0.95)))} | " +
+               $"{(promotion.Length == 0 ? "–" : F(Math.Round(promotion.Average(), 1)))} | {(promotion.Length == 0 ? "–" : F(Percentile(promotion, 0.95)))} |";
     }
 
     private static string Share(int count, int total) => $"{count} ({100.0 * count / total:0.#}%)";

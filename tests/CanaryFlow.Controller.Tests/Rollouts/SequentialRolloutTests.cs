@@ -24,13 +24,18 @@ public sealed class SequentialRolloutTests
     {
         public volatile VerdictOutcome Next = VerdictOutcome.NoData;
         public volatile bool Decisive;
+        /// <summary>Answers no-decision verdicts as the runner does for a step held on strong evidence.</summary>
+        public volatile bool Held;
         public ConcurrentQueue<AnalysisDue> Dues { get; } = new();
 
         public Task<SequentialVerdict> RunAsync(AnalysisDue due, CancellationToken cancellationToken)
         {
             Dues.Enqueue(due);
             var state = Next == VerdictOutcome.QueryError ? due.SequentialState : $"ticks {Dues.Count}";
-            return Task.FromResult(new SequentialVerdict(Next, new AnalysisEvidence($"{Next}: scripted error-rate test", []), state, Decisive));
+            var evidence = Held && Next == VerdictOutcome.NoData
+                ? new AnalysisEvidence("Held: step held: scripted error-rate e=12", [new MetricResult(SequentialAnalysisRunner.HoldMetric, 12, null, 10, "hold")])
+                : new AnalysisEvidence($"{Next}: scripted error-rate test", []);
+            return Task.FromResult(new SequentialVerdict(Next, evidence, state, Decisive));
         }
     }
 
@@ -133,6 +138,29 @@ public sealed class SequentialRolloutTests
         var resumed = await e.Until(Target, x => x.AppliedWeight == 20, "the next step once Prometheus answers");
         Assert.Null(resumed.MetricsDownSince);
         Assert.Equal([10, 20], e.World[Target].AppliedWeights);
+    }
+
+    [Fact]
+    public async Task A_step_held_on_strong_evidence_keeps_its_weight_and_is_announced_once_with_its_reason()
+    {
+        var (e, runner) = await StartAsync();
+        await using var _ = e;
+        await e.Request(Target, "v2", Plan());
+        await AtTen(e);
+        runner.Held = true;
+        for (var i = 0; i < 3; i++) await TickAndWait(e);
+
+        var held = (await e.Find(Target))!;
+        Assert.Equal((RolloutPhases.Progressing, 10, 0), (held.CurrentState, held.AppliedWeight, held.FailedChecks));
+        Assert.StartsWith("step held at 10%: Held: step held: scripted error-rate e=12", held.LastReason);
+        Assert.True(held.LastTransitionAt < held.LastAnalysisAt, "the hold was noted again at a later tick");
+        await e.Until(Target, _ => e.Harness.Published.Select<RolloutTransitioned>().Any(x => x.Context.Message.Reason.StartsWith("step held at 10%")), "the announcement");
+        Assert.Single(e.Harness.Published.Select<RolloutTransitioned>(), x => x.Context.Message.Reason.StartsWith("step held at 10%"));
+
+        runner.Held = false;
+        runner.Next = VerdictOutcome.Passed;
+        await e.Tick(Tick);
+        await e.Until(Target, x => x.AppliedWeight == 20, "the next step once the hold ends");
     }
 
     [Fact]

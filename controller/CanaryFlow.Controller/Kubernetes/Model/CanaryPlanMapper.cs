@@ -131,7 +131,11 @@ public static partial class CanaryPlanMapper
         var firstLook = Duration(s?.FirstLook, SequentialSpec.DefaultFirstLook, "sequential.firstLook", errors);
         if (firstLook < TimeSpan.FromSeconds(1)) errors.Add("spec.analysis.sequential.firstLook must be at least 1s (and is best at least the scrape interval)");
         var deadline = Duration(a?.MetricsOutageDeadline, SequentialSpec.DefaultMetricsOutageDeadline, "metricsOutageDeadline", errors);
-        return new SequentialSpec(alpha, tolerance, tick, deadline, firstLook);
+        var holdAt = s?.HoldAt ?? SequentialSpec.DefaultHoldAt;
+        if (!(holdAt >= 0) || double.IsInfinity(holdAt)) errors.Add($"spec.analysis.sequential.holdAt must be an e-value >= 0 (0: never hold), got {holdAt}");
+        // No maxHold: one interval (the saga's runner reads null as that).
+        TimeSpan? maxHold = s?.MaxHold is { } hold ? Duration(hold, TimeSpan.Zero, "sequential.maxHold", errors) : null;
+        return new SequentialSpec(alpha, tolerance, tick, deadline, firstLook, holdAt, maxHold);
     }
 
     private static TimeSpan Duration(string? text, TimeSpan fallback, string field, List<string> errors)

@@ -1,0 +1,101 @@
+using System.Globalization;
+using CanaryFlow.Analysis.Prometheus;
+using CanaryFlow.Analysis.Sequential;
+using CanaryFlow.Analysis.Verdicts;
+
+namespace CanaryFlow.Analysis.Batching;
+
+/// <summary>
+/// The cumulative counters of every workload of one namespace at one grid point, in the compact form the sequential
+/// checks read: per workload its requests, 5xx, and one array of histogram counts aligned with the namespace's bucket
+/// bounds (<see cref="Les"/>). Built once per grid point from the three namespace-wide answers and shared by every
+/// canary's check (each reads two workloads of it). Why compact: the bucket answer holds every bucket of every
+/// workload (40,000 samples for 1,000 canaries); kept as label dictionaries per sample it was megabytes per grid point,
+/// held for a minute by the batcher, and every check scanned all of it for the bounds.
+/// </summary>
+public sealed class NamespaceCounters
+{
+    private readonly IReadOnlyDictionary<string, double> _requests;
+    private readonly IReadOnlyDictionary<string, double> _errors;
+    private readonly IReadOnlyDictionary<string, Histogram> _histograms;
+
+    private NamespaceCounters(IReadOnlyDictionary<string, double> requests, IReadOnlyDictionary<string, double> errors, HistogramSet histograms)
+    {
+        _requests = requests;
+        _errors = errors;
+        _histograms = histograms.ByWorkload;
+        Les = histograms.Les;
+    }
+
+    /// <summary>The finite bucket bounds any workload of the namespace reported, ascending.</summary>
+    public IReadOnlyList<double> Les { get; }
+
+    /// <summary>The three counter queries of a namespace (requests, 5xx, latency buckets), read sample by sample.</summary>
+    public static async Task<NamespaceCounters> ReadAsync(IPrometheusClient client, string ns, DateTimeOffset at)
+    {
+        var requests = client.QueryVectorAsync<IReadOnlyDictionary<string, double>>(IstioQueries.RequestsTotal(ns), at, () => new WorkloadValues(), CancellationToken.None);
+        var errors = client.QueryVectorAsync<IReadOnlyDictionary<string, double>>(IstioQueries.ServerErrorsTotal(ns), at, () => new WorkloadValues(), CancellationToken.None);
+        var buckets = client.QueryVectorAsync<HistogramSet>(IstioQueries.DurationBucketsTotal(ns), at, () => new WorkloadBuckets(), CancellationToken.None);
+        return new NamespaceCounters(await requests, await errors, await buckets);
+    }
+
+    /// <summary>Both arms of one canary.</summary>
+    public CounterSnapshot Snapshot(string canary, string stable) => new(Arm(canary), Arm(stable), Les);
+
+    // A workload without a series has counted nothing yet: zero, not a gap.
+    private ArmCounters Arm(string workload) =>
+        _histograms.TryGetValue(workload, out var h)
+            ? new ArmCounters(_requests.GetValueOrDefault(workload), _errors.GetValueOrDefault(workload), h.Cumulative, h.Count)
+            : new ArmCounters(_requests.GetValueOrDefault(workload), _errors.GetValueOrDefault(workload), new double[Les.Count], 0);
+
+    private sealed record Histogram(double[] Cumulative, double Count);
+
+    private sealed record HistogramSet(IReadOnlyList<double> Les, IReadOnlyDictionary<string, Histogram> ByWorkload);
+
+    /// <summary>Value per workload; a workload's first sample counts (as the grouped answers always did).</summary>
+    private sealed class WorkloadValues : IVectorSink<IReadOnlyDictionary<string, double>>
+    {
+        private readonly Dictionary<string, double> _values = new(StringComparer.Ordinal);
+
+        public IReadOnlyList<string> Labels { get; } = [IstioQueries.WorkloadLabel];
+
+        public void Add(ReadOnlySpan<string?> labelValues, double value)
+        {
+            if (labelValues[0] is { } workload) _values.TryAdd(workload, value);
+        }
+
+        public IReadOnlyDictionary<string, double> Result() => _values;
+    }
+
+    /// <summary>Count per (workload, le), then per workload one array over the namespace's finite bounds and its +Inf count.</summary>
+    private sealed class WorkloadBuckets : IVectorSink<HistogramSet>
+    {
+        private readonly Dictionary<string, Dictionary<double, double>> _byWorkload = new(StringComparer.Ordinal);
+        private readonly SortedSet<double> _les = [];
+
+        public IReadOnlyList<string> Labels { get; } = [IstioQueries.WorkloadLabel, "le"];
+
+        public void Add(ReadOnlySpan<string?> labelValues, double value)
+        {
+            if (labelValues[0] is not { } workload || labelValues[1] is not { } text) return;
+            var le = text == "+Inf" ? double.PositiveInfinity
+                : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : double.NaN;
+            if (double.IsNaN(le)) return;
+            if (!_byWorkload.TryGetValue(workload, out var counts)) _byWorkload[workload] = counts = [];
+            if (counts.TryAdd(le, value) && double.IsFinite(le)) _les.Add(le);
+        }
+
+        public HistogramSet Result()
+        {
+            var les = _les.ToArray();
+            var byWorkload = new Dictionary<string, Histogram>(_byWorkload.Count, StringComparer.Ordinal);
+            foreach (var (workload, counts) in _byWorkload)
+            {
+                var cumulative = new double[les.Length];
+                for (var i = 0; i < les.Length; i++) cumulative[i] = counts.GetValueOrDefault(les[i]);
+                byWorkload[workload] = new Histogram(cumulative, counts.GetValueOrDefault(double.PositiveInfinity));
+            }
+            return new HistogramSet(les, byWorkload);
+        }
+    }
+}

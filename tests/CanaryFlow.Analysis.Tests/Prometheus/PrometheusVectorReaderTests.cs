@@ -1,0 +1,78 @@
+using System.Text;
+using CanaryFlow.Analysis.Prometheus;
+
+namespace CanaryFlow.Analysis.Tests.Prometheus;
+
+/// <summary>The vector read sample by sample gives what the documented parser gives, and fails as it does.</summary>
+public class PrometheusVectorReaderTests
+{
+    /// <summary>Keeps every sample as (workload, le, value).</summary>
+    private sealed class Recording : IVectorSink<List<(string? Workload, string? Le, double Value)>>
+    {
+        private readonly List<(string?, string?, double)> _samples = [];
+        public IReadOnlyList<string> Labels { get; } = ["destination_workload", "le"];
+        public void Add(ReadOnlySpan<string?> labelValues, double value) => _samples.Add((labelValues[0], labelValues[1], value));
+        public List<(string? Workload, string? Le, double Value)> Result() => _samples;
+    }
+
+    private static List<(string? Workload, string? Le, double Value)> Read(string body, int status = 200) =>
+        PrometheusVectorReader.Read(Encoding.UTF8.GetBytes(body), status, () => new Recording());
+
+    private static List<(string? Workload, string? Le, double Value)> Parsed(string body) =>
+        PrometheusVectorReader.Feed(PrometheusResponseParser.Parse(Encoding.UTF8.GetBytes(body), 200).Vector, new Recording());
+
+    private const string Documented = """
+        {"status":"success","data":{"resultType":"vector","result":[
+          {"metric":{"destination_workload":"checkout","destination_workload_namespace":"shop","le":"100"},"value":[1764640000.5,"12"]},
+          {"metric":{"destination_workload":"check\"out\u00e9","le":"+Inf"},"value":[1764640000.5,"1.5e+03"]},
+          {"metric":{"le":"250"},"value":[1764640000.5,"NaN"]},
+          {"metric":{"destination_workload":"native"},"histogram":[1764640000.5,{"count":"3","sum":"4","buckets":[[0,"1","2","3"]]}]},
+          {"metric":{"destination_workload":"checkout-primary","le":"+Inf"},"value":[1764640000.5,"+Inf"]},
+          {"metric":{"destination_workload":"checkout-primary","le":"-1"},"value":[1764640000.5,"-Inf"]}
+        ]},"warnings":["a warning"]}
+        """;
+
+    [Fact]
+    public void A_documented_vector_reads_as_the_parser_reads_it_with_escapes_special_values_and_native_histograms_skipped()
+    {
+        var read = Read(Documented);
+
+        Assert.Equal(Parsed(Documented), read);
+        Assert.Equal(5, read.Count); // the native-histogram sample has no value: skipped, as the parser skips it
+        Assert.Equal(("check\"outé", "+Inf", 1500.0), read[1]);
+        Assert.Equal(((string?)null, (string?)"250"), (read[2].Workload, read[2].Le));
+        Assert.True(double.IsNaN(read[2].Value));
+        Assert.Equal(double.PositiveInfinity, read[3].Value);
+        Assert.Equal(double.NegativeInfinity, read[4].Value);
+    }
+
+    [Fact]
+    public void A_result_before_its_result_type_is_read_through_the_parser_with_a_fresh_sink()
+    {
+        const string reordered = """{"data":{"result":[{"metric":{"destination_workload":"a","le":"1"},"value":[1,"2"]}],"resultType":"vector"},"status":"success"}""";
+        Assert.Equal([("a", "1", 2.0)], Read(reordered));
+    }
+
+    [Fact]
+    public void Status_after_data_counts_only_once_the_whole_answer_is_read()
+    {
+        const string late = """{"data":{"resultType":"vector","result":[{"metric":{"destination_workload":"a","le":"1"},"value":[1,"2"]}]},"status":"success"}""";
+        Assert.Equal([("a", "1", 2.0)], Read(late));
+    }
+
+    [Fact]
+    public void An_error_answer_throws_what_the_parser_throws()
+    {
+        var bad = Assert.Throws<PrometheusQueryException>(() => Read("""{"status":"error","errorType":"bad_data","error":"parse error"}""", 400));
+        Assert.Equal(("bad_data", "parse error", 400), (bad.ErrorType, bad.Error, bad.HttpStatus));
+        Assert.IsType<PrometheusUnavailableException>(Assert.ThrowsAny<PrometheusQueryException>(() => Read("<html>bad gateway</html>", 502)));
+        Assert.IsType<PrometheusUnavailableException>(Assert.ThrowsAny<PrometheusQueryException>(
+            () => Read("""{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"2"]""", 200)));
+    }
+
+    [Fact]
+    public void A_matrix_answer_has_no_vector_samples()
+    {
+        Assert.Empty(Read("""{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"destination_workload":"a"},"values":[[1,"2"]]}]}}"""));
+    }
+}
