@@ -27,13 +27,38 @@ public sealed class RabbitMqCluster
                 return _shared = new RabbitMqCluster(ports.Split(',').Select(int.Parse).ToList(),
                     Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_DIR") ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_DIR is not set"));
             var dir = System.IO.Directory.CreateTempSubdirectory("canaryflow-rabbit-cluster-").FullName;
-            var port = Random.Shared.Next(41000, 44000);
+            var port = FreePorts();
             await Script($"source .ci/services.sh; ensure_rabbitmq; start_rabbitmq_cluster '{dir}' {port} {port + 1000}");
             _shared = new RabbitMqCluster([port, port + 1, port + 2], dir);
             AppDomain.CurrentDomain.ProcessExit += (_, _) => Script($"source .ci/services.sh; stop_rabbitmq_cluster '{dir}'").GetAwaiter().GetResult();
             return _shared;
         }
         finally { StartLock.Release(); }
+    }
+
+    /// <summary>A first port whose three node ports and three distribution ports (+1000) are free now: above the real
+    /// control plane's picks (20000-30000) and below Linux's ephemeral range (32768 and up), where any outgoing
+    /// connection may take a port between this check and the node's listen (a CI run failed so: eaddrinuse on node 2).</summary>
+    private static int FreePorts()
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var port = Random.Shared.Next(30000, 31700);
+            if (new[] { 0, 1, 2, 1000, 1001, 1002 }.All(d => IsFree(port + d))) return port;
+        }
+        throw new InvalidOperationException("no free ports for a RabbitMQ cluster between 30000 and 32701");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            listener.Start();
+            listener.Stop();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException) { return false; }
     }
 
     /// <summary>SIGKILL one node (1..3): no clean shutdown, as a crashed machine.</summary>
