@@ -246,10 +246,9 @@ public sealed class ApiEndpoints(ObjectStore store, FaultInjector faults, TimePr
     // One change goes to every watch that matches it (each replica watches every Canary): serialised once, not per watch.
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<StoredEvent, byte[]> WatchLines = new();
 
+    // The event's object is fully built when stored (ObjectStore.Record), so watches may read it side by side.
     private static byte[] WatchLine(StoredEvent e) => WatchLines.GetValue(e, static change =>
-    {
-        lock (change) return Encoding.UTF8.GetBytes(new JsonObject { ["type"] = change.Type, ["object"] = change.Object.DeepClone() }.ToJsonString() + "\n");
-    });
+        Encoding.UTF8.GetBytes(new JsonObject { ["type"] = change.Type, ["object"] = change.Object.DeepClone() }.ToJsonString() + "\n"));
 
     private static async Task WriteLineAsync(HttpResponse response, JsonObject line, CancellationToken ct)
     {

@@ -46,12 +46,8 @@ public sealed class ObjectStore(TimeProvider time)
     public (IReadOnlyList<JsonObject> Items, long ResourceVersion, (string, string)? Next) ListPage(ResourceKind kind, string? ns, LabelSelector selector,
         string? name, int? limit, (string Namespace, string Name)? after)
     {
-        lock (_gate)
-        {
-            var keys = _byKind.GetValueOrDefault(kind) ?? [];
-            var (json, version, next) = ListPageJson(kind, ns, selector, name, limit, after);
-            return (json.Select(Parse).ToList(), version, next);
-        }
+        var (json, version, next) = ListPageJson(kind, ns, selector, name, limit, after);
+        return (json.Select(Parse).ToList(), version, next); // parsed outside the lock
     }
 
     /// <summary><see cref="ListPage"/> as the stored JSON of each object, for the API to write without a parse.</summary>
@@ -71,12 +67,8 @@ public sealed class ObjectStore(TimeProvider time)
         }
     }
 
-    /// <summary>A copy of an event's object for a caller to keep. Watches serialise the same object, under the same lock
-    /// (a parsed tree fills in its nodes on first read, so two readers at once are not safe).</summary>
-    internal static JsonObject CopyOf(StoredEvent change)
-    {
-        lock (change) return (JsonObject)change.Object.DeepClone();
-    }
+    /// <summary>A copy of an event's object for a caller to keep (the event's own is shared by watches and listeners).</summary>
+    private static JsonObject CopyOf(StoredEvent change) => (JsonObject)change.Object.DeepClone();
 
     private static JsonObject Parse(byte[] json) => (JsonObject)JsonNode.Parse(json)!;
 
