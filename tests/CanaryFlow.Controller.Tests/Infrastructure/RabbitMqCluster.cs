@@ -28,7 +28,12 @@ public sealed class RabbitMqCluster
                     Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_DIR") ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_DIR is not set"));
             var dir = System.IO.Directory.CreateTempSubdirectory("canaryflow-rabbit-cluster-").FullName;
             var port = FreePorts();
-            await Script($"source .ci/services.sh; ensure_rabbitmq; start_rabbitmq_cluster '{dir}' {port} {port + 1000}");
+            try { await Script($"source .ci/services.sh; ensure_rabbitmq; start_rabbitmq_cluster '{dir}' {port} {port + 1000}"); }
+            catch (InvalidOperationException)
+            {
+                await Script($"source .ci/services.sh; stop_rabbitmq_cluster '{dir}' || true"); // the nodes that did start must not outlive the run
+                throw;
+            }
             _shared = new RabbitMqCluster([port, port + 1, port + 2], dir);
             AppDomain.CurrentDomain.ProcessExit += (_, _) => Script($"source .ci/services.sh; stop_rabbitmq_cluster '{dir}'").GetAwaiter().GetResult();
             return _shared;
