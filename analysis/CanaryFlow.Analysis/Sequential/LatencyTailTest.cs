@@ -16,7 +16,7 @@ namespace CanaryFlow.Analysis.Sequential;
 /// <para>
 /// The combined e-value is a weighted average of the per-bound e-values, the weights fixed with the
 /// bounds: an average of supermartingales with fixed weights is one too, so rejecting at 1/α keeps the
-/// level α whatever the weights. They lean to the tail (<see cref="DefaultQuantiles"/>, <see cref="FarTailWeight"/>):
+/// level α whatever the weights. They lean to the tail, and each bound's mixture to the rate ratios it can have (<see cref="MixtureWeights"/>):
 /// a tail regression shows only a handful of slow requests in a step, each worth a factor of ~1/p0, and
 /// a weight w costs log(1/w) of evidence; a median shift shows in hundreds of requests and pays its
 /// smaller weight back in seconds. The bounds are fixed once, from the stable version's histogram
@@ -27,47 +27,55 @@ namespace CanaryFlow.Analysis.Sequential;
 /// power spreads over ~20 buckets of which the tail ones hold 1% of the data.
 /// </summary>
 /// <param name="Weights">The bounds' weights in the average, summing to 1; null (evidence saved before weights
-/// existed) is the plain average it was started with.</param>
+/// existed) is the plain average it was started with. Each bound's test keeps its own mixture weights (<see cref="RateRatioTest.Weights"/>).</param>
 public sealed record LatencyTailTest(IReadOnlyList<double> Bounds, IReadOnlyList<RateRatioTest> Tests, IReadOnlyList<double>? Weights = null)
 {
-    /// <summary>Stable quantiles whose buckets are tested, with their weights in the average.</summary>
-    public static readonly IReadOnlyList<(double Quantile, double Weight)> DefaultQuantiles = [(0.5, 0.15), (0.9, 0.15), (0.99, 0.35)];
-
-    /// <summary>The weight of the far-tail bound: the finite bound just above the highest quantile's.</summary>
-    public const double FarTailWeight = 0.35;
-
-    public static LatencyTailTest Start(IReadOnlyList<double> bounds, double tolerance, IReadOnlyList<double>? weights = null)
+    /// <summary>
+    /// Starts the test on <paramref name="bounds"/>, with their weights in the average (null: equal) and each bound's
+    /// weights over the alternatives (null: equal for every bound).
+    /// </summary>
+    public static LatencyTailTest Start(IReadOnlyList<double> bounds, double tolerance, IReadOnlyList<double>? weights = null,
+        IReadOnlyList<IReadOnlyList<double>>? alternatives = null)
     {
         if (weights is not null && (weights.Count != bounds.Count || weights.Any(w => !(w > 0)) || Math.Abs(weights.Sum() - 1) > 1e-9))
             throw new ArgumentException("one positive weight per bound, summing to 1", nameof(weights));
-        return new(bounds, bounds.Select(_ => RateRatioTest.Start(tolerance)).ToArray(), weights);
+        if (alternatives is not null && alternatives.Count != bounds.Count)
+            throw new ArgumentException("one set of alternative weights per bound", nameof(alternatives));
+        return new(bounds, bounds.Select((_, i) => RateRatioTest.Start(tolerance, alternatives?[i])).ToArray(), weights);
     }
 
     /// <summary>Starts the test on the bounds <see cref="ChooseWeightedBounds"/> picks from the stable histogram; null when it picks none.</summary>
     public static LatencyTailTest? StartFromStable(IReadOnlyList<double> les, IReadOnlyList<double> stableCumulative, double stableTotal, double tolerance)
     {
         var chosen = ChooseWeightedBounds(les, stableCumulative, stableTotal);
-        return chosen.Count == 0 ? null : Start(chosen.Select(c => c.Bound).ToArray(), tolerance, chosen.Select(c => c.Weight).ToArray());
+        return chosen.Count == 0 ? null
+            : Start(chosen.Select(c => c.Bound).ToArray(), tolerance, chosen.Select(c => c.Weight).ToArray(), chosen.Select(c => c.Alternatives).ToArray());
     }
 
     /// <summary>
-    /// The bounds at (or just above) the stable quantiles of <see cref="DefaultQuantiles"/> plus the far-tail bound
-    /// (the next finite bound above the highest of them), with their weights: a bound chosen twice gets both weights;
-    /// missing ones (a quantile in the +Inf bucket, no bound above the p99's) leave theirs out and the rest are
-    /// scaled to sum to 1. Empty when stable has no observations.
+    /// The bounds at (or just above) the stable quantiles of <see cref="MixtureWeights.LatencyQuantiles"/> plus the far-tail
+    /// bound (the next finite bound above the highest of them), with their weights and mixtures: a bound chosen twice gets
+    /// both weights and the weighted mean of both mixtures (the same average, term by term); missing ones (a quantile in the
+    /// +Inf bucket, no bound above the p99's) leave theirs out and the rest are scaled to sum to 1. Empty when stable has no
+    /// observations.
     /// </summary>
-    public static IReadOnlyList<(double Bound, double Weight)> ChooseWeightedBounds(
+    public static IReadOnlyList<(double Bound, double Weight, IReadOnlyList<double> Alternatives)> ChooseWeightedBounds(
         IReadOnlyList<double> les, IReadOnlyList<double> stableCumulative, double stableTotal)
     {
-        var weights = new SortedDictionary<double, double>();
-        foreach (var (q, w) in DefaultQuantiles)
-            if (QuantileBound(les, stableCumulative, stableTotal, q) is { } b) weights[b] = weights.GetValueOrDefault(b) + w;
-        if (weights.Count == 0) return [];
-        var highest = weights.Keys.Max();
+        var chosen = new SortedDictionary<double, (double Weight, double[] Mass)>();
+        void Add(double bound, double weight, IReadOnlyList<double> alternatives)
+        {
+            var (w, mass) = chosen.GetValueOrDefault(bound, (0, new double[alternatives.Count]));
+            chosen[bound] = (w + weight, mass.Zip(alternatives, (m, a) => m + weight * a).ToArray());
+        }
+        foreach (var (q, w, a) in MixtureWeights.LatencyQuantiles)
+            if (QuantileBound(les, stableCumulative, stableTotal, q) is { } b) Add(b, w, a);
+        if (chosen.Count == 0) return [];
+        var highest = chosen.Keys.Max();
         var above = les.Where(le => double.IsFinite(le) && le > highest).DefaultIfEmpty(double.NaN).Min();
-        if (!double.IsNaN(above)) weights[above] = weights.GetValueOrDefault(above) + FarTailWeight;
-        var total = weights.Values.Sum();
-        return weights.Select(p => (p.Key, p.Value / total)).ToArray();
+        if (!double.IsNaN(above)) Add(above, MixtureWeights.LatencyFarTail.Weight, MixtureWeights.LatencyFarTail.Alternatives);
+        var total = chosen.Values.Sum(c => c.Weight);
+        return chosen.Select(p => (p.Key, p.Value.Weight / total, (IReadOnlyList<double>)p.Value.Mass.Select(m => m / p.Value.Weight).ToArray())).ToArray();
     }
 
     /// <summary>The smallest finite bound whose cumulative count reaches q·total (the bucket holding the stable

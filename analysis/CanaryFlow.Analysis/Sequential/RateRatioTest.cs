@@ -26,26 +26,37 @@ namespace CanaryFlow.Analysis.Sequential;
 /// For a rate ratio above 1 at large rates (e.g. a 50% tail share) the Poisson model is an approximation;
 /// the A/A case (the one that decides false rollbacks) is exact.
 /// </para>
-/// The state is one log likelihood ratio per alternative plus running counts: immutable, small, and
-/// serialisable, so a restarted controller resumes the same test.
+/// The state is one log likelihood ratio per alternative plus running counts and the mixture's weights: immutable,
+/// small, and serialisable, so a restarted controller resumes the same test with the weights it started with.
 /// </summary>
+/// <param name="Weights">The mixture's weight per alternative of <see cref="AlternativeMultipliers"/> (non-negative, summing
+/// to 1), fixed when the test starts; null (evidence saved before weights existed) is the plain average it was started with.
+/// Any fixed weights keep the mixture a supermartingale under H0, so they choose where the power goes, never the level.</param>
 public sealed record RateRatioTest(
     double NullRatio,
     IReadOnlyList<double> LogLikelihoodRatios,
     double CanaryEvents,
     double CanaryExposure,
     double StableEvents,
-    double StableExposure)
+    double StableExposure,
+    IReadOnlyList<double>? Weights = null)
 {
     /// <summary>Alternatives θ1 as multiples of θ0: from a 10% excess to a canary failing (almost) every request.</summary>
     public static readonly IReadOnlyList<double> AlternativeMultipliers = [1.1, 1.25, 1.5, 2, 3, 5, 10, 30, 100, 1000];
 
-    public static RateRatioTest Start(double tolerance)
+    /// <summary>Starts the test; <paramref name="weights"/> per alternative (null: equal weights).</summary>
+    public static RateRatioTest Start(double tolerance, IReadOnlyList<double>? weights = null)
     {
         if (!(tolerance >= 0) || double.IsInfinity(tolerance))
             throw new ArgumentOutOfRangeException(nameof(tolerance), tolerance, "tolerance must be a finite number >= 0");
-        return new RateRatioTest(1 + tolerance, new double[AlternativeMultipliers.Count], 0, 0, 0, 0);
+        if (weights is not null && !ValidWeights(weights))
+            throw new ArgumentException($"one weight >= 0 per alternative ({AlternativeMultipliers.Count}), summing to 1", nameof(weights));
+        return new RateRatioTest(1 + tolerance, new double[AlternativeMultipliers.Count], 0, 0, 0, 0, weights?.ToArray());
     }
+
+    /// <summary>One finite weight ≥ 0 per alternative, summing to 1.</summary>
+    public static bool ValidWeights(IReadOnlyList<double> weights) =>
+        weights.Count == AlternativeMultipliers.Count && weights.All(w => w >= 0 && double.IsFinite(w)) && Math.Abs(weights.Sum() - 1) <= 1e-9;
 
     /// <summary>
     /// Adds one increment: the canary's and the stable version's new requests and new events. Counts are
@@ -84,9 +95,11 @@ public sealed record RateRatioTest(
     {
         get
         {
-            var max = LogLikelihoodRatios.Max();
-            var sum = LogLikelihoodRatios.Sum(l => Math.Exp(l - max));
-            return max + Math.Log(sum / LogLikelihoodRatios.Count);
+            // log Σ w_i·exp(l_i), over the alternatives with a weight (log-sum-exp).
+            var logs = LogLikelihoodRatios.Select((l, i) => l + Math.Log(Weights?[i] ?? 1.0 / LogLikelihoodRatios.Count))
+                .Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
+            var max = logs.Max();
+            return max + Math.Log(logs.Sum(l => Math.Exp(l - max)));
         }
     }
 

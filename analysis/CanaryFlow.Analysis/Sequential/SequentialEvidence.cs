@@ -20,7 +20,7 @@ public sealed record SequentialEvidence(
     public static SequentialEvidence Start(SequentialSettings settings)
     {
         settings.Validate();
-        return new SequentialEvidence(null, RateRatioTest.Start(settings.Tolerance), null, 0, 0);
+        return new SequentialEvidence(null, RateRatioTest.Start(settings.Tolerance, MixtureWeights.ErrorRate), null, 0, 0);
     }
 
     /// <summary>A new step (new weight): the minimum evidence counts again; the tests keep their evidence.</summary>

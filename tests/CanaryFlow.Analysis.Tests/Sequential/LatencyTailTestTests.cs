@@ -17,14 +17,30 @@ public class LatencyTailTestTests
         double[] cumulative = [400, 600, 900, 995, 1000, 1000];
         var chosen = LatencyTailTest.ChooseWeightedBounds(les, cumulative, 1000);
         Assert.Equal([50.0, 100.0, 250.0, 500.0], chosen.Select(c => c.Bound));
-        Assert.Equal([0.15, 0.15, 0.35, 0.35], chosen.Select(c => Math.Round(c.Weight, 12)));
+        Assert.Equal([0.1, 0.1, 0.2, 0.6], chosen.Select(c => Math.Round(c.Weight, 12)));
+        Assert.All(chosen, c => Assert.True(RateRatioTest.ValidWeights(c.Alternatives)));
     }
 
     [Fact]
-    public void Quantiles_in_one_bucket_collapse_with_their_weights_and_an_empty_histogram_has_no_bounds()
+    public void A_bound_s_mixture_gives_no_weight_to_rate_ratios_its_quantile_makes_impossible()
+    {
+        // Above the stable p(q) bound stable has at most 1 - q of its requests, so the canary can have at most 1/(1 - q)
+        // times that: θ1/θ0 ≤ 2 at the p50, ≤ 10 at the p90, ≤ 100 at the p99; the far tail keeps every alternative.
+        var chosen = LatencyTailTest.ChooseWeightedBounds([25, 50, 100, 250, 500, 1000], [400, 600, 900, 995, 1000, 1000], 1000);
+        double Largest(int bound) => RateRatioTest.AlternativeMultipliers.Where((_, i) => chosen[bound].Alternatives[i] > 0).Max();
+        Assert.Equal([2.0, 10.0, 100.0, 1000.0], Enumerable.Range(0, 4).Select(Largest));
+        Assert.Equal(0.5, chosen[3].Alternatives[^1], 12); // the far tail leans to a canary whose slow requests stable never serves
+    }
+
+    [Fact]
+    public void Quantiles_in_one_bucket_collapse_with_their_weights_and_mixtures_and_an_empty_histogram_has_no_bounds()
     {
         var chosen = LatencyTailTest.ChooseWeightedBounds([100, 250], [1000, 1000], 1000);
-        Assert.Equal([(100.0, 0.65), (250.0, 0.35)], chosen.Select(c => (c.Bound, Math.Round(c.Weight, 12))));
+        Assert.Equal([(100.0, 0.4), (250.0, 0.6)], chosen.Select(c => (c.Bound, Math.Round(c.Weight, 12))));
+        // The collapsed bound's mixture is the weighted mean of the three quantiles' (the same average, term by term).
+        var q = MixtureWeights.LatencyQuantiles;
+        var expected = Enumerable.Range(0, 10).Select(i => (0.1 * q[0].Alternatives[i] + 0.1 * q[1].Alternatives[i] + 0.2 * q[2].Alternatives[i]) / 0.4);
+        Assert.Equal(expected.Select(x => Math.Round(x, 12)), chosen[0].Alternatives.Select(x => Math.Round(x, 12)));
         Assert.Empty(LatencyTailTest.ChooseWeightedBounds([100, 250], [0, 0], 0));
     }
 
@@ -34,7 +50,7 @@ public class LatencyTailTestTests
         var chosen = LatencyTailTest.ChooseWeightedBounds([50, 100, 250], [500, 900, 995], 1000);
         Assert.Equal([50.0, 100.0, 250.0], chosen.Select(c => c.Bound));
         Assert.Equal(1, chosen.Sum(c => c.Weight), 12);
-        Assert.Equal(0.35 / 0.65, chosen[2].Weight, 12);
+        Assert.Equal(0.2 / 0.4, chosen[2].Weight, 12);
     }
 
     [Fact]
@@ -65,16 +81,22 @@ public class LatencyTailTestTests
     public void Weights_must_be_one_positive_weight_per_bound_summing_to_one(double[] weights) =>
         Assert.Throws<ArgumentException>(() => LatencyTailTest.Start([100, 250], 0.1, weights));
 
-    [Fact]
-    public void Three_slow_canary_requests_beyond_anything_stable_served_reject_at_a_ten_percent_split_and_two_cannot()
+    [Theory]
+    [InlineData(0, 0.8507374371285167)]
+    [InlineData(1, 6.084284722252903)]
+    [InlineData(2, 49.10210625522052)]
+    [InlineData(3, 412.6169449729049)]
+    public void Two_slow_canary_requests_beyond_anything_stable_served_reject_at_a_ten_percent_split_and_one_cannot(int k, double expected)
     {
         double[] les = [25, 50, 100, 250, 500, 1000];
         var start = LatencyTailTest.StartFromStable(les, [400, 600, 900, 995, 1000, 1000], 1000, 0.1)!;
         // 100 canary requests shaped like stable's but k of them above 500 ms; 900 stable requests, none above 250 ms.
-        LatencyTailTest With(int k) => start.Observe(les, [40, 60, 90, 100 - k, 100 - k, 100 - k], 100, [360, 540, 810, 900, 900, 900], 900);
-        Assert.True(With(3).Rejects(0.025), $"e = {With(3).EValue}");
-        // Two: at most (1/p0)^2 ≈ 84 at the best single alternative, times its share of the weights, is below 1/α = 40.
-        Assert.False(With(2).Rejects(0.025), $"e = {With(2).EValue}");
+        // Computed independently: 0.1·e(p50) + 0.1·e(p90) + 0.2·e(p99) + 0.6·e(far tail), each e = Σ_m w_m (p1/p0)^x ((1-p1)/(1-p0))^y
+        // with its bound's mixture; at most (1/p0)^k = 9.18^k (84.3 for two) at any one alternative, times its weight.
+        var e = start.Observe(les, [40, 60, 90, 100 - k, 100 - k, 100 - k], 100, [360, 540, 810, 900, 900, 900], 900).EValue;
+        Assert.Equal(expected, e, 9);
+        Assert.Equal(k >= 2, e >= 1 / 0.025);
+        Assert.Equal(k >= 1, e >= 5); // one slow canary request holds the step (holdAt 5) for the second to come
     }
 
     [Fact]

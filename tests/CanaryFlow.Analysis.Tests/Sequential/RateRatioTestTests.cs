@@ -1,3 +1,4 @@
+using System.Text.Json;
 using CanaryFlow.Analysis.Sequential;
 
 namespace CanaryFlow.Analysis.Tests.Sequential;
@@ -45,6 +46,11 @@ public class RateRatioTestTests
         Assert.True(t.Rejects(0.025), $"e = {t.EValue}");
     }
 
+    /// <summary>The mixtures the tests use: equal weights (evidence saved before weights existed), the error-rate test's,
+    /// and the latency bounds' (p50, p90, p99, far tail).</summary>
+    public static readonly IReadOnlyList<IReadOnlyList<double>?> Mixtures =
+        [null, MixtureWeights.ErrorRate, .. MixtureWeights.LatencyQuantiles.Select(q => q.Alternatives), MixtureWeights.LatencyFarTail.Alternatives];
+
     [Theory]
     [InlineData(10, 90, 0.1)]
     [InlineData(1, 99, 0.1)]
@@ -52,18 +58,71 @@ public class RateRatioTestTests
     [InlineData(30, 70, 0.5)]
     public void Each_canary_only_event_multiplies_the_e_value_by_less_than_one_over_p0(double nc, double ns, double tolerance)
     {
-        // The bound behind the least evidence any rejection needs (docs/sequential-analysis.md): log(1/α) / log(1/p0) events.
+        // The bound behind the least evidence any rejection needs (docs/sequential-analysis.md): log(1/α) / log(1/p0) events,
+        // whatever the mixture's weights.
         var p0 = nc * (1 + tolerance) / (nc * (1 + tolerance) + ns);
-        var t = RateRatioTest.Start(tolerance);
-        for (var k = 1; k <= 8; k++)
-        {
-            var next = t.Observe(nc, 1, ns, 0);
-            Assert.InRange(next.LogEValue - t.LogEValue, 0, -Math.Log(p0));
-            t = next;
-        }
         var needed = (int)Math.Ceiling(Math.Log(40) / -Math.Log(p0)); // α = 0.025
-        Assert.False(Enumerable.Range(0, needed - 1).Aggregate(RateRatioTest.Start(tolerance), (x, _) => x.Observe(nc, 1, ns, 0)).Rejects(0.025));
+        foreach (var weights in Mixtures)
+        {
+            var t = RateRatioTest.Start(tolerance, weights);
+            for (var k = 1; k <= 8; k++)
+            {
+                var next = t.Observe(nc, 1, ns, 0);
+                Assert.InRange(next.LogEValue - t.LogEValue, 0, -Math.Log(p0) + 1e-12);
+                t = next;
+            }
+            Assert.False(Enumerable.Range(0, needed - 1).Aggregate(RateRatioTest.Start(tolerance, weights), (x, _) => x.Observe(nc, 1, ns, 0)).Rejects(0.025));
+        }
     }
+
+    [Theory]
+    [InlineData(1, 7.368540807147894)]
+    [InlineData(2, 59.191350892901475)]
+    [InlineData(3, 492.81454060281436)]
+    public void Canary_only_5xx_at_a_ten_percent_split_give_the_known_values_of_the_error_rate_mixture(int k, double expected)
+    {
+        // Computed independently: Σ_m w_m (p1/p0)^k with p = Nc·θ/(Nc·θ + Ns), θ0 = 1.1, Nc = 100, Ns = 900.
+        var t = RateRatioTest.Start(0.1, MixtureWeights.ErrorRate).Observe(100, k, 900, 0);
+        Assert.Equal(expected, t.EValue, 9);
+    }
+
+    [Fact]
+    public void Two_canary_only_5xx_at_a_ten_percent_split_reject_at_alpha_0_025_with_the_error_rate_weights_and_not_with_equal_weights()
+    {
+        // The least any valid test needs at this split (1/p0 = 9.18 per event, 40 to reach): 2 events, if its weight sits
+        // on the large ratios; equal weights need 3 (e = 25.9 for two).
+        Assert.True(RateRatioTest.Start(0.1, MixtureWeights.ErrorRate).Observe(100, 2, 900, 0).Rejects(0.025));
+        var equal = RateRatioTest.Start(0.1).Observe(100, 2, 900, 0);
+        Assert.Equal(25.866660546030317, equal.EValue, 9);
+        Assert.False(equal.Rejects(0.025));
+    }
+
+    [Fact]
+    public void One_stable_5xx_between_them_takes_two_canary_5xx_below_any_rejection()
+    {
+        // Its factor (Nc·θ0 + Ns)/(Nc·θ1 + Ns) is ≈ 0.009 at θ1/θ0 = 1000: the large ratios that let two reject are the
+        // ones a stable 5xx refutes, and no weights reach 40 with (2, 1) at 10% (at most ≈ 12.9, at θ1/θ0 = 10).
+        var t = RateRatioTest.Start(0.1, MixtureWeights.ErrorRate).Observe(100, 2, 900, 1);
+        Assert.Equal(6.192961039467689, t.EValue, 9);
+    }
+
+    [Fact]
+    public void Evidence_saved_before_weights_existed_keeps_its_plain_average()
+    {
+        var plain = RateRatioTest.Start(0.1).Observe(100, 2, 900, 0);
+        var json = JsonSerializer.Serialize(plain).Replace(",\"Weights\":null", "");
+        Assert.DoesNotContain("Weights", json);
+        Assert.Equal(25.866660546030317, JsonSerializer.Deserialize<RateRatioTest>(json)!.EValue, 9);
+        var weighted = RateRatioTest.Start(0.1, MixtureWeights.ErrorRate).Observe(100, 2, 900, 0);
+        Assert.Equal(weighted.EValue, JsonSerializer.Deserialize<RateRatioTest>(JsonSerializer.Serialize(weighted))!.EValue, 12);
+    }
+
+    [Theory]
+    [InlineData(new[] { 0.5, 0.5 })]
+    [InlineData(new[] { 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0, 0, 0, -0.2 })]
+    [InlineData(new[] { 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0, 0, 0, 0 })]
+    public void Weights_must_be_one_non_negative_weight_per_alternative_summing_to_one(double[] weights) =>
+        Assert.Throws<ArgumentException>(() => RateRatioTest.Start(0.1, weights));
 
     [Theory]
     [InlineData(10, 90, 5, 0.1)]
@@ -74,17 +133,21 @@ public class RateRatioTestTests
         double nc, double ns, int n, double tolerance)
     {
         // The supermartingale property, exactly: sum over x of Binomial(n, p)(x) * e(x) (n <= nc: errors never exceed requests).
+        // For every mixture the tests use: fixed weights never change the level.
         var theta0 = 1 + tolerance;
         var p0 = nc * theta0 / (nc * theta0 + ns);
-        Assert.Equal(1, Expectation(p0), 9);
-        foreach (var inside in new[] { 0.0, 0.5, 1.0 })
+        foreach (var weights in Mixtures)
         {
-            var p = nc * theta0 * inside / (nc * theta0 * inside + ns);
-            Assert.True(Expectation(p) <= 1 + 1e-12, $"E = {Expectation(p)} at p = {p}");
+            Assert.Equal(1, Expectation(p0, weights), 9);
+            foreach (var inside in new[] { 0.0, 0.5, 1.0 })
+            {
+                var p = nc * theta0 * inside / (nc * theta0 * inside + ns);
+                Assert.True(Expectation(p, weights) <= 1 + 1e-12, $"E = {Expectation(p, weights)} at p = {p}");
+            }
         }
 
-        double Expectation(double p) => Enumerable.Range(0, n + 1).Sum(x =>
-            Binomial(n, x, p) * RateRatioTest.Start(tolerance).Observe(nc, x, ns, n - x).EValue);
+        double Expectation(double p, IReadOnlyList<double>? weights) => Enumerable.Range(0, n + 1).Sum(x =>
+            Binomial(n, x, p) * RateRatioTest.Start(tolerance, weights).Observe(nc, x, ns, n - x).EValue);
     }
 
     [Fact]

@@ -52,18 +52,18 @@ public class SequentialRunnerHoldTests
     private SequentialAnalysisRunner Runner() => new(_prometheus, new PrometheusOptions { Address = "http://127.0.0.1:9" }, TimeProvider.System, new NoThresholds());
 
     private static AnalysisDue Due(TimeSpan age, string? state, double? holdAt = 10, TimeSpan? maxHold = null) => new(
-        Guid.NewGuid(), Guid.NewGuid(), Target, "v2", 10, 1, Start + age, Interval,
+        Guid.NewGuid(), Guid.NewGuid(), Target, "v2", 20, 1, Start + age, Interval,
         new AnalysisSpec(50, [], null, new SequentialSpec(0.05, 0.1, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(2), holdAt, maxHold)),
         state, Start);
 
-    /// <summary>The baseline, then two canary 5xx and none of stable's at a 10% split (e ≈ 25.9: hold at 10, reject at 40).</summary>
+    /// <summary>The baseline, then two canary 5xx and none of stable's at a 20% split (e ≈ 17.2: hold at 10, reject at 40).</summary>
     private async Task<string?> StrongButNotDecisiveAsync(SequentialAnalysisRunner runner, double? holdAt = 10, TimeSpan? maxHold = null)
     {
         _prometheus.Workloads["checkout"] = (0, 0);
         _prometheus.Workloads["checkout-primary"] = (0, 0);
         var baseline = await runner.RunAsync(Due(TimeSpan.Zero, null, holdAt, maxHold), CancellationToken.None);
-        _prometheus.Workloads["checkout"] = (100, 2);
-        _prometheus.Workloads["checkout-primary"] = (900, 0);
+        _prometheus.Workloads["checkout"] = (200, 2);
+        _prometheus.Workloads["checkout-primary"] = (800, 0);
         return baseline.State;
     }
 
@@ -76,7 +76,7 @@ public class SequentialRunnerHoldTests
         var verdict = await runner.RunAsync(Due(Interval, state), CancellationToken.None);
 
         Assert.Equal(VerdictOutcome.NoData, verdict.Outcome);
-        Assert.StartsWith("Held: sequential, canary shop/checkout at 10%; step held: error-rate e=25.867 ≥ 10", verdict.Evidence.Summary);
+        Assert.StartsWith("Held: sequential, canary shop/checkout at 20%; step held: error-rate e=17.158 ≥ 10", verdict.Evidence.Summary);
         var hold = Assert.Single(verdict.Evidence.Metrics, m => m.Name == SequentialAnalysisRunner.HoldMetric);
         Assert.Equal((10.0, "hold"), (hold.Max!.Value, hold.Outcome));
         Assert.Equal(2, SequentialState.Deserialize(verdict.State)!.Errors.CanaryEvents); // read from the compact counters

@@ -15,7 +15,7 @@ namespace CanaryFlow.Benchmarks.Sequential;
 /// Usage: <c>sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--first-look-seconds 2 (0: none)]
 /// [--stable-history-seconds 600] [--interval-seconds 60]
 /// [--alpha 0.05] [--tolerance 0.1] [--hold-at 5 (the controller's default e-value; 0: steps never held)] [--max-hold-seconds (an interval)]
-/// [--outage-deadline-seconds 600] [--load-factor 1] [--only TEXT] [--prometheus [--prometheus-runs 2]]</c>;
+/// [--outage-deadline-seconds 600] [--load-factor 1] [--only TEXT] [--judges sequential,flagger (default: all four)] [--prometheus [--prometheus-runs 2]]</c>;
 /// <c>--prometheus</c> runs the sequential judge again through a real Prometheus (<see cref="ThroughPrometheus"/>).
 /// </summary>
 public static class SequentialBenchmark
@@ -46,6 +46,9 @@ public static class SequentialBenchmark
             _ => new KayentaStyleJudge(interval),
             _ => new FlaggerJudge(interval),
         ];
+        // --judges: a subset by name (e.g. only the sequential judge while tuning it: a quarter of the time).
+        if (StringArg(args, "--judges") is { } names)
+            judges = judges.Where(make => names.Split(',').Contains(make(0).Name, StringComparer.OrdinalIgnoreCase)).ToArray();
 
         Console.WriteLine($"sequential benchmark: seed {seed}, {healthyRuns} healthy / {runs} regression runs per judge, steps 10..50 every {interval} s, " +
                           $"tick {tick} s, first look {(firstLook is { } f ? $"{f} s" : "none")}, stable history {history} s, alpha {F(settings.Alpha)}, tolerance {F(settings.Tolerance)}, outage deadline {deadline} s, " +
