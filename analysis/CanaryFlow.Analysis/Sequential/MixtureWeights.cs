@@ -11,10 +11,12 @@ namespace CanaryFlow.Analysis.Sequential;
 public static class MixtureWeights
 {
     /// <summary>
-    /// The error-rate test: 0.65 on θ1/θ0 ≥ 30 (a canary whose 5xx are rare for stable but common for it: +5 pp over a
-    /// 0.1% baseline is θ ≈ 51, every request failing θ ≈ 1000), so that 2 canary 5xx with none of stable's at a 10%
-    /// split give e ≈ 48.7 ≥ 2/α = 40; 0.1 kept on 10 (+1 pp is θ ≈ 11) and 0.25 over the small ratios, which matter
-    /// only for regressions within a few times the tolerance.
+    /// The error-rate test: 0.6 on θ1/θ0 ≥ 100 and 0.18 on 30 (a canary whose 5xx are rare for stable but common for it:
+    /// +5 pp over a 0.1% baseline is θ ≈ 51, every request failing θ ≈ 1000), so that 2 canary 5xx with none of stable's
+    /// at a 10% split give e ≈ 59 ≥ 2/α = 40 (equal weights: 25.9), and still ≥ 40 when the increments that hold them
+    /// happen to send the canary up to ~12% of the requests (p0 is the increment's own split); 0.1 kept on 10 (+1 pp is
+    /// θ ≈ 11) and 0.12 over the small ratios. Those matter only for regressions within a few times the tolerance, which
+    /// need hundreds of events to show at all; at a traffic that has them the log(1/w) they lose is paid in seconds.
     /// </summary>
     public static readonly IReadOnlyList<double> ErrorRate = [0.01, 0.01, 0.01, 0.02, 0.03, 0.04, 0.1, 0.18, 0.3, 0.3];
 
