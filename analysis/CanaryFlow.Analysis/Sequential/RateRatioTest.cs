@@ -95,8 +95,10 @@ public sealed record RateRatioTest(
     {
         get
         {
-            // log Σ w_i·exp(l_i), over the alternatives with a weight (log-sum-exp).
-            var logs = LogLikelihoodRatios.Select((l, i) => l + Math.Log(Weights?[i] ?? 1.0 / LogLikelihoodRatios.Count))
+            // log Σ w_i·exp(l_i), over the alternatives with a weight (log-sum-exp). Stored weights that do not fit the
+            // ratios (a damaged state) count as none: equal weights, rather than an exception on every check.
+            var weights = Weights?.Count == LogLikelihoodRatios.Count ? Weights : null;
+            var logs = LogLikelihoodRatios.Select((l, i) => l + Math.Log(weights?[i] ?? 1.0 / LogLikelihoodRatios.Count))
                 .Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
             var max = logs.Max();
             return max + Math.Log(logs.Sum(l => Math.Exp(l - max)));

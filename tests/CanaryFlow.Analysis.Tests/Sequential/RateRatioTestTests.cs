@@ -117,6 +117,13 @@ public class RateRatioTestTests
         Assert.Equal(weighted.EValue, JsonSerializer.Deserialize<RateRatioTest>(JsonSerializer.Serialize(weighted))!.EValue, 12);
     }
 
+    [Fact]
+    public void Stored_weights_that_do_not_fit_the_alternatives_count_as_equal_weights_instead_of_failing_every_check()
+    {
+        var damaged = RateRatioTest.Start(0.1).Observe(100, 2, 900, 0) with { Weights = [0.5, 0.5] };
+        Assert.Equal(25.866660546030317, damaged.EValue, 9);
+    }
+
     [Theory]
     [InlineData(new[] { 0.5, 0.5 })]
     [InlineData(new[] { 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0, 0, 0, -0.2 })]
