@@ -60,14 +60,14 @@ public sealed class RolloutSagaRepositoryContext<T> : ConsumeContextScope<T>, Sa
         _factory.CreateSagaConsumeContext(_store, _message, instance, SagaConsumeContextMode.Add);
 
     public async Task<SagaConsumeContext<RolloutState, T>> Insert(RolloutState instance) =>
-        await _store.LoadAsync(instance.CorrelationId, CancellationToken) is not null
+        await _store.HeldAsync(instance.CorrelationId, CancellationToken) is not null
             ? null!
             : await _factory.CreateSagaConsumeContext(_store, _message, instance, SagaConsumeContextMode.Insert);
 
     /// <summary>A copy of the stored snapshot: the saga changes it field by field while readers (ticker, status API)
     /// may read the snapshot; the store keeps a copy of its own when the filter saves. Null: no such rollout here.</summary>
     public async Task<SagaConsumeContext<RolloutState, T>> Load(Guid correlationId) =>
-        await _store.LoadAsync(correlationId, CancellationToken) is { } stored
+        await _store.HeldAsync(correlationId, CancellationToken) is { } stored
             ? await _factory.CreateSagaConsumeContext(_store, _message, stored.Clone(), SagaConsumeContextMode.Load)
             : null!;
 
