@@ -12,7 +12,8 @@ public static class RolloutBus
     /// <summary>The rollout saga, the workers and the status projection; shared by the host and the test harness.</summary>
     public static void AddRolloutEngine(this IBusRegistrationConfigurator x)
     {
-        x.AddSagaStateMachine<RolloutStateMachine, RolloutState, RolloutSagaDefinition>().InMemoryRepository();
+        // The store is the repository: a rollout at rest is its stored snapshot only (see RolloutSagaRepository).
+        x.AddSagaStateMachine<RolloutStateMachine, RolloutState, RolloutSagaDefinition>().Repository(r => r.UseRolloutStore());
         x.AddConsumer<PrepareCanaryConsumer>();
         x.AddConsumer<SetCanaryWeightConsumer>();
         x.AddConsumer<PromoteCanaryConsumer>();

@@ -1,49 +1,31 @@
 using CanaryFlow.Controller.Seams;
-using MassTransit;
-using MassTransit.Saga;
 
 namespace CanaryFlow.Controller.Rollouts;
 
 /// <summary>
-/// Before the bus consumes anything, loads every stored rollout into the saga repository, so that a
-/// restarted controller (or a new leader) continues each one from where it was. With sharded replicas, loads
-/// the rollouts of a partition when this replica takes it, and drops them when it gives it up.
+/// Before the bus consumes anything, reads every stored rollout afresh from the durable copy into the store's snapshots,
+/// which the saga repository loads each message's rollout from (<see cref="RolloutSagaRepository"/>), so that a
+/// restarted controller (or a new leader) continues each one from where it was. With sharded replicas, reads afresh
+/// when this replica takes partitions (another replica may have moved their rollouts on).
+/// The fresh read runs under every rollout lock: no saga message runs meanwhile, so a list read before one of this
+/// replica's saves cannot put an older copy of that rollout back over it (its next save would then meet a version conflict).
 /// </summary>
-public sealed class RolloutRehydrator(IRolloutStore store, IndexedSagaDictionary<RolloutState> sagas, ILogger<RolloutRehydrator> log)
+public sealed class RolloutRehydrator(IRolloutStore store, RolloutLocks locks, ILogger<RolloutRehydrator> log)
 {
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var states = await store.LoadAllAsync(cancellationToken, fresh: true);
-        foreach (var state in states)
-            sagas.Add(new SagaInstance<RolloutState>(state.Clone()));
-        log.LogInformation("Resumed {Count} rollouts from the store", states.Count);
+        var count = await LoadAsync(_ => true, cancellationToken);
+        log.LogInformation("Resumed {Count} rollouts from the store", count);
     }
 
-    /// <summary>Loads (as stored now, replacing any copy in memory) the rollouts <paramref name="which"/> selects.</summary>
+    /// <summary>Reads the store afresh; returns how many of the rollouts <paramref name="which"/> selects it holds now.</summary>
     public async Task<int> LoadAsync(Func<RolloutState, bool> which, CancellationToken cancellationToken)
     {
-        var states = (await store.LoadAllAsync(cancellationToken, fresh: true)).Where(which).ToList();
-        await sagas.MarkInUse(cancellationToken);
-        try
-        {
-            foreach (var state in states)
-            {
-                if (sagas[state.CorrelationId] is { } old) sagas.Remove(old);
-                sagas.Add(new SagaInstance<RolloutState>(state.Clone()));
-            }
-        }
-        finally { sagas.Release(); }
-        return states.Count;
+        using (await locks.EnterAllAsync(cancellationToken))
+            return (await store.LoadAllAsync(cancellationToken, fresh: true)).Count(which);
     }
 
-    /// <summary>Drops from memory the rollouts <paramref name="which"/> selects (another replica owns them now).</summary>
-    public async Task UnloadAsync(Func<RolloutState, bool> which, CancellationToken cancellationToken)
-    {
-        await sagas.MarkInUse(cancellationToken);
-        try
-        {
-            foreach (var instance in sagas.Where(new SagaQuery<RolloutState>(s => which(s))).ToList()) sagas.Remove(instance);
-        }
-        finally { sagas.Release(); }
-    }
+    /// <summary>Nothing is kept here: the saga's rollouts live in the store, which drops the snapshots of the partitions this
+    /// replica gave up as the loss is announced (<c>CanaryStatusRolloutStore</c>); a message for one of them finds none.</summary>
+    public Task UnloadAsync(Func<RolloutState, bool> which, CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -19,6 +19,10 @@ public interface IRolloutStore
     async Task<RolloutState?> LoadAsync(Guid correlationId, CancellationToken cancellationToken) =>
         (await LoadAllAsync(cancellationToken)).FirstOrDefault(s => s.CorrelationId == correlationId);
 
+    /// <summary>The snapshot this process holds of one rollout now, with no I/O and no relist: the saga repository reads it
+    /// for every message (a relist started by each message would run many at once). The default is <see cref="LoadAsync"/>.</summary>
+    Task<RolloutState?> HeldAsync(Guid correlationId, CancellationToken cancellationToken) => LoadAsync(correlationId, cancellationToken);
+
     /// <exception cref="RolloutConcurrencyException">The stored version is not <paramref name="expectedVersion"/>.</exception>
     Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken);
 }

@@ -82,10 +82,13 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     {
         if (fresh || clock.GetUtcNow() - _listedAt >= RelistAfter)
         {
+            var before = _snapshots.ToArray();
             var listed = new Dictionary<Guid, RolloutState>();
             foreach (var stored in await CanaryStateListing.ListAsync(api.Client, _options.Namespaces, Keeps, cancellationToken))
                 if (stored.State is { } state) listed[state.CorrelationId] = state;
-            foreach (var id in _snapshots.Keys.Where(id => !listed.ContainsKey(id))) _snapshots.TryRemove(id, out _);
+            // Gone from the list: dropped, unless saved meanwhile (a rollout's first save while the list was read; the saga
+            // repository loads from these snapshots, so dropping it would lose the rollout until the next list).
+            foreach (var held in before.Where(h => !listed.ContainsKey(h.Key))) _snapshots.TryRemove(held);
             // A newer snapshot of this replica's wins over the listed copy, unless the engine reloads (fresh) and another
             // writer moved the durable copy since this replica's last write: a save held here (the durable copy is
             // still the version this replica wrote) stays the truth, or the rollout's next save would conflict forever.
@@ -131,6 +134,10 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
         }, cancellationToken);
         _snapshots[state.CorrelationId] = state.Clone();
     }
+
+    /// <summary>The saga repository's read, on every message: the snapshot as held, never a relist.</summary>
+    public Task<RolloutState?> HeldAsync(Guid correlationId, CancellationToken cancellationToken) =>
+        Task.FromResult(_snapshots.GetValueOrDefault(correlationId));
 
     /// <summary>One snapshot without copying them all (the hook consumer asks on every transition).</summary>
     public async Task<RolloutState?> LoadAsync(Guid correlationId, CancellationToken cancellationToken)
