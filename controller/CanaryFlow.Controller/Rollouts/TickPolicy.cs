@@ -30,9 +30,7 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
         var id = s.CorrelationId;
         var waitingOnAnalysis = s.CurrentState is RolloutPhases.Progressing or RolloutPhases.Paused or RolloutPhases.WaitingApproval;
         if (waitingOnAnalysis && s.NextAnalysisAt is { } at && at <= now &&
-            // Repeats back off as a stalled command's do: a check still queued behind a backlog is not lost, and repeating
-            // it every interval filled the partition queues faster than they drained (issue 15: +500 messages/s at 10,000).
-            FirstOrOverdue(id, "analysis", s.AnalysisSequence, now, Max(s.Plan.AnalysisInterval, options.StallAfter), backOff: true))
+            FirstOrOverdue(id, "analysis", s.AnalysisSequence, now, Max(s.Plan.AnalysisInterval, options.StallAfter)))
         {
             // Before the first step the check is the pre-rollout hooks' (see RolloutState.Advance).
             due.Add(s.StepIndex < 0 && s.Plan.Has(HookTypes.PreRollout)
