@@ -97,24 +97,44 @@ public sealed class SimulatedCluster : IAsyncDisposable
         lock (_readGate) return read(e.Object);
     }
 
-    /// <summary>Every 250 ms each service gets <see cref="RequestsPerTick"/> requests, split by its VirtualService
-    /// weight; each side answers as the image its Deployment runs ("faulty": a quarter of them 503).</summary>
+    /// <summary>Mesh passes made (one pass serves every service once) and the longest one: at 10,000 services a pass
+    /// outlasts the 250 ms tick, which is why traffic is counted from the time elapsed, not per tick.</summary>
+    public long MeshPasses => Interlocked.Read(ref _meshPasses);
+    public TimeSpan LongestMeshPass { get; private set; }
+    private long _meshPasses;
+
+    /// <summary>Each service gets <see cref="RequestsPerTick"/> requests per 250 ms, split by its VirtualService weight;
+    /// each side answers as the image its Deployment runs ("faulty": a quarter of them 503). The requests of a pass are
+    /// the time elapsed since the last pass times that rate: a pass over 10,000 services takes longer than a tick (the
+    /// timer then drops ticks), and counting per tick sent each service a fraction of its traffic, so checks met fewer
+    /// requests than their minimum and healthy releases were rolled back (issue 15).</summary>
     private async Task RunMeshAsync(CancellationToken ct)
     {
         var random = new Random(7);
-        var carry = new Dictionary<string, double>();
+        var carry = new Dictionary<string, (double Canary, double All)>();
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+        var last = Clock.Elapsed;
         try
         {
             while (await timer.WaitForNextTickAsync(ct))
+            {
+                var now = Clock.Elapsed;
+                var perService = RequestsPerTick * (now - last).TotalMilliseconds / 250;
+                last = now;
                 foreach (var s in Services)
                 {
-                    var share = RequestsPerTick * Weights.CurrentWeight(s.Name) / 100.0 + carry.GetValueOrDefault(s.Name);
-                    var toCanary = (int)share;
-                    carry[s.Name] = share - toCanary;
+                    var (canaryCarry, allCarry) = carry.GetValueOrDefault(s.Name);
+                    var all = perService + allCarry;
+                    var requests = (int)all;
+                    var share = requests * Weights.CurrentWeight(s.Name) / 100.0 + canaryCarry;
+                    var toCanary = Math.Min(requests, (int)share);
+                    carry[s.Name] = (share - toCanary, all - requests);
                     Serve(s.Namespace, s.Name, ImageOf(s.Namespace, s.Name), toCanary, random);
-                    Serve(s.Namespace, $"{s.Name}-primary", ImageOf(s.Namespace, $"{s.Name}-primary"), RequestsPerTick - toCanary, random);
+                    Serve(s.Namespace, $"{s.Name}-primary", ImageOf(s.Namespace, $"{s.Name}-primary"), requests - toCanary, random);
                 }
+                Interlocked.Increment(ref _meshPasses);
+                if (Clock.Elapsed - now > LongestMeshPass) LongestMeshPass = Clock.Elapsed - now;
+            }
         }
         catch (OperationCanceledException) { }
     }

@@ -123,6 +123,8 @@ public static class ScaleHarness
             Console.WriteLine($"  replica-{i}: CPU {cpu[i]:F0} s ({cpu[i] / seconds * 100:F0}% of a core{(alive[i] ? "" : " until killed")}), peak RSS {peakRss[i] / 1024.0 / 1024:F0} MiB");
         Console.WriteLine($"  harness (sandbox API server, synthetic mesh, tracker): CPU {harnessCpu:F0} s ({harnessCpu / seconds * 100:F0}% of a core); " +
                           $"Prometheus: CPU {prometheusCpu:F0} s ({prometheusCpu / seconds * 100:F0}% of a core)");
+        Console.WriteLine($"  synthetic mesh: {cluster.MeshPasses / cluster.Clock.Elapsed.TotalSeconds:F2} passes/s over {count} services (a 250 ms tick asks 4), " +
+                          $"longest pass {cluster.LongestMeshPass.TotalMilliseconds:F0} ms; traffic counted from the time elapsed");
         Console.WriteLine($"  double writers (a partition Lease changing holder inside the old holder's renew deadline): {leases.Overlaps}; " +
                           $"stored-version conflicts in the logs: {conflicts}");
         if (replicaKilledAt is { } killed)

@@ -173,6 +173,42 @@ public abstract class DeploymentWatcherContract(KubeServer server) : TwoServerTe
 public sealed class DeploymentWatcherOnSandbox() : DeploymentWatcherContract(KubeServer.Sandbox)
 {
     [Fact]
+    public async Task Releases_made_the_moment_each_Canary_is_initialised_are_each_requested_and_never_recorded_as_stable()
+    {
+        // As the scale benchmark releases: each target the moment its Canary shows a stable revision. The watch's Canary
+        // stream can then be behind its Deployment stream (a cached copy without the tracked revision); initialising such
+        // a Canary again read the release's template and recorded it as stable, so it was never rolled out.
+        const int count = 24;
+        var names = Enumerable.Range(0, count).Select(i => $"svc-{i:D2}").ToList();
+        foreach (var name in names)
+        {
+            await Host.CreateDeploymentAsync(name, $"{name}:1", replicas: 1);
+            await Host.CreateCanaryAsync(name, name);
+        }
+        var stable = new Dictionary<string, string>();
+        await Host.StartWatcherAsync();
+        await KubeTestHost.EventuallyAsync(async () =>
+        {
+            foreach (var name in names.Where(n => !stable.ContainsKey(n)))
+                if ((string?)(await Host.GetCanaryAsync(name))["status"]?["stableRevision"] is { } revision)
+                {
+                    stable[name] = revision;
+                    await Host.SetImageAsync(name, $"{name}:2");
+                }
+            return stable.Count == count;
+        }, "every Canary initialised and released", seconds: 60);
+
+        await RequestedCountIsAsync(count);
+        foreach (var name in names)
+        {
+            var release = await Host.RevisionAsync(name);
+            Assert.NotEqual(stable[name], release);
+            Assert.Equal(stable[name], (string?)(await Host.GetCanaryAsync(name))["status"]!["stableRevision"]);
+            Assert.Single(Requested(), r => r.Target.Name == name && r.Revision == release);
+        }
+    }
+
+    [Fact]
     public async Task Dropped_watches_and_a_410_Gone_are_survived_by_relisting()
     {
         await Host.InitializedAsync();

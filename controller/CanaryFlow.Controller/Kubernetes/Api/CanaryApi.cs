@@ -100,6 +100,17 @@ public sealed class CanaryApi(IKubernetes client, IOptions<KubernetesOptions> op
     public async Task<CanaryContext> ResolveAsync(RolloutTarget target, CancellationToken ct) =>
         CanaryContext.From(await FindForTargetAsync(target, ct), options.Value.TrackLabel);
 
+    /// <summary>The Canary as the server holds it now, without its saga state; null when it does not exist.</summary>
+    public async Task<CanaryResource?> GetCanaryAsync(string ns, string name, CancellationToken ct)
+    {
+        try
+        {
+            var item = await client.CustomObjects.GetNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns, CanaryResource.Plural, name, ct);
+            return CanaryResource.FromElement(item is JsonElement e ? e : JsonSerializer.SerializeToElement(item, CanaryResource.Json), CanaryStatusRolloutStore.StateField);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return null; }
+    }
+
     public Task<JsonObject?> GetCanaryRawAsync(string ns, string name, CancellationToken ct) =>
         GetCustomAsync(CanaryResource.Group, CanaryResource.Version, ns, CanaryResource.Plural, name, ct);
 

@@ -25,6 +25,13 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     // The ticker reads every rollout every tick: serve that from snapshots kept by this replica's own
     // saves, and list the Canaries again only now and then (to see other writers, e.g. after a failover).
     private static readonly TimeSpan RelistAfter = TimeSpan.FromSeconds(30);
+    // Sharded, the saga of a held partition is the only writer of its rollouts' state, and a partition gained is loaded
+    // afresh (the rehydrator's fresh load): the periodic relist only catches what no event tells (a Canary deleted), so it
+    // comes seldom. Each relist reads every Canary of the cluster with its saga state, whatever the replica owns: at
+    // 10,000 Canaries 20 pages of ~1.8 MB in every replica, every 30 s (issue 15).
+    private static readonly TimeSpan ShardedRelistAfter = TimeSpan.FromMinutes(5);
+    private readonly Lock _listGate = new();
+    private Task? _listing; // the periodic relist under way: callers that find it due meanwhile wait for it
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, RolloutState> _snapshots = new();
     private DateTimeOffset _listedAt = DateTimeOffset.MinValue;
     private readonly EvidenceWriteThrottle _throttle;
@@ -78,27 +85,47 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
         }
     }
 
+    private bool RelistDue => clock.GetUtcNow() - _listedAt >= (_ownership.Partitions > 1 ? ShardedRelistAfter : RelistAfter);
+
     public async Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken, bool fresh = false)
     {
-        if (fresh || clock.GetUtcNow() - _listedAt >= RelistAfter)
-        {
-            var before = _snapshots.ToArray();
-            var listed = new Dictionary<Guid, RolloutState>();
-            foreach (var stored in await CanaryStateListing.ListAsync(api.Client, _options.Namespaces, Keeps, cancellationToken))
-                if (stored.State is { } state) listed[state.CorrelationId] = state;
-            // Gone from the list: dropped, unless saved meanwhile (a rollout's first save while the list was read; the saga
-            // repository loads from these snapshots, so dropping it would lose the rollout until the next list).
-            foreach (var held in before.Where(h => !listed.ContainsKey(h.Key))) _snapshots.TryRemove(held);
-            // A newer snapshot of this replica's wins over the listed copy, unless the engine reloads (fresh) and another
-            // writer moved the durable copy since this replica's last write: a save held here (the durable copy is
-            // still the version this replica wrote) stays the truth, or the rollout's next save would conflict forever.
-            foreach (var (id, state) in listed)
-                _snapshots.AddOrUpdate(id, state, (_, mine) => mine.Version > state.Version && (!fresh || _throttle.WroteLast(id, state.Version)) ? mine : state);
-            if (fresh) _throttle.ForgetUnless(id => listed.TryGetValue(id, out var stored) && _throttle.WroteLast(id, stored.Version));
-            DropUnowned(); // a partition lost while the list was read
-            _listedAt = clock.GetUtcNow();
-        }
+        if (fresh) await RelistAsync(fresh: true, cancellationToken);
+        else if (RelistDue) await SharedRelistAsync(cancellationToken);
         return _snapshots.Values.ToList();
+    }
+
+    /// <summary>One periodic relist at a time: the callers that find it due while it runs wait for it. Each transition's
+    /// hook consumer asks (<see cref="LoadAsync"/>), so without this a relist that outlasted a few transitions had tens of
+    /// copies running side by side, each listing every Canary.</summary>
+    private Task SharedRelistAsync(CancellationToken cancellationToken)
+    {
+        Task listing;
+        lock (_listGate)
+        {
+            if (_listing is null || _listing.IsCompleted)
+                _listing = Task.Run(() => RelistAsync(fresh: false, CancellationToken.None), CancellationToken.None);
+            listing = _listing;
+        }
+        return listing.WaitAsync(cancellationToken);
+    }
+
+    private async Task RelistAsync(bool fresh, CancellationToken cancellationToken)
+    {
+        var before = _snapshots.ToArray();
+        var listed = new Dictionary<Guid, RolloutState>();
+        foreach (var stored in await CanaryStateListing.ListAsync(api.Client, _options.Namespaces, Keeps, cancellationToken))
+            if (stored.State is { } state) listed[state.CorrelationId] = state;
+        // Gone from the list: dropped, unless saved meanwhile (a rollout's first save while the list was read; the saga
+        // repository loads from these snapshots, so dropping it would lose the rollout until the next list).
+        foreach (var held in before.Where(h => !listed.ContainsKey(h.Key))) _snapshots.TryRemove(held);
+        // A newer snapshot of this replica's wins over the listed copy, unless the engine reloads (fresh) and another
+        // writer moved the durable copy since this replica's last write: a save held here (the durable copy is
+        // still the version this replica wrote) stays the truth, or the rollout's next save would conflict forever.
+        foreach (var (id, state) in listed)
+            _snapshots.AddOrUpdate(id, state, (_, mine) => mine.Version > state.Version && (!fresh || _throttle.WroteLast(id, state.Version)) ? mine : state);
+        if (fresh) _throttle.ForgetUnless(id => listed.TryGetValue(id, out var stored) && _throttle.WroteLast(id, stored.Version));
+        DropUnowned(); // a partition lost while the list was read
+        _listedAt = clock.GetUtcNow();
     }
 
     public async Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
@@ -142,7 +169,7 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     /// <summary>One snapshot without copying them all (the hook consumer asks on every transition).</summary>
     public async Task<RolloutState?> LoadAsync(Guid correlationId, CancellationToken cancellationToken)
     {
-        if (clock.GetUtcNow() - _listedAt >= RelistAfter) await LoadAllAsync(cancellationToken);
+        if (RelistDue) await SharedRelistAsync(cancellationToken);
         return _snapshots.GetValueOrDefault(correlationId);
     }
 }

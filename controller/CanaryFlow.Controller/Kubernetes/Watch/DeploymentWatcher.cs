@@ -83,6 +83,7 @@ public sealed class DeploymentWatcher : BackgroundService
         private readonly Dictionary<string, string> _revisions = [];
         private readonly Dictionary<string, long> _reportedInvalid = [];
         private readonly HashSet<string> _initializing = [];
+        private RolloutRequests _requests = null!;
         private readonly HashSet<string> _finalizing = [];
         // Initialisations that failed: how many times in a row (the retry's back-off), and which have a retry pending.
         private readonly Dictionary<string, int> _initFailures = [];
@@ -107,6 +108,7 @@ public sealed class DeploymentWatcher : BackgroundService
         private Task WatchAsync(CancellationToken ct)
         {
             _ct = ct;
+            _requests = new RolloutRequests(ns, owner.bus, owner.statusWriter, ForgetRequestAsync, owner._logger, ct);
             var o = owner.options.Value;
             var timeout = (int)o.WatchTimeout.TotalSeconds;
             // Both kinds are read as the client parsed them (see Sighting): only the kept partitions' objects are parsed further.
@@ -138,15 +140,17 @@ public sealed class DeploymentWatcher : BackgroundService
             {
                 try { await Task.Delay(RelookEvery, owner.time, ct); }
                 catch (OperationCanceledException) { return; }
-                await Serial(async () =>
-                {
-                    foreach (var d in _deployments.Values.ToList())
+                // One target at a time under the lock, not all of them in one hold: the watch's events wait behind at
+                // most one target's look (a look of thousands of targets in one hold made the streams lag by minutes).
+                List<string> names = [];
+                await Serial(() => { names = [.. _deployments.Keys]; return Task.CompletedTask; });
+                foreach (var name in names)
+                    await Serial(async () =>
                     {
-                        if (_canaryOf.GetValueOrDefault(d.Metadata.Name) is not { } canary || _initializing.Contains(canary)) continue;
-                        using var scope = ActFor(d.Metadata.Name, out var owned);
+                        if (!_deployments.TryGetValue(name, out var d) || _canaryOf.GetValueOrDefault(name) is not { } canary || _initializing.Contains(canary)) return;
+                        using var scope = ActFor(name, out var owned);
                         if (owned) await EvaluateAsync(d);
-                    }
-                });
+                    });
             }
         }
 
@@ -186,6 +190,7 @@ public sealed class DeploymentWatcher : BackgroundService
             foreach (var c in _canaries.Values.Where(c => lost.Contains(PartitionOf(c.TargetName))).ToList()) Forget(c);
             foreach (var name in _deployments.Keys.Where(d => lost.Contains(PartitionOf(d))).ToList()) _deployments.Remove(name);
             foreach (var target in _revisions.Keys.Where(t => lost.Contains(PartitionOf(t))).ToList()) _revisions.Remove(target);
+            _requests.Forget(t => lost.Contains(PartitionOf(t)));
             if (gained.Count == 0) { _owned = now; return; }
             // Deployments first, so that each gained Canary is evaluated against its target's current template.
             foreach (var d in await ListAsync(Apps, AppsVersion, DeploymentsPlural, d => gained.Contains(PartitionOf(d.Name))))
@@ -341,11 +346,26 @@ public sealed class DeploymentWatcher : BackgroundService
 
             var image = deployment.Spec.Template.Spec.Containers
                 .FirstOrDefault(c => c.Name == canary.Spec?.ImagePolicy?.Container)?.Image ?? deployment.Spec.Template.Spec.Containers.FirstOrDefault()?.Image;
-            await owner.bus.Publish(new RolloutRequested(RolloutIds.ForTarget(target), RolloutIds.ForRevision(target, revision), target, revision,
-                image, plan.Plan, "watch:deployment", $"pod template changed ({known} -> {revision})", owner.time.GetUtcNow()), _ct);
             _revisions[target.Name] = revision;
-            owner._logger.LogInformation("{Target}: revision {Revision} requested (was {Known})", target, revision, known);
-            await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) => status[TrackedRevisionField] = revision, _ct);
+            _requests.Request(canary.Name, new RolloutRequested(RolloutIds.ForTarget(target), RolloutIds.ForRevision(target, revision), target, revision,
+                image, plan.Plan, "watch:deployment", $"pod template changed ({known} -> {revision})", owner.time.GetUtcNow()), Track);
+        }
+
+        /// <summary>A request that failed (published or not, its revision not recorded): forgotten, so the periodic look
+        /// (<see cref="RelookAsync"/>) asks for it again.</summary>
+        private Task ForgetRequestAsync(RolloutRequested failed) => Serial(() =>
+        {
+            if (_revisions.GetValueOrDefault(failed.Target.Name) == failed.Revision) _revisions.Remove(failed.Target.Name);
+            return Task.CompletedTask;
+        });
+
+        private void Track(Task task)
+        {
+            lock (_beside)
+            {
+                _beside.RemoveAll(t => t.IsCompleted);
+                _beside.Add(task);
+            }
         }
 
         private async Task<bool> CheckSpecAsync(CanaryResource canary)
@@ -395,11 +415,7 @@ public sealed class DeploymentWatcher : BackgroundService
                 }
                 finally { await Serial(() => { running.Remove(name); then?.Invoke(); return Task.CompletedTask; }); }
             });
-            lock (_beside)
-            {
-                _beside.RemoveAll(t => t.IsCompleted);
-                _beside.Add(task);
-            }
+            Track(task);
         }
 
         /// <summary>Starts the initialisation of a Canary that is still not initialised again after a pause (the watch's
@@ -442,6 +458,24 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private async Task InitializeAsync(CanaryResource canary)
         {
+            // The cached copy can be older than the server's: under load the Canary stream lags the Deployment stream, and a
+            // release (or the periodic look) then finds a copy without the tracked revision of an initialisation that is
+            // done. Initialising again would read the target's template as it is now, a release not rolled out, and record
+            // it as the stable revision: the release would never be rolled out (issue 15: thousands of Canaries stayed
+            // Initialized, re-initialised every 10 s). The server's copy decides; the cache takes it.
+            if (await owner.api.GetCanaryAsync(ns, canary.Name, _ct) is not { } current || current.IsDeleting) return;
+            if (current.StatusString(TrackedRevisionField) is not null)
+            {
+                await Serial(async () =>
+                {
+                    if (_canaries.TryGetValue(current.Name, out var cached) && Older(current.Metadata.ResourceVersion, cached.Metadata.ResourceVersion)) return;
+                    _canaries[current.Name] = current;
+                    _canaryOf[current.TargetName] = current.Name;
+                    using var scope = ActFor(current.TargetName, out var owned);
+                    if (owned && _deployments.TryGetValue(current.TargetName, out var d)) await EvaluateAsync(d);
+                });
+                return;
+            }
             var ctx = CanaryContext.From(canary, owner.options.Value.TrackLabel);
             // The adopted VirtualService's routes before CanaryFlow writes to them (first sight sets them to 100/0),
             // to give them back on deletion.
@@ -470,13 +504,25 @@ public sealed class DeploymentWatcher : BackgroundService
             await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
             {
                 if (adopted is not null) status[CanaryDeletion.AdoptedRoutesField] ??= adopted;
-                status[TrackedRevisionField] = revision;
-                status["stableRevision"] = revision;
+                // Initialised meanwhile (another replica before a partition moved): its revisions stand.
+                status[TrackedRevisionField] ??= revision;
+                status["stableRevision"] ??= revision;
                 status["phase"] ??= CanaryStatusView.Initialized; // nothing has rolled out yet: not Succeeded
                 status["canaryWeight"] ??= 0;
                 status["lastTransitionTime"] = stamp;
                 CanaryStatusView.SetCondition(status, "Ready", "True", "Initialized", $"stable {ctx.PrimaryName} serves revision {revision}", stamp);
             }, _ct);
+            // The cache's copy learns the revision now, not when the Canary stream brings the write (it may lag by minutes).
+            await Serial(() =>
+            {
+                if (_canaries.TryGetValue(canary.Name, out var cached) && cached.StatusString(TrackedRevisionField) is null)
+                {
+                    var status = cached.Status?.DeepClone() as JsonObject ?? [];
+                    status[TrackedRevisionField] = revision;
+                    _canaries[canary.Name] = cached with { Status = status };
+                }
+                return Task.CompletedTask;
+            });
             await owner.api.RecordEventAsync(canary, "Normal", "Initialized",
                 $"created {ctx.PrimaryName} and routing; all traffic on stable revision {revision}", now.UtcDateTime, _ct);
             owner._logger.LogInformation("Canary {Namespace}/{Name} initialised at revision {Revision}", ns, canary.Name, revision);
