@@ -12,6 +12,10 @@ public interface IVectorSink<out T>
     /// <summary>The labels whose values <see cref="Add"/> receives, in this order.</summary>
     IReadOnlyList<string> Labels { get; }
 
+    /// <summary>When set, only samples whose first label (<c>Labels[0]</c>) has one of these values reach
+    /// <see cref="Add"/>; the others are skipped while reading, before any string is made of them.</summary>
+    LabelFilter? Only => null;
+
     /// <param name="labelValues">One entry per label of <see cref="Labels"/>: its value, or null where the sample has none.</param>
     void Add(ReadOnlySpan<string?> labelValues, double value);
 
@@ -45,10 +49,12 @@ public static class PrometheusVectorReader
     public static T Feed<T>(IReadOnlyList<PromSample> samples, IVectorSink<T> sink)
     {
         var labels = sink.Labels;
+        var only = sink.Only;
         var values = new string?[labels.Count];
         foreach (var sample in samples)
         {
             for (var i = 0; i < labels.Count; i++) values[i] = sample.Labels.TryGetValue(labels[i], out var v) ? v : null;
+            if (only is not null && (values[0] is not { } key || !only.Contains(key))) continue;
             sink.Add(values, sample.Point.Value);
         }
         return sink.Result();
@@ -106,15 +112,22 @@ public static class PrometheusVectorReader
     {
         if (reader.TokenType != JsonTokenType.StartArray) return false;
         var labels = sink.Labels;
+        var only = sink.Only;
         var wanted = labels.Select(l => System.Text.Encoding.UTF8.GetBytes(l)).ToArray();
         var values = new string?[labels.Count];
         while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
         {
             Array.Clear(values);
             double? value = null;
+            var skipped = false; // another's sample: the rest of it is only stepped over
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("metric"u8))
+                if (skipped)
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals("metric"u8))
                 {
                     reader.Read();
                     if (reader.TokenType != JsonTokenType.StartObject) return false;
@@ -122,9 +135,17 @@ public static class PrometheusVectorReader
                     {
                         var index = IndexOf(ref reader, wanted);
                         reader.Read();
+                        if (index == 0 && only is not null && reader.TokenType == JsonTokenType.String && !Wanted(ref reader, only))
+                        {
+                            skipped = true;
+                            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName) reader.Skip(); // the metric's other labels
+                            break;
+                        }
                         if (index >= 0 && reader.TokenType == JsonTokenType.String) values[index] = reader.GetString();
                         else reader.Skip();
                     }
+                    // A sample without the filtered label belongs to no wanted key.
+                    if (only is not null && values[0] is null) skipped = true;
                 }
                 else if (reader.ValueTextEquals("value"u8))
                 {
@@ -141,10 +162,13 @@ public static class PrometheusVectorReader
                     reader.Skip();
                 }
             }
-            if (value is { } v) sink.Add(values, v);
+            if (!skipped && value is { } v) sink.Add(values, v);
         }
         return reader.TokenType == JsonTokenType.EndArray;
     }
+
+    private static bool Wanted(ref Utf8JsonReader reader, LabelFilter only) =>
+        reader.ValueIsEscaped ? only.Contains(reader.GetString()!) : only.Contains(reader.ValueSpan);
 
     private static int IndexOf(ref Utf8JsonReader reader, byte[][] wanted)
     {
