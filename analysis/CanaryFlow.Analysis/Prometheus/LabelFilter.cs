@@ -23,12 +23,14 @@ public sealed class LabelFilter
 
     public bool Contains(string value) => _values.Contains(value);
 
+    public bool Contains(ReadOnlySpan<char> value) => _lookup.Contains(value);
+
     /// <summary>Whether the UTF-8 <paramref name="utf8"/> (unescaped) is one of the values, with no allocation for
     /// values up to 256 characters (Kubernetes names are at most 253).</summary>
     public bool Contains(ReadOnlySpan<byte> utf8)
     {
         if (utf8.Length > 256) return _values.Contains(Encoding.UTF8.GetString(utf8));
         Span<char> chars = stackalloc char[256];
-        return Encoding.UTF8.TryGetChars(utf8, chars, out var written) && _lookup.Contains(chars[..written]);
+        return Encoding.UTF8.TryGetChars(utf8, chars, out var written) && Contains(chars[..written]);
     }
 }

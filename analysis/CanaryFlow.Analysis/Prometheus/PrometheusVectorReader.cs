@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 
@@ -37,13 +38,31 @@ public static class PrometheusVectorReader
         var sink = newSink();
         try
         {
-            if (TryRead(json, sink)) return sink.Result();
+            var reader = new Utf8JsonReader(json, Options);
+            if (TryRead(ref reader, sink)) return sink.Result();
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException) { }
 
         // The documented parser decides: it throws for an error answer or a body that is not the envelope.
         return Feed(PrometheusResponseParser.Parse(json, httpStatus).Vector, newSink());
     }
+
+    /// <summary>The same, from a body read in chunks (<see cref="PooledBody"/>).</summary>
+    public static T Read<T>(in ReadOnlySequence<byte> json, int httpStatus, Func<IVectorSink<T>> newSink)
+    {
+        if (json.IsSingleSegment) return Read(json.FirstSpan, httpStatus, newSink);
+        var sink = newSink();
+        try
+        {
+            var reader = new Utf8JsonReader(json, Options);
+            if (TryRead(ref reader, sink)) return sink.Result();
+        }
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException) { }
+
+        return Feed(PrometheusResponseParser.Parse(json, httpStatus).Vector, newSink());
+    }
+
+    private static readonly JsonReaderOptions Options = new() { MaxDepth = 16 };
 
     /// <summary>Parsed samples into a sink (the path for answers read as objects).</summary>
     public static T Feed<T>(IReadOnlyList<PromSample> samples, IVectorSink<T> sink)
@@ -61,9 +80,8 @@ public static class PrometheusVectorReader
     }
 
     /// <summary>False when the body is not a success vector whose resultType comes before its result (the sink may then hold part of it).</summary>
-    private static bool TryRead<T>(ReadOnlySpan<byte> json, IVectorSink<T> sink)
+    private static bool TryRead<T>(ref Utf8JsonReader reader, IVectorSink<T> sink)
     {
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 16 });
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return false;
         string? status = null, resultType = null;
         var sawResult = false;
@@ -167,8 +185,14 @@ public static class PrometheusVectorReader
         return reader.TokenType == JsonTokenType.EndArray;
     }
 
-    private static bool Wanted(ref Utf8JsonReader reader, LabelFilter only) =>
-        reader.ValueIsEscaped ? only.Contains(reader.GetString()!) : only.Contains(reader.ValueSpan);
+    // The label's value compared where it lies; escaped or split over two chunks, unescaped into a stack buffer first.
+    private static bool Wanted(ref Utf8JsonReader reader, LabelFilter only)
+    {
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence) return only.Contains(reader.ValueSpan);
+        if ((reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length) > 256) return only.Contains(reader.GetString()!);
+        Span<char> chars = stackalloc char[256];
+        return only.Contains(chars[..reader.CopyString(chars)]);
+    }
 
     private static int IndexOf(ref Utf8JsonReader reader, byte[][] wanted)
     {
@@ -180,8 +204,9 @@ public static class PrometheusVectorReader
     // A sample value as Prometheus writes it: a decimal, "NaN", "+Inf" or "-Inf".
     private static double Value(ref Utf8JsonReader reader)
     {
-        if (reader.ValueIsEscaped) return PrometheusResponseParser.ParseValue(reader.GetString()!);
-        var text = reader.ValueSpan;
+        if (reader.ValueIsEscaped || (reader.HasValueSequence && reader.ValueSequence.Length > 64)) return PrometheusResponseParser.ParseValue(reader.GetString()!);
+        Span<byte> copy = stackalloc byte[64];
+        var text = reader.HasValueSequence ? copy[..reader.CopyString(copy)] : reader.ValueSpan; // split over two chunks
         if (text.SequenceEqual("+Inf"u8) || text.SequenceEqual("Inf"u8)) return double.PositiveInfinity;
         if (text.SequenceEqual("-Inf"u8)) return double.NegativeInfinity;
         if (text.SequenceEqual("NaN"u8)) return double.NaN;

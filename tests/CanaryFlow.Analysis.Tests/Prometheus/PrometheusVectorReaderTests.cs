@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using CanaryFlow.Analysis.Prometheus;
 
@@ -111,5 +112,39 @@ public class PrometheusVectorReaderTests
         Assert.IsType<PrometheusUnavailableException>(Assert.ThrowsAny<PrometheusQueryException>(() => PrometheusVectorReader.Read(
             Encoding.UTF8.GetBytes("""{"status":"success","data":{"resultType":"vector","result":[{"metric":{"destination_workload":"other"},"value":[1,"2"]"""),
             200, () => new Recording(new LabelFilter(["mine"])))));
+    }
+
+    /// <summary>The body as a chain of segments of <paramref name="size"/> bytes: tokens split across chunks, as a body read in 64 KiB chunks splits them.</summary>
+    private static ReadOnlySequence<byte> Split(string body, int size)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var first = new Chunk(bytes.AsMemory(0, Math.Min(size, bytes.Length)), 0);
+        var last = first;
+        for (var at = size; at < bytes.Length; at += size) last = last.Append(bytes.AsMemory(at, Math.Min(size, bytes.Length - at)));
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private sealed class Chunk : ReadOnlySequenceSegment<byte>
+    {
+        public Chunk(ReadOnlyMemory<byte> memory, long runningIndex) => (Memory, RunningIndex) = (memory, runningIndex);
+        public Chunk Append(ReadOnlyMemory<byte> memory) => (Chunk)(Next = new Chunk(memory, RunningIndex + Memory.Length));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(7)]
+    [InlineData(64)]
+    public void A_body_in_chunks_reads_as_the_whole_body_with_every_token_split_somewhere(int chunk)
+    {
+        var only = new LabelFilter(["checkout-primary", "check\"outé"]);
+
+        Assert.Equal(Read(Documented), PrometheusVectorReader.Read(Split(Documented, chunk), 200, () => new Recording()));
+        Assert.Equal(PrometheusVectorReader.Read(Encoding.UTF8.GetBytes(Documented), 200, () => new Recording(only)),
+            PrometheusVectorReader.Read(Split(Documented, chunk), 200, () => new Recording(only)));
+        Assert.Equal(PrometheusResponseParser.Parse(Encoding.UTF8.GetBytes(Documented), 200).Vector.Select(v => v.Point.Value),
+            PrometheusResponseParser.Parse(Split(Documented, chunk), 200).Vector.Select(v => v.Point.Value));
+        Assert.IsType<PrometheusUnavailableException>(Assert.ThrowsAny<PrometheusQueryException>(
+            () => PrometheusVectorReader.Read(Split("<html>bad gateway</html>", chunk), 502, () => new Recording())));
     }
 }
