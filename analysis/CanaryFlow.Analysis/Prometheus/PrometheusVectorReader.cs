@@ -36,15 +36,8 @@ public static class PrometheusVectorReader
     public static T Read<T>(ReadOnlySpan<byte> json, int httpStatus, Func<IVectorSink<T>> newSink)
     {
         var sink = newSink();
-        try
-        {
-            var reader = new Utf8JsonReader(json, Options);
-            if (TryRead(ref reader, sink)) return sink.Result();
-        }
-        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException) { }
-
-        // The documented parser decides: it throws for an error answer or a body that is not the envelope.
-        return Feed(PrometheusResponseParser.Parse(json, httpStatus).Vector, newSink());
+        // The documented parser decides the rest: it throws for an error answer or a body that is not the envelope.
+        return TryRead(new Utf8JsonReader(json, Options), sink) ? sink.Result() : Feed(PrometheusResponseParser.Parse(json, httpStatus).Vector, newSink());
     }
 
     /// <summary>The same, from a body read in chunks (<see cref="PooledBody"/>).</summary>
@@ -52,14 +45,7 @@ public static class PrometheusVectorReader
     {
         if (json.IsSingleSegment) return Read(json.FirstSpan, httpStatus, newSink);
         var sink = newSink();
-        try
-        {
-            var reader = new Utf8JsonReader(json, Options);
-            if (TryRead(ref reader, sink)) return sink.Result();
-        }
-        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException) { }
-
-        return Feed(PrometheusResponseParser.Parse(json, httpStatus).Vector, newSink());
+        return TryRead(new Utf8JsonReader(json, Options), sink) ? sink.Result() : Feed(PrometheusResponseParser.Parse(json, httpStatus).Vector, newSink());
     }
 
     private static readonly JsonReaderOptions Options = new() { MaxDepth = 16 };
@@ -80,7 +66,19 @@ public static class PrometheusVectorReader
     }
 
     /// <summary>False when the body is not a success vector whose resultType comes before its result (the sink may then hold part of it).</summary>
-    private static bool TryRead<T>(ref Utf8JsonReader reader, IVectorSink<T> sink)
+    private static bool TryRead<T>(Utf8JsonReader reader, IVectorSink<T> sink)
+    {
+        try
+        {
+            return TryReadEnvelope(ref reader, sink);
+        }
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static bool TryReadEnvelope<T>(ref Utf8JsonReader reader, IVectorSink<T> sink)
     {
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return false;
         string? status = null, resultType = null;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using CanaryFlow.Analysis.Batching;
 using CanaryFlow.Analysis.Prometheus;
 using CanaryFlow.Analysis.Sequential;
@@ -18,42 +17,12 @@ public sealed class OwnedWorkloadCountersTests(ITestOutputHelper output)
     private const int Workloads = 3000;
     private static readonly string[] Les = [.. new[] { 0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000 }.Select(le => le.ToString(CultureInfo.InvariantCulture)), "+Inf"];
 
-    private static string Name(int w) => w % 2 == 0 ? $"svc-{w / 2:0000}" : $"svc-{w / 2:0000}-primary";
-
-    private static byte[] Vector(IEnumerable<string> samples) =>
-        Encoding.UTF8.GetBytes($$$"""{"status":"success","data":{"resultType":"vector","result":[{{{string.Join(",", samples)}}}]}}""");
-
-    /// <summary>The three namespace-wide answers (values differ per workload, bucket and query), read by the client's reader; counts reads.</summary>
-    private sealed class Bodies(int workloads) : IPrometheusClient
-    {
-        private readonly byte[] _buckets = Vector(Enumerable.Range(0, workloads).SelectMany(w => Les.Select((le, i) =>
-            $$"""{"metric":{"destination_workload":"{{Name(w)}}","destination_workload_namespace":"shop","le":"{{le}}"},"value":[1764640000.123,"{{w * 100 + i * 5}}"]}""")));
-
-        private readonly byte[] _requests = Vector(Enumerable.Range(0, workloads).Select(w =>
-            $$"""{"metric":{"destination_workload":"{{Name(w)}}","destination_workload_namespace":"shop"},"value":[1764640000.123,"{{w * 100 + 95}}"]}"""));
-
-        private readonly byte[] _errors = Vector(Enumerable.Range(0, workloads).Select(w =>
-            $$"""{"metric":{"destination_workload":"{{Name(w)}}","destination_workload_namespace":"shop"},"value":[1764640000.123,"{{w % 7}}"]}"""));
-
-        public int Queries;
-
-        public Task<PromQueryResult> QueryAsync(string promql, DateTimeOffset? time, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<PromQueryResult> QueryRangeAsync(string promql, DateTimeOffset start, DateTimeOffset end, TimeSpan step, CancellationToken cancellationToken) =>
-            throw new NotSupportedException();
-
-        public Task<T> QueryVectorAsync<T>(string promql, DateTimeOffset? time, Func<IVectorSink<T>> newSink, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref Queries);
-            var body = promql.Contains("_bucket", StringComparison.Ordinal) ? _buckets : promql.Contains("5..", StringComparison.Ordinal) ? _errors : _requests;
-            return Task.FromResult(PrometheusVectorReader.Read(body, 200, newSink));
-        }
-    }
+    private static string Name(int w) => NamespaceCounterBodies.Name(w);
 
     [Fact]
     public async Task The_owned_workloads_counts_equal_the_full_reads_and_the_others_are_not_kept()
     {
-        var client = new Bodies(Workloads);
+        var client = new NamespaceCounterBodies(Workloads, Les);
         var owned = Enumerable.Range(0, Workloads).Where(w => w / 2 % 3 == 0).Select(Name).ToArray();
         var filter = new LabelFilter(owned);
         await NamespaceCounters.ReadAsync(client, "shop", DateTimeOffset.UnixEpoch, () => filter); // warm-up (JIT)
@@ -101,13 +70,13 @@ public sealed class OwnedWorkloadCountersTests(ITestOutputHelper output)
     [Fact]
     public async Task A_check_whose_workloads_came_after_the_grid_points_read_reads_again_and_gets_their_counts_not_zeros()
     {
-        var client = new Bodies(30);
+        var client = new NamespaceCounterBodies(30, Les);
         var runner = new SequentialAnalysisRunner(client, new PrometheusOptions { Address = "http://127.0.0.1:9" }, TimeProvider.System, new NoThresholds());
         var at = DateTimeOffset.UnixEpoch.AddDays(20_000);
 
-        await runner.RunAsync(Due("svc-0000", at), CancellationToken.None); // reads the grid point for svc-0000 only
-        var late = await runner.RunAsync(Due("svc-0007", at), CancellationToken.None); // same grid point, not in that read
-        var again = await runner.RunAsync(Due("svc-0000", at), CancellationToken.None);
+        await runner.RunAsync(Due("svc-00000", at), CancellationToken.None); // reads the grid point for svc-00000 only
+        var late = await runner.RunAsync(Due("svc-00007", at), CancellationToken.None); // same grid point, not in that read
+        var again = await runner.RunAsync(Due("svc-00000", at), CancellationToken.None);
 
         var evidence = SequentialState.Deserialize(late.State)!;
         Assert.Equal((1495.0, 1595.0, 1.0), (evidence.Last!.Canary.Requests, evidence.Last.Stable.Requests, evidence.Last.Stable.Errors)); // workloads 14 and 15

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using CanaryFlow.Analysis.Batching;
 using CanaryFlow.Analysis.Prometheus;
+using CanaryFlow.Analysis.Tests.Batching;
 using CanaryFlow.Benchmarks.Reliability;
 
 namespace CanaryFlow.Benchmarks.Analysis;
@@ -24,14 +24,14 @@ public static class CounterReadBenchmark
         var workloads = ControllerSettings.IntArg(args, "--workloads", 10_000);
         var replicas = ControllerSettings.IntArg(args, "--replicas", 3);
         var reads = ControllerSettings.IntArg(args, "--reads", 20);
-        var client = new Bodies(workloads);
+        var client = new NamespaceCounterBodies(workloads, Les);
         // A replica owns one rollout in `replicas`; each rollout has two workloads (canary and primary).
         var owned = new LabelFilter(Enumerable.Range(0, workloads).Where(w => w / 2 % replicas == 0).Select(Name));
         Console.WriteLine($"counters-read: {workloads:N0} workloads x {Les.Length} buckets (bucket body {client.BucketBytes / 1048576.0:F1} MiB), " +
                           $"{owned.Count:N0} owned (1 in {replicas} rollouts), {reads} reads each, load average {ControllerSettings.LoadAverage():F1}");
         foreach (var (label, only) in new[] { ("all workloads (before)", (Func<LabelFilter>?)null), ($"owned only (now)", () => owned) })
         {
-            await NamespaceCounters.ReadAsync(client, "load", DateTimeOffset.UnixEpoch, only); // warm-up (JIT, tiering)
+            await NamespaceCounters.ReadAsync(client, "shop", DateTimeOffset.UnixEpoch, only); // warm-up (JIT, tiering)
             var bytes = new long[reads];
             var ms = new double[reads];
             NamespaceCounters counters = null!;
@@ -39,7 +39,7 @@ public static class CounterReadBenchmark
             {
                 var before = GC.GetAllocatedBytesForCurrentThread();
                 var start = Stopwatch.GetTimestamp();
-                counters = await NamespaceCounters.ReadAsync(client, "load", DateTimeOffset.UnixEpoch, only); // completes synchronously here
+                counters = await NamespaceCounters.ReadAsync(client, "shop", DateTimeOffset.UnixEpoch, only); // completes synchronously here
                 ms[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 bytes[i] = GC.GetAllocatedBytesForCurrentThread() - before;
             }
@@ -50,28 +50,5 @@ public static class CounterReadBenchmark
         return 0;
     }
 
-    private static string Name(int w) => w % 2 == 0 ? $"svc-{w / 2:00000}" : $"svc-{w / 2:00000}-primary";
-
-    private static byte[] Vector(IEnumerable<string> samples) =>
-        Encoding.UTF8.GetBytes($$$"""{"status":"success","data":{"resultType":"vector","result":[{{{string.Join(",", samples)}}}]}}""");
-
-    /// <summary>The three counter answers of the namespace, in Prometheus's shape, read by the client's reader.</summary>
-    private sealed class Bodies(int workloads) : IPrometheusClient
-    {
-        private readonly byte[] _buckets = Vector(Enumerable.Range(0, workloads).SelectMany(w => Les.Select((le, i) =>
-            $$"""{"metric":{"destination_workload":"{{Name(w)}}","destination_workload_namespace":"load","le":"{{le}}"},"value":[1764640000.123,"{{w * 100 + i * 5}}"]}""")));
-
-        private readonly byte[] _requests = Vector(Enumerable.Range(0, workloads).Select(w =>
-            $$"""{"metric":{"destination_workload":"{{Name(w)}}","destination_workload_namespace":"load"},"value":[1764640000.123,"{{w * 100 + 95}}"]}"""));
-
-        public int BucketBytes => _buckets.Length;
-
-        public Task<PromQueryResult> QueryAsync(string promql, DateTimeOffset? time, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<PromQueryResult> QueryRangeAsync(string promql, DateTimeOffset start, DateTimeOffset end, TimeSpan step, CancellationToken cancellationToken) =>
-            throw new NotSupportedException();
-
-        public Task<T> QueryVectorAsync<T>(string promql, DateTimeOffset? time, Func<IVectorSink<T>> newSink, CancellationToken cancellationToken) =>
-            Task.FromResult(PrometheusVectorReader.Read(promql.Contains("_bucket", StringComparison.Ordinal) ? _buckets : _requests, 200, newSink));
-    }
+    private static string Name(int w) => NamespaceCounterBodies.Name(w);
 }

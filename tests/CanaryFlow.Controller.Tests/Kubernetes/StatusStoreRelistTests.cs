@@ -23,7 +23,7 @@ public sealed class StatusStoreRelistTests : SandboxTest
             CurrentState = RolloutPhases.Progressing, AppliedWeight = 10, DesiredWeight = 10, Version = 1,
         };
         await Host.Get<Seams.IRolloutStore>().SaveAsync(state, 0, default); // written by another replica, as far as the store below knows
-        var counting = new CountingHandler();
+        var counting = new CanaryListCounter();
         var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(Host.Sandbox.KubeconfigPath), counting);
         var options = Options.Create(new KubernetesOptions { Namespaces = [Host.Namespace] });
         var api = new CanaryApi(client, options);
@@ -39,18 +39,5 @@ public sealed class StatusStoreRelistTests : SandboxTest
         Assert.Equal(1, counting.CanaryLists); // within the 30 s: served from the snapshots
         await store.LoadAllAsync(default, fresh: true);
         Assert.Equal(2, counting.CanaryLists); // a reload always lists
-    }
-
-    private sealed class CountingHandler : DelegatingHandler
-    {
-        private int _lists;
-        public int CanaryLists => _lists;
-
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            if (request.Method == HttpMethod.Get && request.RequestUri!.AbsolutePath.EndsWith("/canaries", StringComparison.Ordinal))
-                Interlocked.Increment(ref _lists);
-            return base.SendAsync(request, cancellationToken);
-        }
     }
 }
