@@ -27,7 +27,8 @@ public sealed class NamespaceCounterBodies(int workloads, IReadOnlyList<string> 
 
     public int Queries;
 
-    public int BucketBytes => _buckets.Length;
+    /// <summary>The bucket answer's body (the largest of the three).</summary>
+    public byte[] Buckets => _buckets;
 
     public Task<PromQueryResult> QueryAsync(string promql, DateTimeOffset? time, CancellationToken cancellationToken) => throw new NotSupportedException();
 
