@@ -29,7 +29,7 @@ public static class CounterReadBenchmark
         var owned = new LabelFilter(Enumerable.Range(0, workloads).Where(w => w / 2 % replicas == 0).Select(Name));
         Console.WriteLine($"counters-read: {workloads:N0} workloads x {Les.Length} buckets (bucket body {client.Buckets.Length / 1048576.0:F1} MiB), " +
                           $"{owned.Count:N0} owned (1 in {replicas} rollouts), {reads} reads each, load average {ControllerSettings.LoadAverage():F1}");
-        foreach (var (label, only) in new[] { ("all workloads (before)", (Func<LabelFilter>?)null), ($"owned only (now)", () => owned) })
+        foreach (var (label, only) in new[] { ("every workload", (Func<LabelFilter>?)null), ($"owned only (1 in {replicas})", () => owned) })
         {
             await NamespaceCounters.ReadAsync(client, "shop", DateTimeOffset.UnixEpoch, only); // warm-up (JIT, tiering)
             var bytes = new long[reads];
