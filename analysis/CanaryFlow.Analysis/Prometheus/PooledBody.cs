@@ -29,7 +29,7 @@ public sealed class PooledBody : IDisposable
         var length = 0; // in the last chunk
         try
         {
-            for (var bound = 0; bound < 1 << 20; bound++) // 64 GiB at most: a body that never ends cannot keep us here
+            for (var bound = 0; bound < 1 << 20; bound++) // bounded: a body that never ends cannot keep us here
             {
                 if (length == ChunkSize)
                 {
@@ -40,7 +40,7 @@ public sealed class PooledBody : IDisposable
                 if (read == 0) return new PooledBody(chunks, length);
                 length += read;
             }
-            throw new InvalidDataException("the response body is larger than 64 GiB");
+            throw new InvalidDataException("the response body did not end within 1,048,576 reads");
         }
         catch
         {
