@@ -33,9 +33,10 @@ public sealed class SequentialAnalysisRunner(IPrometheusClient client, Prometheu
     // next check just reads once more).
     private readonly WorkloadInterest _interest = new(TimeSpan.FromMinutes(10));
 
-    /// <summary>Reads of one namespace at one grid point that keep only the wanted workloads, before one that keeps all
-    /// (bounded: each read covers every check that asked before its answers arrived, so a second is rare).</summary>
-    private const int FilteredReads = 2;
+    /// <summary>Reads of one namespace at one grid point that keep only the wanted workloads, before one that keeps all.
+    /// One: a check that missed it reads everything, so a grid point costs two query sets at most. With three tiers the
+    /// 1,000-Canary load run, whose rollouts all start within seconds, sent 56 queries per interval against 16.</summary>
+    private const int FilteredReads = 1;
 
     /// <summary>The metric result that marks a held step (the saga announces the hold once per step).</summary>
     public const string HoldMetric = "sequential:hold";
@@ -101,7 +102,7 @@ public sealed class SequentialAnalysisRunner(IPrometheusClient client, Prometheu
         _interest.Ask(ns, timeProvider.GetUtcNow(), canary, stable);
         // One compact answer per namespace and grid point (whatever the canaries' intervals), shared by every check there,
         // holding only the workloads this process's checks read (with several replicas, those of the rollouts it owns).
-        // A check whose workloads came after the answer was parsed reads again, at most twice filtered, then unfiltered.
+        // A check whose workloads came after the answer was parsed reads again, unfiltered (shared by every such check).
         for (var read = 0; ; read++)
         {
             var filtered = read < FilteredReads;
