@@ -12,6 +12,8 @@ using CanaryFlow.Benchmarks.Sequential;
 //   plot     --csv FILE --png FILE
 //   analysis [--canaries 1000] [--ticks 3]: one analysis tick for N canaries against a real Prometheus; Mann-Whitney timing
 //   notify-hour [--rollouts 20]: a notification channel down for an hour of simulated time (.ci/reliability notify-hour)
+//   counters-read [--workloads 10000] [--replicas 3] [--reads 20]: allocation per namespace read of the sequential counters, whole vs owned workloads only
+//   body-pool --variant chunks|pooled-array [--workloads 2000] [--concurrency 12] [--rounds 20]: what reading large Prometheus answers leaves on the large-object heap
 //   sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--alpha 0.05] [--load-factor 1] [--only TEXT] [--prometheus [--prometheus-runs 2]]: four judges on seeded request streams (docs/sequential-analysis.md)
 //   replica-memory [--rollouts 1000]: managed memory of a sharded replica's status store and cluster-wide index (bytes, no lock)
 //   scale    [--rollouts 1000] [--replicas 3] [--partitions 12] [--interval-seconds 10] [--step-weight 25] [--time-limit-s 900] [--kill]: sharded replicas on a 3-node RabbitMQ (CANARYFLOW_RABBITMQ_CLUSTER_PORTS)
@@ -29,6 +31,8 @@ return args.FirstOrDefault() switch
     "reaction" => await ReactionHarness.RunAsync(args[1..]),
     "plot" => LoadPlot.Run(args[1..]),
     "analysis" => await AnalysisBenchmark.RunAsync(args[1..]),
+    "body-pool" => await BodyPoolBenchmark.RunAsync(args[1..]),
+    "counters-read" => await CounterReadBenchmark.RunAsync(args[1..]),
     "sequential" => SequentialBenchmark.Run(args[1..]),
     _ => Usage(),
 };

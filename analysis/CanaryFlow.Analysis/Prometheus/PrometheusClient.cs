@@ -39,10 +39,10 @@ public sealed class PrometheusClient : IPrometheusClient, IDisposable
     public long QueriesAsked => Interlocked.Read(ref _queries);
 
     public Task<PromQueryResult> QueryAsync(string promql, DateTimeOffset? time, CancellationToken cancellationToken) =>
-        SendAsync("api/v1/query", InstantForm(promql, time), PrometheusResponseParser.Parse, cancellationToken);
+        SendAsync("api/v1/query", InstantForm(promql, time), static (in ReadOnlySequence<byte> body, int status) => PrometheusResponseParser.Parse(body, status), cancellationToken);
 
     public Task<T> QueryVectorAsync<T>(string promql, DateTimeOffset? time, Func<IVectorSink<T>> newSink, CancellationToken cancellationToken) =>
-        SendAsync("api/v1/query", InstantForm(promql, time), (body, status) => PrometheusVectorReader.Read(body, status, newSink), cancellationToken);
+        SendAsync("api/v1/query", InstantForm(promql, time), (in ReadOnlySequence<byte> body, int status) => PrometheusVectorReader.Read(body, status, newSink), cancellationToken);
 
     private static List<KeyValuePair<string, string>> InstantForm(string promql, DateTimeOffset? time)
     {
@@ -61,10 +61,10 @@ public sealed class PrometheusClient : IPrometheusClient, IDisposable
             new("end", Seconds(end)),
             new("step", step.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)),
         };
-        return SendAsync("api/v1/query_range", form, PrometheusResponseParser.Parse, cancellationToken);
+        return SendAsync("api/v1/query_range", form, static (in ReadOnlySequence<byte> body, int status) => PrometheusResponseParser.Parse(body, status), cancellationToken);
     }
 
-    private delegate T BodyParser<out T>(ReadOnlySpan<byte> body, int httpStatus);
+    private delegate T BodyParser<out T>(in ReadOnlySequence<byte> body, int httpStatus);
 
     private async Task<T> SendAsync<T>(string path, List<KeyValuePair<string, string>> form, BodyParser<T> parse, CancellationToken cancellationToken)
     {
@@ -77,46 +77,11 @@ public sealed class PrometheusClient : IPrometheusClient, IDisposable
             using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_base, path)) { Content = new FormUrlEncodedContent(form) };
             Authorize(request);
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-            var (buffer, length) = await ReadPooledAsync(response.Content, ct);
-            try
-            {
-                return parse(buffer.AsSpan(0, length), (int)response.StatusCode);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            // Read in small pooled chunks, never one large array (see PooledBody).
+            await using var stream = await response.Content.ReadAsStreamAsync(ct);
+            using var body = await PooledBody.ReadAsync(stream, ct);
+            return parse(body.Sequence, (int)response.StatusCode);
         }, cancellationToken);
-    }
-
-    /// <summary>The body into a buffer from the shared pool (the caller returns it): namespace-wide answers run to
-    /// megabytes several times a tick, and a fresh array each time would land on the large-object heap.</summary>
-    private static async Task<(byte[] Buffer, int Length)> ReadPooledAsync(HttpContent content, CancellationToken ct)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(content.Headers.ContentLength ?? 0, 16 * 1024, 64 * 1024 * 1024));
-        var length = 0;
-        try
-        {
-            await using var stream = await content.ReadAsStreamAsync(ct);
-            while (true)
-            {
-                if (length == buffer.Length)
-                {
-                    var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                    buffer.AsSpan(0, length).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-                var read = await stream.ReadAsync(buffer.AsMemory(length), ct);
-                if (read == 0) return (buffer, length);
-                length += read;
-            }
-        }
-        catch
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-            throw;
-        }
     }
 
     private void Authorize(HttpRequestMessage request)

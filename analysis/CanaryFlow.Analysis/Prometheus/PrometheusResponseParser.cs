@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 
@@ -11,12 +12,20 @@ namespace CanaryFlow.Analysis.Prometheus;
 public static class PrometheusResponseParser
 {
     /// <exception cref="PrometheusQueryException">status "error", or a body that is not the documented envelope.</exception>
-    public static PromQueryResult Parse(ReadOnlySpan<byte> json, int httpStatus)
+    public static PromQueryResult Parse(ReadOnlySpan<byte> json, int httpStatus) => ParseDocument(json.ToArray(), httpStatus);
+
+    /// <summary>A body read in chunks: one chunk is parsed where it lies; several are copied into one array first (the
+    /// document needs contiguous bytes; a document over a sequence would rent that array from the shared pool, which
+    /// keeps large ones, see <see cref="PooledBody"/>).</summary>
+    public static PromQueryResult Parse(in ReadOnlySequence<byte> json, int httpStatus) =>
+        ParseDocument(json.IsSingleSegment ? json.First : json.ToArray(), httpStatus);
+
+    private static PromQueryResult ParseDocument(ReadOnlyMemory<byte> json, int httpStatus)
     {
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(json.ToArray());
+            document = JsonDocument.Parse(json);
         }
         catch (JsonException e)
         {

@@ -81,6 +81,22 @@ public sealed class PrometheusClientTests : IAsyncLifetime
         Assert.Equal(("sum(x)", "1700000000"), (Assert.Single(_seen).Form["query"], _seen.Single().Form["time"]));
     }
 
+    /// <summary>A large answer read as objects (the thresholds' and range queries' path) comes through the chunked body whole.</summary>
+    [Fact]
+    public async Task A_large_answer_read_as_objects_comes_through_the_chunked_body_whole()
+    {
+        var samples = Enumerable.Range(0, 3000).Select(i => $$"""{"metric":{"destination_workload":"w{{i}}"},"values":[[1700000000,"{{i}}"],[1700000010,"{{i}}.25"]]}""");
+        _answer = (200, $$$"""{"status":"success","data":{"resultType":"matrix","result":[{{{string.Join(",", samples)}}}]}}""");
+        using var client = Client();
+
+        var read = await client.QueryRangeAsync("x", DateTimeOffset.FromUnixTimeSeconds(1_700_000_000), DateTimeOffset.FromUnixTimeSeconds(1_700_000_010),
+            TimeSpan.FromSeconds(10), CancellationToken.None);
+
+        Assert.True(_answer.Body.Length > 3 * PooledBody.ChunkSize);
+        Assert.Equal(3000, read.Matrix.Count);
+        Assert.Equal(("w2999", 2999.25), (read.Matrix[^1].Labels["destination_workload"], read.Matrix[^1].Points[1].Value));
+    }
+
     /// <summary>Counts samples whose workload and le labels came through, and adds their values.</summary>
     private sealed class Sums : IVectorSink<(int Count, double Sum)>
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using CanaryFlow.Analysis.Prometheus;
 
@@ -6,11 +7,12 @@ namespace CanaryFlow.Analysis.Tests.Prometheus;
 /// <summary>The vector read sample by sample gives what the documented parser gives, and fails as it does.</summary>
 public class PrometheusVectorReaderTests
 {
-    /// <summary>Keeps every sample as (workload, le, value).</summary>
-    private sealed class Recording : IVectorSink<List<(string? Workload, string? Le, double Value)>>
+    /// <summary>Keeps every sample as (workload, le, value); with a filter, only the wanted workloads' samples.</summary>
+    private sealed class Recording(LabelFilter? only = null) : IVectorSink<List<(string? Workload, string? Le, double Value)>>
     {
         private readonly List<(string?, string?, double)> _samples = [];
         public IReadOnlyList<string> Labels { get; } = ["destination_workload", "le"];
+        public LabelFilter? Only => only;
         public void Add(ReadOnlySpan<string?> labelValues, double value) => _samples.Add((labelValues[0], labelValues[1], value));
         public List<(string? Workload, string? Le, double Value)> Result() => _samples;
     }
@@ -74,5 +76,75 @@ public class PrometheusVectorReaderTests
     public void A_matrix_answer_has_no_vector_samples()
     {
         Assert.Empty(Read("""{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"destination_workload":"a"},"values":[[1,"2"]]}]}}"""));
+    }
+
+    [Fact]
+    public void A_filtered_read_keeps_exactly_the_wanted_workloads_samples_of_the_full_read_escaped_names_included()
+    {
+        var only = new LabelFilter(["checkout-primary", "check\"outé", "absent"]);
+
+        var filtered = PrometheusVectorReader.Read(Encoding.UTF8.GetBytes(Documented), 200, () => new Recording(only));
+
+        Assert.Equal(Read(Documented).Where(s => s.Workload is { } w && only.Contains(w)), filtered);
+        Assert.Equal(3, filtered.Count); // the sample without a workload label and the native histogram are not kept
+        Assert.Equal(filtered, PrometheusVectorReader.Feed(PrometheusResponseParser.Parse(Encoding.UTF8.GetBytes(Documented), 200).Vector, new Recording(only)));
+    }
+
+    [Fact]
+    public void A_skipped_sample_is_stepped_over_whatever_the_order_of_its_parts()
+    {
+        // value before metric, the workload after le, and nested objects in a skipped sample's unknown parts
+        const string body = """
+            {"status":"success","data":{"resultType":"vector","result":[
+              {"value":[1,"7"],"metric":{"destination_workload":"other","le":"1"},"extra":{"a":[1,{"b":2}]}},
+              {"metric":{"le":"5","destination_workload":"other"},"value":[1,"8"]},
+              {"metric":{"le":"5","destination_workload":"mine"},"value":[1,"9"]},
+              {"metric":{"destination_workload":"mine","le":"1"},"extra":{"a":[1]},"value":[1,"3"]}
+            ]}}
+            """;
+        var filtered = PrometheusVectorReader.Read(Encoding.UTF8.GetBytes(body), 200, () => new Recording(new LabelFilter(["mine"])));
+        Assert.Equal([("mine", "5", 9.0), ("mine", "1", 3.0)], filtered);
+    }
+
+    [Fact]
+    public void A_truncated_answer_still_fails_when_its_samples_are_skipped()
+    {
+        Assert.IsType<PrometheusUnavailableException>(Assert.ThrowsAny<PrometheusQueryException>(() => PrometheusVectorReader.Read(
+            Encoding.UTF8.GetBytes("""{"status":"success","data":{"resultType":"vector","result":[{"metric":{"destination_workload":"other"},"value":[1,"2"]"""),
+            200, () => new Recording(new LabelFilter(["mine"])))));
+    }
+
+    /// <summary>The body as a chain of segments of <paramref name="size"/> bytes: tokens split across chunks, as a body read in 64 KiB chunks splits them.</summary>
+    private static ReadOnlySequence<byte> Split(string body, int size)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var first = new Chunk(bytes.AsMemory(0, Math.Min(size, bytes.Length)), 0);
+        var last = first;
+        for (var at = size; at < bytes.Length; at += size) last = last.Append(bytes.AsMemory(at, Math.Min(size, bytes.Length - at)));
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private sealed class Chunk : ReadOnlySequenceSegment<byte>
+    {
+        public Chunk(ReadOnlyMemory<byte> memory, long runningIndex) => (Memory, RunningIndex) = (memory, runningIndex);
+        public Chunk Append(ReadOnlyMemory<byte> memory) => (Chunk)(Next = new Chunk(memory, RunningIndex + Memory.Length));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(7)]
+    [InlineData(64)]
+    public void A_body_in_chunks_reads_as_the_whole_body_with_every_token_split_somewhere(int chunk)
+    {
+        var only = new LabelFilter(["checkout-primary", "check\"outé"]);
+
+        Assert.Equal(Read(Documented), PrometheusVectorReader.Read(Split(Documented, chunk), 200, () => new Recording()));
+        Assert.Equal(PrometheusVectorReader.Read(Encoding.UTF8.GetBytes(Documented), 200, () => new Recording(only)),
+            PrometheusVectorReader.Read(Split(Documented, chunk), 200, () => new Recording(only)));
+        Assert.Equal(PrometheusResponseParser.Parse(Encoding.UTF8.GetBytes(Documented), 200).Vector.Select(v => v.Point.Value),
+            PrometheusResponseParser.Parse(Split(Documented, chunk), 200).Vector.Select(v => v.Point.Value));
+        Assert.IsType<PrometheusUnavailableException>(Assert.ThrowsAny<PrometheusQueryException>(
+            () => PrometheusVectorReader.Read(Split("<html>bad gateway</html>", chunk), 502, () => new Recording())));
     }
 }

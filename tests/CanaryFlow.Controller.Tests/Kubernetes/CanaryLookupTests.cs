@@ -23,7 +23,7 @@ public abstract class CanaryLookupContract(KubeServer server) : TwoServerTest(se
         var status = new JsonObject { ["status"] = new JsonObject { ["phase"] = "Progressing", [CanaryStatusRolloutStore.StateField] = """{"Version":3}""" } };
         await Host.Client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch(status.ToJsonString(), V1Patch.PatchType.MergePatch),
             CanaryResource.Group, CanaryResource.Version, Host.Namespace, CanaryResource.Plural, "a");
-        var counting = new CountingHandler();
+        var counting = new CanaryListCounter();
         var kubeconfig = Server == KubeServer.Sandbox ? Host.Sandbox.KubeconfigPath : Host.Real.KubeconfigPath;
         var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig), counting);
         var api = new CanaryApi(client, Options.Create(new KubernetesOptions { Namespaces = [Host.Namespace] }));
@@ -39,19 +39,6 @@ public abstract class CanaryLookupContract(KubeServer server) : TwoServerTest(se
         await Assert.ThrowsAsync<CanaryNotFoundException>(() => api.FindForTargetAsync(new RolloutTarget(Host.Namespace, "nobody"), default));
         await Host.CreateCanaryAsync("d", "d-app"); // created after every listing so far: a miss lists again and finds it
         Assert.Equal("d", (await api.FindForTargetAsync(new RolloutTarget(Host.Namespace, "d-app"), default)).Name);
-    }
-
-    private sealed class CountingHandler : DelegatingHandler
-    {
-        private int _lists;
-        public int CanaryLists => _lists;
-
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            if (request.Method == HttpMethod.Get && request.RequestUri!.AbsolutePath.EndsWith("/canaries", StringComparison.Ordinal))
-                Interlocked.Increment(ref _lists);
-            return base.SendAsync(request, cancellationToken);
-        }
     }
 }
 

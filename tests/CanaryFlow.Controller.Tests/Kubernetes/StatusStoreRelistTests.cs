@@ -17,7 +17,7 @@ public sealed class StatusStoreRelistOnSandbox() : TwoServerTest(KubeServer.Sand
     public async Task Loads_that_find_the_relist_due_share_one_listing_and_a_sharded_store_relists_every_five_minutes()
     {
         foreach (var n in new[] { "a", "b", "c" }) await Host.CreateCanaryAsync(n, $"{n}-app");
-        var counting = new CountingHandler();
+        var counting = new CanaryListCounter();
         var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(Host.Sandbox.KubeconfigPath), counting);
         var options = Options.Create(new KubernetesOptions { Namespaces = [Host.Namespace] });
         var api = new CanaryApi(client, options);
@@ -43,18 +43,5 @@ public sealed class StatusStoreRelistOnSandbox() : TwoServerTest(KubeServer.Sand
         Assert.Equal(4, counting.CanaryLists);
         await sharded.LoadAllAsync(default, fresh: true); // a partition gained: read afresh whenever asked
         Assert.Equal(5, counting.CanaryLists);
-    }
-
-    private sealed class CountingHandler : DelegatingHandler
-    {
-        private int _lists;
-        public int CanaryLists => _lists;
-
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            if (request.Method == HttpMethod.Get && request.RequestUri!.AbsolutePath.EndsWith("/canaries", StringComparison.Ordinal))
-                Interlocked.Increment(ref _lists);
-            return base.SendAsync(request, cancellationToken);
-        }
     }
 }
