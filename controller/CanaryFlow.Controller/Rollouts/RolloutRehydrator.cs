@@ -7,6 +7,8 @@ namespace CanaryFlow.Controller.Rollouts;
 /// which the saga repository loads each message's rollout from (<see cref="RolloutSagaRepository"/>), so that a
 /// restarted controller (or a new leader) continues each one from where it was. With sharded replicas, reads afresh
 /// when this replica takes partitions (another replica may have moved their rollouts on).
+/// A partition given up needs nothing here: the store drops its snapshots as the loss is announced
+/// (<c>CanaryStatusRolloutStore</c>), so a late message for one of its rollouts finds none.
 /// The fresh read runs under every rollout lock: no saga message runs meanwhile, so a list read before one of this
 /// replica's saves cannot put an older copy of that rollout back over it (its next save would then meet a version conflict).
 /// </summary>
@@ -24,8 +26,4 @@ public sealed class RolloutRehydrator(IRolloutStore store, RolloutLocks locks, I
         using (await locks.EnterAllAsync(cancellationToken))
             return (await store.LoadAllAsync(cancellationToken, fresh: true)).Count(which);
     }
-
-    /// <summary>Nothing is kept here: the saga's rollouts live in the store, which drops the snapshots of the partitions this
-    /// replica gave up as the loss is announced (<c>CanaryStatusRolloutStore</c>); a message for one of them finds none.</summary>
-    public Task UnloadAsync(Func<RolloutState, bool> which, CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -138,7 +138,6 @@ public sealed class ShardedEngineSupervisor(
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try { await handle.StopAsync(grace.Token); }
         catch (Exception e) { log.LogWarning("Stopping partition {Partition}'s queue: {Error}", p, e.Message); }
-        await rehydrator.UnloadAsync(s => RolloutPartitions.Of(s.CorrelationId, ownership.Partitions) == p, CancellationToken.None);
         log.LogInformation("Stopped consuming partition {Partition}", p);
     }
 
