@@ -58,15 +58,7 @@ public sealed class CanaryApi(IKubernetes client, IOptions<KubernetesOptions> op
     private async Task<CanaryResource?> KnownAsync(RolloutTarget target, CancellationToken ct)
     {
         if (!_canaryFor.TryGetValue(target, out var name)) return null;
-        try
-        {
-            var item = await client.CustomObjects.GetNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, target.Namespace,
-                CanaryResource.Plural, name, ct);
-            var canary = CanaryResource.FromElement(item is JsonElement e ? e : JsonSerializer.SerializeToElement(item, CanaryResource.Json),
-                CanaryStatusRolloutStore.StateField);
-            if (canary.TargetName == target.Name) return canary;
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
+        if (await GetCanaryAsync(target.Namespace, name, ct) is { } canary && canary.TargetName == target.Name) return canary;
         _canaryFor.TryRemove(KeyValuePair.Create(target, name));
         return null;
     }
