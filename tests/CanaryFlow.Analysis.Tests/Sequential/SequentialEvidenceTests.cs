@@ -6,9 +6,6 @@ public class SequentialEvidenceTests
 {
     private static readonly SequentialSettings Settings = new(Alpha: 0.05, Tolerance: 0.1, MinRequests: 50, MinStableForBounds: 200);
 
-    private static CounterSnapshot Counts(double cr, double ce, double sr, double se) =>
-        new(ArmCounters.Counts(cr, ce), ArmCounters.Counts(sr, se), []);
-
     [Fact]
     public void No_data_never_passes_even_after_the_interval()
     {
@@ -21,7 +18,7 @@ public class SequentialEvidenceTests
     [Fact]
     public void The_first_snapshot_is_only_a_baseline()
     {
-        var e = SequentialEvidence.Start(Settings).Observe(Counts(10_000, 10_000, 10_000, 0), Settings);
+        var e = SequentialEvidence.Start(Settings).Observe(Snapshots.Counts(10_000, 10_000, 10_000, 0), Settings);
         Assert.Equal(0, e.Errors.CanaryExposure);
         Assert.Equal(SequentialOutcome.Continue, e.Decide(Settings, true).Outcome);
     }
@@ -29,7 +26,7 @@ public class SequentialEvidenceTests
     [Fact]
     public void A_step_passes_after_its_interval_with_the_minimum_evidence_and_no_rejection()
     {
-        var e = SequentialEvidence.Start(Settings).Observe(Counts(0, 0, 0, 0), Settings).Observe(Counts(60, 0, 540, 1), Settings);
+        var e = SequentialEvidence.Start(Settings).Observe(Snapshots.Counts(0, 0, 0, 0), Settings).Observe(Snapshots.Counts(60, 0, 540, 1), Settings);
         Assert.Equal(SequentialOutcome.Continue, e.Decide(Settings, intervalElapsed: false).Outcome);
         var pass = e.Decide(Settings, intervalElapsed: true);
         Assert.Equal(SequentialOutcome.Pass, pass.Outcome);
@@ -39,16 +36,16 @@ public class SequentialEvidenceTests
     [Fact]
     public void A_new_step_needs_its_own_minimum_evidence()
     {
-        var e = SequentialEvidence.Start(Settings).Observe(Counts(0, 0, 0, 0), Settings).Observe(Counts(60, 0, 540, 1), Settings).StartStep();
+        var e = SequentialEvidence.Start(Settings).Observe(Snapshots.Counts(0, 0, 0, 0), Settings).Observe(Snapshots.Counts(60, 0, 540, 1), Settings).StartStep();
         Assert.Equal(SequentialOutcome.Continue, e.Decide(Settings, true).Outcome);
-        e = e.Observe(Counts(120, 0, 1000, 1), Settings);
+        e = e.Observe(Snapshots.Counts(120, 0, 1000, 1), Settings);
         Assert.Equal(SequentialOutcome.Pass, e.Decide(Settings, true).Outcome);
     }
 
     [Fact]
     public void A_canary_failing_every_request_is_rejected_at_the_first_tick_with_evidence_naming_the_test_and_alpha()
     {
-        var e = SequentialEvidence.Start(Settings).Observe(Counts(0, 0, 0, 0), Settings).Observe(Counts(20, 20, 180, 0), Settings);
+        var e = SequentialEvidence.Start(Settings).Observe(Snapshots.Counts(0, 0, 0, 0), Settings).Observe(Snapshots.Counts(20, 20, 180, 0), Settings);
         var d = e.Decide(Settings, intervalElapsed: false);
         Assert.Equal(SequentialOutcome.Reject, d.Outcome);
         Assert.Equal("error-rate", d.Test);
@@ -60,9 +57,9 @@ public class SequentialEvidenceTests
     public void A_counter_reset_rebaselines_instead_of_counting_negative_or_double()
     {
         var e = SequentialEvidence.Start(Settings)
-            .Observe(Counts(1000, 0, 9000, 9), Settings)
-            .Observe(Counts(5, 0, 30, 0), Settings)        // canary pods restarted: sums went down
-            .Observe(Counts(65, 0, 570, 1), Settings);
+            .Observe(Snapshots.Counts(1000, 0, 9000, 9), Settings)
+            .Observe(Snapshots.Counts(5, 0, 30, 0), Settings)        // canary pods restarted: sums went down
+            .Observe(Snapshots.Counts(65, 0, 570, 1), Settings);
         Assert.Equal(60, e.Errors.CanaryExposure);
         Assert.Equal(540, e.Errors.StableExposure);
     }
@@ -70,10 +67,10 @@ public class SequentialEvidenceTests
     [Fact]
     public void Ticks_missed_in_an_outage_fold_into_the_next_increment()
     {
-        var every = SequentialEvidence.Start(Settings).Observe(Counts(0, 0, 0, 0), Settings)
-            .Observe(Counts(50, 1, 450, 0), Settings).Observe(Counts(100, 3, 900, 1), Settings);
-        var gap = SequentialEvidence.Start(Settings).Observe(Counts(0, 0, 0, 0), Settings)
-            .Observe(Counts(100, 3, 900, 1), Settings);
+        var every = SequentialEvidence.Start(Settings).Observe(Snapshots.Counts(0, 0, 0, 0), Settings)
+            .Observe(Snapshots.Counts(50, 1, 450, 0), Settings).Observe(Snapshots.Counts(100, 3, 900, 1), Settings);
+        var gap = SequentialEvidence.Start(Settings).Observe(Snapshots.Counts(0, 0, 0, 0), Settings)
+            .Observe(Snapshots.Counts(100, 3, 900, 1), Settings);
         Assert.Equal(every.Errors.CanaryEvents, gap.Errors.CanaryEvents);
         Assert.Equal(every.Errors.StableExposure, gap.Errors.StableExposure);
         // Same weights throughout, so the same evidence up to how the events fell into increments.

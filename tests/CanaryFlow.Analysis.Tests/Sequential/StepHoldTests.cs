@@ -12,13 +12,10 @@ public class StepHoldTests
 {
     private static readonly SequentialSettings Holding = new(Alpha: 0.05, Tolerance: 0.1, MinRequests: 50, HoldAt: 10);
 
-    private static CounterSnapshot Counts(double cr, double ce, double sr, double se) =>
-        new(ArmCounters.Counts(cr, ce), ArmCounters.Counts(sr, se), []);
-
     /// <summary>Two canary 5xx and none of stable's at a 20% split: e ≈ 17.2, above 10 and below the 40 that rejects (at a
     /// 10% split the same two reject: 59.2, the error-rate mixture leaning to large ratios).</summary>
     private static SequentialEvidence TwoCanaryErrors(SequentialSettings settings) =>
-        SequentialEvidence.Start(settings).Observe(Counts(0, 0, 0, 0), settings).Observe(Counts(200, 2, 800, 0), settings);
+        SequentialEvidence.Start(settings).Observe(Snapshots.Counts(0, 0, 0, 0), settings).Observe(Snapshots.Counts(200, 2, 800, 0), settings);
 
     [Fact]
     public void A_step_with_strong_but_not_decisive_evidence_is_held_past_its_interval_and_says_which_test_and_why()
@@ -43,7 +40,7 @@ public class StepHoldTests
     [Fact]
     public void A_held_step_passes_as_soon_as_the_evidence_falls_below_the_hold()
     {
-        var evidence = TwoCanaryErrors(Holding).Observe(Counts(400, 2, 1600, 3), Holding); // three stable 5xx: the ratio looks even again (e ≈ 0.21)
+        var evidence = TwoCanaryErrors(Holding).Observe(Snapshots.Counts(400, 2, 1600, 3), Holding); // three stable 5xx: the ratio looks even again (e ≈ 0.21)
         Assert.True(evidence.Errors.EValue < Holding.HoldAt, $"e={evidence.Errors.EValue}");
         Assert.Equal(SequentialOutcome.Pass, evidence.Decide(Holding, intervalElapsed: true, holdOver: false).Outcome);
     }
@@ -62,7 +59,7 @@ public class StepHoldTests
     {
         var evidence = TwoCanaryErrors(Holding);
         Assert.Equal("interval", evidence.Decide(Holding, intervalElapsed: false, holdOver: false).Test); // before the interval: as ever
-        var decisive = evidence.Observe(Counts(300, 3, 1200, 0), Holding); // the third canary 5xx: e ≈ 74.3
+        var decisive = evidence.Observe(Snapshots.Counts(300, 3, 1200, 0), Holding); // the third canary 5xx: e ≈ 74.3
         Assert.Equal(SequentialOutcome.Reject, decisive.Decide(Holding, intervalElapsed: true, holdOver: false).Outcome);
         Assert.Throws<ArgumentOutOfRangeException>(() => (Holding with { HoldAt = -1 }).Validate());
         Assert.Throws<ArgumentOutOfRangeException>(() => (Holding with { HoldAt = double.PositiveInfinity }).Validate());
