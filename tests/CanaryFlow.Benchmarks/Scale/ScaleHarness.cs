@@ -23,6 +23,11 @@ public static class ScaleHarness
         var (replicas, partitions, kill) = (opt.Int("--replicas", 3), opt.Int("--partitions", 12), opt.Flag("--kill"));
         // Fewer steps (--step-weight 50: 50, 100) let 10,000 rollouts end in a bounded time on a small machine.
         var stepWeight = opt.Int("--step-weight", 25);
+        // After the last rollout ended, the replicas keep running this long: a release rolled out a second time shows then.
+        var settle = TimeSpan.FromSeconds(opt.Int("--settle-s", 60));
+        // --pause-s N: once a fifth of the rollouts ended, replica 0 is frozen (SIGSTOP) for N s, as a long GC pause or a
+        // starved CPU would: past the Lease duration its partitions move to the others, and move again once it is back.
+        var pause = TimeSpan.FromSeconds(opt.Int("--pause-s", 0));
         var ports = (Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_PORTS")
                      ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_PORTS is not set: source .ci/services.sh; start_rabbitmq_cluster DIR PORT DIST"))
             .Split(',').Select(int.Parse).ToList();
@@ -61,7 +66,7 @@ public static class ScaleHarness
         var peakRss = new long[replicas];
         var (api0, queries0, transitions0) = (api.Requests, proxy.Queries, activity.Transitions);
         var cpuAtDeath = new double[replicas];
-        TimeSpan? replicaKilledAt = null, nodeKilledAt = null;
+        TimeSpan? replicaKilledAt = null, nodeKilledAt = null, pausedAt = null, resumedAt = null;
         IReadOnlyList<int> orphaned = [];
         var nextReport = start;
         await tracker.PollUntilAsync(() =>
@@ -82,6 +87,18 @@ public static class ScaleHarness
                 alive[0] = false;
                 replicaKilledAt = now;
                 Console.WriteLine($"  {now.TotalSeconds,6:F0}s SIGKILL replica-0 (held partitions {string.Join(",", orphaned)}); {tracker.Ended} ended");
+            }
+            if (pause > TimeSpan.Zero && pausedAt is null && tracker.Ended >= count / 5)
+            {
+                Signal(controllers[0].Id, "STOP");
+                pausedAt = now;
+                Console.WriteLine($"  {now.TotalSeconds,6:F0}s SIGSTOP replica-0 for {pause.TotalSeconds:F0} s (holding {string.Join(",", leases.HeldBy("replica-0"))}); {tracker.Ended} ended");
+            }
+            if (pausedAt is { } paused && resumedAt is null && now - paused >= pause)
+            {
+                Signal(controllers[0].Id, "CONT");
+                resumedAt = now;
+                Console.WriteLine($"  {now.TotalSeconds,6:F0}s SIGCONT replica-0; partitions {string.Join(" ", leases.Counts().OrderBy(c => c.Key).Select(c => $"{c.Key}:{c.Value}"))}");
             }
             // Each orphaned partition acted again: its first transition after its Lease was taken (a transition between the kill
             // and the take-over, say the dead replica's last write landing late, must not keep the node kill from coming).
@@ -106,12 +123,18 @@ public static class ScaleHarness
         var transitions = activity.Transitions - transitions0;
         var apiRequests = api.Requests - api0;
         var latencies = LoadRun.QueryToWeightMilliseconds(cluster, proxy, services);
+        if (settle > TimeSpan.Zero)
+        {
+            Console.WriteLine($"  {cluster.Clock.Elapsed.TotalSeconds,6:F0}s watching {settle.TotalSeconds:F0} s more for releases rolled out again");
+            await Task.Delay(settle);
+        }
         foreach (var c in controllers) c.Dispose();
 
         Console.WriteLine();
         var wrong = tracker.PrintTally(onlyWrong: true);
         var stepViolations = services.Count(s => WeightRecorder.Violation(cluster.Weights.History(s.Name).Select(w => w.CanaryWeight).ToList(), s.Steps,
             mustReachLast: false) is not null);
+        var rerun = services.Count(s => RolledOutMoreThanOnce(cluster.Weights.History(s.Name).Select(w => w.CanaryWeight).ToList()));
         var conflicts = Enumerable.Range(0, replicas).Sum(i => CountIn(Path.Combine(work, $"replica-{i}.log"), "RolloutConcurrencyException"));
         Console.WriteLine();
         Console.WriteLine($"{count} rollouts over {replicas} replicas in {seconds:F0} s: {count - wrong} ended right, {wrong} wrong ({tracker.Ended} ended); " +
@@ -126,7 +149,7 @@ public static class ScaleHarness
         Console.WriteLine($"  synthetic mesh: {cluster.MeshPasses / cluster.Clock.Elapsed.TotalSeconds:F2} passes/s over {count} services (a 250 ms tick asks 4), " +
                           $"longest pass {cluster.LongestMeshPass.TotalMilliseconds:F0} ms; traffic counted from the time elapsed");
         Console.WriteLine($"  double writers (a partition Lease changing holder inside the old holder's renew deadline): {leases.Overlaps}; " +
-                          $"stored-version conflicts in the logs: {conflicts}");
+                          $"stored-version conflicts in the logs: {conflicts}; releases rolled out more than once: {rerun}");
         if (replicaKilledAt is { } killed)
         {
             var taken = orphaned.Select(p => leases.TakenAfter(p, "replica-0", killed)).ToList();
@@ -136,8 +159,12 @@ public static class ScaleHarness
         }
         if (nodeKilledAt is { } nodeKilled) Console.WriteLine($"  RabbitMQ node 3 killed at {nodeKilled.TotalSeconds:F0} s; rollouts ended after it: {tracker.Ended}");
         Console.WriteLine($"load average {ControllerSettings.LoadAverage():F1}");
-        return wrong == 0 && stepViolations == 0 && leases.Overlaps == 0 ? 0 : 1;
+        return wrong == 0 && stepViolations == 0 && rerun == 0 && leases.Overlaps == 0 ? 0 : 1;
     }
+
+    /// <summary>Traffic sent to the canary, back to none, then to the canary again: one release, two rollouts.</summary>
+    private static bool RolledOutMoreThanOnce(IReadOnlyList<int> weights) =>
+        weights.Where((w, i) => w > 0 && (i == 0 || weights[i - 1] == 0)).Count() > 1;
 
     private static string Describe(IReadOnlyList<TimeSpan?> times, TimeSpan from) =>
         times.Any(t => t is null) ? $"{times.Count(t => t is null)} never"
@@ -156,8 +183,17 @@ public static class ScaleHarness
         // Partition moves are what this run is about: keep them in the replica's log.
         s["Logging:LogLevel:CanaryFlow.Controller.Hosting.Sharding"] = "Information";
         s["Logging:LogLevel:CanaryFlow.Controller.Kubernetes.Leadership"] = "Information";
+        // Times in the replicas' logs: a run's events are read against the harness's report lines.
+        s["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ";
+        s["Logging:Console:FormatterOptions:UseUtcTimestamp"] = "true";
         if (Environment.GetEnvironmentVariable("CANARYFLOW_SCALE_LOG_LEVEL") is { Length: > 0 } level) s["Logging:LogLevel:Default"] = level;
         return s;
+    }
+
+    private static void Signal(int pid, string signal)
+    {
+        using var kill = Process.Start("kill", $"-{signal} {pid}");
+        kill.WaitForExit(5_000);
     }
 
     private static void KillRabbitMqNode(int node) => ClusterScript(dir => $"kill_rabbitmq_node \"{dir}/n{node}\"", 10_000);

@@ -87,4 +87,30 @@ public sealed class TickPolicyTests
         state.Gate = null; // a person's gate: no hook is asked
         Assert.Empty(new TickPolicy(Options, Start).Due(state, Start).OfType<HooksDue>());
     }
+
+    [Fact]
+    public void An_unanswered_check_is_asked_again_after_the_interval_then_after_twice_as_long_each_time()
+    {
+        var state = new RolloutState
+        {
+            CorrelationId = Guid.NewGuid(), CurrentState = RolloutPhases.Progressing, Plan = TestPlans.TenToHundred,
+            AnalysisSequence = 4, NextAnalysisAt = Start, LastProgressAt = Start,
+        };
+        var policy = new TickPolicy(Options, startedAt: Start);
+        var asked = new List<int>();
+        for (var second = 0; second < 900; second++)
+            foreach (var due in policy.Due(state, Start.AddSeconds(second)).OfType<AnalysisDue>())
+            {
+                Assert.Equal(4, due.Sequence); // the same check each time: its answer ends the repeats
+                asked.Add(second);
+            }
+        // The interval is 60 s: asked at once, then 60, 120 and 240 s after the last time (and 480 s later, at 900).
+        Assert.Equal([0, 60, 180, 420], asked);
+
+        state.AnalysisSequence = 5; // answered: the next check is asked at once, with a wait of one interval again
+        state.NextAnalysisAt = Start.AddSeconds(900);
+        Assert.Single(policy.Due(state, Start.AddSeconds(900)).OfType<AnalysisDue>());
+        Assert.Empty(policy.Due(state, Start.AddSeconds(959)).OfType<AnalysisDue>());
+        Assert.Single(policy.Due(state, Start.AddSeconds(960)).OfType<AnalysisDue>());
+    }
 }
