@@ -14,6 +14,14 @@ public interface IRolloutStore
     /// <param name="fresh">Read the durable copy itself, not a cache (a new leader loading its rollouts).</param>
     Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken, bool fresh = false);
 
+    /// <summary>Reads afresh the durable copies of the rollouts <paramref name="which"/> selects (a partition just taken:
+    /// another replica may have moved them on) and leaves every other snapshot as it is; returns how many of them it
+    /// holds now. The caller runs no message of a selected rollout meanwhile, so no rollout lock is needed, and the other
+    /// rollouts' messages go on. The default reads everything afresh: right for a store whose fresh read changes nothing
+    /// held (one process owns the folder); a store that replaces snapshots on a fresh read overrides it.</summary>
+    async Task<int> ReloadAsync(Func<Guid, bool> which, CancellationToken cancellationToken) =>
+        (await LoadAllAsync(cancellationToken, fresh: true)).Count(s => which(s.CorrelationId));
+
     /// <summary>The snapshot of one rollout, or null. The default reads them all; stores that keep an index
     /// override it, so that a per-transition caller (the hook consumer) costs O(1), not O(rollouts).</summary>
     async Task<RolloutState?> LoadAsync(Guid correlationId, CancellationToken cancellationToken) =>

@@ -39,10 +39,10 @@ public sealed class ShardedReplicaMemoryTests : SandboxTest
         return byPartition;
     }
 
-    private static RolloutState Progressing(RolloutTarget target, int weight) => new()
+    private static RolloutState Progressing(RolloutTarget target, int weight, long version = 1) => new()
     {
         CorrelationId = RolloutIds.ForTarget(target), Target = target, Revision = "r2", StableRevision = "r1",
-        CurrentState = RolloutPhases.Progressing, AppliedWeight = weight, DesiredWeight = weight, StepIndex = 0, Version = 1,
+        CurrentState = RolloutPhases.Progressing, AppliedWeight = weight, DesiredWeight = weight, StepIndex = 0, Version = version,
         LastReason = $"canary weight {weight}%", LastTransitionAt = T0,
         Plan = new RolloutPlan([10, 50], TimeSpan.FromMinutes(1), 2, 0, 0, TimeSpan.FromMinutes(30), [], false, new AnalysisSpec(50, [])),
     };
@@ -84,6 +84,42 @@ public sealed class ShardedReplicaMemoryTests : SandboxTest
         Assert.Equal(gained.Count(), store.SnapshotCount);
         Assert.All(loaded, s => Assert.Equal(10, s.AppliedWeight)); // the stored state itself, not a summary
     }
+
+    [Fact]
+    public async Task Reading_a_taken_partition_afresh_replaces_its_rollouts_and_leaves_the_other_partitions_as_held()
+    {
+        var byPartition = await EightRolloutsAsync();
+        var store = ReplicaStore(new HeldPartitions(Partitions, [.. Enumerable.Range(0, Partitions)]));
+        await store.LoadAllAsync(default, fresh: true);
+        var (taken, other) = (byPartition.First().First(), byPartition.Skip(1).First().First());
+        var writer = Host.Get<IRolloutStore>(); // another replica moves both on
+        foreach (var t in new[] { taken, other }) await writer.SaveAsync(Progressing(t, weight: 50, version: 2), 1, default);
+
+        var held = await store.ReloadAsync(id => RolloutPartitions.Of(id, Partitions) == byPartition.First().Key, default);
+
+        Assert.Equal(byPartition.First().Count(), held);
+        Assert.Equal((50, 2L), Weight(await store.HeldAsync(RolloutIds.ForTarget(taken), default)));
+        Assert.Equal((10, 1L), Weight(await store.HeldAsync(RolloutIds.ForTarget(other), default))); // not read again
+        Assert.Equal(8, store.SnapshotCount);
+    }
+
+    [Fact]
+    public async Task A_save_that_meets_a_newer_stored_version_leaves_the_snapshot_at_the_stored_copy_for_the_retry()
+    {
+        var byPartition = await EightRolloutsAsync();
+        var store = ReplicaStore(new HeldPartitions(Partitions, [.. Enumerable.Range(0, Partitions)]));
+        await store.LoadAllAsync(default, fresh: true);
+        var target = byPartition.First().First();
+        await Host.Get<IRolloutStore>().SaveAsync(Progressing(target, weight: 50, version: 2), 1, default); // another writer
+
+        await Assert.ThrowsAsync<RolloutConcurrencyException>(() => store.SaveAsync(Progressing(target, weight: 20, version: 2), 1, default));
+
+        Assert.Equal((50, 2L), Weight(await store.HeldAsync(RolloutIds.ForTarget(target), default)));
+        await store.SaveAsync(Progressing(target, weight: 20, version: 3), 2, default); // the retry, from the stored copy
+        Assert.Equal(20, (int)(await Host.GetCanaryAsync(target.Name))["status"]!["canaryWeight"]!);
+    }
+
+    private static (int, long) Weight(RolloutState? s) => (s!.AppliedWeight, s.Version);
 
     [Fact]
     public async Task The_cluster_wide_view_lists_the_Canaries_other_replicas_own_with_their_owner()

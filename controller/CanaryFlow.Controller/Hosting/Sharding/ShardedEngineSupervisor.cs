@@ -86,7 +86,7 @@ public sealed class ShardedEngineSupervisor(
         {
             try
             {
-                var loaded = await rehydrator.LoadAsync(s => gained.Contains(RolloutPartitions.Of(s.CorrelationId, ownership.Partitions)), ct);
+                var loaded = await rehydrator.LoadAsync(id => gained.Contains(RolloutPartitions.Of(id, ownership.Partitions)), ct);
                 foreach (var p in gained) await ConnectAsync(p, ct);
                 log.LogInformation("Consuming partitions {Partitions} ({Count} rollouts loaded)", string.Join(",", gained.Order()), loaded);
             }

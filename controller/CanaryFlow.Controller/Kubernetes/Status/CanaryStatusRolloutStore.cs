@@ -128,6 +128,24 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
         _listedAt = clock.GetUtcNow();
     }
 
+    /// <summary>The rollouts of partitions just taken, read afresh; every other snapshot is left as it is (see
+    /// <see cref="IRolloutStore.ReloadAsync"/>). A held save of one of them was lost with the partition: the durable copy
+    /// wins, and what the throttle knew of it is forgotten.</summary>
+    public async Task<int> ReloadAsync(Func<Guid, bool> which, CancellationToken cancellationToken)
+    {
+        var listed = new Dictionary<Guid, RolloutState>();
+        foreach (var stored in await CanaryStateListing.ListAsync(api.Client, _options.Namespaces, id => which(id) && Keeps(id), cancellationToken))
+            if (stored.State is { } state) listed[state.CorrelationId] = state;
+        foreach (var id in _snapshots.Keys.Where(id => which(id) && !listed.ContainsKey(id)).ToList()) _snapshots.TryRemove(id, out _);
+        foreach (var (id, state) in listed)
+        {
+            _snapshots[id] = state;
+            _throttle.Forget(id);
+        }
+        DropUnowned(); // a partition lost while the list was read
+        return listed.Keys.Count(_snapshots.ContainsKey);
+    }
+
     public async Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
@@ -149,16 +167,32 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     private async Task WriteAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
     {
         var canary = await api.FindForTargetAsync(state.Target, cancellationToken);
-        await writer.UpdateAsync(canary.Namespace, canary.Name, (raw, status) =>
+        RolloutState? durable = null;
+        try
         {
-            // No version at all: no rollout was ever saved on this Canary (one created again for the same target
-            // after a deletion), so there is nothing to conflict with; the engine's state carries on in it.
-            var stored = (long?)status[VersionField];
-            if (stored is not null && stored != expectedVersion) throw new RolloutConcurrencyException(state.CorrelationId, expectedVersion, stored.Value);
-            CanaryStatusView.Apply(status, state, (long?)raw["metadata"]?["generation"]);
-            status[StateField] = JsonSerializer.Serialize(state);
-            status[VersionField] = state.Version;
-        }, cancellationToken);
+            await writer.UpdateAsync(canary.Namespace, canary.Name, (raw, status) =>
+            {
+                // No version at all: no rollout was ever saved on this Canary (one created again for the same target
+                // after a deletion), so there is nothing to conflict with; the engine's state carries on in it.
+                var stored = (long?)status[VersionField];
+                if (stored is not null && stored != expectedVersion)
+                {
+                    durable = (string?)status[StateField] is { Length: > 0 } json ? JsonSerializer.Deserialize<RolloutState>(json) : null;
+                    throw new RolloutConcurrencyException(state.CorrelationId, expectedVersion, stored.Value);
+                }
+                CanaryStatusView.Apply(status, state, (long?)raw["metadata"]?["generation"]);
+                status[StateField] = JsonSerializer.Serialize(state);
+                status[VersionField] = state.Version;
+            }, cancellationToken);
+        }
+        catch (RolloutConcurrencyException) when (durable is not null && Keeps(state.CorrelationId))
+        {
+            // The durable copy moved on without this snapshot (a message of an earlier holding that ended late, a copy read
+            // before another writer's save): the snapshot takes it, so the message's retry works from what is stored
+            // rather than meeting the same conflict until the next relist.
+            _snapshots[state.CorrelationId] = durable;
+            throw;
+        }
         _snapshots[state.CorrelationId] = state.Clone();
     }
 
