@@ -23,6 +23,8 @@ public static class ScaleHarness
         var (replicas, partitions, kill) = (opt.Int("--replicas", 3), opt.Int("--partitions", 12), opt.Flag("--kill"));
         // Fewer steps (--step-weight 50: 50, 100) let 10,000 rollouts end in a bounded time on a small machine.
         var stepWeight = opt.Int("--step-weight", 25);
+        // The mesh's series over one scrape target per this many services (the total, e.g. 3000, gives the one target of before).
+        var servicesPerTarget = opt.Int("--services-per-target", SimulatedCluster.DefaultServicesPerTarget);
         var ports = (Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_PORTS")
                      ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_PORTS is not set: source .ci/services.sh; start_rabbitmq_cluster DIR PORT DIST"))
             .Split(',').Select(int.Parse).ToList();
@@ -37,8 +39,9 @@ public static class ScaleHarness
         PurgeLeftovers();
         using var api = new ApiRequestMeter();
         var setup = Stopwatch.StartNew();
-        await using var cluster = await SimulatedCluster.StartAsync(services, scrapeInterval: TimeSpan.FromSeconds(2));
-        Console.WriteLine($"  set-up: sandbox, Prometheus and {count} Deployments in {setup.Elapsed.TotalSeconds:F1} s");
+        await using var cluster = await SimulatedCluster.StartAsync(services, scrapeInterval: TimeSpan.FromSeconds(2), servicesPerTarget: servicesPerTarget);
+        Console.WriteLine($"  set-up: sandbox, Prometheus ({cluster.Exporter.ScrapeTargets.Count} scrape targets of {servicesPerTarget} services, every 2 s) " +
+                          $"and {count} Deployments in {setup.Elapsed.TotalSeconds:F1} s");
         await using var proxy = await PrometheusProxy.StartAsync(cluster.Prometheus.Address, cluster.Clock);
         var leases = new PartitionLeaseWatcher(cluster.Store, ns, leasePrefix, TimeSpan.FromSeconds(10), cluster.Clock);
         var activity = new CanaryActivity(cluster.Store, partitions, cluster.Clock);
@@ -125,6 +128,8 @@ public static class ScaleHarness
                           $"Prometheus: CPU {prometheusCpu:F0} s ({prometheusCpu / seconds * 100:F0}% of a core)");
         Console.WriteLine($"  synthetic mesh: {cluster.MeshPasses / cluster.Clock.Elapsed.TotalSeconds:F2} passes/s over {count} services (a 250 ms tick asks 4), " +
                           $"longest pass {cluster.LongestMeshPass.TotalMilliseconds:F0} ms; traffic counted from the time elapsed");
+        Console.WriteLine($"  harness Prometheus: {await PrometheusSelfFigures.DescribeAsync(cluster.Prometheus.Address)}; " +
+                          $"the mesh served {cluster.Exporter.Scrapes} scrapes, {cluster.Exporter.MeanScrape.TotalMilliseconds:F1} ms each on average");
         Console.WriteLine($"  double writers (a partition Lease changing holder inside the old holder's renew deadline): {leases.Overlaps}; " +
                           $"stored-version conflicts in the logs: {conflicts}");
         if (replicaKilledAt is { } killed)
