@@ -8,7 +8,7 @@ namespace CanaryFlow.Benchmarks.Reliability;
 /// it, with the series spread over targets of K services or all on one. Each service gets the series a scale run gives it
 /// (canary and primary, 200s, and 503s for a fifth of them). Prints per round over all targets: bytes, CPU time, bytes
 /// allocated (the reader's, into one pooled buffer, included), and the slowest target. Usage:
-/// <c>mesh-exposition [--services 3000] [--services-per-target 100] [--rounds 20]</c>.
+/// <c>mesh-exposition [--services 3000] [--services-per-target 100] [--rounds 20] [--no-latency-series]</c>.
 /// </summary>
 public static class MeshExpositionProbe
 {
@@ -17,7 +17,8 @@ public static class MeshExpositionProbe
         var services = ControllerSettings.IntArg(args, "--services", 3000);
         var perTarget = ControllerSettings.IntArg(args, "--services-per-target", SimulatedCluster.DefaultServicesPerTarget);
         var rounds = ControllerSettings.IntArg(args, "--rounds", 20);
-        await using var mesh = await MeshScrapeTargets.StartAsync((services + perTarget - 1) / perTarget);
+        var latencySeries = !new BenchArgs(args).Flag("--no-latency-series");
+        await using var mesh = await MeshScrapeTargets.StartAsync((services + perTarget - 1) / perTarget, latencySeries);
         var random = new Random(9);
         for (var i = 0; i < services; i++)
         {
@@ -38,7 +39,7 @@ public static class MeshExpositionProbe
         for (var r = 0; r < rounds; r++) await ReadAllAsync();
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds / rounds;
         var allocated = (GC.GetTotalAllocatedBytes(precise: true) - alloc0) / (double)rounds;
-        Console.WriteLine($"mesh-exposition: {services} services over {mesh.ScrapeTargets.Count} targets of {perTarget}: per round over all targets " +
+        Console.WriteLine($"mesh-exposition: {services} services over {mesh.ScrapeTargets.Count} targets of {perTarget}{(latencySeries ? "" : ", no duration histograms")}: per round over all targets " +
                           $"{bytes / (double)rounds / 1048576:F1} MiB of text, CPU {cpu:F0} ms, wall {wall.Elapsed.TotalMilliseconds / rounds:F0} ms, " +
                           $"allocated {allocated / 1024:F0} KiB; slowest target {slowest.TotalMilliseconds:F0} ms; load average {ControllerSettings.LoadAverage():F1}");
         ArrayPool<byte>.Shared.Return(buffer);

@@ -23,12 +23,14 @@ public sealed class MeshScrapeTargets : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly CollectorRegistry[] _registries;
-    private readonly ConcurrentDictionary<(string Namespace, string Workload), IstioStyleMetrics> _workloads = new();
+    private readonly ConcurrentDictionary<(string Namespace, string Workload), Action<int, double, long>> _workloads = new();
+    private readonly bool _latencySeries;
     private readonly Dictionary<int, CollectorRegistry> _byPort = [];
     private long _scrapes, _scrapeTicks;
 
-    private MeshScrapeTargets(int targets)
+    private MeshScrapeTargets(int targets, bool latencySeries)
     {
+        _latencySeries = latencySeries;
         _registries = Enumerable.Range(0, targets).Select(_ => Metrics.NewCustomRegistry()).ToArray();
         var builder = LoopbackApp.CreateBuilder(); // listens on one free port; one more for every further target
         builder.WebHost.ConfigureKestrel(k =>
@@ -46,9 +48,11 @@ public sealed class MeshScrapeTargets : IAsyncDisposable
     public long Scrapes => Interlocked.Read(ref _scrapes);
     public TimeSpan MeanScrape => Scrapes == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _scrapeTicks) / Scrapes);
 
-    public static async Task<MeshScrapeTargets> StartAsync(int targets)
+    /// <param name="latencySeries">false: istio_requests_total alone (<see cref="RequestsOnlyMetrics"/>), for runs whose checks
+    /// read no latency.</param>
+    public static async Task<MeshScrapeTargets> StartAsync(int targets, bool latencySeries = true)
     {
-        var mesh = new MeshScrapeTargets(Math.Max(1, targets));
+        var mesh = new MeshScrapeTargets(Math.Max(1, targets), latencySeries);
         await mesh._app.StartAsync();
         var ports = mesh._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
             .Select(a => new Uri(a).Port).ToList();
@@ -60,8 +64,14 @@ public sealed class MeshScrapeTargets : IAsyncDisposable
     /// <summary>Counts <paramref name="count"/> simulated requests of one workload on scrape target <paramref name="target"/>
     /// (a workload stays on the target it was first recorded against, as a pod's series stay on its pod).</summary>
     public void Record(int target, string ns, string workload, int statusCode, double milliseconds, long count) =>
-        _workloads.GetOrAdd((ns, workload), key => new IstioStyleMetrics(new DemoWorkloadOptions(key.Namespace, key.Workload), _registries[target]))
-            .Record(statusCode, milliseconds, count);
+        _workloads.GetOrAdd((ns, workload), key => Recorder(_registries[target], key.Namespace, key.Workload))(statusCode, milliseconds, count);
+
+    private Action<int, double, long> Recorder(CollectorRegistry registry, string ns, string workload)
+    {
+        if (_latencySeries) return new IstioStyleMetrics(new DemoWorkloadOptions(ns, workload), registry).Record;
+        var counter = new RequestsOnlyMetrics(registry, ns, workload);
+        return (code, _, count) => counter.Record(code, count);
+    }
 
     // prometheus-net streams the exposition through a 16 KiB buffer with label bytes built once per series: a scrape
     // allocates no copy of the text.

@@ -58,10 +58,10 @@ public sealed class SimulatedCluster : IAsyncDisposable
     public int ServicesPerTarget { get; }
 
     public static async Task<SimulatedCluster> StartAsync(IReadOnlyList<BenchService> services, Stopwatch? clock = null, TimeSpan? scrapeInterval = null,
-        int servicesPerTarget = DefaultServicesPerTarget)
+        int servicesPerTarget = DefaultServicesPerTarget, bool latencySeries = true)
     {
         var api = await SandboxKubernetesServer.StartAsync(new SandboxKubernetesOptions(ReadyDelay: TimeSpan.FromMilliseconds(500)));
-        var exporter = await MeshScrapeTargets.StartAsync((services.Count + servicesPerTarget - 1) / servicesPerTarget);
+        var exporter = await MeshScrapeTargets.StartAsync((services.Count + servicesPerTarget - 1) / servicesPerTarget, latencySeries);
         var prometheus = await PrometheusProcess.StartAsync(exporter.ScrapeTargets, scrapeInterval);
         var cluster = new SimulatedCluster(api, exporter, prometheus, services, clock ?? Stopwatch.StartNew(), servicesPerTarget);
         foreach (var s in services) api.Store.Create(ResourceKinds.Deployments, s.Namespace, s.DeploymentManifest());
