@@ -28,6 +28,10 @@ public static class ScaleHarness
         // --pause-s N: once a fifth of the rollouts ended, replica 0 is frozen (SIGSTOP) for N s, as a long GC pause or a
         // starved CPU would: past the Lease duration its partitions move to the others, and move again once it is back.
         var pause = TimeSpan.FromSeconds(opt.Int("--pause-s", 0));
+        // The mesh's series over one scrape target per this many services (the total, e.g. 3000, gives the one target of before).
+        var servicesPerTarget = opt.Int("--services-per-target", SimulatedCluster.DefaultServicesPerTarget);
+        // The scale run's checks read the success rate only: without the duration histograms Prometheus ingests ~1/20 of the series.
+        var latencySeries = !opt.Flag("--no-latency-series");
         var ports = (Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_PORTS")
                      ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_PORTS is not set: source .ci/services.sh; start_rabbitmq_cluster DIR PORT DIST"))
             .Split(',').Select(int.Parse).ToList();
@@ -42,8 +46,10 @@ public static class ScaleHarness
         PurgeLeftovers();
         using var api = new ApiRequestMeter();
         var setup = Stopwatch.StartNew();
-        await using var cluster = await SimulatedCluster.StartAsync(services, scrapeInterval: TimeSpan.FromSeconds(2));
-        Console.WriteLine($"  set-up: sandbox, Prometheus and {count} Deployments in {setup.Elapsed.TotalSeconds:F1} s");
+        await using var cluster = await SimulatedCluster.StartAsync(services, scrapeInterval: TimeSpan.FromSeconds(2), servicesPerTarget: servicesPerTarget,
+            latencySeries: latencySeries);
+        Console.WriteLine($"  set-up: sandbox, Prometheus ({cluster.Exporter.ScrapeTargets.Count} scrape targets of {servicesPerTarget} services, every 2 s{(latencySeries ? "" : ", no duration histograms")}) " +
+                          $"and {count} Deployments in {setup.Elapsed.TotalSeconds:F1} s");
         await using var proxy = await PrometheusProxy.StartAsync(cluster.Prometheus.Address, cluster.Clock);
         var leases = new PartitionLeaseWatcher(cluster.Store, ns, leasePrefix, TimeSpan.FromSeconds(10), cluster.Clock);
         var activity = new CanaryActivity(cluster.Store, partitions, cluster.Clock);
@@ -148,6 +154,8 @@ public static class ScaleHarness
                           $"Prometheus: CPU {prometheusCpu:F0} s ({prometheusCpu / seconds * 100:F0}% of a core)");
         Console.WriteLine($"  synthetic mesh: {cluster.MeshPasses / cluster.Clock.Elapsed.TotalSeconds:F2} passes/s over {count} services (a 250 ms tick asks 4), " +
                           $"longest pass {cluster.LongestMeshPass.TotalMilliseconds:F0} ms; traffic counted from the time elapsed");
+        Console.WriteLine($"  harness Prometheus: {await PrometheusSelfFigures.DescribeAsync(cluster.Prometheus.Address)}; " +
+                          $"the mesh served {cluster.Exporter.Scrapes} scrapes, {cluster.Exporter.MeanScrape.TotalMilliseconds:F1} ms each on average");
         Console.WriteLine($"  double writers (a partition Lease changing holder inside the old holder's renew deadline): {leases.Overlaps}; " +
                           $"stored-version conflicts in the logs: {conflicts}; releases rolled out more than once: {rerun}");
         if (replicaKilledAt is { } killed)
