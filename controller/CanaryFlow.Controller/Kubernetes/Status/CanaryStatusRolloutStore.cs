@@ -137,11 +137,8 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
         foreach (var stored in await CanaryStateListing.ListAsync(api.Client, _options.Namespaces, id => which(id) && Keeps(id), cancellationToken))
             if (stored.State is { } state) listed[state.CorrelationId] = state;
         foreach (var id in _snapshots.Keys.Where(id => which(id) && !listed.ContainsKey(id)).ToList()) _snapshots.TryRemove(id, out _);
-        foreach (var (id, state) in listed)
-        {
-            _snapshots[id] = state;
-            _throttle.Forget(id);
-        }
+        foreach (var (id, state) in listed) _snapshots[id] = state;
+        _throttle.ForgetUnless(id => !which(id));
         DropUnowned(); // a partition lost while the list was read
         return listed.Keys.Count(_snapshots.ContainsKey);
     }
