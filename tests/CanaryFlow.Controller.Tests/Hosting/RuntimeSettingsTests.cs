@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using CanaryFlow.Controller.Hosting;
 
 namespace CanaryFlow.Controller.Tests.Hosting;
 
@@ -18,8 +19,16 @@ public sealed class RuntimeSettingsTests
     }
 
     [Fact]
-    public void The_built_controller_tiers_without_instrumented_code()
+    public void The_built_controller_compiles_each_method_once()
     {
-        Assert.False((bool?)Settings()["System.Runtime.TieredPGO"] ?? true);
+        Assert.False((bool?)Settings()["System.Runtime.TieredCompilation"] ?? true);
+    }
+
+    [Fact]
+    public void On_linux_with_glibc_the_controller_limits_mallocs_arenas_unless_the_environment_says_otherwise()
+    {
+        if (!OperatingSystem.IsLinux() || !File.Exists("/lib/x86_64-linux-gnu/libc.so.6") && !File.Exists("/lib/aarch64-linux-gnu/libc.so.6"))
+            return; // glibc's mallopt only
+        Assert.Equal(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX")), NativeHeap.LimitArenas());
     }
 }
