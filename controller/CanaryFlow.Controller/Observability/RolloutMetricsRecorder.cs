@@ -10,6 +10,9 @@ public sealed class RolloutMetricsRecorder(CanaryFlowMetrics metrics)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<Guid, Tracked> _byTarget = [];
+    // Rollouts per phase label, kept as phases change: counting them again from _byTarget at each change cost a pass
+    // over every target and a grouping of them (at 10,000 targets, arrays of the large object heap at every change).
+    private readonly Dictionary<string, int> _inPhase = [];
 
     private sealed class Tracked
     {
@@ -52,8 +55,8 @@ public sealed class RolloutMetricsRecorder(CanaryFlowMetrics metrics)
                 metrics.Transitions.WithLabels(CanaryFlowMetrics.Label(t.Phase)).Inc();
                 if (t.Phase is RolloutPhases.Succeeded or RolloutPhases.Failed)
                     metrics.RolloutDuration.WithLabels(ns, name, t.Phase.ToLowerInvariant()).Observe(Seconds(t.At - r.StartedAt));
+                Move(r.Phase, t.Phase);
                 r.Phase = t.Phase;
-                RecountPhases();
             }
         }
     }
@@ -65,13 +68,17 @@ public sealed class RolloutMetricsRecorder(CanaryFlowMetrics metrics)
         metrics.AnalysisChecks.WithLabels(target?.Namespace ?? "unknown", target?.Name ?? "unknown", verdict.ToString().ToLowerInvariant()).Inc();
     }
 
-    private void RecountPhases()
+    private void Move(string from, string to)
     {
-        foreach (var group in _byTarget.Values.GroupBy(r => r.Phase))
-            metrics.RolloutsByPhase.WithLabels(CanaryFlowMetrics.Label(group.Key)).Set(group.Count());
-        foreach (var phase in metrics.RolloutsByPhase.GetAllLabelValues().Select(l => l[0]).ToList())
-            if (_byTarget.Values.All(r => CanaryFlowMetrics.Label(r.Phase) != phase))
-                metrics.RolloutsByPhase.WithLabels(phase).Set(0);
+        if (from.Length > 0) Count(CanaryFlowMetrics.Label(from), -1); // "" is a target seen for the first time
+        Count(CanaryFlowMetrics.Label(to), +1);
+    }
+
+    private void Count(string phase, int by)
+    {
+        var n = _inPhase.GetValueOrDefault(phase) + by;
+        _inPhase[phase] = n;
+        metrics.RolloutsByPhase.WithLabels(phase).Set(n);
     }
 
     private static double Seconds(TimeSpan span) => Math.Max(0, span.TotalSeconds);

@@ -34,18 +34,37 @@ public static class RolloutReport
 
     public static byte[] Png(RolloutTimeline timeline)
     {
-        using var surface = SKSurface.Create(new SKImageInfo(Width, Height));
-        surface.Canvas.Clear(SKColors.White);
-        Draw(timeline, dashes: true).Render(surface.Canvas, new PixelRect(new PixelSize(Width, Height)));
-        using var image = surface.Snapshot();
-        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-        return png.ToArray();
+        using var stream = new MemoryStream();
+        WritePng(timeline, stream);
+        return stream.ToArray();
     }
 
     public static string Svg(RolloutTimeline timeline)
     {
         using var stream = new MemoryStream();
-        using (var skStream = new SKManagedWStream(stream))
+        WriteSvg(timeline, stream);
+        return System.Text.Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
+    }
+
+    /// <summary>Draws the PNG into <paramref name="output"/>: Skia's encoded bytes are copied straight out, with no array
+    /// of the whole picture in between.</summary>
+    public static void WritePng(RolloutTimeline timeline, Stream output)
+    {
+        using var surface = SKSurface.Create(new SKImageInfo(Width, Height));
+        surface.Canvas.Clear(SKColors.White);
+        Draw(timeline, dashes: true).Render(surface.Canvas, new PixelRect(new PixelSize(Width, Height)));
+        using var image = surface.Snapshot();
+        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+        using var encoded = png.AsStream();
+        encoded.CopyTo(output);
+    }
+
+    /// <summary>Draws the SVG into <paramref name="output"/> as Skia writes it. A report's SVG is 100-200 KB: building it
+    /// in memory first (a growing buffer, its copy, a string and the string's bytes) put about 0.7 MB per report on the
+    /// large object heap, which only a full collection frees.</summary>
+    public static void WriteSvg(RolloutTimeline timeline, Stream output)
+    {
+        using (var skStream = new SKManagedWStream(output))
         using (var canvas = SKSvgCanvas.Create(new SKRect(0, 0, Width, Height), skStream))
         {
             canvas.Clear(SKColors.White);
@@ -53,7 +72,6 @@ public static class RolloutReport
             // in the SVG, stable and the thresholds are told apart by colour and legend alone.
             Draw(timeline, dashes: false).Render(canvas, new PixelRect(new PixelSize(Width, Height)));
         } // the SVG is complete only once the canvas is disposed
-        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
     }
 
     private static Multiplot Draw(RolloutTimeline timeline, bool dashes)

@@ -107,6 +107,39 @@ public sealed class RolloutReportTests
         Assert.Contains($"\"{RolloutReport.ThresholdHex}\"", svg); // the threshold lines' colour
     }
 
+    [Fact]
+    public async Task Reports_of_rollouts_that_end_together_are_drawn_one_after_another()
+    {
+        var folder = Directory.CreateTempSubdirectory("canaryflow-report-").FullName;
+        var history = new RolloutHistory();
+        var writer = new RolloutReportWriter(Options.Create(new ObservabilityOptions { ReportsDirectory = folder }), history, NullLogger<RolloutReportWriter>.Instance);
+        var first = TenSecondRollout();
+        var other = new RolloutTarget("shop", "basket");
+        var second = first.Select(t => t with { CorrelationId = RolloutIds.ForTarget(other), Target = other, RolloutId = RolloutIds.ForRevision(other, "v2") }).ToList();
+        foreach (var t in first.SkipLast(1).Concat(second.SkipLast(1))) history.Add(t);
+        var drawing = new List<RolloutTarget>();
+        using var firstStarted = new SemaphoreSlim(0);
+        using var secondStarted = new SemaphoreSlim(0);
+        var releaseFirst = new TaskCompletionSource();
+        writer.Drawing = t =>
+        {
+            lock (drawing) drawing.Add(t.Target);
+            if (t.Target == Target) { firstStarted.Release(); releaseFirst.Task.Wait(); }
+            else secondStarted.Release();
+        };
+
+        var a = Task.Run(() => writer.OnTransitionAsync(first[^1], CancellationToken.None));
+        Assert.True(await firstStarted.WaitAsync(TimeSpan.FromSeconds(30)), "the first report was never drawn");
+        var b = Task.Run(() => writer.OnTransitionAsync(second[^1], CancellationToken.None));
+        // While the first is being drawn, the second waits its turn (it was drawn at once when each consumer drew on its own).
+        Assert.False(await secondStarted.WaitAsync(TimeSpan.FromSeconds(2)), "the second report was drawn while the first was");
+        releaseFirst.SetResult();
+        var paths = await Task.WhenAll(a, b);
+
+        Assert.Equal([Target, other], drawing);
+        Assert.All(paths, p => Assert.True(File.Exists(p) && File.Exists(Path.ChangeExtension(p, ".svg")), $"no PNG and SVG for {p}"));
+    }
+
     // SVG text elements hold their words between tags; joined, they read like the picture's labels.
     private static string Texts(string svg) =>
         string.Join(" ", System.Text.RegularExpressions.Regex.Matches(svg, "<text[^>]*>([^<]*)</text>").Select(m => m.Groups[1].Value));

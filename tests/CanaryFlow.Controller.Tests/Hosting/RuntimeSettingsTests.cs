@@ -1,0 +1,34 @@
+using System.Text.Json.Nodes;
+using CanaryFlow.Controller.Hosting;
+
+namespace CanaryFlow.Controller.Tests.Hosting;
+
+/// <summary>The runtime settings the built controller ships with (its runtimeconfig.json), chosen for one small pod:
+/// see docs/benchmarks.md, "One replica under 300 MB".</summary>
+public sealed class RuntimeSettingsTests
+{
+    private static JsonNode Settings() =>
+        JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "CanaryFlow.Controller.runtimeconfig.json")))!["runtimeOptions"]!["configProperties"]!;
+
+    [Fact]
+    public void The_built_controller_collects_in_the_foreground_and_conserves_memory()
+    {
+        var settings = Settings();
+        Assert.False((bool?)settings["System.GC.Concurrent"] ?? true); // background collections let the heap grow meanwhile
+        Assert.Equal(5, (int?)settings["System.GC.ConserveMemory"]);
+    }
+
+    [Fact]
+    public void The_built_controller_compiles_each_method_once()
+    {
+        Assert.False((bool?)Settings()["System.Runtime.TieredCompilation"] ?? true);
+    }
+
+    [Fact]
+    public void On_linux_with_glibc_the_controller_limits_mallocs_arenas_unless_the_environment_says_otherwise()
+    {
+        if (!OperatingSystem.IsLinux() || !File.Exists("/lib/x86_64-linux-gnu/libc.so.6") && !File.Exists("/lib/aarch64-linux-gnu/libc.so.6"))
+            return; // glibc's mallopt only
+        Assert.Equal(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX")), NativeHeap.LimitArenas());
+    }
+}
