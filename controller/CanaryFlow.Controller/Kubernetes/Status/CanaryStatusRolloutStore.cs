@@ -112,9 +112,7 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     private async Task RelistAsync(bool fresh, CancellationToken cancellationToken)
     {
         var before = _snapshots.ToArray();
-        var listed = new Dictionary<Guid, RolloutState>();
-        foreach (var stored in await CanaryStateListing.ListAsync(api.Client, _options.Namespaces, Keeps, cancellationToken))
-            if (stored.State is { } state) listed[state.CorrelationId] = state;
+        var listed = await ListStatesAsync(Keeps, cancellationToken);
         // Gone from the list: dropped, unless saved meanwhile (a rollout's first save while the list was read; the saga
         // repository loads from these snapshots, so dropping it would lose the rollout until the next list).
         foreach (var held in before.Where(h => !listed.ContainsKey(h.Key))) _snapshots.TryRemove(held);
@@ -133,14 +131,21 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     /// wins, and what the throttle knew of it is forgotten.</summary>
     public async Task<int> ReloadAsync(Func<Guid, bool> which, CancellationToken cancellationToken)
     {
-        var listed = new Dictionary<Guid, RolloutState>();
-        foreach (var stored in await CanaryStateListing.ListAsync(api.Client, _options.Namespaces, id => which(id) && Keeps(id), cancellationToken))
-            if (stored.State is { } state) listed[state.CorrelationId] = state;
+        var listed = await ListStatesAsync(id => which(id) && Keeps(id), cancellationToken);
         foreach (var id in _snapshots.Keys.Where(id => which(id) && !listed.ContainsKey(id)).ToList()) _snapshots.TryRemove(id, out _);
         foreach (var (id, state) in listed) _snapshots[id] = state;
         _throttle.ForgetUnless(id => !which(id));
         DropUnowned(); // a partition lost while the list was read
         return listed.Keys.Count(_snapshots.ContainsKey);
+    }
+
+    /// <summary>The durable saga states of the Canaries whose rollout <paramref name="selected"/> picks (those with one).</summary>
+    private async Task<Dictionary<Guid, RolloutState>> ListStatesAsync(Func<Guid, bool> selected, CancellationToken cancellationToken)
+    {
+        var listed = new Dictionary<Guid, RolloutState>();
+        foreach (var stored in await CanaryStateListing.ListAsync(api.Client, _options.Namespaces, selected, cancellationToken))
+            if (stored.State is { } state) listed[state.CorrelationId] = state;
+        return listed;
     }
 
     public async Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
