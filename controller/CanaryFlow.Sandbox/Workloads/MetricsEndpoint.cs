@@ -4,7 +4,7 @@ using Prometheus;
 namespace CanaryFlow.Sandbox.Workloads;
 
 /// <summary>Serves a prometheus-net registry in the text exposition format.</summary>
-internal static class MetricsEndpoint
+public static class MetricsEndpoint
 {
     public static async Task ExportAsync(CollectorRegistry registry, HttpContext context)
     {

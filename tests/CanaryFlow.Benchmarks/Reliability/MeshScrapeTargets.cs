@@ -78,8 +78,7 @@ public sealed class MeshScrapeTargets : IAsyncDisposable
     private async Task ExportAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
-        context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-        await _byPort[context.Connection.LocalPort].CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
+        await MetricsEndpoint.ExportAsync(_byPort[context.Connection.LocalPort], context);
         Interlocked.Add(ref _scrapeTicks, Stopwatch.GetTimestamp() - started);
         Interlocked.Increment(ref _scrapes);
     }
