@@ -68,6 +68,10 @@ public sealed class WeightRecorder
         return seen.Select(p => (p.Key, p.Value));
     }
 
+    /// <summary>Traffic sent to the canary, back to none, then to the canary again: one release, two rollouts.</summary>
+    public static bool RolledOutMoreThanOnce(IReadOnlyList<int> weights) =>
+        weights.Where((w, i) => w > 0 && (i == 0 || weights[i - 1] == 0)).Count() > 1;
+
     /// <summary>
     /// Checks one service's weight sequence against its plan: after the initial 0, the weights must be the
     /// plan's steps in order, each once, none skipped and none above the plan, then back to 0 (promotion or

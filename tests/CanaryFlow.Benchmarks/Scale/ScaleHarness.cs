@@ -140,7 +140,7 @@ public static class ScaleHarness
         var wrong = tracker.PrintTally(onlyWrong: true);
         var stepViolations = services.Count(s => WeightRecorder.Violation(cluster.Weights.History(s.Name).Select(w => w.CanaryWeight).ToList(), s.Steps,
             mustReachLast: false) is not null);
-        var rerun = services.Count(s => RolledOutMoreThanOnce(cluster.Weights.History(s.Name).Select(w => w.CanaryWeight).ToList()));
+        var rerun = services.Count(s => WeightRecorder.RolledOutMoreThanOnce(cluster.Weights.History(s.Name).Select(w => w.CanaryWeight).ToList()));
         var conflicts = Enumerable.Range(0, replicas).Sum(i => CountIn(Path.Combine(work, $"replica-{i}.log"), "RolloutConcurrencyException"));
         Console.WriteLine();
         Console.WriteLine($"{count} rollouts over {replicas} replicas in {seconds:F0} s: {count - wrong} ended right, {wrong} wrong ({tracker.Ended} ended); " +
@@ -169,10 +169,6 @@ public static class ScaleHarness
         Console.WriteLine($"load average {ControllerSettings.LoadAverage():F1}");
         return wrong == 0 && stepViolations == 0 && rerun == 0 && leases.Overlaps == 0 ? 0 : 1;
     }
-
-    /// <summary>Traffic sent to the canary, back to none, then to the canary again: one release, two rollouts.</summary>
-    private static bool RolledOutMoreThanOnce(IReadOnlyList<int> weights) =>
-        weights.Where((w, i) => w > 0 && (i == 0 || weights[i - 1] == 0)).Count() > 1;
 
     private static string Describe(IReadOnlyList<TimeSpan?> times, TimeSpan from) =>
         times.Any(t => t is null) ? $"{times.Count(t => t is null)} never"
