@@ -50,7 +50,15 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
             due.Add(new HooksDue(id, s.RolloutId, s.Target, s.Revision, gate, s.Sequence, s.AppliedWeight, s.Plan.HooksOf(gate), now));
         }
 
-        if (s.Pending != null && s.PendingSince is { } since &&
+        // A preparation or promotion applied while its Deployment rolls out is asked again, without back-off, until it
+        // answers (each answer says available, not yet, or past its deadline); these repeats replace the stall's re-sends.
+        if (s.PendingAppliedAt is not null && s.Pending is PendingWork.Prepare or PendingWork.Promote &&
+            FirstOrOverdue(id, "recheck", s.Sequence, now, options.RecheckAfter))
+        {
+            due.Add(s.Pending == PendingWork.Prepare ? s.PrepareCommand() : s.PromoteCommand());
+        }
+
+        if (s.Pending != null && s.PendingAppliedAt is null && s.PendingSince is { } since &&
             // A command sent before this process started may have been lost with it: re-send at once.
             (since + options.StallAfter <= now || since < startedAt) &&
             FirstOrOverdue(id, "stall", s.Sequence, now, options.StallAfter, backOff: true))
@@ -58,9 +66,10 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
             due.Add(new RolloutStalled(id, s.Sequence, now));
         }
 
-        var deadlineApplies = s.CurrentState is RolloutPhases.Initializing or RolloutPhases.Progressing;
-        if (deadlineApplies && s.LastProgressAt + s.Plan.ProgressDeadline <= now &&
-            FirstOrOverdue(id, "deadline", s.LastProgressAt.UtcTicks, now, options.StallAfter))
+        // A preparation's own answer says why at its deadline; this one (a stall later) is for when no answer comes.
+        var grace = s.CurrentState == RolloutPhases.Initializing ? options.StallAfter : TimeSpan.Zero;
+        if (s.ProgressDeadlineFrom() is { } from && from + s.Plan.ProgressDeadline + grace <= now &&
+            FirstOrOverdue(id, "deadline", from.UtcTicks, now, options.StallAfter))
         {
             due.Add(new ProgressDeadlineExceeded(id, now));
         }

@@ -36,7 +36,7 @@ public static partial class EndReasons
         s = Timestamp().Replace(s, "<time>");
         s = Revision().Replace(s, "<rev>");
         s = Measured().Replace(s, "#");
-        return s.Length > 160 ? s[..160] + "…" : s;
+        return s.Length > 240 ? s[..240] + "…" : s;
     }
 
     [GeneratedRegex(@"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?Z?")]
