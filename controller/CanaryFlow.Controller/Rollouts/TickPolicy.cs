@@ -50,10 +50,12 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
             due.Add(new HooksDue(id, s.RolloutId, s.Target, s.Revision, gate, s.Sequence, s.AppliedWeight, s.Plan.HooksOf(gate), now));
         }
 
-        // A preparation or promotion applied while its Deployment rolls out is asked again, without back-off, until it
-        // answers (each answer says available, not yet, or past its deadline); these repeats replace the stall's re-sends.
+        // A preparation or promotion applied while its Deployment rolls out is asked again until it is available (or past
+        // its deadline); these repeats replace the stall's re-sends. They back off like a check's: a "not yet" is not
+        // reported, so the ticker cannot tell a re-ask answered from one waiting in a backed-up queue, and every 2 s
+        // without back-off such a queue filled with copies (issue 15: 5,500–18,000 messages per partition at 10,000).
         if (s.PendingAppliedAt is not null && s.Pending is PendingWork.Prepare or PendingWork.Promote &&
-            FirstOrOverdue(id, "recheck", s.Sequence, now, options.RecheckAfter))
+            FirstOrOverdue(id, "recheck", s.Sequence, now, options.RecheckAfter, backOff: true))
         {
             due.Add(s.Pending == PendingWork.Prepare ? s.PrepareCommand() : s.PromoteCommand());
         }

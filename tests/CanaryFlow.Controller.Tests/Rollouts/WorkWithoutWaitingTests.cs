@@ -28,7 +28,7 @@ public sealed class WorkWithoutWaitingTests
         Assert.Contains("not available yet", applied.LastReason);
         for (var ask = 2; ask <= 4; ask++)
         {
-            await e.Tick(Recheck);
+            await e.Tick(32 * Recheck); // past the longest wait between re-asks (they back off)
             await e.Until(Target, _ => world[Target].PrepareAsks >= ask, $"preparation asked {ask} times");
         }
 
