@@ -211,10 +211,13 @@ public sealed partial class RolloutState
 
     /// <summary>The instant the rollout's progress deadline counts from, or null when none applies now: a preparation
     /// counts from when a worker applied it, not from when it was queued (issue 15: at 10,000 rollouts a preparation waited
-    /// minutes in its partition's queue); before that, nothing has been asked of the canary.</summary>
+    /// minutes in its partition's queue); before that, nothing has been asked of the canary. While a sequential rollout
+    /// holds for an outage of its metrics source, none either: the outage deadline (spec.analysis.sequential.
+    /// metricsOutageDeadline) is the one that applies, and the hold's time is not counted once it ends (<see cref="MetricsHold.EndHold"/>).</summary>
     public DateTimeOffset? ProgressDeadlineFrom() => CurrentState switch
     {
         RolloutPhases.Initializing => PendingAppliedAt,
+        RolloutPhases.Progressing when this.Holds() => null,
         RolloutPhases.Progressing => LastProgressAt,
         _ => null,
     };

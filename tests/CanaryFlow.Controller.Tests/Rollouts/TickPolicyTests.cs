@@ -152,4 +152,30 @@ public sealed class TickPolicyTests
         Assert.Empty(policy.Due(state, Start + deadline + TimeSpan.FromSeconds(29)).OfType<ProgressDeadlineExceeded>());
         Assert.Single(policy.Due(state, Start + deadline + TimeSpan.FromSeconds(30)).OfType<ProgressDeadlineExceeded>());
     }
+
+    [Fact]
+    public void A_hold_for_a_metrics_outage_stops_the_progress_deadline_and_its_time_is_not_counted_after()
+    {
+        var plan = TestPlans.TenToHundred with
+        {
+            ProgressDeadline = TimeSpan.FromMinutes(5),
+            Analysis = TestPlans.TenToHundred.Analysis with
+            {
+                Sequential = new SequentialSpec(0.05, 0.1, TimeSpan.FromSeconds(5), MetricsOutageDeadline: TimeSpan.FromMinutes(10)),
+            },
+        };
+        var state = new RolloutState
+        {
+            CorrelationId = Guid.NewGuid(), CurrentState = RolloutPhases.Progressing, Plan = plan, LastProgressAt = Start,
+            MetricsDownSince = Start.AddMinutes(1),
+        };
+        var policy = new TickPolicy(Options, startedAt: Start);
+        // Held for 8 minutes: past the 5 min progress deadline, inside the 10 min outage deadline.
+        Assert.Empty(policy.Due(state, Start.AddMinutes(9)).OfType<ProgressDeadlineExceeded>());
+
+        state.EndHold(Start.AddMinutes(9));
+        // The 8 minutes held are not counted: 1 min before the hold, so the deadline is 4 min after it ends.
+        Assert.Empty(policy.Due(state, Start.AddMinutes(12)).OfType<ProgressDeadlineExceeded>());
+        Assert.Single(policy.Due(state, Start.AddMinutes(13)).OfType<ProgressDeadlineExceeded>());
+    }
 }
