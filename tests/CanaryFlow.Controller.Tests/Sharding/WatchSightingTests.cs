@@ -105,6 +105,25 @@ public sealed class WatchSightingTests
     }
 
     [Fact]
+    public void Keeping_a_Deployment_the_watch_never_evaluates_costs_a_copy_of_its_template_not_a_parse()
+    {
+        // Most Deployment events are of stable copies and status changes, never evaluated: no typed model, no hash for them.
+        var element = JsonSerializer.Deserialize<JsonElement>(DeploymentJson());
+        var template = element.GetProperty("spec").GetProperty("template").GetRawText();
+        for (var i = 0; i < 3; i++) _ = (WatchedDeployment.From(new Sighting(element), TrackLabel), KubernetesJson.Deserialize<V1PodTemplateSpec>(template)); // JIT first
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var kept = WatchedDeployment.From(new Sighting(element), TrackLabel);
+        var keeping = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        _ = KubernetesJson.Deserialize<V1PodTemplateSpec>(template);
+        var parsing = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(keeping * 2 < parsing, $"keeping {keeping} B, parsing the template {parsing} B");
+        Assert.Equal("web:2", kept.ImageOf("app")); // read when first asked for
+    }
+
+    [Fact]
     public void A_kept_Deployment_holds_only_what_the_watch_reads_of_it()
     {
         // Status, conditions, managedFields, the pod spec: none of it is kept (a new field here is a choice, not a leak).
