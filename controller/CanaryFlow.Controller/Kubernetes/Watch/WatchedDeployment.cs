@@ -10,8 +10,9 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 /// What the watch keeps of a Deployment between its events: what <see cref="DeploymentWatcher"/> reads of it and nothing
 /// else (as client-go's informers drop fields with a transform). Its name and resourceVersion, the revision of its pod
 /// template (<see cref="PodTemplateHash"/>) and its containers' images (a rollout request names one). The whole typed
-/// object (pod spec, containers with their probes and resources, status and conditions, managedFields) was ~3 KB per
-/// Deployment, held for every Deployment of a watched namespace: the targets and their stable copies.
+/// object (pod spec, containers with their probes and resources, status and conditions, managedFields) was held for every
+/// Deployment of a watched namespace, the targets and their stable copies: at 1,000 Canaries 45,890 model objects (4.1 MB,
+/// before their strings and label dictionaries; docs/benchmarks.md, "the live set and the GC settings").
 /// Until the watch first reads the revision or the images, only the pod template's JSON is kept: most events are of
 /// Deployments no Canary targets (the stable copies, their status changes), which are never evaluated, and a target's
 /// template is parsed once per version, as before. Not thread-safe: read under the watch's lock.
@@ -40,7 +41,7 @@ public sealed class WatchedDeployment
 
     public static WatchedDeployment From(Sighting seen, string trackLabel)
     {
-        var template = seen.Raw.TryGetProperty("spec", out var spec) && spec.ValueKind == JsonValueKind.Object
+        var template = seen.Raw.ValueKind == JsonValueKind.Object && seen.Raw.TryGetProperty("spec", out var spec) && spec.ValueKind == JsonValueKind.Object
             && spec.TryGetProperty("template", out var t) && t.ValueKind == JsonValueKind.Object
             ? JsonMarshal.GetRawUtf8Value(t).ToArray() : null;
         return new WatchedDeployment(seen.Name, seen.ResourceVersion, template, trackLabel);
