@@ -8,6 +8,10 @@ public sealed record CanaryReady(Guid CorrelationId, Guid RolloutId, long Sequen
 
 public sealed record CanaryNotReady(Guid CorrelationId, Guid RolloutId, long Sequence, string Reason, DateTimeOffset At);
 
+/// <summary>A worker applied the writes of a preparation or promotion (command <paramref name="Sequence"/>) and the
+/// Deployment is not available yet: the rollout records when (its deadline counts from then) and the ticker asks again.</summary>
+public sealed record WorkApplied(Guid CorrelationId, Guid RolloutId, long Sequence, string Reason, DateTimeOffset At);
+
 public sealed record TrafficShifted(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, int FromWeight, int ToWeight, long Sequence, DateTimeOffset At);
 
 /// <summary>Applying weights failed after retries (API unreachable, object missing). The saga retries later or rolls back.</summary>

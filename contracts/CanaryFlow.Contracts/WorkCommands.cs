@@ -5,14 +5,18 @@ namespace CanaryFlow.Contracts;
 // Sequence numbers let the saga ignore stale replies.
 
 /// <summary>Ensure the stable Deployment and routing exist, and the canary runs the new revision and is available.</summary>
-public sealed record PrepareCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, long Sequence);
+/// <param name="AppliedAt">When a worker first applied this preparation (null until then): the worker never waits for the
+/// canary inside the message; the ticker asks again, and the canary's deadline counts from this instant, not from when
+/// the command was queued.</param>
+public sealed record PrepareCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, long Sequence, DateTimeOffset? AppliedAt = null);
 
 /// <summary>Set the VirtualService weights to canary = <paramref name="Weight"/>, stable = 100 - Weight, and verify.</summary>
 /// <param name="Mirror">Also mirror stable's traffic to the canary (a mirroring step, at weight 0); false stops any mirroring.</param>
 public sealed record SetCanaryWeight(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, int Weight, long Sequence, bool Mirror = false);
 
-/// <summary>Copy the canary's template to stable, wait until available, route 100% to stable, scale canary to zero.</summary>
-public sealed record PromoteCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, long Sequence);
+/// <summary>Copy the canary's template to stable; once stable is available, route 100% to stable and scale the canary to zero.</summary>
+/// <param name="AppliedAt">When a worker first copied the template to stable (null until then); see <see cref="PrepareCanary.AppliedAt"/>.</param>
+public sealed record PromoteCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, long Sequence, DateTimeOffset? AppliedAt = null);
 
 /// <summary>Route 100% to stable at once, then scale the canary to zero.</summary>
 public sealed record RollBackCanary(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Reason, long Sequence);

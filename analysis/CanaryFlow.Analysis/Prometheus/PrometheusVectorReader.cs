@@ -157,7 +157,7 @@ public static class PrometheusVectorReader
                             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName) reader.Skip(); // the metric's other labels
                             break;
                         }
-                        if (index >= 0 && reader.TokenType == JsonTokenType.String) values[index] = reader.GetString();
+                        if (index >= 0 && reader.TokenType == JsonTokenType.String) values[index] = LabelValuePool.Get(ref reader); // one string per name, shared
                         else reader.Skip();
                     }
                     // A sample without the filtered label belongs to no wanted key.

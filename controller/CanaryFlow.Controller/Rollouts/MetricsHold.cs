@@ -17,6 +17,9 @@ public static class MetricsHold
     {
         var down = s.MetricsDownSince is { } since ? now - since : TimeSpan.Zero;
         s.MetricsDownSince = null;
+        // An outage of the metrics source is not the rollout's lack of progress: its time is not counted against the
+        // progress deadline (otherwise a 10 min outage deadline would meet a shorter progress deadline first).
+        s.LastProgressAt += down;
         s.Note($"the metrics source answers again after {down.TotalSeconds:0} s; resuming at {s.AppliedWeight}%", now);
     }
 

@@ -16,6 +16,12 @@ public sealed class RolloutEngineOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan StallAfter { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>While a canary (or, at promotion, stable) Deployment rolls out, how long until its command is sent again to
+    /// ask whether it is available, then twice as long each time (up to 32×): workers never wait for it inside the message
+    /// (Workers/WorkUnderWay).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan RecheckAfter { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Folder of the embedded state store (an append-only journal, see <see cref="FileRolloutStore"/>); by default outside the working folder (<see cref="DataFolders"/>).</summary>
     [Required]
     public string StateDirectory { get; set; } = DataFolders.Default("state");

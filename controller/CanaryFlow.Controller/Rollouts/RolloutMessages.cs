@@ -6,12 +6,13 @@ namespace CanaryFlow.Controller.Rollouts;
 /// <summary>The messages a rollout sends, built from its state.</summary>
 public static class RolloutMessages
 {
-    public static PrepareCanary PrepareCommand(this RolloutState s) => new(s.CorrelationId, s.RolloutId, s.Target, s.Revision, s.Sequence);
+    // A command re-sent once applied carries when (Workers/WorkUnderWay): its deadline counts from then.
+    public static PrepareCanary PrepareCommand(this RolloutState s) => new(s.CorrelationId, s.RolloutId, s.Target, s.Revision, s.Sequence, s.PendingAppliedAt);
 
     public static SetCanaryWeight WeightCommand(this RolloutState s) => new(s.CorrelationId, s.RolloutId, s.Target, s.DesiredWeight, s.Sequence,
         Mirror: s.StepIndex >= 0 && s.StepIndex < s.Plan.MirrorSteps); // the plan's mirroring steps (weight 0)
 
-    public static PromoteCanary PromoteCommand(this RolloutState s) => new(s.CorrelationId, s.RolloutId, s.Target, s.Revision, s.Sequence);
+    public static PromoteCanary PromoteCommand(this RolloutState s) => new(s.CorrelationId, s.RolloutId, s.Target, s.Revision, s.Sequence, s.PendingAppliedAt);
 
     public static RollBackCanary RollbackCommand(this RolloutState s) => new(s.CorrelationId, s.RolloutId, s.Target, s.LastReason, s.Sequence);
 

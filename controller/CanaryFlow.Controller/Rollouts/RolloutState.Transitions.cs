@@ -52,7 +52,7 @@ public sealed partial class RolloutState
     {
         Gate = null;
         Pending = null;
-        PendingSince = null;
+        PendingSince = PendingAppliedAt = null;
         LastProgressAt = now;
         ScheduleCheck(now);
         Note($"{reason}; running pre-rollout hooks before any traffic", now);
@@ -93,7 +93,7 @@ public sealed partial class RolloutState
     {
         AppliedWeight = weight;
         Pending = null;
-        PendingSince = null;
+        PendingSince = PendingAppliedAt = null;
         LastProgressAt = now;
         StepStartedAt = now;
         ScheduleCheck(Plan.Analysis.Sequential is { } sequential
@@ -194,12 +194,33 @@ public sealed partial class RolloutState
         var trafficStaysOnCanary = !promoted && Pending == PendingWork.Promote;
         if (!trafficStaysOnCanary) { AppliedWeight = 0; DesiredWeight = 0; }
         Pending = null;
-        PendingSince = null;
+        PendingSince = PendingAppliedAt = null;
         NextAnalysisAt = null;
         Note(reason, now);
     }
 
     public void Resend(DateTimeOffset now) => PendingSince = now;
+
+    /// <summary>A worker applied the pending preparation or promotion at <paramref name="at"/> and its Deployment is not
+    /// available yet. The first such answer counts (a re-sent command's is later): the deadline runs from it.</summary>
+    public void WorkApplied(string reason, DateTimeOffset at, DateTimeOffset now)
+    {
+        PendingAppliedAt ??= at;
+        Note(reason, now);
+    }
+
+    /// <summary>The instant the rollout's progress deadline counts from, or null when none applies now: a preparation
+    /// counts from when a worker applied it, not from when it was queued (issue 15: at 10,000 rollouts a preparation waited
+    /// minutes in its partition's queue); before that, nothing has been asked of the canary. While a sequential rollout
+    /// holds for an outage of its metrics source, none either: the outage deadline (spec.analysis.sequential.
+    /// metricsOutageDeadline) is the one that applies, and the hold's time is not counted once it ends (<see cref="MetricsHold.EndHold"/>).</summary>
+    public DateTimeOffset? ProgressDeadlineFrom() => CurrentState switch
+    {
+        RolloutPhases.Initializing => PendingAppliedAt,
+        RolloutPhases.Progressing when this.Holds() => null,
+        RolloutPhases.Progressing => LastProgressAt,
+        _ => null,
+    };
 
     public void Note(string reason, DateTimeOffset now)
     {
@@ -243,6 +264,7 @@ public sealed partial class RolloutState
         Sequence++;
         Pending = work;
         PendingSince = now;
+        PendingAppliedAt = null;
     }
 
     private void Record(AnalysisEvidence evidence, DateTimeOffset now)

@@ -41,6 +41,9 @@ public sealed partial class RolloutState : SagaStateMachineInstance
     /// <summary>The command awaiting its reply (a <see cref="PendingWork"/> name), or null.</summary>
     public string? Pending { get; set; }
     public DateTimeOffset? PendingSince { get => UtcTicks.From(_pendingSince); set => _pendingSince = UtcTicks.Of(value); }
+    /// <summary>When a worker first applied the pending preparation or promotion, whose Deployment was not available yet
+    /// (null until then): the command is asked again from then on, and its deadline counts from this instant.</summary>
+    public DateTimeOffset? PendingAppliedAt { get => UtcTicks.From(_pendingAppliedAt); set => _pendingAppliedAt = UtcTicks.Of(value); }
 
     /// <summary>Number of the analysis window now scheduled; a verdict for another number is stale.</summary>
     public long AnalysisSequence { get; set; }
@@ -78,7 +81,7 @@ public sealed partial class RolloutState : SagaStateMachineInstance
     // The times are kept as UTC ticks, 8 bytes each where a DateTimeOffset? takes 24 (issue 15: this object is kept twice per
     // rollout, by the saga and by the store's snapshot). The instant is exact; the offset reads back as UTC, which is
     // what the engine's clock gives (TimeProvider.GetUtcNow) and what equality compares.
-    private long _pendingSince = UtcTicks.None, _nextAnalysisAt = UtcTicks.None, _lastAnalysisAt = UtcTicks.None,
+    private long _pendingSince = UtcTicks.None, _pendingAppliedAt = UtcTicks.None, _nextAnalysisAt = UtcTicks.None, _lastAnalysisAt = UtcTicks.None,
         _stepStartedAt = UtcTicks.None, _metricsDownSince = UtcTicks.None;
     private long _startedAt, _lastProgressAt, _lastTransitionAt;
 

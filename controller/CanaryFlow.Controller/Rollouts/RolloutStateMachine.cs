@@ -28,6 +28,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
     public Event<RetryRollout> Retry { get; private set; } = null!;
     public Event<CanaryReady> Ready { get; private set; } = null!;
     public Event<CanaryNotReady> NotReady { get; private set; } = null!;
+    public Event<WorkApplied> Applied { get; private set; } = null!;
     public Event<TrafficShifted> Shifted { get; private set; } = null!;
     public Event<TrafficShiftFailed> ShiftFailed { get; private set; } = null!;
     public Event<AnalysisPassed> Passed { get; private set; } = null!;
@@ -51,6 +52,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
         Event(() => Retry, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
         Event(() => Ready, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
         Event(() => NotReady, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
+        Event(() => Applied, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
         Event(() => Shifted, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
         Event(() => ShiftFailed, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
         Event(() => Passed, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
@@ -131,7 +133,8 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                 .Publish(c => new RolloutPaused(c.Saga.CorrelationId, c.Saga.RolloutId, c.Saga.Target, c.Message.Actor, c.Message.Reason, now()))
                 .TransitionTo(Paused),
             When(DeadlineExceeded)
-                .Then(c => c.Saga.BeginRollback("no progress within the progress deadline", now()))
+                // What it was doing says whose the delay was: checks unanswered or inconclusive, or a weight not written.
+                .Then(c => c.Saga.BeginRollback($"no progress within the progress deadline ({c.Saga.Plan.ProgressDeadline.TotalSeconds:0}s) at {c.Saga.AppliedWeight}%; last: {c.Saga.LastReason}", now()))
                 .Publish(c => c.Saga.RollbackCommand())
                 .TransitionTo(RollingBack));
 
@@ -215,9 +218,14 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                 .Then(c => c.Saga.Resend(now()))
                 .ThenAsync(c => c.PublishPendingAsync(c.Saga)));
 
+        // A preparation or promotion applied while its Deployment rolls out: the ticker asks again from now on.
+        During(Initializing, Promoting,
+            When(Applied, c => c.Saga.IsReplyTo(c.Saga.Pending, c.Message.Sequence) && c.Saga.PendingAppliedAt is null)
+                .Then(c => c.Saga.WorkApplied(c.Message.Reason, c.Message.At, now())));
+
         During(Initializing,
             When(DeadlineExceeded)
-                .Then(c => c.Saga.BeginRollback("canary did not become ready within the progress deadline", now()))
+                .Then(c => c.Saga.BeginRollback($"canary did not become ready within the progress deadline of its preparation, applied at {c.Saga.PendingAppliedAt:u}", now()))
                 .Publish(c => c.Saga.RollbackCommand())
                 .TransitionTo(RollingBack));
 

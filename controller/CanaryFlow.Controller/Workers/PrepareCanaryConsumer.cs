@@ -4,7 +4,8 @@ using MassTransit;
 
 namespace CanaryFlow.Controller.Workers;
 
-/// <summary>Carries out <see cref="PrepareCanary"/>: stable and routing exist, canary available.</summary>
+/// <summary>Carries out <see cref="PrepareCanary"/>: stable and routing exist, canary available. Does not wait for the
+/// canary: while it rolls out, the command is sent again by the ticker (<see cref="WorkUnderWay"/>).</summary>
 public sealed class PrepareCanaryConsumer(IWorkloadController workloads, TimeProvider clock) : IConsumer<PrepareCanary>
 {
     public async Task Consume(ConsumeContext<PrepareCanary> context)
@@ -13,7 +14,9 @@ public sealed class PrepareCanaryConsumer(IWorkloadController workloads, TimePro
         var result = await workloads.PrepareCanaryAsync(m.Target, m.Revision, context.CancellationToken);
         if (result.Succeeded)
             await context.Publish(new CanaryReady(m.CorrelationId, m.RolloutId, m.Sequence, clock.GetUtcNow()));
-        else
+        else if (!result.InProgress)
             await context.Publish(new CanaryNotReady(m.CorrelationId, m.RolloutId, m.Sequence, result.Reason, clock.GetUtcNow()));
+        else if (await WorkUnderWay.PastDeadlineAsync(context, m.CorrelationId, m.RolloutId, m.Sequence, m.AppliedAt, result, clock.GetUtcNow()) is { } late)
+            await context.Publish(new CanaryNotReady(m.CorrelationId, m.RolloutId, m.Sequence, late, clock.GetUtcNow()));
     }
 }

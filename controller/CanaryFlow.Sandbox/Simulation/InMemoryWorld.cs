@@ -35,6 +35,14 @@ public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalys
         public int FailFromWeight = int.MaxValue;
         public bool CanaryNeverReady;
         public bool StableNeverReady;
+        /// <summary>How many preparations (promotions) are answered "applied, not available yet" before the canary (stable)
+        /// is available; <see cref="int.MaxValue"/>: never. Each such answer may take <see cref="RollOutWithin"/>.</summary>
+        public int CanaryAvailableAfterAsks, StableAvailableAfterAsks;
+        public TimeSpan RollOutWithin = TimeSpan.FromMinutes(10);
+        /// <summary>Preparations and promotions asked of this target so far.</summary>
+        public int PrepareAsks, PromoteAsks;
+        /// <summary>Called as a preparation is carried out (a test moves its clock there: the command waited in a queue).</summary>
+        public Action? OnPrepare;
         /// <summary>When set, a promotion waits for it (so that something can happen while the rollout is Promoting).</summary>
         public TaskCompletionSource? HoldPromotion;
         public int AnalysisRuns;
@@ -66,8 +74,11 @@ public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalys
     public Task<WorkloadResult> PrepareCanaryAsync(RolloutTarget target, string revision, CancellationToken cancellationToken)
     {
         var t = this[target];
+        t.OnPrepare?.Invoke();
         lock (t) t.CanaryReplicas = 1;
-        return Task.FromResult(t.CanaryNeverReady ? WorkloadResult.Failed("progress deadline exceeded") : WorkloadResult.Ok);
+        if (t.CanaryNeverReady) return Task.FromResult(WorkloadResult.Failed("progress deadline exceeded"));
+        return Task.FromResult(Interlocked.Increment(ref t.PrepareAsks) > t.CanaryAvailableAfterAsks ? WorkloadResult.Ok
+            : WorkloadResult.NotYet("canary not available yet: 0 of 1 replicas available", t.RollOutWithin));
     }
 
     public async Task<WorkloadResult> PromoteStableAsync(RolloutTarget target, string revision, CancellationToken cancellationToken)
@@ -75,6 +86,8 @@ public sealed class InMemoryWorld : ITrafficRouter, IWorkloadController, IAnalys
         var t = this[target];
         if (t.HoldPromotion is { } hold) await hold.Task.WaitAsync(cancellationToken);
         if (t.StableNeverReady) return WorkloadResult.Failed("stable did not become available");
+        if (Interlocked.Increment(ref t.PromoteAsks) <= t.StableAvailableAfterAsks)
+            return WorkloadResult.NotYet("stable not available yet: 0 of 1 replicas available", t.RollOutWithin);
         lock (t) t.StableRevision = revision;
         return WorkloadResult.Ok;
     }

@@ -49,6 +49,31 @@ public class PrometheusVectorReaderTests
     }
 
     [Fact]
+    public void Answers_read_one_after_another_share_one_string_per_label_value()
+    {
+        // The counters of every grid point are kept a minute: each must not hold its own copy of every workload's name.
+        var (first, second) = (Read(Documented), Read(Documented));
+
+        Assert.Same(first[0].Workload, second[0].Workload);
+        Assert.Same(first[0].Le, second[0].Le);
+        Assert.Same(first[1].Workload, second[1].Workload); // an escaped value too
+        Assert.Equal("check\"outé", second[1].Workload);
+        Assert.Same(first[3].Workload, first[4].Workload); // and within one answer
+    }
+
+    [Fact]
+    public void The_label_value_pool_starts_again_empty_past_its_bound_and_still_gives_the_right_values()
+    {
+        var kept = LabelValuePool.Get("pool-bound-test");
+        for (var i = 0; i <= LabelValuePool.MaxValues; i++) LabelValuePool.Get($"pool-bound-{i}");
+
+        Assert.InRange(LabelValuePool.Count, 1, LabelValuePool.MaxValues);
+        var again = LabelValuePool.Get("pool-bound-test");
+        Assert.Equal("pool-bound-test", again);
+        Assert.NotSame(kept, again); // it was dropped with the rest: the bound holds
+    }
+
+    [Fact]
     public void A_result_before_its_result_type_is_read_through_the_parser_with_a_fresh_sink()
     {
         const string reordered = """{"data":{"result":[{"metric":{"destination_workload":"a","le":"1"},"value":[1,"2"]}],"resultType":"vector"},"status":"success"}""";

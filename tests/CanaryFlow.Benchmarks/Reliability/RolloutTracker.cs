@@ -8,6 +8,7 @@ public sealed class RolloutTracker(SimulatedCluster cluster, IReadOnlyList<Bench
 {
     private readonly Dictionary<string, string> _released = [];
     private readonly Dictionary<string, string> _final = [];
+    private readonly Dictionary<string, string?> _endMessage = [];
 
     public IReadOnlyList<BenchService> Group => group;
     public int Released => _released.Count;
@@ -25,7 +26,10 @@ public sealed class RolloutTracker(SimulatedCluster cluster, IReadOnlyList<Bench
                 cluster.Release(s);
             }
             if (_released.TryGetValue(s.Name, out var r) && !_final.ContainsKey(s.Name) && cluster.FinalPhase(s, r) is { } phase)
+            {
                 _final[s.Name] = phase;
+                _endMessage[s.Name] = cluster.PhaseAndMessage(s).Message; // read at its end: a later rollout would replace it
+            }
         }
     }
 
@@ -40,6 +44,19 @@ public sealed class RolloutTracker(SimulatedCluster cluster, IReadOnlyList<Bench
             await Task.Delay(200);
         }
         return false;
+    }
+
+    /// <summary>Why the rollouts ended, grouped by outcome and reason (see <see cref="EndReasons"/>); the unfinished ones by
+    /// the phase and message they are in now.</summary>
+    public IReadOnlyList<string> EndReasonLines() =>
+        EndReasons.Describe(group.Select(s => _final.TryGetValue(s.Name, out var final)
+            ? (s, (string?)final, (string?)final, _endMessage.GetValueOrDefault(s.Name))
+            : Now(s)));
+
+    private (BenchService, string?, string?, string?) Now(BenchService s)
+    {
+        var (phase, message) = cluster.PhaseAndMessage(s);
+        return (s, null, phase, message);
     }
 
     /// <summary>Prints one line per rollout; returns the number of rollouts that are wrong in state, image or weight sequence.</summary>

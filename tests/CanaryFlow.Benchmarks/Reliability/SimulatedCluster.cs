@@ -88,6 +88,10 @@ public sealed class SimulatedCluster : IAsyncDisposable
         return revision is not null && revision != initialRevision && phase is "Succeeded" or "Failed" ? phase : null;
     }
 
+    /// <summary>The Canary's phase and status message now (the message says why it ended, or what it waits on).</summary>
+    public (string? Phase, string? Message) PhaseAndMessage(BenchService s) =>
+        Read(ResourceKinds.Canaries, s.Namespace, s.Name, o => ((string?)o["status"]?["phase"], (string?)o["status"]?["message"]));
+
     /// <summary>The release: a new image in the target Deployment, as CI would push it.</summary>
     public void Release(BenchService s) =>
         Store.Patch(ResourceKinds.Deployments, s.Namespace, s.Name, current =>

@@ -94,7 +94,7 @@ public static class ReplicaMemoryProbe
                           $"Deployment {PerCall(() => KubernetesJson.Deserialize<k8s.Models.V1Deployment>(d.GetRawText())):N0}");
         Console.WriteLine($"    now, another replica's: Canary {PerCall(() => { var seen = new Sighting(c); index.Observe("scale", seen.Name, seen.TargetName, seen.Status); return null; }):N0} " +
                           $"(its status summary into the index included), Deployment {PerCall(() => new Sighting(d).Name):N0}");
-        Console.WriteLine($"    now, a kept one: Canary {PerCall(() => new Sighting(c).ToCanary()):N0}, Deployment {PerCall(() => new Sighting(d).ToDeployment()):N0}");
+        Console.WriteLine($"    now, a kept one: Canary {PerCall(() => new Sighting(c).ToCanary()):N0}, Deployment {PerCall(() => WatchedDeployment.From(new Sighting(d), new KubernetesOptions().TrackLabel)):N0}");
     }
 
     private static long PerCall(Func<object?> action)

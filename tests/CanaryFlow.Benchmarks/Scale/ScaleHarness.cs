@@ -134,6 +134,8 @@ public static class ScaleHarness
             Console.WriteLine($"  {cluster.Clock.Elapsed.TotalSeconds,6:F0}s watching {settle.TotalSeconds:F0} s more for releases rolled out again");
             await Task.Delay(settle);
         }
+        // Read before the replicas stop: an unfinished rollout's message says what it was waiting on.
+        var endReasons = tracker.EndReasonLines();
         foreach (var c in controllers) c.Dispose();
 
         Console.WriteLine();
@@ -158,6 +160,8 @@ public static class ScaleHarness
                           $"the mesh served {cluster.Exporter.Scrapes} scrapes, {cluster.Exporter.MeanScrape.TotalMilliseconds:F1} ms each on average");
         Console.WriteLine($"  double writers (a partition Lease changing holder inside the old holder's renew deadline): {leases.Overlaps}; " +
                           $"stored-version conflicts in the logs: {conflicts}; releases rolled out more than once: {rerun}");
+        Console.WriteLine("  why they ended (the Canary's status message at its end; unfinished: where they were left):");
+        foreach (var line in endReasons) Console.WriteLine($"    {line}");
         if (replicaKilledAt is { } killed)
         {
             var taken = orphaned.Select(p => leases.TakenAfter(p, "replica-0", killed)).ToList();

@@ -23,9 +23,9 @@ public abstract class CanaryDeletionContract(KubeServer server) : TwoServerTest(
     {
         await Host.SetImageAsync("podinfo", "podinfo:2");
         var revision = await Host.RevisionAsync("podinfo");
-        Assert.True((await Workloads.PrepareCanaryAsync(target, revision, default)).Succeeded);
+        Assert.True((await Workloads.PrepareUntilDoneAsync(target, revision, default)).Succeeded);
         await Router.SetWeightsAsync(target, 50, default);
-        Assert.True((await Workloads.PromoteStableAsync(target, revision, default)).Succeeded);
+        Assert.True((await Workloads.PromoteUntilDoneAsync(target, revision, default)).Succeeded);
         await Router.SetWeightsAsync(target, 0, default);
         await Workloads.ScaleCanaryToZeroAsync(target, default);
     }

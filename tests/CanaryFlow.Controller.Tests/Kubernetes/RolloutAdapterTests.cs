@@ -50,7 +50,7 @@ public abstract class RolloutAdapterContract(KubeServer server) : TwoServerTest(
 
         await Host.SetImageAsync("podinfo", "podinfo:2");
         var revision = await Host.RevisionAsync("podinfo");
-        Assert.True((await Workloads.PrepareCanaryAsync(target, revision, default)).Succeeded);
+        Assert.True((await Workloads.PrepareUntilDoneAsync(target, revision, default)).Succeeded);
         Assert.Equal(2, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Status.AvailableReplicas);
 
         var store = Host.Get<IRolloutStore>();
@@ -66,7 +66,7 @@ public abstract class RolloutAdapterContract(KubeServer server) : TwoServerTest(
             Assert.Equal("Progressing", (string?)status["phase"]);
         }
 
-        Assert.True((await Workloads.PromoteStableAsync(target, revision, default)).Succeeded);
+        Assert.True((await Workloads.PromoteUntilDoneAsync(target, revision, default)).Succeeded);
         await Router.SetWeightsAsync(target, 0, default);
         await Workloads.ScaleCanaryToZeroAsync(target, default);
 
@@ -85,7 +85,7 @@ public abstract class RolloutAdapterContract(KubeServer server) : TwoServerTest(
     {
         var target = await Host.InitializedAsync();
         await Host.SetImageAsync("podinfo", "podinfo:bad");
-        Assert.True((await Workloads.PrepareCanaryAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
+        Assert.True((await Workloads.PrepareUntilDoneAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
         await Router.SetWeightsAsync(target, 30, default);
 
         var before = await Router.SetWeightsAsync(target, 0, default);
@@ -105,7 +105,7 @@ public abstract class RolloutAdapterContract(KubeServer server) : TwoServerTest(
             ["analysis"] = new JsonObject { ["progressDeadlineSeconds"] = 5, ["interval"] = "1s", ["comparison"] = new JsonObject { ["useBaseline"] = true } },
         });
         await Host.SetImageAsync("podinfo", "podinfo:2");
-        Assert.True((await Workloads.PrepareCanaryAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
+        Assert.True((await Workloads.PrepareUntilDoneAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
 
         var baseline = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo-baseline", Ns);
         var canary = await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns);
@@ -123,19 +123,22 @@ public abstract class RolloutAdapterContract(KubeServer server) : TwoServerTest(
     }
 
     [Fact]
-    public async Task A_primary_that_never_becomes_ready_fails_promotion_and_leaves_traffic_on_the_canary()
+    public async Task A_primary_that_is_not_available_is_answered_not_yet_and_leaves_traffic_on_the_canary()
     {
         var target = await Host.InitializedAsync();
         await Host.SetImageAsync("podinfo", "podinfo:2");
         var revision = await Host.RevisionAsync("podinfo");
-        Assert.True((await Workloads.PrepareCanaryAsync(target, revision, default)).Succeeded);
+        Assert.True((await Workloads.PrepareUntilDoneAsync(target, revision, default)).Succeeded);
         await Router.SetWeightsAsync(target, 100, default);
         Host.FailReady("podinfo-primary");
 
         var result = await Workloads.PromoteStableAsync(target, revision, default);
+        var again = await Workloads.PromoteStableAsync(target, revision, default);
 
-        Assert.False(result.Succeeded);
+        // The worker's deadline (counted from the first answer) turns "not yet" into a failed promotion (Workers/WorkUnderWay).
+        Assert.True(result.InProgress && again.InProgress);
         Assert.Contains("podinfo-primary", result.Reason);
+        Assert.Contains("podinfo-primary", again.Reason);
         Assert.Equal(new TrafficWeights(0, 100), await Router.GetWeightsAsync(target, default));
         Assert.Equal(2, (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync("podinfo", Ns)).Spec.Replicas);
     }
@@ -205,17 +208,26 @@ public sealed class RolloutAdaptersOnRealServer() : RolloutAdapterContract(KubeS
 public abstract class WorkloadEdgeContract(KubeServer server) : TwoServerTest(server)
 {
     [Fact]
-    public async Task A_canary_that_never_becomes_ready_fails_preparation_within_its_progress_deadline()
+    public async Task A_canary_not_available_is_answered_not_yet_at_once_and_prepared_on_a_later_ask_once_it_is()
     {
-        var target = await Host.InitializedAsync(new JsonObject { ["analysis"] = new JsonObject { ["progressDeadlineSeconds"] = 1 } });
+        // A ten-minute deadline: a preparation that waited for the canary inside the call would hold this test (and, in the
+        // controller, a partition's consumer slot) for ten minutes.
+        var target = await Host.InitializedAsync(new JsonObject { ["analysis"] = new JsonObject { ["progressDeadlineSeconds"] = 600 } });
         Host.FailReady("podinfo");
         await Host.SetImageAsync("podinfo", "podinfo:crashloop");
+        var workloads = Host.Get<IWorkloadController>();
+        var revision = await Host.RevisionAsync("podinfo");
 
-        var result = await Host.Get<IWorkloadController>().PrepareCanaryAsync(target, await Host.RevisionAsync("podinfo"), default);
+        var first = await workloads.PrepareCanaryAsync(target, revision, default);
+        await KubeTestHost.EventuallyAsync(async () => (await workloads.PrepareCanaryAsync(target, revision, default)).Reason.Contains(" of "),
+            "the canary's own status read");
 
-        Assert.False(result.Succeeded);
-        Assert.Contains("not available within 1s", result.Reason);
+        Assert.True(first.InProgress);
+        Assert.Equal(TimeSpan.FromSeconds(600), first.WaitUpTo);
+        Assert.Contains("canary Deployment", first.Reason);
         Assert.Equal(new TrafficWeights(100, 0), await Host.Get<ITrafficRouter>().GetWeightsAsync(target, default));
+        Host.FailReady("podinfo", fail: false);
+        Assert.True((await workloads.PrepareUntilDoneAsync(target, revision, default)).Succeeded);
     }
 
     [Fact]

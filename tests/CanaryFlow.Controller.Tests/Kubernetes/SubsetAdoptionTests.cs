@@ -45,9 +45,9 @@ public abstract class SubsetAdoptionContract(KubeServer server) : TwoServerTest(
 
         await Host.SetImageAsync("checkout-service", "registry.example.com/shop/checkout-service:1.5.0", Ns);
         var revision = await Host.RevisionAsync("checkout-service", Ns);
-        Assert.True((await Workloads.PrepareCanaryAsync(Checkout, revision, default)).Succeeded);
+        Assert.True((await Workloads.PrepareUntilDoneAsync(Checkout, revision, default)).Succeeded);
         for (var weight = 10; weight <= 100; weight += 10) await Router.SetWeightsAsync(Checkout, weight, default);
-        Assert.True((await Workloads.PromoteStableAsync(Checkout, revision, default)).Succeeded);
+        Assert.True((await Workloads.PromoteUntilDoneAsync(Checkout, revision, default)).Succeeded);
         await Router.SetWeightsAsync(Checkout, 0, default);
         await Workloads.ScaleCanaryToZeroAsync(Checkout, default);
 
@@ -70,7 +70,7 @@ public abstract class SubsetAdoptionContract(KubeServer server) : TwoServerTest(
     protected async Task RollBackAsync(JsonObject ruleBefore, JsonObject vsBefore)
     {
         await Host.SetImageAsync("checkout-service", "registry.example.com/shop/checkout-service:bad", Ns);
-        Assert.True((await Workloads.PrepareCanaryAsync(Checkout, await Host.RevisionAsync("checkout-service", Ns), default)).Succeeded);
+        Assert.True((await Workloads.PrepareUntilDoneAsync(Checkout, await Host.RevisionAsync("checkout-service", Ns), default)).Succeeded);
         await Router.SetWeightsAsync(Checkout, 30, default);
 
         var before = await Router.SetWeightsAsync(Checkout, 0, default);
@@ -109,7 +109,7 @@ public abstract class SubsetAdoptionContract(KubeServer server) : TwoServerTest(
         // The other Canary in the namespace rolls out as usual.
         var podinfo = new RolloutTarget(Ns, "podinfo");
         await Host.SetImageAsync("podinfo", "podinfo:2", Ns);
-        Assert.True((await Workloads.PrepareCanaryAsync(podinfo, await Host.RevisionAsync("podinfo", Ns), default)).Succeeded);
+        Assert.True((await Workloads.PrepareUntilDoneAsync(podinfo, await Host.RevisionAsync("podinfo", Ns), default)).Succeeded);
         await Router.SetWeightsAsync(podinfo, 20, default);
         Assert.Equal(new TrafficWeights(80, 20), await Router.GetWeightsAsync(podinfo, default));
         // And a rollout of the invalid one fails with the reason, without touching traffic.
@@ -137,9 +137,9 @@ public abstract class SubsetAdoptionContract(KubeServer server) : TwoServerTest(
         await InitializedAsync("checkout-service");
         await Host.SetImageAsync("checkout-service", "registry.example.com/shop/checkout-service:1.5.0", Ns);
         var revision = await Host.RevisionAsync("checkout-service", Ns);
-        Assert.True((await Workloads.PrepareCanaryAsync(Checkout, revision, default)).Succeeded);
+        Assert.True((await Workloads.PrepareUntilDoneAsync(Checkout, revision, default)).Succeeded);
         await Router.SetWeightsAsync(Checkout, 50, default);
-        Assert.True((await Workloads.PromoteStableAsync(Checkout, revision, default)).Succeeded);
+        Assert.True((await Workloads.PromoteUntilDoneAsync(Checkout, revision, default)).Succeeded);
         await Router.SetWeightsAsync(Checkout, 0, default);
         await Workloads.ScaleCanaryToZeroAsync(Checkout, default);
 

@@ -113,4 +113,69 @@ public sealed class TickPolicyTests
         Assert.Empty(policy.Due(state, Start.AddSeconds(959)).OfType<AnalysisDue>());
         Assert.Single(policy.Due(state, Start.AddSeconds(960)).OfType<AnalysisDue>());
     }
+
+    [Fact]
+    public void An_applied_preparation_is_asked_again_with_back_off_instead_of_stall_re_sends()
+    {
+        var options = new RolloutEngineOptions { StallAfter = TimeSpan.FromSeconds(30), RecheckAfter = TimeSpan.FromSeconds(2) };
+        var state = Waiting(PendingWork.Prepare, since: Start);
+        state.CurrentState = RolloutPhases.Initializing;
+        state.PendingAppliedAt = Start.AddSeconds(1);
+        var policy = new TickPolicy(options, startedAt: Start);
+        var asked = new List<int>();
+        for (var second = 0; second <= 64; second++)
+        {
+            var due = policy.Due(state, Start.AddSeconds(second));
+            Assert.Empty(due.OfType<RolloutStalled>());
+            foreach (var prepare in due.OfType<PrepareCanary>())
+            {
+                Assert.Equal((7L, state.PendingAppliedAt), (prepare.Sequence, prepare.AppliedAt)); // its deadline counts from then
+                asked.Add(second);
+            }
+        }
+        // At once, then 2, 4, 8, 16 and 32 s after the last time: a re-ask waiting in a backed-up queue gets few copies.
+        Assert.Equal([0, 2, 6, 14, 30, 62], asked);
+    }
+
+    [Fact]
+    public void A_preparation_has_no_deadline_while_queued_and_one_counted_from_its_application_once_applied()
+    {
+        var state = Waiting(PendingWork.Prepare, since: Start);
+        state.CurrentState = RolloutPhases.Initializing;
+        state.LastProgressAt = Start.AddHours(-2); // requested long ago; the command waited in a queue since
+        var policy = new TickPolicy(Options, startedAt: Start);
+        Assert.Empty(policy.Due(state, Start).OfType<ProgressDeadlineExceeded>());
+
+        state.PendingAppliedAt = Start;
+        var deadline = TestPlans.TenToHundred.ProgressDeadline;
+        // The worker's own answer at the deadline says why; the tick's is a stall later, for when no answer comes.
+        Assert.Empty(policy.Due(state, Start + deadline + TimeSpan.FromSeconds(29)).OfType<ProgressDeadlineExceeded>());
+        Assert.Single(policy.Due(state, Start + deadline + TimeSpan.FromSeconds(30)).OfType<ProgressDeadlineExceeded>());
+    }
+
+    [Fact]
+    public void A_hold_for_a_metrics_outage_stops_the_progress_deadline_and_its_time_is_not_counted_after()
+    {
+        var plan = TestPlans.TenToHundred with
+        {
+            ProgressDeadline = TimeSpan.FromMinutes(5),
+            Analysis = TestPlans.TenToHundred.Analysis with
+            {
+                Sequential = new SequentialSpec(0.05, 0.1, TimeSpan.FromSeconds(5), MetricsOutageDeadline: TimeSpan.FromMinutes(10)),
+            },
+        };
+        var state = new RolloutState
+        {
+            CorrelationId = Guid.NewGuid(), CurrentState = RolloutPhases.Progressing, Plan = plan, LastProgressAt = Start,
+            MetricsDownSince = Start.AddMinutes(1),
+        };
+        var policy = new TickPolicy(Options, startedAt: Start);
+        // Held for 8 minutes: past the 5 min progress deadline, inside the 10 min outage deadline.
+        Assert.Empty(policy.Due(state, Start.AddMinutes(9)).OfType<ProgressDeadlineExceeded>());
+
+        state.EndHold(Start.AddMinutes(9));
+        // The 8 minutes held are not counted: 1 min before the hold, so the deadline is 4 min after it ends.
+        Assert.Empty(policy.Due(state, Start.AddMinutes(12)).OfType<ProgressDeadlineExceeded>());
+        Assert.Single(policy.Due(state, Start.AddMinutes(13)).OfType<ProgressDeadlineExceeded>());
+    }
 }

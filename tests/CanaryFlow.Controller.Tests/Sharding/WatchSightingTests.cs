@@ -1,8 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Kubernetes;
 using CanaryFlow.Controller.Kubernetes.Status;
 using CanaryFlow.Controller.Kubernetes.Watch;
+using CanaryFlow.Controller.Kubernetes.Workloads;
+using k8s;
+using k8s.Models;
 
 namespace CanaryFlow.Controller.Tests.Sharding;
 
@@ -51,19 +55,82 @@ public sealed class WatchSightingTests
         Assert.Equal("Progressing", new Sighting(Page().GetProperty("items")[0]).Status!.Value.GetProperty("phase").GetString());
     }
 
+    /// <summary>A Deployment as the API server sends it: status, conditions, managedFields, probes and resources.</summary>
+    private static string DeploymentJson(string image = "web:2", int replicas = 3, string phase = "True") => """
+        {"apiVersion":"apps/v1","kind":"Deployment",
+         "metadata":{"name":"web","namespace":"ns","resourceVersion":"7","generation":4,"labels":{"app":"web"},
+                     "annotations":{"deployment.kubernetes.io/revision":"4"},
+                     "managedFields":[{"manager":"kubectl","operation":"Apply","apiVersion":"apps/v1","fieldsType":"FieldsV1",
+                                       "fieldsV1":{"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{}}}}}}]},
+         "spec":{"replicas":REPLICAS,"selector":{"matchLabels":{"app":"web"}},"strategy":{"type":"RollingUpdate"},
+                 "template":{"metadata":{"labels":{"app":"web","canaryflow.dev/track":"canary"}},
+                             "spec":{"containers":[
+                               {"name":"sidecar","image":"proxy:1","resources":{"limits":{"memory":"64Mi"}}},
+                               {"name":"app","image":"IMAGE","ports":[{"containerPort":8080}],
+                                "readinessProbe":{"httpGet":{"path":"/ready","port":8080}},
+                                "resources":{"requests":{"cpu":"100m","memory":"128Mi"}},"env":[{"name":"MODE","value":"fast"}]}],
+                             "securityContext":{"runAsNonRoot":true},"terminationGracePeriodSeconds":30}}},
+         "status":{"replicas":REPLICAS,"readyReplicas":REPLICAS,"observedGeneration":4,
+                   "conditions":[{"type":"Available","status":"AVAILABLE","reason":"MinimumReplicasAvailable"},
+                                 {"type":"Progressing","status":"True","reason":"NewReplicaSetAvailable"}]}}
+        """.Replace("REPLICAS", $"{replicas}").Replace("IMAGE", image).Replace("AVAILABLE", phase);
+
+    private static WatchedDeployment Watched(string json) =>
+        WatchedDeployment.From(new Sighting(JsonSerializer.Deserialize<JsonElement>(json)), TrackLabel);
+
+    private static readonly string TrackLabel = new KubernetesOptions().TrackLabel;
+
     [Fact]
-    public void A_kept_Deployment_is_parsed_into_the_typed_model_the_watch_evaluates()
+    public void A_kept_Deployment_keeps_its_name_version_images_and_the_revision_the_whole_typed_object_has()
     {
-        var seen = new Sighting(JsonSerializer.Deserialize<JsonElement>("""
-            {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","resourceVersion":"7","labels":{"app":"web"}},
-             "spec":{"replicas":3,"selector":{"matchLabels":{"app":"web"}},
-                     "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"app","image":"web:2"}]}}}}
-            """));
+        var watched = Watched(DeploymentJson());
+        var whole = KubernetesJson.Deserialize<V1Deployment>(DeploymentJson());
 
-        var deployment = seen.ToDeployment();
+        Assert.Equal(("web", (string?)"7"), (watched.Name, watched.ResourceVersion));
+        // The revision initialisation records (from the Deployment read whole): a kept copy must not see a release in it.
+        Assert.Equal(PodTemplateHash.Compute(whole.Spec.Template, TrackLabel), watched.Revision);
+        Assert.Equal([("sidecar", (string?)"proxy:1"), ("app", "web:2")], watched.Containers);
+        Assert.Equal("web:2", watched.ImageOf("app"));
+        Assert.Equal("proxy:1", watched.ImageOf(null)); // no container named: the first one's
+        Assert.Equal("proxy:1", watched.ImageOf("gone"));
+    }
 
-        Assert.Equal(("web", "7", (int?)3), (deployment.Metadata.Name, deployment.Metadata.ResourceVersion, deployment.Spec.Replicas));
-        Assert.Equal("web:2", deployment.Spec.Template.Spec.Containers.Single().Image);
+    [Fact]
+    public void A_kept_Deployment_has_a_new_revision_for_a_release_and_the_same_one_for_scale_and_status_changes()
+    {
+        var revision = Watched(DeploymentJson()).Revision;
+
+        Assert.Equal(revision, Watched(DeploymentJson(replicas: 5, phase: "False")).Revision);
+        Assert.NotEqual(revision, Watched(DeploymentJson(image: "web:3")).Revision);
+    }
+
+    [Fact]
+    public void Keeping_a_Deployment_the_watch_never_evaluates_costs_a_copy_of_its_template_not_a_parse()
+    {
+        // Most Deployment events are of stable copies and status changes, never evaluated: no typed model, no hash for them.
+        var element = JsonSerializer.Deserialize<JsonElement>(DeploymentJson());
+        var template = element.GetProperty("spec").GetProperty("template").GetRawText();
+        for (var i = 0; i < 3; i++) _ = (WatchedDeployment.From(new Sighting(element), TrackLabel), KubernetesJson.Deserialize<V1PodTemplateSpec>(template)); // JIT first
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var kept = WatchedDeployment.From(new Sighting(element), TrackLabel);
+        var keeping = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        _ = KubernetesJson.Deserialize<V1PodTemplateSpec>(template);
+        var parsing = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(keeping * 2 < parsing, $"keeping {keeping} B, parsing the template {parsing} B");
+        Assert.Equal("web:2", kept.ImageOf("app")); // read when first asked for
+    }
+
+    [Fact]
+    public void A_kept_Deployment_holds_only_what_the_watch_reads_of_it()
+    {
+        // Status, conditions, managedFields, the pod spec: none of it is kept (a new field here is a choice, not a leak).
+        Assert.Equal(["Containers", "Name", "ResourceVersion", "Revision"],
+            typeof(WatchedDeployment).GetProperties().Select(p => p.Name).Order());
+        Assert.All(typeof(WatchedDeployment).GetProperties(), p => Assert.NotEqual(typeof(JsonElement), p.PropertyType));
+        Assert.Empty(Watched("""{"metadata":{"name":"bare"}}""").Containers); // a Deployment without a template: nothing to roll out
     }
 
     [Fact]

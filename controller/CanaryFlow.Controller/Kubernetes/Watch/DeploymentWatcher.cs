@@ -27,7 +27,8 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 /// namespace is listed once, page by page, and only that partition's objects are looked at afresh. Every Canary's
 /// status, owned or not, feeds the compact cluster-wide view (<see cref="CanaryStatusIndex"/>). Both kinds are read as
 /// the client parsed them (<see cref="Sighting"/>): another replica's object costs its name, target and status summary,
-/// and only the kept partitions' objects are parsed into models.
+/// and only the kept partitions' objects are parsed further: a Deployment into what the watch reads of it
+/// (<see cref="WatchedDeployment"/>), a Canary into its model.
 /// </summary>
 public sealed class DeploymentWatcher : BackgroundService
 {
@@ -78,7 +79,7 @@ public sealed class DeploymentWatcher : BackgroundService
         private readonly SemaphoreSlim _serial = new(1, 1);
         private readonly Dictionary<string, CanaryResource> _canaries = []; // owned partitions' only, without their saga state
         private readonly Dictionary<string, string> _canaryOf = []; // target Deployment -> its Canary (owned partitions')
-        private readonly Dictionary<string, V1Deployment> _deployments = []; // owned partitions' targets only
+        private readonly Dictionary<string, WatchedDeployment> _deployments = []; // owned partitions' targets only, what is read of them
         private HashSet<int> _owned = [];
         private readonly Dictionary<string, string> _revisions = [];
         private readonly Dictionary<string, long> _reportedInvalid = [];
@@ -320,16 +321,16 @@ public sealed class DeploymentWatcher : BackgroundService
             if (type == WatchEventType.Deleted) { _deployments.Remove(name); return; }
             using var scope = ActFor(name, out var owned, out var kept);
             if (!kept) { _deployments.Remove(name); return; } // another replica's target (or a stable copy): not kept, not parsed
-            if (_deployments.TryGetValue(name, out var cached) && Older(seen.ResourceVersion, cached.Metadata.ResourceVersion)) return;
-            var deployment = seen.ToDeployment();
+            if (_deployments.TryGetValue(name, out var cached) && Older(seen.ResourceVersion, cached.ResourceVersion)) return;
+            var deployment = WatchedDeployment.From(seen, owner.options.Value.TrackLabel);
             _deployments[name] = deployment;
             if (owned) await EvaluateAsync(deployment);
         }
 
         /// <summary>Publishes a rollout when the target's pod template has a revision not seen before.</summary>
-        private async Task EvaluateAsync(V1Deployment deployment)
+        private async Task EvaluateAsync(WatchedDeployment deployment)
         {
-            if (!_canaryOf.TryGetValue(deployment.Metadata.Name, out var canaryName) || !_canaries.TryGetValue(canaryName, out var canary)) return; // not governed
+            if (!_canaryOf.TryGetValue(deployment.Name, out var canaryName) || !_canaries.TryGetValue(canaryName, out var canary)) return; // not governed
             if (canary.IsDeleting) return; // its deletion rewrites the target to give it back: that is no new revision
             if (canary.StatusString(TrackedRevisionField) is not { } tracked)
             {
@@ -337,15 +338,14 @@ public sealed class DeploymentWatcher : BackgroundService
                 if ((await owner.plans.MapAsync(canary, _ct)).IsValid) StartInitialization(canary);
                 return;
             }
-            var target = new RolloutTarget(ns, deployment.Metadata.Name);
-            var revision = PodTemplateHash.Compute(deployment.Spec.Template, owner.options.Value.TrackLabel);
+            var target = new RolloutTarget(ns, deployment.Name);
+            var revision = deployment.Revision;
             var known = _revisions.GetValueOrDefault(target.Name) ?? tracked;
             if (revision == known) return;
             var plan = await owner.plans.MapAsync(canary, _ct); // templates read now: a rollout runs what they say at its start
             if (plan.Plan is null) { await ReportInvalidAsync(canary, plan.Errors); return; }
 
-            var image = deployment.Spec.Template.Spec.Containers
-                .FirstOrDefault(c => c.Name == canary.Spec?.ImagePolicy?.Container)?.Image ?? deployment.Spec.Template.Spec.Containers.FirstOrDefault()?.Image;
+            var image = deployment.ImageOf(canary.Spec?.ImagePolicy?.Container);
             _revisions[target.Name] = revision;
             _requests.Request(canary.Name, new RolloutRequested(RolloutIds.ForTarget(target), RolloutIds.ForRevision(target, revision), target, revision,
                 image, plan.Plan, "watch:deployment", $"pod template changed ({known} -> {revision})", owner.time.GetUtcNow()), Track);

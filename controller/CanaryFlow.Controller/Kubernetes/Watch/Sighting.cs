@@ -1,16 +1,14 @@
 using System.Text.Json;
 using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Status;
-using k8s;
-using k8s.Models;
 
 namespace CanaryFlow.Controller.Kubernetes.Watch;
 
 /// <summary>
 /// One object of a watch or a list as the client parsed it (a <see cref="JsonElement"/>), read for the few fields every
 /// replica needs of every object: name, resourceVersion, and a Canary's target and status summary. Sharded replicas all
-/// see every Canary's and Deployment's events; only the objects of the partitions a replica keeps are parsed further (a
-/// typed Deployment, a Canary without its saga state). Parsing every event in full (a string copy, a JSON tree and the
+/// see every Canary's and Deployment's events; only the objects of the partitions a replica keeps are parsed further (what
+/// the watch reads of a Deployment, <see cref="WatchedDeployment"/>; a Canary without its saga state). Parsing every event in full (a string copy, a JSON tree and the
 /// typed models, in each of N replicas) was most of what a replica allocated for other replicas' rollouts (issue 15).
 /// </summary>
 public readonly record struct Sighting(JsonElement Raw)
@@ -24,9 +22,6 @@ public readonly record struct Sighting(JsonElement Raw)
     public JsonElement? Status => Raw.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object ? s : null;
 
     public static Sighting Of(object item) => new(item is JsonElement e ? e : JsonSerializer.SerializeToElement(item, CanaryResource.Json));
-
-    /// <summary>The typed Deployment, as the client's typed watch would have given it.</summary>
-    public V1Deployment ToDeployment() => KubernetesJson.Deserialize<V1Deployment>(Raw.GetRawText());
 
     /// <summary>The Canary without its saga state (the store's business, and the bulk of a Canary's status), in a copy of
     /// its own: an item of a list page must not keep the whole page alive in the watch's cache.</summary>

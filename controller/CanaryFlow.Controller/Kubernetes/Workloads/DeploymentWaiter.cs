@@ -5,8 +5,8 @@ using Microsoft.Extensions.Options;
 namespace CanaryFlow.Controller.Kubernetes.Workloads;
 
 /// <summary>Waits, by re-reading status (a bounded loop on the injected clock), until a Deployment has rolled
-/// out its current generation and all its replicas are available, or its deadline passes; or repeats a reconcile while
-/// it has work under way.</summary>
+/// out its current generation and all its replicas are available, or its deadline passes. For callers outside the
+/// rollout's messages (a Canary's first initialisation, its deletion): a rollout's workers never wait (Workers/WorkUnderWay).</summary>
 public sealed class DeploymentWaiter(IKubernetes client, IOptions<KubernetesOptions> options, TimeProvider time)
 {
     /// <returns>Null when available; otherwise why not.</returns>
@@ -19,20 +19,6 @@ public sealed class DeploymentWaiter(IKubernetes client, IOptions<KubernetesOpti
             var reason = NotAvailableReason(d);
             if (reason is null) return null;
             if (time.GetUtcNow() >= until) return $"Deployment {ns}/{name} not available within {deadline.TotalSeconds:0.#}s: {reason}";
-            await Task.Delay(options.Value.PollInterval, time, ct);
-        }
-    }
-
-    /// <summary>Runs a reconcile (which never waits itself) again at the poll interval while it answers that a step is
-    /// under way (<see cref="InitializationFailure.Requeue"/>), until <paramref name="deadline"/>: for callers that wait
-    /// by their contract. Returns the last answer.</summary>
-    public async Task<InitializationFailure?> ReconcileAsync(Func<Task<InitializationFailure?>> reconcile, TimeSpan deadline, CancellationToken ct)
-    {
-        var until = time.GetUtcNow() + deadline;
-        while (true)
-        {
-            var result = await reconcile();
-            if (result is not { Requeue: true } || time.GetUtcNow() >= until) return result;
             await Task.Delay(options.Value.PollInterval, time, ct);
         }
     }

@@ -15,30 +15,43 @@ namespace CanaryFlow.Controller.Kubernetes.Workloads;
 /// the resilience pipeline's retries) surface as exceptions so the caller can try again.
 /// </summary>
 public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi api, Deployments deployments, CanaryInitializer initializer,
-    DeploymentWaiter waiter, PrimaryAutoscaler autoscaler, ILogger<KubernetesWorkloadController> logger) : IWorkloadController
+    PrimaryAutoscaler autoscaler, ILogger<KubernetesWorkloadController> logger) : IWorkloadController
 {
     public async Task<WorkloadResult> PrepareCanaryAsync(RolloutTarget target, string revision, CancellationToken cancellationToken)
     {
         CanaryContext ctx;
         try { ctx = await api.ResolveAsync(target, cancellationToken); }
         catch (CanaryNotFoundException e) { return WorkloadResult.Failed(e.Message); }
-        // A preparation waits by its contract (for the canary, below): a step of work under way (a primary's migration
-        // at an upgrade) is reconciled again until done. Two deadlines: the hand-over copy, then the new primary.
-        if (await waiter.ReconcileAsync(() => initializer.EnsureAsync(ctx, firstSight: false, cancellationToken), 2 * ctx.ProgressDeadline, cancellationToken)
-            is { } missing) return WorkloadResult.Failed(missing.Message);
+        // Never waits (the caller asks again while the answer is "not yet"): a step of work under way (a primary's migration
+        // at an upgrade) is taken again at the next call. It may take two deadlines: the hand-over copy, then the new primary.
+        switch (await initializer.EnsureAsync(ctx, firstSight: false, cancellationToken))
+        {
+            case { Requeue: true } step: return WorkloadResult.NotYet(step.Message, 2 * ctx.ProgressDeadline);
+            case { } missing: return WorkloadResult.Failed(missing.Message);
+        }
 
-        var canary = await deployments.ReadAsync(target.Namespace, target.Name, cancellationToken);
+        var ns = target.Namespace;
+        var canary = await deployments.ReadAsync(ns, target.Name, cancellationToken);
         if (RevisionMismatch(canary.Spec.Template, ctx, revision) is { } mismatch) return WorkloadResult.Failed(mismatch);
-        var primary = await deployments.ReadAsync(target.Namespace, ctx.PrimaryName, cancellationToken);
+        var primary = await deployments.ReadAsync(ns, ctx.PrimaryName, cancellationToken);
         var replicas = Math.Max(1, primary.Spec.Replicas ?? 1);
-        if (canary.Spec.Replicas != replicas) await deployments.ScaleAsync(target.Namespace, target.Name, replicas, cancellationToken);
-        if (ctx.Canary.Spec?.Analysis?.Comparison?.UseBaseline == true) await EnsureBaselineAsync(ctx, canary, primary, replicas, cancellationToken);
+        // A canary at rest has no replicas: it starts at the primary's size. Once started, its size is its own HPA's to change
+        // (asked again while it rolls out, this must not scale it back; issue 15).
+        var scaled = canary.Spec.Replicas == 0;
+        if (scaled) await deployments.ScaleAsync(ns, target.Name, replicas, cancellationToken);
+        string? baselineNotAvailable = null;
+        if (ctx.Canary.Spec?.Analysis?.Comparison?.UseBaseline == true)
+        {
+            await EnsureBaselineAsync(ctx, canary, primary, replicas, cancellationToken);
+            baselineNotAvailable = DeploymentWaiter.NotAvailableReason(await deployments.ReadAsync(ns, WorkloadNames.Baseline(target), cancellationToken));
+        }
 
-        var notAvailable = await waiter.WaitAvailableAsync(target.Namespace, target.Name, ctx.ProgressDeadline, cancellationToken);
-        if (notAvailable is not null) return WorkloadResult.Failed($"canary not ready: {notAvailable}");
-        if (ctx.Canary.Spec?.Analysis?.Comparison?.UseBaseline != true) return WorkloadResult.Ok;
-        notAvailable = await waiter.WaitAvailableAsync(target.Namespace, WorkloadNames.Baseline(target), ctx.ProgressDeadline, cancellationToken);
-        return notAvailable is null ? WorkloadResult.Ok : WorkloadResult.Failed($"baseline not ready: {notAvailable}");
+        // Just scaled: not available yet, without reading it again (the next call reads it).
+        var canaryNotAvailable = scaled ? $"scaled to {replicas} replicas" : DeploymentWaiter.NotAvailableReason(canary);
+        if (canaryNotAvailable is not null)
+            return WorkloadResult.NotYet($"canary Deployment {ns}/{target.Name} not available yet: {canaryNotAvailable}", ctx.ProgressDeadline);
+        return baselineNotAvailable is null ? WorkloadResult.Ok
+            : WorkloadResult.NotYet($"baseline Deployment {ns}/{WorkloadNames.Baseline(target)} not available yet: {baselineNotAvailable}", ctx.ProgressDeadline);
     }
 
     /// <summary>
@@ -77,9 +90,11 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
         var canary = await deployments.ReadAsync(target.Namespace, target.Name, cancellationToken);
         if (RevisionMismatch(canary.Spec.Template, ctx, revision) is { } mismatch) return WorkloadResult.Failed(mismatch);
 
-        for (var attempt = 1; ; attempt++)
+        var primary = await deployments.ReadAsync(target.Namespace, ctx.PrimaryName, cancellationToken);
+        // Asked again while stable rolls out: the template of this revision is written once (its annotation says so).
+        var copied = Deployments.Revision(primary) != revision;
+        for (var attempt = 1; copied; attempt++)
         {
-            var primary = await deployments.ReadAsync(target.Namespace, ctx.PrimaryName, cancellationToken);
             // A primary of an earlier version (not migrated yet, say mid-rollout at the upgrade) keeps its own selector's labels.
             primary.Spec.Template = PrimaryLabels.Overlaps(canary, primary)
                 ? PodTemplates.Copy(canary.Spec.Template, [KeyValuePair.Create(ctx.TrackLabel, (string?)"stable")])
@@ -95,16 +110,17 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict && attempt < 5)
             {
                 logger.LogInformation("{Target}: stable Deployment changed while promoting; re-reading", target);
+                primary = await deployments.ReadAsync(target.Namespace, ctx.PrimaryName, cancellationToken);
             }
         }
 
         // As Flagger: the primary's HPA takes what the target's HPA says now (a release may change min/max or metrics),
         // at promotion, not before: until then the stable version keeps the settings it was proven with.
         await autoscaler.EnsureAsync(ctx, update: true, cancellationToken);
-        var notAvailable = await waiter.WaitAvailableAsync(target.Namespace, ctx.PrimaryName, ctx.ProgressDeadline, cancellationToken);
-        if (notAvailable is null) return WorkloadResult.Ok;
-        logger.LogWarning("{Target}: promotion failed, stable not available: {Reason}", target, notAvailable);
-        return WorkloadResult.Failed($"stable not available after promotion: {notAvailable}");
+        // Just written: not available yet, without reading it again (the next call reads it).
+        var notAvailable = copied ? $"revision {revision} copied to it" : DeploymentWaiter.NotAvailableReason(primary);
+        return notAvailable is null ? WorkloadResult.Ok
+            : WorkloadResult.NotYet($"stable Deployment {target.Namespace}/{ctx.PrimaryName} not available yet: {notAvailable}", ctx.ProgressDeadline);
     }
 
     /// <summary>Scales the canary, and the baseline where there is one, to zero.</summary>

@@ -69,14 +69,14 @@ public abstract class AutoscalerContract(KubeServer server) : TwoServerTest(serv
         await Host.SetImageAsync("podinfo", "podinfo:2");
         var revision = await Host.RevisionAsync("podinfo");
         var workloads = Host.Get<IWorkloadController>();
-        Assert.True((await workloads.PrepareCanaryAsync(target, revision, default)).Succeeded);
+        Assert.True((await workloads.PrepareUntilDoneAsync(target, revision, default)).Succeeded);
 
         // The canary starts at the primary's size; from there its own HPA (now active again) enforces its minimum.
         await KubeTestHost.EventuallyAsync(async () => await ReplicasAsync("podinfo") == 4, "the target's HPA scales the running canary", AutoscalerSeconds);
         // Until promotion the stable version keeps the autoscaling it was proven with.
         Assert.Equal((3, 6), ((await HpaAsync("podinfo-primary")).Spec.MinReplicas, (await HpaAsync("podinfo-primary")).Spec.MaxReplicas));
 
-        Assert.True((await workloads.PromoteStableAsync(target, revision, default)).Succeeded);
+        Assert.True((await workloads.PromoteUntilDoneAsync(target, revision, default)).Succeeded);
         var copy = await HpaAsync("podinfo-primary");
         Assert.Equal((4, 8), (copy.Spec.MinReplicas, copy.Spec.MaxReplicas));
         Assert.Equal("podinfo-primary", copy.Spec.ScaleTargetRef.Name);

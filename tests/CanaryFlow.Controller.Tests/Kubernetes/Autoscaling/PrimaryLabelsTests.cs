@@ -37,7 +37,7 @@ public abstract class PrimaryLabelsContract(KubeServer server) : TwoServerTest(s
     {
         var target = await Host.InitializedAsync();
         await Host.SetImageAsync("podinfo", "podinfo:2");
-        Assert.True((await Host.Get<IWorkloadController>().PrepareCanaryAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
+        Assert.True((await Host.Get<IWorkloadController>().PrepareUntilDoneAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
 
         var canary = await ReadAsync("podinfo");
         var primary = await ReadAsync("podinfo-primary");
@@ -115,7 +115,7 @@ public abstract class PrimaryLabelsContract(KubeServer server) : TwoServerTest(s
     {
         var target = await Host.InitializedAsync(WithBaseline);
         await Host.SetImageAsync("podinfo", "podinfo:2");
-        Assert.True((await Host.Get<IWorkloadController>().PrepareCanaryAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
+        Assert.True((await Host.Get<IWorkloadController>().PrepareUntilDoneAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
 
         var primary = await ReadAsync("podinfo-primary");
         var baseline = await ReadAsync("podinfo-baseline");
@@ -153,7 +153,7 @@ public abstract class PrimaryLabelsContract(KubeServer server) : TwoServerTest(s
         await Host.Client.AppsV1.CreateNamespacedDeploymentAsync(old, Ns);
 
         await Host.SetImageAsync("podinfo", "podinfo:2");
-        Assert.True((await Host.Get<IWorkloadController>().PrepareCanaryAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
+        Assert.True((await Host.Get<IWorkloadController>().PrepareUntilDoneAsync(target, await Host.RevisionAsync("podinfo"), default)).Succeeded);
 
         var baseline = await ReadAsync("podinfo-baseline");
         Assert.Equal("podinfo-baseline", baseline.Spec.Selector.MatchLabels["app"]);
