@@ -43,7 +43,7 @@ public sealed class SequentialAnalysisRunner(IPrometheusClient client, Prometheu
     {
         var spec = due.Spec.Sequential ?? throw new ArgumentException("the analysis spec is not sequential", nameof(due));
         var settings = new SequentialSettings(spec.Alpha, spec.Tolerance, due.Spec.MinRequests > 0 ? due.Spec.MinRequests : DefaultMinRequests,
-            HoldAt: spec.HoldAt ?? 0);
+            HoldAt: spec.HoldAt ?? 0, LatencyFloor: LatencyFloor(spec));
         var evidence = SequentialState.Deserialize(due.SequentialState) ?? SequentialEvidence.Start(settings);
         var context = $"sequential, canary {due.Target.Namespace}/{WorkloadNames.Canary(due.Target)} at {due.CanaryWeight}%";
 
@@ -89,6 +89,11 @@ public sealed class SequentialAnalysisRunner(IPrometheusClient client, Prometheu
             new AnalysisEvidence($"{(outcome == VerdictOutcome.NoData ? "Accumulating" : outcome)}: {context}; {decision.Detail}; thresholds: {classic.Evidence.Summary}",
                 [.. results, .. classic.Evidence.Metrics]), state, false);
     }
+
+    /// <summary>The spec's floor in the unit of the histogram the counters come from (null: the default, also for a plan
+    /// stored before the floor existed: the floor ends false rollbacks, and only bounds not chosen yet are affected).</summary>
+    public static double LatencyFloor(SequentialSpec spec) =>
+        (spec.LatencyFloor ?? SequentialSpec.DefaultLatencyFloor) / IstioQueries.DurationBucketUnit;
 
     private async Task<CounterSnapshot> ReadAsync(AnalysisDue due, CancellationToken cancellationToken)
     {

@@ -63,18 +63,25 @@ public sealed record AnalysisSpec(
 /// <param name="HoldAt">A step whose interval is over is held (not passed) while a test's e-value is at least this: strong
 /// but not decisive evidence against the canary (it rejects at 2/α). 0 or null: never held (a plan written before it existed).</param>
 /// <param name="MaxHold">The longest a step is held past its interval; null: one interval.</param>
+/// <param name="LatencyFloor">No latency bound of the tail test below this: a regression that lives entirely under it is not
+/// one a user feels (scheduling noise on a sub-millisecond service is not a regression). Zero: no floor; null (a plan written
+/// before it existed): <see cref="DefaultLatencyFloor"/>.</param>
 public sealed record SequentialSpec(double Alpha, double Tolerance, TimeSpan Tick, TimeSpan MetricsOutageDeadline, TimeSpan? FirstLook = null,
-    double? HoldAt = null, TimeSpan? MaxHold = null)
+    double? HoldAt = null, TimeSpan? MaxHold = null, TimeSpan? LatencyFloor = null)
 {
     public const double DefaultAlpha = 0.05;
     public const double DefaultTolerance = 0.1;
     public static readonly TimeSpan DefaultTick = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan DefaultFirstLook = TimeSpan.FromSeconds(2);
     public static readonly TimeSpan DefaultMetricsOutageDeadline = TimeSpan.FromMinutes(10);
-    /// <summary>Held at e ≥ 5 (rejects at 2/α = 40): on the benchmark's streams it catches more regressions at the first
-    /// step (p99 +400 ms: 59% → 77% at 20 requests/s) for ~2 s more per healthy rollout, false rollbacks still below α
+    /// <summary>Held at e ≥ 3 (rejects at 2/α = 40): on the benchmark's streams (seed 1) it catches the tail-only regression
+    /// (p99 +400 ms) at the first step in 95.5% of the runs at 20 requests/s (90.5% at e ≥ 5, 69.5% without a hold) and 100% at
+    /// 50, for ~2.5 s more per healthy rollout on average; false rollbacks do not change, since holding never rejects
     /// (docs/sequential-analysis.md, "Holding a step").</summary>
-    public const double DefaultHoldAt = 5;
+    public const double DefaultHoldAt = 3;
+    /// <summary>5 ms, a bound of Istio's default buckets: below it a few slow requests are the node's scheduling, not the
+    /// release (a real-server test once rolled back a healthy 0.05 ms canary on 4 requests slower than 0.5 ms).</summary>
+    public static readonly TimeSpan DefaultLatencyFloor = TimeSpan.FromMilliseconds(5);
 }
 
 /// <summary>

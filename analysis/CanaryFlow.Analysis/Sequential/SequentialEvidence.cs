@@ -109,7 +109,7 @@ public sealed record SequentialEvidence(
     {
         var s = now.Stable;
         if (now.Les.Count == 0 || s.Buckets.Count != now.Les.Count || s.LatencyCount < settings.MinStableForBounds) return null;
-        return LatencyTailTest.StartFromStable(now.Les, s.Buckets, s.LatencyCount, settings.Tolerance);
+        return LatencyTailTest.StartFromStable(now.Les, s.Buckets, s.LatencyCount, settings.Tolerance, settings.LatencyFloor);
     }
 
     private static bool SameLes(CounterSnapshot a, CounterSnapshot b) =>

@@ -7,12 +7,14 @@ namespace CanaryFlow.Analysis.Sequential;
 /// <param name="MinRequests">Minimum evidence: requests per arm at the current step before the step can pass.</param>
 /// <param name="MinStableForBounds">Stable requests in the histogram before the latency bounds are chosen.</param>
 /// <param name="HoldAt">A step whose interval is over is held instead of passed while a test's e-value is at least this (0: never).</param>
+/// <param name="LatencyFloor">No latency bound below this, in the histogram's own unit (its <c>le</c> values; 0: no floor).</param>
 public sealed record SequentialSettings(
     double Alpha = 0.05,
     double Tolerance = 0.1,
     double MinRequests = 50,
     double MinStableForBounds = 200,
-    double HoldAt = 0)
+    double HoldAt = 0,
+    double LatencyFloor = 0)
 {
     public double ErrorAlpha => Alpha / 2;
     public double LatencyAlpha => Alpha / 2;
@@ -23,6 +25,7 @@ public sealed record SequentialSettings(
         if (!(Tolerance >= 0) || double.IsInfinity(Tolerance)) throw new ArgumentOutOfRangeException(nameof(Tolerance), Tolerance, "tolerance must be >= 0");
         if (!(MinRequests >= 1)) throw new ArgumentOutOfRangeException(nameof(MinRequests), MinRequests, "minimum evidence must be >= 1 request per arm");
         if (!(HoldAt >= 0) || double.IsInfinity(HoldAt)) throw new ArgumentOutOfRangeException(nameof(HoldAt), HoldAt, "the hold's e-value must be a finite number >= 0");
+        if (!(LatencyFloor >= 0) || double.IsInfinity(LatencyFloor)) throw new ArgumentOutOfRangeException(nameof(LatencyFloor), LatencyFloor, "the latency floor must be a finite number >= 0");
     }
 }
 

@@ -36,7 +36,12 @@ public static class IstioQueries
     /// <summary>Cumulative 5xx per workload.</summary>
     public static string ServerErrorsTotal(string ns) => $"{By} (istio_requests_total{{{Selector(ns)},response_code=~\"5..\"}})";
 
-    /// <summary>Cumulative latency histogram buckets per workload and le.</summary>
+    /// <summary>The unit of <see cref="DurationBucketsTotal"/>'s <c>le</c> values: Istio's request duration is in milliseconds.
+    /// Anything compared with a bucket bound (the latency test's floor) is converted with it, so a histogram in seconds
+    /// (<c>*_seconds_bucket</c>, as most non-Istio exporters write) would change this one line, not the test.</summary>
+    public static readonly TimeSpan DurationBucketUnit = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Cumulative latency histogram buckets per workload and le (in <see cref="DurationBucketUnit"/>).</summary>
     public static string DurationBucketsTotal(string ns) =>
         $"sum by (destination_workload_namespace, destination_workload, le) (istio_request_duration_milliseconds_bucket{{{Selector(ns)}}})";
 

@@ -1,4 +1,5 @@
 using CanaryFlow.Analysis.Sequential;
+using CanaryFlow.Contracts;
 using CanaryFlow.Sandbox.Simulation;
 
 namespace CanaryFlow.Analysis.Tests.Sequential;
@@ -70,15 +71,17 @@ public class StepHoldTests
     private const int MaxHoldTicks = 12;    // held for at most one more interval
     private static readonly int[] Weights = [10, 20, 30, 40, 50];
 
-    [Fact]
-    public void Healthy_rollouts_whose_steps_are_held_are_rolled_back_at_most_alpha_of_the_time_and_every_step_ends_within_its_bound()
+    [Theory]
+    [InlineData(10)]
+    [InlineData(SequentialSpec.DefaultHoldAt)] // 3: held more often, and still only a rejection rolls back
+    public void Healthy_rollouts_whose_steps_are_held_are_rolled_back_at_most_alpha_of_the_time_and_every_step_ends_within_its_bound(double holdAt)
     {
         // Steps move only when Decide passes them, so a held step keeps its weight and is looked at for longer: the
         // case a fixed-sample test would pay for. Noisy (5xx bursts in both), so the tests do reach the hold.
         var (rejected, heldSteps, longest) = (0, 0, 0);
         for (var run = 0; run < Runs; run++)
         {
-            var (rejects, held, longestStep, _) = Rollout(seed: 7000 + run, ArmBehaviour.Healthy, bursts: true);
+            var (rejects, held, longestStep, _) = Rollout(seed: 7000 + run, ArmBehaviour.Healthy, bursts: true, Holding with { HoldAt = holdAt });
             if (rejects) rejected++;
             heldSteps += held;
             longest = Math.Max(longest, longestStep);

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using CanaryFlow.Analysis;
 using CanaryFlow.Analysis.Sequential;
+using CanaryFlow.Analysis.Verdicts;
 using CanaryFlow.Contracts;
 using static CanaryFlow.Benchmarks.Reliability.ControllerSettings;
 
@@ -14,8 +16,8 @@ namespace CanaryFlow.Benchmarks.Sequential;
 /// promotion) and time to detection (caught runs). Figures, not assertions.
 /// Usage: <c>sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--first-look-seconds 2 (0: none)]
 /// [--stable-history-seconds 600] [--interval-seconds 60]
-/// [--alpha 0.05] [--tolerance 0.1] [--hold-at 5 (the controller's default e-value; 0: steps never held)] [--max-hold-seconds (an interval)]
-/// [--outage-deadline-seconds 600] [--load-factor 1] [--only TEXT] [--judges sequential,flagger (default: all four)] [--prometheus [--prometheus-runs 2]]</c>;
+/// [--alpha 0.05] [--tolerance 0.1] [--min-requests 50 (per version per step)] [--latency-floor-ms 5] [--hold-at 5 (the controller's default e-value; 0: steps never held)] [--max-hold-seconds (an interval)]
+/// [--outage-deadline-seconds 600] [--load-factor 1] [--only TEXT] [--judges sequential,flagger (default: all four)] [--bad-counts] [--prometheus [--prometheus-runs 2]]</c>;
 /// <c>--prometheus</c> runs the sequential judge again through a real Prometheus (<see cref="ThroughPrometheus"/>).
 /// </summary>
 public static class SequentialBenchmark
@@ -34,7 +36,10 @@ public static class SequentialBenchmark
         var settings = new SequentialSettings(
             Alpha: double.Parse(StringArg(args, "--alpha") ?? "0.05", CultureInfo.InvariantCulture),
             Tolerance: double.Parse(StringArg(args, "--tolerance") ?? "0.1", CultureInfo.InvariantCulture),
-            HoldAt: StringArg(args, "--hold-at") is { } holdAt ? double.Parse(holdAt, CultureInfo.InvariantCulture) : SequentialSpec.DefaultHoldAt);
+            MinRequests: IntArg(args, "--min-requests", SequentialAnalysisRunner.DefaultMinRequests),
+            HoldAt: StringArg(args, "--hold-at") is { } holdAt ? double.Parse(holdAt, CultureInfo.InvariantCulture) : SequentialSpec.DefaultHoldAt,
+            LatencyFloor: StringArg(args, "--latency-floor-ms") is { } floor ? double.Parse(floor, CultureInfo.InvariantCulture)
+                : SequentialSpec.DefaultLatencyFloor / IstioQueries.DurationBucketUnit); // the controller's default, in the histogram's unit
         var maxHold = IntArg(args, "--max-hold-seconds", interval);
         var only = StringArg(args, "--only");
         var loadFactor = double.Parse(StringArg(args, "--load-factor") ?? "1", CultureInfo.InvariantCulture);
@@ -52,7 +57,7 @@ public static class SequentialBenchmark
 
         Console.WriteLine($"sequential benchmark: seed {seed}, {healthyRuns} healthy / {runs} regression runs per judge, steps 10..50 every {interval} s, " +
                           $"tick {tick} s, first look {(firstLook is { } f ? $"{f} s" : "none")}, stable history {history} s, alpha {F(settings.Alpha)}, tolerance {F(settings.Tolerance)}, outage deadline {deadline} s, " +
-                          $"hold {(settings.HoldAt > 0 ? $"at e >= {F(settings.HoldAt)} for at most {maxHold} s" : "none")}, load x{F(loadFactor)}");
+                          $"min requests {F(settings.MinRequests)}, hold {(settings.HoldAt > 0 ? $"at e >= {F(settings.HoldAt)} for at most {maxHold} s" : "none")}, latency floor {F(settings.LatencyFloor)} ms, load x{F(loadFactor)}");
         Console.WriteLine();
         Console.WriteLine("| scenario | judge | runs | rolled back | at 1st step | promoted | bad requests median | p95 | detection median s | p95 s | promotion mean s | p95 s |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -74,6 +79,10 @@ public static class SequentialBenchmark
                         (checks, checkedSeconds) = (checks + sequential.Checks, checkedSeconds + results[i].Seconds);
                 }
                 Console.WriteLine(Row(scenario, name, results));
+                // --bad-counts: how the bad requests are spread (the aims are medians, so the runs at 1, 2, 3... decide them).
+                if (args.Contains("--bad-counts") && !scenario.Healthy)
+                    Console.WriteLine("|   bad requests per run | " + string.Join(", ", results.GroupBy(r => Math.Min(r.Bad, 10)).OrderBy(g => g.Key)
+                        .Select(g => $"{(g.Key == 10 ? "≥10" : g.Key)}: {g.Count()}")) + " |");
             }
         }
         Console.WriteLine();

@@ -64,7 +64,7 @@ public static class ThroughPrometheus
         var recorded = (Canary: before.Canary, Stable: before.Stable);
         await Task.Delay(Wait);
         var spec = new AnalysisSpec((int)settings.MinRequests, [], null, new SequentialSpec(settings.Alpha, settings.Tolerance, TimeSpan.FromSeconds(tick), TimeSpan.FromMinutes(10),
-            firstLook is { } f ? TimeSpan.FromSeconds(f) : null, settings.HoldAt)); // a hold, if any, for one interval at most: as the direct judge
+            firstLook is { } f ? TimeSpan.FromSeconds(f) : null, settings.HoldAt, LatencyFloor: TimeSpan.FromMilliseconds(settings.LatencyFloor))); // a hold, if any, for one interval at most: as the direct judge
         var (tickSpan, look) = (spec.Sequential!.Tick, spec.Sequential.FirstLook);
         var steps = RolloutSimulation.Steps;
         // The checks at the controller's schedule (SequentialSchedule, simulated second 0 on its grids), as the direct

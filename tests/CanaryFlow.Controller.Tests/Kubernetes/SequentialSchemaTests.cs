@@ -12,13 +12,14 @@ public abstract class SequentialSchemaContract(KubeServer server) : TwoServerTes
     [Fact]
     public async Task A_sequential_Canary_with_every_field_is_admitted_as_written()
     {
-        await CreateAsync("""{"mode":"sequential","metricsOutageDeadline":"10m","sequential":{"alpha":0.05,"tolerance":0.1,"tick":"5s","firstLook":"2s","holdAt":10,"maxHold":"1m"}}""");
+        await CreateAsync("""{"mode":"sequential","metricsOutageDeadline":"10m","sequential":{"alpha":0.05,"tolerance":0.1,"tick":"5s","firstLook":"2s","holdAt":10,"maxHold":"1m","latencyFloor":"5ms"}}""");
         var analysis = (await Host.GetCanaryAsync("podinfo"))["spec"]!["analysis"]!;
         Assert.Equal("sequential", (string?)analysis["mode"]);
         Assert.Equal("5s", (string?)analysis["sequential"]!["tick"]);
         Assert.Equal("2s", (string?)analysis["sequential"]!["firstLook"]);
         Assert.Equal(10, (double?)analysis["sequential"]!["holdAt"]);
         Assert.Equal("1m", (string?)analysis["sequential"]!["maxHold"]);
+        Assert.Equal("5ms", (string?)analysis["sequential"]!["latencyFloor"]);
     }
 
     [Theory]
@@ -29,6 +30,7 @@ public abstract class SequentialSchemaContract(KubeServer server) : TwoServerTes
     [InlineData("""{"mode":"sequential","sequential":{"holdAt":-1}}""")]
     [InlineData("""{"mode":"sequential","sequential":{"holdAt":"ten"}}""")]
     [InlineData("""{"mode":"sequential","sequential":{"maxHold":"one interval"}}""")]
+    [InlineData("""{"mode":"sequential","sequential":{"latencyFloor":"5"}}""")]      // no unit: ms or s would be a guess
     [InlineData("""{"mode":"sequential","metricsOutageDeadline":"10 minutes"}""")]
     public async Task A_sequential_Canary_outside_the_schema_is_refused_with_422(string analysis)
     {

@@ -135,8 +135,13 @@ public static partial class CanaryPlanMapper
         if (!(holdAt >= 0) || double.IsInfinity(holdAt)) errors.Add($"spec.analysis.sequential.holdAt must be an e-value >= 0 (0: never hold), got {holdAt}");
         // No maxHold: one interval (the saga's runner reads null as that).
         TimeSpan? maxHold = s?.MaxHold is { } hold ? Duration(hold, TimeSpan.Zero, "sequential.maxHold", errors) : null;
-        return new SequentialSpec(alpha, tolerance, tick, deadline, firstLook, holdAt, maxHold);
+        return new SequentialSpec(alpha, tolerance, tick, deadline, firstLook, holdAt, maxHold, LatencyFloor(s?.LatencyFloor, errors));
     }
+
+    // A duration, or zero ("0ms") for no floor at all.
+    private static TimeSpan LatencyFloor(string? text, List<string> errors) =>
+        text is not null && ZeroDuration().IsMatch(text.Trim()) ? TimeSpan.Zero
+            : Duration(text, SequentialSpec.DefaultLatencyFloor, "sequential.latencyFloor", errors);
 
     private static TimeSpan Duration(string? text, TimeSpan fallback, string field, List<string> errors)
     {
@@ -206,4 +211,7 @@ public static partial class CanaryPlanMapper
 
     [GeneratedRegex(@"(\d+(?:\.\d+)?)(ms|s|m|h)")]
     private static partial Regex DurationPart();
+
+    [GeneratedRegex(@"^(0+(\.0+)?(ms|s|m|h))+$")]
+    private static partial Regex ZeroDuration();
 }

@@ -139,8 +139,9 @@ public sealed record CanaryAnalysis(
 public sealed record MirrorSpec(int? Iterations, double? Percentage);
 
 /// <summary>spec.analysis.sequential: the tests' level, the tolerated regression, the tick and the early look after each
-/// weight change, and the hold of a step on strong evidence (see docs/sequential-analysis.md).</summary>
-public sealed record CanarySequential(double? Alpha, double? Tolerance, string? Tick, string? FirstLook = null, double? HoldAt = null, string? MaxHold = null);
+/// weight change, the hold of a step on strong evidence, and the latency test's floor (see docs/sequential-analysis.md).</summary>
+public sealed record CanarySequential(double? Alpha, double? Tolerance, string? Tick, string? FirstLook = null, double? HoldAt = null, string? MaxHold = null,
+    string? LatencyFloor = null);
 
 /// <summary>Session affinity: a user the weights sent to the canary keeps a cookie that keeps them there (Flagger's).</summary>
 public sealed record SessionAffinitySpec(string? CookieName, int? MaxAge);
