@@ -76,9 +76,14 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
             existing = null;
         }
         if (existing is null) { await deployments.CreateAsync(ns, wanted, ct); return; }
+        // A preparation is asked again while the canary rolls out: a baseline that already runs stable's revision at this
+        // size is not written again (each write would race the Deployment controller's status updates into a 409).
+        if (Deployments.Revision(existing) == Deployments.Revision(wanted) && existing.Spec.Replicas == replicas) return;
         // Stable may have moved on since the last rollout: the baseline follows it (409 means try again later).
         existing.Spec.Template = wanted.Spec.Template;
         existing.Spec.Replicas = replicas;
+        existing.Metadata.Annotations ??= new Dictionary<string, string>();
+        existing.Metadata.Annotations[Deployments.RevisionAnnotation] = Deployments.Revision(wanted);
         await client.AppsV1.ReplaceNamespacedDeploymentAsync(existing, name, ns, cancellationToken: ct);
     }
 
