@@ -119,13 +119,15 @@ public sealed class KubernetesWorkloadController(IKubernetes client, CanaryApi a
             }
         }
 
-        // As Flagger: the primary's HPA takes what the target's HPA says now (a release may change min/max or metrics),
-        // at promotion, not before: until then the stable version keeps the settings it was proven with.
-        await autoscaler.EnsureAsync(ctx, update: true, cancellationToken);
         // Just written: not available yet, without reading it again (the next call reads it).
         var notAvailable = copied ? $"revision {revision} copied to it" : DeploymentWaiter.NotAvailableReason(primary);
-        return notAvailable is null ? WorkloadResult.Ok
-            : WorkloadResult.NotYet($"stable Deployment {target.Namespace}/{ctx.PrimaryName} not available yet: {notAvailable}", ctx.ProgressDeadline);
+        if (notAvailable is not null)
+            return WorkloadResult.NotYet($"stable Deployment {target.Namespace}/{ctx.PrimaryName} not available yet: {notAvailable}", ctx.ProgressDeadline);
+        // As Flagger: the primary's HPA takes what the target's HPA says now (a release may change min/max or metrics),
+        // at promotion, not before: until then the stable version keeps the settings it was proven with. Once, in the call
+        // that finds stable available, not in every re-ask while it rolls out (each is a list and two reads).
+        await autoscaler.EnsureAsync(ctx, update: true, cancellationToken);
+        return WorkloadResult.Ok;
     }
 
     /// <summary>Scales the canary, and the baseline where there is one, to zero.</summary>
