@@ -16,7 +16,7 @@ using CanaryFlow.Benchmarks.Sequential;
 //   body-pool --variant chunks|pooled-array [--workloads 2000] [--concurrency 12] [--rounds 20]: what reading large Prometheus answers leaves on the large-object heap
 //   sequential [--healthy-runs 1000] [--runs 200] [--seed 1] [--tick-seconds 5] [--alpha 0.05] [--load-factor 1] [--only TEXT] [--prometheus [--prometheus-runs 2]]: four judges on seeded request streams (docs/sequential-analysis.md)
 //   replica-memory [--rollouts 1000]: managed memory of a sharded replica's status store and cluster-wide index (bytes, no lock)
-//   scale    [--rollouts 1000] [--replicas 3] [--partitions 12] [--interval-seconds 10] [--step-weight 25] [--services-per-target N (default: one target)] [--no-latency-series] [--time-limit-s 900] [--kill] [--pause-s N] [--settle-s 60]: sharded replicas on a 3-node RabbitMQ (CANARYFLOW_RABBITMQ_CLUSTER_PORTS)
+//   scale    [--rollouts 1000] [--replicas 3] [--partitions 12] [--interval-seconds 10] [--step-weight 25] [--mode fixed-window|sequential] [--services-per-target N (default: one target)] [--no-latency-series] [--time-limit-s 900] [--kill] [--pause-s N] [--settle-s 60]: sharded replicas on a 3-node RabbitMQ (CANARYFLOW_RABBITMQ_CLUSTER_PORTS)
 //   mesh-exposition [--services 3000] [--services-per-target 100] [--rounds 20] [--no-latency-series]: what one exposition of the synthetic mesh costs, over HTTP, on K-service targets or one
 //   kill     [--rollouts 50] [--seed 42] [--kills 12] [--rabbitmq-port N] [--interval-seconds 4]   (.ci/reliability kill)
 return args.FirstOrDefault() switch

@@ -1,4 +1,5 @@
 using CanaryFlow.Analysis;
+using CanaryFlow.Analysis.Batching;
 using CanaryFlow.Analysis.Sequential;
 using CanaryFlow.Contracts;
 
@@ -98,7 +99,7 @@ public sealed partial class RolloutState
         StepStartedAt = now;
         ScheduleCheck(Plan.Analysis.Sequential is { } sequential
             ? SequentialSchedule.First(now, sequential.Tick, sequential.FirstLook, baselineRead: SequentialEvidence != null)
-            : now + Plan.AnalysisInterval);
+            : FixedWindowSchedule.Next(now, now, Plan.AnalysisInterval));
         Note(reason ?? $"canary weight {weight}%", now);
     }
 
@@ -278,8 +279,7 @@ public sealed partial class RolloutState
             ScheduleCheck(SequentialSchedule.Next(NextAnalysisAt ?? now, now, StepStartedAt, sequential.Tick, sequential.FirstLook)); // the shared grids
             return;
         }
-        var next = (NextAnalysisAt ?? now) + Plan.AnalysisInterval;
-        ScheduleCheck(next < now ? now : next);
+        ScheduleCheck(FixedWindowSchedule.Next(NextAnalysisAt ?? now, now, Plan.AnalysisInterval)); // the shared grid
     }
 
     private void ScheduleCheck(DateTimeOffset due)

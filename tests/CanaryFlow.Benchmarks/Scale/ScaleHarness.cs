@@ -38,9 +38,11 @@ public static class ScaleHarness
         const string ns = "scale";
         const string leasePrefix = "canaryflow-leader";
         var work = Directory.CreateTempSubdirectory("canaryflow-scale-").FullName;
-        var services = BenchService.Many(ns, count, 0.2, interval, seed: 9, stepWeight: stepWeight);
+        // --mode sequential: the product's default analysis (holds on a metrics outage); fixed-window by default, as every earlier scale figure.
+        var mode = opt.Text("--mode") ?? "fixed-window";
+        var services = BenchService.Many(ns, count, 0.2, interval, seed: 9, stepWeight: stepWeight, mode: mode);
         Console.WriteLine($"scale: {count} Canaries ({services.Count(s => s.Faulty)} faulty) over {replicas} replicas, {partitions} partitions, " +
-                          $"RabbitMQ nodes {string.Join(",", ports)} (quorum queues), interval {interval.TotalSeconds}s, steps {string.Join(",", services[0].Steps)}{(kill ? ", kill run" : "")}, " +
+                          $"RabbitMQ nodes {string.Join(",", ports)} (quorum queues), interval {interval.TotalSeconds}s ({mode}), steps {string.Join(",", services[0].Steps)}{(kill ? ", kill run" : "")}, " +
                           $"{Environment.ProcessorCount} cores, load average {ControllerSettings.LoadAverage():F1}; logs in {work}");
 
         PurgeLeftovers();
