@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 
 namespace CanaryFlow.Benchmarks.Load;
@@ -12,6 +13,7 @@ public sealed class ApiRequestMeter : IDisposable
 {
     private readonly MeterListener _listener = new();
     private long _requests;
+    private readonly ConcurrentDictionary<string, long> _byMethod = new(StringComparer.Ordinal);
 
     public ApiRequestMeter()
     {
@@ -22,13 +24,21 @@ public sealed class ApiRequestMeter : IDisposable
         };
         _listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
         {
+            var (api, method) = (false, "?");
             foreach (var tag in tags)
-                if (tag.Key == "http.route" && tag.Value as string == "/{**path}") { Interlocked.Increment(ref _requests); return; }
+                if (tag.Key == "http.route" && tag.Value as string == "/{**path}") api = true;
+                else if (tag.Key == "http.request.method" && tag.Value is string m) method = m;
+            if (!api) return;
+            Interlocked.Increment(ref _requests);
+            _byMethod.AddOrUpdate(method, 1, (_, n) => n + 1);
         });
         _listener.Start();
     }
 
     public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>Requests so far per HTTP method (GET, PUT, PATCH, POST, DELETE): which kind of call a figure per transition is made of.</summary>
+    public IReadOnlyDictionary<string, long> ByMethod() => new Dictionary<string, long>(_byMethod);
 
     public void Dispose() => _listener.Dispose();
 }

@@ -73,6 +73,7 @@ public static class ScaleHarness
         var (harnessCpu0, prometheusCpu0) = (HarnessCpuSeconds(), ProcessCpuSeconds(cluster.Prometheus.ProcessId));
         var peakRss = new long[replicas];
         var (api0, queries0, transitions0) = (api.Requests, proxy.Queries, activity.Transitions);
+        var apiByMethod0 = api.ByMethod();
         var cpuAtDeath = new double[replicas];
         TimeSpan? replicaKilledAt = null, nodeKilledAt = null, pausedAt = null, resumedAt = null;
         IReadOnlyList<int> orphaned = [];
@@ -130,6 +131,7 @@ public static class ScaleHarness
         var (harnessCpu, prometheusCpu) = (HarnessCpuSeconds() - harnessCpu0, ProcessCpuSeconds(cluster.Prometheus.ProcessId) - prometheusCpu0);
         var transitions = activity.Transitions - transitions0;
         var apiRequests = api.Requests - api0;
+        var apiByMethod = api.ByMethod().Select(m => (m.Key, Count: m.Value - apiByMethod0.GetValueOrDefault(m.Key))).Where(m => m.Count > 0).OrderByDescending(m => m.Count).ToList();
         var latencies = LoadRun.QueryToWeightMilliseconds(cluster, proxy, services);
         if (settle > TimeSpan.Zero)
         {
@@ -152,6 +154,7 @@ public static class ScaleHarness
                           $"{transitions / Math.Max(0.01, cpu.Sum()):F1} per controller CPU-second; {apiRequests / (double)Math.Max(1, transitions):F1} API requests per transition; " +
                           $"query → weight p50 {LoadRun.Percentile(latencies, 50):F0} ms, p99 {LoadRun.Percentile(latencies, 99):F0} ms; " +
                           $"{(proxy.Queries - queries0) / (seconds / interval.TotalSeconds):F0} Prometheus queries per interval");
+        Console.WriteLine($"  API requests per transition by method: {string.Join(", ", apiByMethod.Select(m => $"{m.Key} {m.Count / (double)Math.Max(1, transitions):F1}"))}");
         for (var i = 0; i < replicas; i++)
             Console.WriteLine($"  replica-{i}: CPU {cpu[i]:F0} s ({cpu[i] / seconds * 100:F0}% of a core{(alive[i] ? "" : " until killed")}), peak RSS {peakRss[i] / 1024.0 / 1024:F0} MiB");
         Console.WriteLine($"  harness (sandbox API server, synthetic mesh, tracker): CPU {harnessCpu:F0} s ({harnessCpu / seconds * 100:F0}% of a core); " +
