@@ -4,7 +4,7 @@ namespace CanaryFlow.Contracts;
 /// What the controller's status API (<c>GET /api/rollouts</c>, <c>GET /api/rollouts/{ns}/{name}</c>)
 /// returns for one rollout: read by the CLI, the status page and chat replies.
 /// </summary>
-/// <param name="HoldingSince">Since when the rollout holds because its metrics source does not answer (sequential mode).</param>
+/// <param name="HoldingSince">Since when the rollout holds because its metrics source does not answer.</param>
 public sealed record RolloutStatusView(
     RolloutTarget Target,
     Guid RolloutId,

@@ -5,7 +5,7 @@ namespace CanaryFlow.Contracts;
 /// observers (notifications, status page, metrics, Kubernetes Events, CLI) read, so that none of
 /// them has to reassemble state from the individual facts.
 /// </summary>
-/// <param name="HoldingSince">Sequential mode: since when the metrics source has not answered (the rollout holds); null otherwise.</param>
+/// <param name="HoldingSince">Since when the metrics source has not answered (the rollout holds); null otherwise.</param>
 public sealed record RolloutTransitioned(
     Guid CorrelationId,
     Guid RolloutId,

@@ -3,15 +3,15 @@ using MassTransit;
 namespace CanaryFlow.Controller.Rollouts;
 
 /// <summary>
-/// The end of a hold (sequential mode): the metrics source answers again after an outage. The start of a hold is
+/// The end of a hold: the metrics source answers again after an outage (either mode). The start of a hold is
 /// announced where the check is recorded (<see cref="RolloutState.CheckInconclusive"/>); its end is announced here,
 /// before the answering check is recorded, whatever that check says (passed, failed, no decision yet), so people
 /// see "resumed" as well as "holding" (status phase, Events, notifications).
 /// </summary>
 public static class MetricsHold
 {
-    /// <summary>The rollout holds: sequential mode, and its metrics source has not answered since <see cref="RolloutState.MetricsDownSince"/>.</summary>
-    public static bool Holds(this RolloutState s) => s.Plan?.Analysis.Sequential != null && s.MetricsDownSince != null;
+    /// <summary>The rollout holds: its metrics source has not answered since <see cref="RolloutState.MetricsDownSince"/>.</summary>
+    public static bool Holds(this RolloutState s) => s.MetricsDownSince != null;
 
     public static void EndHold(this RolloutState s, DateTimeOffset now)
     {

@@ -147,6 +147,17 @@ public sealed partial class RolloutState
         if (kind == InconclusiveKind.NoData) { ConsecutiveNoData++; ConsecutiveErrors = 0; }
         else { ConsecutiveErrors++; ConsecutiveNoData = 0; }
         Record(evidence, now);
+        // Fixed-window mode holds too (weights stay: only a pass moves them): a query error counts against errorLimit,
+        // as Flagger users set it, but the hold's time does not count against the progress deadline, which starts
+        // again from the hold's beginning (issue 15: at 10,000 canaries an overloaded Prometheus rolled healthy canaries
+        // back through the deadline alone).
+        if (kind == InconclusiveKind.QueryError && MetricsDownSince is null)
+        {
+            MetricsDownSince = now;
+            Note($"holding at {AppliedWeight}%: the metrics source does not answer ({evidence.Summary}); resumes when it does, " +
+                 $"rolls back at {now + Plan.ProgressDeadline:u}" + (Plan.ErrorLimit > 0 ? $" or after {Plan.ErrorLimit} query errors in a row" : ""), now);
+            return;
+        }
         Note($"analysis inconclusive ({kind}) at {AppliedWeight}%: {evidence.Summary}", now);
     }
 
@@ -214,11 +225,12 @@ public sealed partial class RolloutState
     /// counts from when a worker applied it, not from when it was queued (issue 15: at 10,000 rollouts a preparation waited
     /// minutes in its partition's queue); before that, nothing has been asked of the canary. While a sequential rollout
     /// holds for an outage of its metrics source, none either: the outage deadline (spec.analysis.sequential.
-    /// metricsOutageDeadline) is the one that applies, and the hold's time is not counted once it ends (<see cref="MetricsHold.EndHold"/>).</summary>
+    /// metricsOutageDeadline) is the one that applies. A fixed-window rollout has no outage deadline of its own: its hold
+    /// gets a whole progress deadline from its start. Either way the hold's time is not counted once it ends (<see cref="MetricsHold.EndHold"/>).</summary>
     public DateTimeOffset? ProgressDeadlineFrom() => CurrentState switch
     {
         RolloutPhases.Initializing => PendingAppliedAt,
-        RolloutPhases.Progressing when this.Holds() => null,
+        RolloutPhases.Progressing when this.Holds() => Plan.Analysis.Sequential is null ? MetricsDownSince : null,
         RolloutPhases.Progressing => LastProgressAt,
         _ => null,
     };
@@ -251,8 +263,8 @@ public sealed partial class RolloutState
     /// <summary>Sequential mode: a check just held its step on strong evidence, the first time at this step (for the announcement).</summary>
     public bool StepHoldJustStarted() => LastReason.StartsWith(StepHeld, StringComparison.Ordinal) && LastTransitionAt == LastAnalysisAt;
 
-    /// <summary>Sequential mode: a check's outcome just began a hold of the rollout (for the announcement).</summary>
-    public bool HoldJustStarted() => Plan.Analysis.Sequential != null && MetricsDownSince != null && MetricsDownSince == LastAnalysisAt;
+    /// <summary>A check's outcome just began a hold of the rollout (for the announcement).</summary>
+    public bool HoldJustStarted() => MetricsDownSince != null && MetricsDownSince == LastAnalysisAt;
 
     private void Sequential(string? state, bool answered)
     {

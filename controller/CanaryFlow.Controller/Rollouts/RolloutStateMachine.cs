@@ -192,7 +192,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                 .Then(c => c.Saga.CheckInconclusive(c.Message.Kind, c.Message.Evidence, now(), c.Message.SequentialState))
                 .If(c => c.Saga.HoldJustStarted() || c.Saga.StepHoldJustStarted(), hold => hold.Announce(now))
                 .If(c => c.Saga.InconclusiveLimitReached(), breach => breach
-                    .Then(c => c.Saga.BeginRollback(c.Saga.MetricsDownSince is { } down
+                    .Then(c => c.Saga.BeginRollback(c.Saga.MetricsDownSince is { } down && c.Saga.Plan.Analysis.Sequential != null
                         ? $"the metrics source has not answered since {down:u}, past the metrics outage deadline: {c.Message.Evidence.Summary}"
                         : $"too many inconclusive checks ({c.Message.Kind}): {c.Message.Evidence.Summary}", now()))
                     .Publish(c => c.Saga.RollbackCommand())

@@ -113,6 +113,30 @@ public sealed class RolloutStateMachineTests
     }
 
     [Fact]
+    public async Task A_fixed_window_rollout_holds_while_its_metrics_source_does_not_answer_and_resumes_when_it_does()
+    {
+        await using var e = await EngineUnderTest.StartAsync();
+        await e.Request(Target, "v2", TestPlans.TenToHundred);
+        await AtWeight(e, 10);
+        e.World[Target].Default = VerdictOutcome.QueryError;
+        await e.Tick();
+        var held = await e.Until(Target, s => s.MetricsDownSince != null, "a held rollout");
+        Assert.StartsWith("holding at 10%: the metrics source does not answer", held.LastReason);
+        await e.Tick();
+        await e.Until(Target, s => s.ConsecutiveErrors == 2, "a second query error");
+        Assert.Equal(held.MetricsDownSince, (await e.Find(Target))!.MetricsDownSince);
+
+        e.World[Target].Default = VerdictOutcome.Passed;
+        await e.Tick();
+        var resumed = await AtWeight(e, 20);
+        Assert.Null(resumed.MetricsDownSince);
+        var said = e.Harness.Published.Select<RolloutTransitioned>().Select(x => x.Context.Message).OrderBy(t => t.Version).ToList();
+        Assert.Single(said, t => t.HoldingSince != null && t.Reason.StartsWith("holding at 10%"));
+        Assert.Contains(said, t => t.HoldingSince == null && t.Reason.Contains("answers again"));
+        Assert.Equal([10, 20], e.World[Target].AppliedWeights);
+    }
+
+    [Fact]
     public async Task Abort_during_analysis_rolls_back_at_once()
     {
         await using var e = await EngineUnderTest.StartAsync();

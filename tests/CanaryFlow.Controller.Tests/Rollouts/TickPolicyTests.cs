@@ -178,4 +178,29 @@ public sealed class TickPolicyTests
         Assert.Empty(policy.Due(state, Start.AddMinutes(12)).OfType<ProgressDeadlineExceeded>());
         Assert.Single(policy.Due(state, Start.AddMinutes(13)).OfType<ProgressDeadlineExceeded>());
     }
+    [Fact]
+    public void A_fixed_window_hold_gets_a_whole_progress_deadline_from_its_start_and_its_time_is_not_counted_after()
+    {
+        var plan = TestPlans.TenToHundred with { ProgressDeadline = TimeSpan.FromMinutes(5) }; // fixed-window: no sequential spec
+        var state = new RolloutState
+        {
+            CorrelationId = Guid.NewGuid(), CurrentState = RolloutPhases.Progressing, Plan = plan, LastProgressAt = Start,
+            MetricsDownSince = Start.AddMinutes(4),
+        };
+        var policy = new TickPolicy(Options, startedAt: Start);
+        // 4 min into the step the metrics source stops answering: the step's 5 min deadline would fall 1 min into the
+        // outage; the hold instead gets 5 min of its own.
+        Assert.Empty(policy.Due(state, Start.AddMinutes(8.9)).OfType<ProgressDeadlineExceeded>());
+        Assert.Single(policy.Due(state, Start.AddMinutes(9)).OfType<ProgressDeadlineExceeded>());
+
+        var answered = new RolloutState
+        {
+            CorrelationId = Guid.NewGuid(), CurrentState = RolloutPhases.Progressing, Plan = plan, LastProgressAt = Start,
+            MetricsDownSince = Start.AddMinutes(4),
+        };
+        answered.EndHold(Start.AddMinutes(7));
+        // Answered after 3 min held: 4 min of the step were used before the hold, so 1 min is left after it.
+        Assert.Empty(policy.Due(answered, Start.AddMinutes(7.9)).OfType<ProgressDeadlineExceeded>());
+        Assert.Single(policy.Due(answered, Start.AddMinutes(8)).OfType<ProgressDeadlineExceeded>());
+    }
 }

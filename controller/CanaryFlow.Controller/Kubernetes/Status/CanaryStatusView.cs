@@ -45,7 +45,7 @@ public static class CanaryStatusView
         SetCondition(status, "Ready", failed ? "False" : "True", phase, state.LastReason, time);
         SetCondition(status, "Progressing", Active.Contains(phase) ? "True" : "False", phase, state.LastReason, time);
         SetCondition(status, "Promoted", phase == RolloutPhases.Succeeded ? "True" : failed ? "False" : "Unknown", phase, state.LastReason, time);
-        // Sequential mode: a rollout that holds because Prometheus does not answer says so (weights frozen).
+        // A rollout that holds because Prometheus does not answer says so (weights frozen).
         if (state.Plan?.Analysis.Sequential != null)
             SetCondition(status, RolloutPhases.Holding, state.MetricsDownSince is null ? "False" : "True",
                 state.MetricsDownSince is null ? "MetricsAnswering" : "MetricsSourceDown",
