@@ -30,23 +30,26 @@ public static class TargetMetricsProbe
         // One rollout of a target of every namespace first: what is paid once (JIT, the registry's families, the
         // per-namespace children) is not counted per target below.
         for (var n = 0; n < namespaces; n++) Rollout(recorder, $"ns-{n}", "warm-up");
-        var exposition0 = await ExposeAsync(metrics);
+        var (series0, _) = await ExposeAsync(metrics);
 
         var before = SettledHeap();
         for (var i = 0; i < targets; i++) Rollout(recorder, $"ns-{i % namespaces}", $"svc-{i:D5}");
         var kept = SettledHeap() - before;
         Console.WriteLine($"  heap kept: {kept / 1024.0 / 1024:F2} MiB, {kept / (double)targets:F0} bytes a target");
 
-        var exposition = await ExposeAsync(metrics);
+        var (series, bytes) = await ExposeAsync(metrics);
         // Into a stream that keeps nothing: the allocation of the exposition itself, not of a copy of its text.
         await ExposeAsync(metrics, Stream.Null);
         var allocated0 = GC.GetAllocatedBytesForCurrentThread();
         await ExposeAsync(metrics, Stream.Null);
         var allocated = GC.GetAllocatedBytesForCurrentThread() - allocated0;
-        var series = exposition.Split('\n').Count(l => l.Length > 0 && !l.StartsWith('#'));
-        var series0 = exposition0.Split('\n').Count(l => l.Length > 0 && !l.StartsWith('#'));
-        Console.WriteLine($"  /metrics: {series:N0} series ({(series - series0) / (double)targets:F1} a target), {exposition.Length / 1024.0:F0} KiB, " +
+        Console.WriteLine($"  /metrics: {series:N0} series ({(series - series0) / (double)targets:F1} a target), {bytes / 1024.0:F0} KiB, " +
                           $"one exposition allocated {allocated / 1024.0:F0} KiB");
+
+        // Every Canary deleted: what the recorder still keeps of them.
+        for (var i = 0; i < targets; i++) recorder.Forget(RolloutIds.ForTarget(new RolloutTarget($"ns-{i % namespaces}", $"svc-{i:D5}")));
+        var left = SettledHeap() - before;
+        Console.WriteLine($"  after every Canary's deletion: {left / 1024.0:F0} KiB still kept, {left / (double)targets:F0} bytes a target");
         GC.KeepAlive(recorder);
         return 0;
     }
@@ -77,14 +80,21 @@ public static class TargetMetricsProbe
 
     private static string Copy(string s) => new(s.AsSpan());
 
-    private static async Task<string> ExposeAsync(CanaryFlowMetrics metrics)
+    /// <summary>Series and bytes of one exposition; its text is not kept (it would count as kept by the recorder).</summary>
+    private static async Task<(int Series, long Bytes)> ExposeAsync(CanaryFlowMetrics metrics)
     {
         using var stream = new MemoryStream();
         await ExposeAsync(metrics, stream);
-        return System.Text.Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
+        stream.Position = 0;
+        using var reader = new StreamReader(stream);
+        var series = 0;
+        while (await reader.ReadLineAsync() is { } line)
+            if (line.Length > 0 && !line.StartsWith('#')) series++;
+        return (series, stream.Length);
     }
 
-    private static Task ExposeAsync(CanaryFlowMetrics metrics, Stream to) => metrics.Registry.CollectAndExportAsTextAsync(to);
+    // What /metrics serves: the per-target families written at scrape time, then the registry's.
+    private static Task ExposeAsync(CanaryFlowMetrics metrics, Stream to) => metrics.ExportAsync(to, ExpositionFormat.PrometheusText);
 
     private static long SettledHeap()
     {

@@ -96,6 +96,27 @@ public sealed class DeletionMidRolloutTests : IAsyncLifetime
         Assert.DoesNotContain(WholeController.Errors.All.Split('\n'), line => line.Contains(_name, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_deleted_Canarys_series_leave_the_metrics()
+    {
+        _name = "crate"; // its own name: the error log is shared by every controller these tests start
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("1.0"), Ns);
+        await CreateCanaryAsync(stepWeight: 50);
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult((string?)Status()?["stableRevision"] is not null), "the Canary is initialised", 60);
+        await SetImageAsync("2.0");
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult((string?)Status()?["phase"] == "Succeeded"), "2.0 promoted", 60);
+        var series = $"canaryflow_canary_weight_percent{{namespace=\"{Ns}\",target=\"{_name}\"}} 0";
+        await KubeTestHost.EventuallyAsync(async () => (await _controller.Http.GetStringAsync("/metrics")).Contains(series), "the weight series", 30);
+        Assert.Contains($"canaryflow_analysis_checks_total{{namespace=\"{Ns}\",target=\"{_name}\",result=\"passed\"}}", await _controller.Http.GetStringAsync("/metrics"));
+
+        await DeleteCanaryAsync();
+        await KubeTestHost.EventuallyAsync(async () => !await CanaryExistsAsync(), "the Canary is gone", 60);
+
+        // Every replica's metrics forget it: before, its weight and checks stayed in /metrics for the process' lifetime.
+        await KubeTestHost.EventuallyAsync(async () => !(await _controller.Http.GetStringAsync("/metrics")).Contains($"target=\"{_name}\""),
+            "the deleted Canary's series leave /metrics", 30);
+    }
+
     private string? PrimaryImage() => Store.List(ResourceKinds.Deployments, Ns, LabelSelector.Parse(null), _name + "-primary").Items.FirstOrDefault()?
         ["spec"]?["template"]?["spec"]?["containers"]?[0]?["image"]?.GetValue<string>();
 
