@@ -120,11 +120,16 @@ public sealed class ObservabilityUnitTests
 
         var text = Exposition(metrics);
         Assert.DoesNotContain("target=\"cart\"", text);
-        Assert.Equal(1, Value(metrics, "canaryflow_analysis_checks_total{namespace=\"shop\",target=\"basket\",result=\"failed\"}"));
-        Assert.Equal(0, Value(metrics, "canaryflow_canary_weight_percent{namespace=\"shop\",target=\"basket\"}"));
-        Assert.Equal(1, Value(metrics, "canaryflow_rollouts{phase=\"Failed\"}"));
-        // What was observed of the deleted Canary's rollouts stays in the namespace's histograms.
-        Assert.Equal(2, Value(metrics, "canaryflow_rollout_duration_seconds_count{namespace=\"shop\",outcome=\"failed\"}"));
+        // The other target's checks and weight stay; one failed rollout is counted; what was observed of the deleted
+        // Canary's rollout stays in the namespace's histogram.
+        string[] lines =
+        [
+            "canaryflow_analysis_checks_total{namespace=\"shop\",target=\"basket\",result=\"failed\"}",
+            "canaryflow_canary_weight_percent{namespace=\"shop\",target=\"basket\"}",
+            "canaryflow_rollouts{phase=\"Failed\"}",
+            "canaryflow_rollout_duration_seconds_count{namespace=\"shop\",outcome=\"failed\"}",
+        ];
+        Assert.Equal([1, 0, 1, 2], lines.Select(l => Value(metrics, l)));
     }
 
     [Fact]
