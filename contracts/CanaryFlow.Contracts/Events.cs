@@ -50,6 +50,10 @@ public sealed record RolloutSuperseded(Guid CorrelationId, Guid RolloutId, Rollo
 
 public sealed record RolloutFailed(Guid CorrelationId, Guid RolloutId, RolloutTarget Target, string Revision, string Cause, DateTimeOffset At);
 
+/// <summary>The target's Canary is gone from the cluster (its finalizer removed, or deleted without one): observers that
+/// keep something per target (every replica's metrics) forget it. Published by the replica that watched it go.</summary>
+public sealed record CanaryDeleted(Guid CorrelationId, RolloutTarget Target, DateTimeOffset At);
+
 /// <summary>The values behind a verdict, so that every verdict explains itself.</summary>
 public sealed record AnalysisEvidence(string Summary, IReadOnlyList<MetricResult> Metrics);
 

@@ -18,6 +18,7 @@ using CanaryFlow.Benchmarks.Sequential;
 //   replica-memory [--rollouts 1000]: managed memory of a sharded replica's status store and cluster-wide index (bytes, no lock)
 //   scale    [--rollouts 1000] [--replicas 3] [--partitions 12] [--interval-seconds 10] [--step-weight 25] [--mode fixed-window|sequential] [--services-per-target N (default: one target)] [--no-latency-series] [--time-limit-s 900] [--kill] [--pause-s N] [--settle-s 60]: sharded replicas on a 3-node RabbitMQ (CANARYFLOW_RABBITMQ_CLUSTER_PORTS)
 //   mesh-exposition [--services 3000] [--services-per-target 100] [--rounds 20] [--no-latency-series]: what one exposition of the synthetic mesh costs, over HTTP, on K-service targets or one
+//   target-metrics [--targets 1000] [--namespaces 10]: managed heap the controller's per-target metrics keep per Canary, and one /metrics exposition (bytes, no lock)
 //   kill     [--rollouts 50] [--seed 42] [--kills 12] [--rabbitmq-port N] [--interval-seconds 4]   (.ci/reliability kill)
 return args.FirstOrDefault() switch
 {
@@ -25,6 +26,7 @@ return args.FirstOrDefault() switch
     "engine-header" => Print(EngineLoad.Header),
     "kill" => await KillHarness.RunAsync(args[1..]),
     "scale" => await CanaryFlow.Benchmarks.Scale.ScaleHarness.RunAsync(args[1..]),
+    "target-metrics" => await TargetMetricsProbe.RunAsync(args[1..]),
     "replica-memory" => await CanaryFlow.Benchmarks.Scale.ReplicaMemoryProbe.RunAsync(args[1..]),
     "mesh-exposition" => await MeshExpositionProbe.RunAsync(args[1..]),
     "faults" => await FaultsHarness.RunAsync(args[1..]),

@@ -3,10 +3,17 @@ using MassTransit;
 
 namespace CanaryFlow.Controller.Observability;
 
-/// <summary>Feeds the rollout metrics from the bus: every transition snapshot and every analysis verdict.</summary>
+/// <summary>Feeds the rollout metrics from the bus: every transition snapshot and every analysis verdict, and the
+/// deletion of a Canary, whose series then leave <c>/metrics</c>.</summary>
 public sealed class RolloutMetricsConsumer(RolloutMetricsRecorder recorder) :
-    IConsumer<RolloutTransitioned>, IConsumer<AnalysisPassed>, IConsumer<AnalysisFailed>, IConsumer<AnalysisInconclusive>
+    IConsumer<RolloutTransitioned>, IConsumer<AnalysisPassed>, IConsumer<AnalysisFailed>, IConsumer<AnalysisInconclusive>, IConsumer<CanaryDeleted>
 {
+    public Task Consume(ConsumeContext<CanaryDeleted> context)
+    {
+        recorder.Forget(context.Message.CorrelationId);
+        return Task.CompletedTask;
+    }
+
     public Task Consume(ConsumeContext<RolloutTransitioned> context)
     {
         recorder.Record(context.Message);

@@ -55,10 +55,20 @@ public static class ObservabilityServices
     public static IEndpointRouteBuilder MapCanaryFlowObservability(this IEndpointRouteBuilder app)
     {
         var metrics = app.ServiceProvider.GetRequiredService<CanaryFlowMetrics>();
-        app.MapMetrics("/metrics", metrics.Registry);
+        app.ServiceProvider.GetRequiredService<RolloutMetricsRecorder>(); // its per-target families, from the first scrape
+        app.MapGet("/metrics", (HttpContext http) => ServeMetricsAsync(metrics, http));
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(LiveTag) });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag) });
         return app;
+    }
+
+    /// <summary>As prometheus-net's own endpoint: OpenMetrics when the scraper asks for it (Prometheus does), else the
+    /// text format; with the families written at scrape time (<see cref="CanaryFlowMetrics.ExportAsync"/>).</summary>
+    private static Task ServeMetricsAsync(CanaryFlowMetrics metrics, HttpContext http)
+    {
+        var openMetrics = http.Request.Headers.Accept.Any(a => a?.Contains("application/openmetrics-text", StringComparison.OrdinalIgnoreCase) == true);
+        http.Response.ContentType = openMetrics ? "application/openmetrics-text; version=1.0.0; charset=utf-8" : "text/plain; version=0.0.4; charset=utf-8";
+        return metrics.ExportAsync(http.Response.Body, openMetrics ? ExpositionFormat.OpenMetricsText : ExpositionFormat.PrometheusText, http.RequestAborted);
     }
 
     private static void ConfigureLogging(IHostApplicationBuilder builder)

@@ -80,11 +80,7 @@ public sealed class DeletionMidRolloutTests : IAsyncLifetime
     public async Task A_Canary_created_again_after_its_deletion_rolls_out_afresh()
     {
         _name = "tote"; // its own name: the error log is shared by every controller these tests start
-        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("1.0"), Ns);
-        await CreateCanaryAsync(stepWeight: 50);
-        await KubeTestHost.EventuallyAsync(() => Task.FromResult((string?)Status()?["stableRevision"] is not null), "the Canary is initialised", 60);
-        await SetImageAsync("2.0");
-        await KubeTestHost.EventuallyAsync(() => Task.FromResult((string?)Status()?["phase"] == "Succeeded" && PrimaryImage() == $"rel/{_name}:2.0"), "2.0 promoted", 60);
+        await PromotedAsync();
         await DeleteCanaryAsync();
         await KubeTestHost.EventuallyAsync(async () => !await CanaryExistsAsync(), "the Canary is gone", 60);
 
@@ -94,6 +90,33 @@ public sealed class DeletionMidRolloutTests : IAsyncLifetime
 
         await KubeTestHost.EventuallyAsync(() => Task.FromResult((string?)Status()?["phase"] == "Succeeded" && PrimaryImage() == $"rel/{_name}:3.0"), "3.0 promoted", 60);
         Assert.DoesNotContain(WholeController.Errors.All.Split('\n'), line => line.Contains(_name, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_deleted_Canarys_series_leave_the_metrics()
+    {
+        _name = "crate"; // its own name: the error log is shared by every controller these tests start
+        await PromotedAsync();
+        var series = $"canaryflow_canary_weight_percent{{namespace=\"{Ns}\",target=\"{_name}\"}} 0";
+        await KubeTestHost.EventuallyAsync(async () => (await _controller.Http.GetStringAsync("/metrics")).Contains(series), "the weight series", 30);
+        Assert.Contains($"canaryflow_analysis_checks_total{{namespace=\"{Ns}\",target=\"{_name}\",result=\"passed\"}}", await _controller.Http.GetStringAsync("/metrics"));
+
+        await DeleteCanaryAsync();
+        await KubeTestHost.EventuallyAsync(async () => !await CanaryExistsAsync(), "the Canary is gone", 60);
+
+        // Every replica's metrics forget it: before, its weight and checks stayed in /metrics for the process' lifetime.
+        await KubeTestHost.EventuallyAsync(async () => !(await _controller.Http.GetStringAsync("/metrics")).Contains($"target=\"{_name}\""),
+            "the deleted Canary's series leave /metrics", 30);
+    }
+
+    /// <summary>The Deployment at 1.0 and its Canary (stepWeight 50), initialised, then 2.0 promoted.</summary>
+    private async Task PromotedAsync()
+    {
+        await _client.AppsV1.CreateNamespacedDeploymentAsync(Deployment("1.0"), Ns);
+        await CreateCanaryAsync(stepWeight: 50);
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult((string?)Status()?["stableRevision"] is not null), "the Canary is initialised", 60);
+        await SetImageAsync("2.0");
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult((string?)Status()?["phase"] == "Succeeded" && PrimaryImage() == $"rel/{_name}:2.0"), "2.0 promoted", 60);
     }
 
     private string? PrimaryImage() => Store.List(ResourceKinds.Deployments, Ns, LabelSelector.Parse(null), _name + "-primary").Items.FirstOrDefault()?

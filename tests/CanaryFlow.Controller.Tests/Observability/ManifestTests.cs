@@ -189,7 +189,7 @@ public sealed class ManifestTests
     {
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "manifests", "grafana", "canaryflow-controller.json")))!;
         var metrics = new CanaryFlowMetrics(Prometheus.Metrics.NewCustomRegistry());
-        var exported = typeof(CanaryFlowMetrics).GetProperties().Select(p => p.GetValue(metrics)).OfType<Prometheus.Collector>().Select(c => c.Name).ToHashSet();
+        var exported = metrics.MetricNames.ToHashSet();
         var queried = json["panels"]!.AsArray().SelectMany(p => p!["targets"]!.AsArray()).Select(t => t!["expr"]!.GetValue<string>())
             .SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e, "canaryflow_[a-z_]+").Select(m => m.Value))
             .Select(n => System.Text.RegularExpressions.Regex.Replace(n, "_(bucket|count|sum)$", "")).ToHashSet();

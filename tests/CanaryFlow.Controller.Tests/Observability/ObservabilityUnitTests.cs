@@ -18,11 +18,17 @@ public sealed class ObservabilityUnitTests
         RolloutIds.ForTarget(Target), RolloutIds.ForRevision(Target, "v2"), Target, "v2", "v1", "x", phase, weight, weight, 0, 3, 0, 0,
         "why", null, version, T0.AddMinutes(minutes));
 
-    private static double Value(CollectorRegistry registry, string line)
+    /// <summary>What /metrics serves (the registry and the families written at scrape time), in the text format.</summary>
+    internal static string Exposition(CanaryFlowMetrics metrics, ExpositionFormat format = ExpositionFormat.PrometheusText)
     {
         using var stream = new MemoryStream();
-        registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
-        var text = System.Text.Encoding.UTF8.GetString(stream.ToArray());
+        metrics.ExportAsync(stream, format).GetAwaiter().GetResult();
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static double Value(CanaryFlowMetrics metrics, string line)
+    {
+        var text = Exposition(metrics);
         var found = text.Split('\n').FirstOrDefault(l => l.StartsWith(line + " "));
         return found is null ? double.NaN : double.Parse(found[(line.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
@@ -37,12 +43,12 @@ public sealed class ObservabilityUnitTests
         recorder.Record(At(2, "Progressing", 50, 2)); // redelivered
         recorder.Record(At(3, "Succeeded", 0, 5));
 
-        Assert.Equal(2, Value(metrics.Registry, "canaryflow_step_duration_seconds_count{namespace=\"shop\",target=\"cart\"}"));
-        Assert.Equal(120 + 180, Value(metrics.Registry, "canaryflow_step_duration_seconds_sum{namespace=\"shop\",target=\"cart\"}"));
-        Assert.Equal(300, Value(metrics.Registry, "canaryflow_rollout_duration_seconds_sum{namespace=\"shop\",target=\"cart\",outcome=\"succeeded\"}"));
-        Assert.Equal(1, Value(metrics.Registry, "canaryflow_rollouts{phase=\"Succeeded\"}"));
-        Assert.Equal(0, Value(metrics.Registry, "canaryflow_rollouts{phase=\"Progressing\"}"));
-        Assert.Equal(0, Value(metrics.Registry, "canaryflow_canary_weight_percent{namespace=\"shop\",target=\"cart\"}"));
+        Assert.Equal(2, Value(metrics, "canaryflow_step_duration_seconds_count{namespace=\"shop\"}"));
+        Assert.Equal(120 + 180, Value(metrics, "canaryflow_step_duration_seconds_sum{namespace=\"shop\"}"));
+        Assert.Equal(300, Value(metrics, "canaryflow_rollout_duration_seconds_sum{namespace=\"shop\",outcome=\"succeeded\"}"));
+        Assert.Equal(1, Value(metrics, "canaryflow_rollouts{phase=\"Succeeded\"}"));
+        Assert.Equal(0, Value(metrics, "canaryflow_rollouts{phase=\"Progressing\"}"));
+        Assert.Equal(0, Value(metrics, "canaryflow_canary_weight_percent{namespace=\"shop\",target=\"cart\"}"));
     }
 
     [Fact]
@@ -63,9 +69,9 @@ public sealed class ObservabilityUnitTests
         recorder.Record(Of("b", "v2", 2, "Failed")); // redelivered: counted once
         recorder.Record(Of("a", "v3", 1, "Progressing")); // the next release of a leaves Succeeded
 
-        Assert.Equal(2, Value(metrics.Registry, "canaryflow_rollouts{phase=\"Progressing\"}"));
-        Assert.Equal(0, Value(metrics.Registry, "canaryflow_rollouts{phase=\"Succeeded\"}"));
-        Assert.Equal(1, Value(metrics.Registry, "canaryflow_rollouts{phase=\"Failed\"}"));
+        Assert.Equal(2, Value(metrics, "canaryflow_rollouts{phase=\"Progressing\"}"));
+        Assert.Equal(0, Value(metrics, "canaryflow_rollouts{phase=\"Succeeded\"}"));
+        Assert.Equal(1, Value(metrics, "canaryflow_rollouts{phase=\"Failed\"}"));
     }
 
     [Fact]
@@ -93,6 +99,62 @@ public sealed class ObservabilityUnitTests
     }
 
     [Fact]
+    public void A_deleted_Canarys_series_leave_the_metrics_and_its_rollout_is_no_longer_counted_by_phase()
+    {
+        var metrics = new CanaryFlowMetrics(Metrics.NewCustomRegistry());
+        var recorder = new RolloutMetricsRecorder(metrics);
+        RolloutTransitioned Of(string name, long version, string phase, int weight) => At(version, phase, weight, (int)version) with
+        {
+            CorrelationId = RolloutIds.ForTarget(new RolloutTarget("shop", name)), Target = new RolloutTarget("shop", name),
+        };
+        foreach (var name in new[] { "cart", "basket" })
+        {
+            recorder.Record(Of(name, 1, "Progressing", 10));
+            recorder.RecordCheck(RolloutIds.ForTarget(new RolloutTarget("shop", name)), VerdictKind.Failed);
+            recorder.Record(Of(name, 2, "Failed", 0));
+        }
+        Assert.Contains("target=\"cart\"", Exposition(metrics));
+
+        recorder.Forget(RolloutIds.ForTarget(new RolloutTarget("shop", "cart")));
+        recorder.Forget(RolloutIds.ForTarget(new RolloutTarget("shop", "cart"))); // redelivered: nothing more
+
+        var text = Exposition(metrics);
+        Assert.DoesNotContain("target=\"cart\"", text);
+        // The other target's checks and weight stay; one failed rollout is counted; what was observed of the deleted
+        // Canary's rollout stays in the namespace's histogram.
+        string[] lines =
+        [
+            "canaryflow_analysis_checks_total{namespace=\"shop\",target=\"basket\",result=\"failed\"}",
+            "canaryflow_canary_weight_percent{namespace=\"shop\",target=\"basket\"}",
+            "canaryflow_rollouts{phase=\"Failed\"}",
+            "canaryflow_rollout_duration_seconds_count{namespace=\"shop\",outcome=\"failed\"}",
+        ];
+        Assert.Equal([1, 0, 1, 2], lines.Select(l => Value(metrics, l)));
+    }
+
+    [Fact]
+    public void Per_target_families_are_served_in_openmetrics_before_its_single_end_marker()
+    {
+        var metrics = new CanaryFlowMetrics(Metrics.NewCustomRegistry());
+        var recorder = new RolloutMetricsRecorder(metrics);
+        recorder.Record(At(1, "Progressing", 10, 0));
+        recorder.RecordCheck(RolloutIds.ForTarget(Target), VerdictKind.Passed);
+        recorder.RecordCheck(Guid.NewGuid(), VerdictKind.NoData); // a target not seen yet
+
+        var lines = Exposition(metrics, ExpositionFormat.OpenMetricsText).TrimEnd('\n').Split('\n');
+        Assert.Equal("# EOF", lines[^1]);
+        Assert.Single(lines, l => l == "# EOF");
+        Assert.Contains("# TYPE canaryflow_analysis_checks counter", lines); // OpenMetrics names a counter's family without _total
+        Assert.Contains("canaryflow_analysis_checks_total{namespace=\"shop\",target=\"cart\",result=\"passed\"} 1.0", lines);
+        Assert.Contains("canaryflow_analysis_checks_total{namespace=\"unknown\",target=\"unknown\",result=\"nodata\"} 1.0", lines);
+        Assert.Contains("canaryflow_canary_weight_percent{namespace=\"shop\",target=\"cart\"} 10.0", lines);
+        var text = Exposition(metrics);
+        Assert.Contains("# TYPE canaryflow_analysis_checks_total counter", text);
+        Assert.Contains("canaryflow_canary_weight_percent{namespace=\"shop\",target=\"cart\"} 10\n", text);
+        Assert.DoesNotContain("# EOF", text);
+    }
+
+    [Fact]
     public void Webhook_notification_and_consumer_error_outcomes_are_counted_with_bounded_labels()
     {
         var metrics = new CanaryFlowMetrics(Metrics.NewCustomRegistry());
@@ -101,10 +163,10 @@ public sealed class ObservabilityUnitTests
         metrics.RecordNotification(new string('x', 500), "sent");
         new ConsumerErrorObserver(metrics).ConsumeFault<AbortRollout>(null!, new Exception("boom"));
 
-        Assert.Equal(1, Value(metrics.Registry, "canaryflow_webhook_requests_total{source=\"harbor\",outcome=\"accepted\"}"));
-        Assert.Equal(1, Value(metrics.Registry, "canaryflow_notifications_total{channel=\"slack\",outcome=\"failed\"}"));
-        Assert.Equal(1, Value(metrics.Registry, $"canaryflow_notifications_total{{channel=\"{new string('x', 64)}\",outcome=\"sent\"}}"));
-        Assert.Equal(1, Value(metrics.Registry, "canaryflow_bus_consumer_errors_total{message_type=\"AbortRollout\"}"));
+        Assert.Equal(1, Value(metrics, "canaryflow_webhook_requests_total{source=\"harbor\",outcome=\"accepted\"}"));
+        Assert.Equal(1, Value(metrics, "canaryflow_notifications_total{channel=\"slack\",outcome=\"failed\"}"));
+        Assert.Equal(1, Value(metrics, $"canaryflow_notifications_total{{channel=\"{new string('x', 64)}\",outcome=\"sent\"}}"));
+        Assert.Equal(1, Value(metrics, "canaryflow_bus_consumer_errors_total{message_type=\"AbortRollout\"}"));
     }
 
     [Fact]

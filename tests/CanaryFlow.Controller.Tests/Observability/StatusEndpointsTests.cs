@@ -135,8 +135,11 @@ public sealed class StatusEndpointsTests
         Assert.Contains("canaryflow_rollouts{phase=\"Succeeded\"} 1", text);
         Assert.Contains("canaryflow_rollouts{phase=\"Progressing\"} 0", text);
         Assert.Contains("canaryflow_analysis_checks_total{namespace=\"shop\",target=\"checkout\",result=\"passed\"} 3", text);
-        Assert.Contains("canaryflow_rollout_duration_seconds_count{namespace=\"shop\",target=\"checkout\",outcome=\"succeeded\"} 1", text);
-        Assert.Contains("canaryflow_step_duration_seconds_count{namespace=\"shop\",target=\"checkout\"} 3", text);
+        Assert.Contains("canaryflow_canary_weight_percent{namespace=\"shop\",target=\"checkout\"} 0", text);
+        // The histograms are by namespace (issue 15: per-target histograms are 26 series a Canary).
+        Assert.Contains("canaryflow_rollout_duration_seconds_count{namespace=\"shop\",outcome=\"succeeded\"} 1", text);
+        Assert.Contains("canaryflow_step_duration_seconds_count{namespace=\"shop\"} 3", text);
+        Assert.DoesNotContain("_duration_seconds_count{namespace=\"shop\",target=", text);
     }
 
     [Fact]

@@ -261,10 +261,25 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private async Task OnCanaryListAsync(IReadOnlyList<Sighting> items)
         {
+            // Owned Canaries that went while the watch was away (no Deleted event will tell).
+            var listed = items.Select(c => c.Name).ToHashSet();
+            foreach (var gone in _canaries.Values.Where(c => !listed.Contains(c.Name)).ToList())
+            {
+                using var scope = ActFor(gone.TargetName, out var owned);
+                if (owned) await DeletedAsync(gone.TargetName);
+            }
             _canaries.Clear();
             _canaryOf.Clear();
             owner.index.Replace(ns, items.Select(c => (c.Name, c.TargetName, c.Status)));
             foreach (var c in items) await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
+        }
+
+        /// <summary>Every replica's observers forget the target (its metrics series above all): the Canary is gone.</summary>
+        private async Task DeletedAsync(string targetName)
+        {
+            if (targetName.Length == 0) return;
+            var target = new RolloutTarget(ns, targetName);
+            await owner.bus.Publish(new CanaryDeleted(RolloutIds.ForTarget(target), target, owner.time.GetUtcNow()), _ct);
         }
 
         /// <summary>Sharded replicas: only the owner of the Canary's target partition acts on it, inside that partition's
@@ -289,7 +304,13 @@ public sealed class DeploymentWatcher : BackgroundService
             using var scope = ActFor(seen.TargetName, out var owned, out var kept);
             // Another replica's: nothing kept (a Canary that moved to another target leaves its old entry too), nothing parsed.
             if (!kept) { if (_canaries.TryGetValue(seen.Name, out var was)) Forget(was); return; }
-            if (type == WatchEventType.Deleted) { Forget(seen.Name, seen.TargetName); _revisions.Remove(seen.TargetName); return; }
+            if (type == WatchEventType.Deleted)
+            {
+                Forget(seen.Name, seen.TargetName);
+                _revisions.Remove(seen.TargetName);
+                if (owned) await DeletedAsync(seen.TargetName);
+                return;
+            }
             if (_canaries.TryGetValue(seen.Name, out var cached) && Older(seen.ResourceVersion, cached.Metadata.ResourceVersion)) return;
             var canary = seen.ToCanary(); // without the saga's state: the store's business, and the bulk of a Canary
             if (_canaries.TryGetValue(canary.Name, out var previous) && previous.TargetName != canary.TargetName) Forget(previous);
