@@ -19,9 +19,14 @@ public sealed class NamespaceCounters
     // bound of Les. The batcher keeps each grid point's counters for a minute (~30 grid points of 2,000 workloads at
     // 1,000 Canaries): three dictionaries, and a histogram object and an array per workload, were 163,404 objects and
     // 8.5 MB live; 269 objects and 2.5 MB so (docs/benchmarks.md, "the live set and the GC settings").
+    // The rows are cut into pages of at most 8,192 cells (64 KB), no row across two: one array for 2,000 workloads was
+    // ~270 KB, on the large object heap, which only a full collection frees (docs/benchmarks.md, "The large object heap's
+    // sources"); pages stay in the small object heap and are compacted with it.
     private const int Fixed = 3;
-    private readonly Dictionary<string, int> _rows; // workload -> index of its row's first cell
-    private readonly double[] _cells;
+    internal const int PageCells = 8192;
+    private readonly Dictionary<string, int> _rows; // workload -> its row's number
+    private readonly double[][] _pages;
+    private readonly int _width, _rowsPerPage;
 
     private readonly LabelFilter?[] _filters;
 
@@ -29,18 +34,21 @@ public sealed class NamespaceCounters
         LabelFilter?[] filters)
     {
         Les = histograms.Les;
-        var width = Fixed + Les.Count;
+        _width = Fixed + Les.Count;
+        _rowsPerPage = Math.Max(1, PageCells / _width);
         _rows = new Dictionary<string, int>(histograms.ByWorkload.Count, StringComparer.Ordinal);
         foreach (var workload in histograms.ByWorkload.Keys.Concat(requests.Keys).Concat(errors.Keys))
-            _rows.TryAdd(workload, _rows.Count * width);
-        _cells = new double[_rows.Count * width];
-        foreach (var (workload, row) in _rows)
+            _rows.TryAdd(workload, _rows.Count);
+        _pages = new double[(_rows.Count + _rowsPerPage - 1) / _rowsPerPage][];
+        for (var p = 0; p < _pages.Length; p++) _pages[p] = new double[Math.Min(_rowsPerPage, _rows.Count - p * _rowsPerPage) * _width];
+        foreach (var (workload, number) in _rows)
         {
-            _cells[row] = requests.GetValueOrDefault(workload);
-            _cells[row + 1] = errors.GetValueOrDefault(workload);
+            var row = Row(number);
+            row[0] = requests.GetValueOrDefault(workload);
+            row[1] = errors.GetValueOrDefault(workload);
             if (!histograms.ByWorkload.TryGetValue(workload, out var h)) continue;
-            _cells[row + 2] = h.Count;
-            h.Cumulative.CopyTo(_cells, row + Fixed);
+            row[2] = h.Count;
+            h.Cumulative.CopyTo(row[Fixed..]);
         }
         _filters = filters;
     }
@@ -74,9 +82,15 @@ public sealed class NamespaceCounters
     // check may keep them, and must not keep the whole grid point's table alive with them.
     private ArmCounters Arm(string workload)
     {
-        if (!_rows.TryGetValue(workload, out var row)) return new ArmCounters(0, 0, new double[Les.Count], 0);
-        return new ArmCounters(_cells[row], _cells[row + 1], _cells.AsSpan(row + Fixed, Les.Count).ToArray(), _cells[row + 2]);
+        if (!_rows.TryGetValue(workload, out var number)) return new ArmCounters(0, 0, new double[Les.Count], 0);
+        var row = Row(number);
+        return new ArmCounters(row[0], row[1], row[Fixed..].ToArray(), row[2]);
     }
+
+    private Span<double> Row(int number) => _pages[number / _rowsPerPage].AsSpan(number % _rowsPerPage * _width, _width);
+
+    /// <summary>The largest array of cells this grid point holds (bytes): what it puts on the heap in one piece.</summary>
+    internal int LargestPageBytes => _pages.Length == 0 ? 0 : _pages.Max(p => p.Length) * sizeof(double);
 
     private sealed record Histogram(double[] Cumulative, double Count);
 

@@ -71,6 +71,18 @@ public sealed class NamespaceCountersTests(ITestOutputHelper output)
         Assert.True(compactBytes * 3 < parsedBytes, $"compact {compactBytes} bytes, parsed {parsedBytes} bytes");
     }
 
+    [Fact]
+    public async Task The_counters_of_2000_workloads_are_held_in_arrays_small_enough_to_stay_off_the_large_object_heap()
+    {
+        var counters = await NamespaceCounters.ReadAsync(new Bodies(), "load", DateTimeOffset.UnixEpoch);
+
+        const int largeObjectBytes = 85_000; // the runtime's threshold: arrays this large go to the large object heap
+        Assert.True(Workloads * (3 + Les.Length - 1) * sizeof(double) > largeObjectBytes); // one array would be there
+        Assert.InRange(counters.LargestPageBytes, 1, largeObjectBytes - 1);
+        foreach (var w in new[] { 0, 371, 372, 1500, Workloads - 1 }) // both sides of page borders keep their own counts
+            Assert.Equal(w * 100 + 95, counters.Snapshot(Name(w), "absent").Canary.Requests);
+    }
+
     private static IEnumerable<IGrouping<string, PromSample>> Grouped(PromQueryResult result) =>
         result.Vector.Where(s => s.Labels.ContainsKey("destination_workload")).GroupBy(s => s.Labels["destination_workload"]);
 }

@@ -78,7 +78,7 @@ public sealed class CanaryApi(IKubernetes client, IOptions<KubernetesOptions> op
             try
             {
                 await foreach (var page in CanaryStateListing.PagesAsync(client, ns, CancellationToken.None))
-                    foreach (var item in CanaryStateListing.Items(page))
+                    foreach (var item in page.Items)
                         if (CanaryStateListing.TargetName(item) is { Length: > 0 } t && CanaryStateListing.Name(item) is { } name)
                             _canaryFor[new RolloutTarget(ns, t)] = name;
             }

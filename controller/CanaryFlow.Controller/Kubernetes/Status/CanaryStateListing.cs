@@ -1,16 +1,18 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Rollouts;
 using k8s;
+using k8s.Models;
 
 namespace CanaryFlow.Controller.Kubernetes.Status;
 
 /// <summary>
 /// Reads the saga states stored in the Canaries' status, for the rollouts a filter selects only. The list is read in
-/// pages (<c>limit</c>/<c>continue</c>) and each page as the client parsed it (a <see cref="JsonElement"/>): a Canary's
-/// target is read first, and only a selected one's state is deserialised. So a sharded replica that owns a twelfth of
-/// 10,000 Canaries holds one page and its own rollouts, never a tree of every Canary (issue 15).
+/// pages (<c>limit</c>/<c>continue</c>) and each item of a page as a <see cref="JsonElement"/> of its own (see
+/// <see cref="ListPage"/>): a Canary's target is read first, and only a selected one's state is deserialised. So a sharded
+/// replica that owns a twelfth of 10,000 Canaries holds one page and its own rollouts, never a tree of every Canary (issue 15).
 /// </summary>
 public static class CanaryStateListing
 {
@@ -25,35 +27,44 @@ public static class CanaryStateListing
         var found = new List<Stored>();
         foreach (var ns in namespaces)
             await foreach (var page in PagesAsync(client, ns, ct))
-                foreach (var item in Items(page))
+                foreach (var item in page.Items)
                     if (Read(item, ns, selected) is { } stored) found.Add(stored);
         return found;
     }
 
-    /// <summary>A namespace's Canaries, one list page at a time, as the client parsed each (the watch reads them too).</summary>
-    public static IAsyncEnumerable<JsonElement> PagesAsync(IKubernetes client, string ns, CancellationToken ct) =>
+    /// <summary>
+    /// One page of a list, each item parsed on its own. Read as one <see cref="JsonElement"/> (the client's untyped
+    /// answer), a page of 500 Canaries or Deployments (megabytes) went whole through the serializer's read buffer, grown by
+    /// doubling up to 4 MB, then into a copy of the page and a token table as large: three large-object-heap arrays per page,
+    /// the largest source of the large object heap in the 1,000-Canary load run (docs/benchmarks.md, "The large object heap's
+    /// sources"). A typed page lets the serializer read the item list as a stream: it buffers one item at a time, and each
+    /// item is a small document of its own, collected young unless it is kept.
+    /// </summary>
+    public sealed class ListPage
+    {
+        [JsonPropertyName("metadata")] public V1ListMeta? Metadata { get; set; }
+        [JsonPropertyName("items")] public List<JsonElement> Items { get; set; } = [];
+    }
+
+    /// <summary>A namespace's Canaries, one list page at a time (the watch reads them too).</summary>
+    public static IAsyncEnumerable<ListPage> PagesAsync(IKubernetes client, string ns, CancellationToken ct) =>
         PagesAsync(client, CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural, ns, ct);
 
     /// <summary>Any kind's objects of a namespace (the custom-object path serves built-in kinds too: apps/v1 deployments),
-    /// a page at a time, unparsed beyond the client's JSON.</summary>
-    public static async IAsyncEnumerable<JsonElement> PagesAsync(IKubernetes client, string group, string version, string plural, string ns,
+    /// a page at a time, each item unparsed beyond its JSON.</summary>
+    public static async IAsyncEnumerable<ListPage> PagesAsync(IKubernetes client, string group, string version, string plural, string ns,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         string? next = null;
         for (var page = 0; page < 100_000; page++) // bounded: a server that never ends the list cannot keep us here
         {
-            var response = await client.CustomObjects.ListNamespacedCustomObjectAsync(group, version, ns,
+            var response = await client.CustomObjects.ListNamespacedCustomObjectAsync<ListPage>(group, version, ns,
                 plural, continueParameter: next, limit: PageSize, cancellationToken: ct);
-            var root = response is JsonElement e ? e : JsonSerializer.SerializeToElement(response);
-            yield return root;
-            next = root.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) && c.ValueKind == JsonValueKind.String
-                ? c.GetString() : null;
+            yield return response;
+            next = response.Metadata?.ContinueProperty;
             if (string.IsNullOrEmpty(next)) yield break;
         }
     }
-
-    public static IEnumerable<JsonElement> Items(JsonElement page) =>
-        page.TryGetProperty("items", out var items) && items.ValueKind == JsonValueKind.Array ? items.EnumerateArray() : [];
 
     /// <summary>The object's name, read without parsing the rest.</summary>
     public static string? Name(JsonElement item) =>

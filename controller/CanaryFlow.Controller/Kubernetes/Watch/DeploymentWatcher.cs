@@ -207,7 +207,7 @@ public sealed class DeploymentWatcher : BackgroundService
         {
             var found = new List<Sighting>();
             await foreach (var page in CanaryStateListing.PagesAsync(owner.client, group, version, plural, ns, _ct))
-                foreach (var item in CanaryStateListing.Items(page))
+                foreach (var item in page.Items)
                     if (new Sighting(item) is var seen && selected(seen)) found.Add(seen);
             return found;
         }
@@ -228,8 +228,8 @@ public sealed class DeploymentWatcher : BackgroundService
         private static bool Older(string? listed, string? cached) =>
             long.TryParse(listed, out var l) && long.TryParse(cached, out var c) && l < c;
 
-        /// <summary>Every object of a kind in the namespace, page by page, as the client parsed each page: the handling of the
-        /// list copies out of the pages only the kept partitions' objects (see <see cref="Sighting"/>), and drops the pages.
+        /// <summary>Every object of a kind in the namespace, page by page, each item a small document of its own: the handling of the
+        /// list copies out of the pages only the kept partitions' objects (see <see cref="Sighting"/>), and drops the rest.
         /// The resourceVersion is the first page's: the watch resumes from there and replays what changed during the later pages.</summary>
         private async Task<(IReadOnlyList<Sighting>, string)> ListAllAsync(string group, string version, string plural, CancellationToken c)
         {
@@ -237,8 +237,8 @@ public sealed class DeploymentWatcher : BackgroundService
             string? listedAt = null;
             await foreach (var page in CanaryStateListing.PagesAsync(owner.client, group, version, plural, ns, c))
             {
-                listedAt ??= page.TryGetProperty("metadata", out var m) && m.TryGetProperty("resourceVersion", out var rv) ? rv.GetString() : "";
-                found.AddRange(CanaryStateListing.Items(page).Select(item => new Sighting(item)));
+                listedAt ??= page.Metadata?.ResourceVersion ?? "";
+                found.AddRange(page.Items.Select(item => new Sighting(item)));
             }
             return (found, listedAt ?? "");
         }
