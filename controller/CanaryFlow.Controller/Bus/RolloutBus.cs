@@ -3,6 +3,7 @@ using CanaryFlow.Controller.Rollouts;
 using CanaryFlow.Controller.Workers;
 using CanaryFlow.Controller.Web;
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace CanaryFlow.Controller.Bus;
 
@@ -22,6 +23,9 @@ public static class RolloutBus
         x.AddConsumer<RolloutHistoryConsumer>();
         x.AddConsumer<RolloutStatusQueryConsumer>();
         x.AddCanaryFlowHookConsumers();
+        // What the ticker's asks became, on every receive endpoint (partition queues included): see AsksTaken.
+        x.TryAddSingleton<AsksTaken>();
+        x.AddConsumeObserver<AsksTakenObserver>();
     }
 
     /// <summary>

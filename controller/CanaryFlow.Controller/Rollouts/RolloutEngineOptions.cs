@@ -22,6 +22,12 @@ public sealed class RolloutEngineOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan RecheckAfter { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long the ticker waits before it sends an ask again whose last copy this process has not yet consumed
+    /// (<see cref="AsksTaken"/>): such a copy is almost always still queued, and is lost only with a broker's data or a
+    /// message dropped by hand. A restart re-says everything at once.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan ResendUntakenAfter { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Folder of the embedded state store (an append-only journal, see <see cref="FileRolloutStore"/>); by default outside the working folder (<see cref="DataFolders"/>).</summary>
     [Required]
     public string StateDirectory { get; set; } = DataFolders.Default("state");

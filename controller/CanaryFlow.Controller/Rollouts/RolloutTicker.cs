@@ -15,9 +15,10 @@ public sealed class RolloutTicker(
     TimeProvider clock,
     IOptions<RolloutEngineOptions> options,
     ILogger<RolloutTicker> log,
-    Hosting.Sharding.IActingRollouts? acting = null)
+    Hosting.Sharding.IActingRollouts? acting = null,
+    AsksTaken? taken = null)
 {
-    private readonly TickPolicy _policy = new(options.Value, clock.GetUtcNow());
+    private readonly TickPolicy _policy = new(options.Value, clock.GetUtcNow(), taken);
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
@@ -50,6 +51,19 @@ public sealed class RolloutTicker(
         // Published side by side: on RabbitMQ each publish waits for the broker's confirm, and one at a
         // time a thousand due checks would take seconds, stretching every step.
         foreach (var chunk in due.Chunk(128))
-            await Task.WhenAll(chunk.Select(m => bus.Publish(m, m.GetType(), cancellationToken)));
+            await Task.WhenAll(chunk.Select(m => PublishAsync(m, cancellationToken)));
+    }
+
+    private async Task PublishAsync(object message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await bus.Publish(message, message.GetType(), cancellationToken);
+        }
+        catch
+        {
+            taken?.MaybeNotSent(message);
+            throw;
+        }
     }
 }

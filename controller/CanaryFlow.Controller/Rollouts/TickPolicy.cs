@@ -9,7 +9,9 @@ namespace CanaryFlow.Controller.Rollouts;
 /// lost on restart on purpose, so a restarted controller re-says everything once (replies are
 /// idempotent through sequence numbers).
 /// </summary>
-public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset startedAt)
+/// <param name="taken">What this process has consumed of the asks; without it (tests of timing alone) a copy is sent again
+/// on time whether or not the last one was taken.</param>
+public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset startedAt, AsksTaken? taken = null)
 {
     private readonly Dictionary<(Guid, string), (long Key, DateTimeOffset At, int Times)> _said = [];
     private readonly HashSet<Guid> _alive = [];
@@ -30,7 +32,7 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
         var id = s.CorrelationId;
         var waitingOnAnalysis = s.CurrentState is RolloutPhases.Progressing or RolloutPhases.Paused or RolloutPhases.WaitingApproval;
         if (waitingOnAnalysis && s.NextAnalysisAt is { } at && at <= now &&
-            FirstOrOverdue(id, "analysis", s.AnalysisSequence, now, Max(s.Plan.AnalysisInterval, options.StallAfter), backOff: true))
+            FirstOrOverdue(id, "analysis", s.AnalysisSequence, now, Max(s.Plan.AnalysisInterval, options.StallAfter), backOff: true, AskKind.Analysis))
         {
             // An unanswered check is asked again after the interval, then after twice as long each time: under load
             // (a backed-up partition queue, a slow Prometheus) a repeat every interval only adds copies in front of the
@@ -45,7 +47,7 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
 
         // A confirm-* gate asks its hooks at once, then every interval until they say yes (keyed by the gate's sequence).
         if (s.CurrentState == RolloutPhases.WaitingApproval && s.Gate is { } gate &&
-            FirstOrOverdue(id, "gate", s.Sequence, now, s.Plan.AnalysisInterval))
+            FirstOrOverdue(id, "gate", s.Sequence, now, s.Plan.AnalysisInterval, answeredBy: AskKind.Gate))
         {
             due.Add(new HooksDue(id, s.RolloutId, s.Target, s.Revision, gate, s.Sequence, s.AppliedWeight, s.Plan.HooksOf(gate), now));
         }
@@ -55,15 +57,17 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
         // reported, so the ticker cannot tell a re-ask answered from one waiting in a backed-up queue, and every 2 s
         // without back-off such a queue filled with copies (issue 15: 5,500–18,000 messages per partition at 10,000).
         if (s.PendingAppliedAt is not null && s.Pending is PendingWork.Prepare or PendingWork.Promote &&
-            FirstOrOverdue(id, "recheck", s.Sequence, now, options.RecheckAfter, backOff: true))
+            FirstOrOverdue(id, "recheck", s.Sequence, now, options.RecheckAfter, backOff: true, AskKind.Command))
         {
             due.Add(s.Pending == PendingWork.Prepare ? s.PrepareCommand() : s.PromoteCommand());
         }
 
         if (s.Pending != null && s.PendingAppliedAt is null && s.PendingSince is { } since &&
             // A command sent before this process started may have been lost with it: re-send at once.
-            (since + options.StallAfter <= now || since < startedAt) &&
-            FirstOrOverdue(id, "stall", s.Sequence, now, options.StallAfter, backOff: true))
+            (since < startedAt || since + options.StallAfter <= now &&
+             // Its command still queued is not stalled: a stall now would only queue a second copy behind it.
+             (taken is null || taken.TakenSince(id, AskKind.Command, since) || since + options.ResendUntakenAfter <= now)) &&
+            FirstOrOverdue(id, "stall", s.Sequence, now, options.StallAfter, backOff: true, AskKind.Command))
         {
             due.Add(new RolloutStalled(id, s.Sequence, now));
         }
@@ -71,7 +75,7 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
         // A preparation's own answer says why at its deadline; this one (a stall later) is for when no answer comes.
         var grace = s.CurrentState == RolloutPhases.Initializing ? options.StallAfter : TimeSpan.Zero;
         if (s.ProgressDeadlineFrom() is { } from && from + s.Plan.ProgressDeadline + grace <= now &&
-            FirstOrOverdue(id, "deadline", from.UtcTicks, now, options.StallAfter))
+            FirstOrOverdue(id, "deadline", from.UtcTicks, now, options.StallAfter, answeredBy: AskKind.Deadline))
         {
             due.Add(new ProgressDeadlineExceeded(id, now));
         }
@@ -93,6 +97,7 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
         if (_said.EnsureCapacity(0) > 4 * Math.Max(64, _said.Count)) _said.TrimExcess();
         if (_alive.EnsureCapacity(0) > 4 * Math.Max(64, _alive.Count)) _alive.TrimExcess();
         if (_gone.Capacity > 4 * Math.Max(64, _gone.Count)) _gone.TrimExcess();
+        taken?.Retain(_alive);
     }
 
     /// <summary>How many rollouts this policy remembers something of (for tests).</summary>
@@ -104,7 +109,10 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
 
     /// <param name="backOff">Double the wait after each repeat (up to 32×): work that is slow (a command waiting for a
     /// Deployment to become available, a check behind a long queue) must not pile up copies of itself.</param>
-    private bool FirstOrOverdue(Guid id, string kind, long key, DateTimeOffset now, TimeSpan repeatAfter, bool backOff = false)
+    /// <param name="answeredBy">What takes a copy off the queue: a repeat waits until the last copy was taken (or until
+    /// <see cref="RolloutEngineOptions.ResendUntakenAfter"/>, for a copy lost without a restart), see <see cref="AsksTaken"/>.</param>
+    private bool FirstOrOverdue(Guid id, string kind, long key, DateTimeOffset now, TimeSpan repeatAfter, bool backOff = false,
+        AskKind? answeredBy = null)
     {
         var times = 0;
         if (_said.TryGetValue((id, kind), out var said) && said.Key == key)
@@ -112,6 +120,8 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
             times = said.Times;
             var wait = backOff ? repeatAfter * Math.Pow(2, Math.Min(times - 1, 5)) : repeatAfter;
             if (said.At + wait > now) return false;
+            if (taken is not null && answeredBy is { } by && !taken.TakenSince(id, by, said.At) &&
+                said.At + options.ResendUntakenAfter > now) return false;
         }
         _said[(id, kind)] = (key, now, times + 1);
         return true;

@@ -1,5 +1,6 @@
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Rollouts;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CanaryFlow.Controller.Tests.Rollouts;
 
@@ -202,5 +203,67 @@ public sealed class TickPolicyTests
         // Answered after 3 min held: 4 min of the step were used before the hold, so 1 min is left after it.
         Assert.Empty(policy.Due(answered, Start.AddMinutes(7.9)).OfType<ProgressDeadlineExceeded>());
         Assert.Single(policy.Due(answered, Start.AddMinutes(8)).OfType<ProgressDeadlineExceeded>());
+    }
+    [Fact]
+    public void A_re_ask_whose_last_copy_is_still_queued_waits_until_this_process_has_taken_it()
+    {
+        var clock = new FakeTimeProvider(Start);
+        var taken = new AsksTaken(clock);
+        var options = new RolloutEngineOptions { StallAfter = TimeSpan.FromSeconds(30), RecheckAfter = TimeSpan.FromSeconds(2), ResendUntakenAfter = TimeSpan.FromMinutes(5) };
+        var state = Waiting(PendingWork.Prepare, since: Start);
+        state.CurrentState = RolloutPhases.Initializing;
+        state.PendingAppliedAt = Start;
+        var policy = new TickPolicy(options, startedAt: Start.AddSeconds(-1), taken);
+        var asked = new List<int>();
+        for (var second = 0; second <= 701; second++)
+        {
+            clock.SetUtcNow(Start.AddSeconds(second));
+            if (policy.Due(state, clock.GetUtcNow()).OfType<PrepareCanary>().Any()) asked.Add(second);
+            if (second == 100) taken.Consumed(state.PrepareCommand()); // the first copy leaves the queue, answered "not yet"
+        }
+        // Asked at once; not again while that copy is queued (the back-off alone would have asked at 2, 6, 14, 30 and 62 s);
+        // again at the first tick after it was taken; that copy is never taken, so once more 5 minutes later, and again.
+        Assert.Equal([0, 101, 401, 701], asked);
+    }
+
+    [Fact]
+    public void A_command_still_queued_is_not_reported_stalled_and_one_taken_without_an_answer_is()
+    {
+        var clock = new FakeTimeProvider(Start);
+        var taken = new AsksTaken(clock);
+        var options = new RolloutEngineOptions { StallAfter = TimeSpan.FromSeconds(30), ResendUntakenAfter = TimeSpan.FromMinutes(5) };
+        var queued = Waiting(PendingWork.Weight, since: Start.AddSeconds(1));
+        var lost = Waiting(PendingWork.Weight, since: Start.AddSeconds(1));
+        var policy = new TickPolicy(options, startedAt: Start, taken);
+        var stalled = new Dictionary<Guid, List<int>> { [queued.CorrelationId] = [], [lost.CorrelationId] = [] };
+        for (var second = 0; second <= 320; second++)
+        {
+            clock.SetUtcNow(Start.AddSeconds(second));
+            if (second == 5) taken.Consumed(new SetCanaryWeight(lost.CorrelationId, lost.RolloutId, lost.Target, 20, lost.Sequence));
+            foreach (var s in new[] { queued, lost })
+                if (policy.Due(s, clock.GetUtcNow()).OfType<RolloutStalled>().Any()) stalled[s.CorrelationId].Add(second);
+        }
+        Assert.Equal([31], stalled[lost.CorrelationId]); // taken at 5 s, no answer by 31 s; its re-sent copy is never taken
+        Assert.Equal([301], stalled[queued.CorrelationId]); // behind a long queue: once, when it may have been lost
+    }
+
+    [Fact]
+    public void The_ledger_forgets_rollouts_the_ticker_no_longer_watches_after_a_minute()
+    {
+        var clock = new FakeTimeProvider(Start);
+        var taken = new AsksTaken(clock);
+        var watched = Guid.NewGuid();
+        var atRest = Guid.NewGuid();
+        taken.Consumed(new ProgressDeadlineExceeded(watched, Start));
+        taken.Consumed(new ProgressDeadlineExceeded(atRest, Start));
+        taken.Consumed(new RolloutStalled(atRest, 3, Start)); // not an ask the ledger keeps: the stall's command is
+        Assert.Equal(2, taken.Count);
+
+        taken.Retain(new HashSet<Guid> { watched });
+        Assert.Equal(2, taken.Count); // a command may be taken before its new rollout is stored: kept for a minute
+        clock.Advance(TimeSpan.FromSeconds(61));
+        taken.Retain(new HashSet<Guid> { watched });
+        Assert.Equal(1, taken.Count);
+        Assert.True(taken.TakenSince(watched, AskKind.Deadline, Start));
     }
 }

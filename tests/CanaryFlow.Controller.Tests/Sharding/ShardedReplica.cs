@@ -40,10 +40,11 @@ public sealed class ShardedReplica : IAsyncDisposable
     public MovableOwnership Ownership { get; }
     public IBus Bus => _provider.GetRequiredService<IBus>();
     public IRolloutStore Store => _provider.GetRequiredService<IRolloutStore>();
+    public CanaryFlow.Controller.Rollouts.AsksTaken Asks => _provider.GetRequiredService<CanaryFlow.Controller.Rollouts.AsksTaken>();
 
     /// <param name="store">The store of the first replica, shared; null for the first.</param>
     public static async Task<ShardedReplica> StartAsync(int port, string vhost, int partitions, InMemoryWorld world, IAnalysisRunner runner,
-        ResultLog results, IRolloutStore? store = null)
+        ResultLog results, IRolloutStore? store = null, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -55,7 +56,7 @@ public sealed class ShardedReplica : IAsyncDisposable
             ["Rollouts:StateDirectory"] = Directory.CreateTempSubdirectory("canaryflow-sharded-").FullName,
             ["Rollouts:TickPeriod"] = "00:00:00.200",
             ["Rollouts:StallAfter"] = "00:00:30",
-        }).Build();
+        }).AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
         var services = new ServiceCollection();
         services.AddSingleton(Logs);
         services.AddLogging();
