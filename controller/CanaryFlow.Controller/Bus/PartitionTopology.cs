@@ -13,7 +13,18 @@ namespace CanaryFlow.Controller.Bus;
 /// </summary>
 public static class PartitionTopology
 {
-    public static string QueueName(int partition) => $"canaryflow-partition-{partition}";
+    public static string QueueName(int partition) => $"{QueuePrefix}{partition}";
+
+    private const string QueuePrefix = "canaryflow-partition-";
+
+    /// <summary>The partition whose queue an endpoint address names (its last path segment), if any.</summary>
+    public static bool TryPartitionOf(Uri? address, out int partition)
+    {
+        partition = -1;
+        var name = address?.AbsolutePath.Split('/')[^1];
+        return name is not null && name.StartsWith(QueuePrefix, StringComparison.Ordinal) &&
+               int.TryParse(name.AsSpan(QueuePrefix.Length), System.Globalization.NumberStyles.None, null, out partition);
+    }
 
     /// <summary>Bus-wide: direct exchanges and routing keys for the partitioned message types.</summary>
     public static void RouteByPartition(IRabbitMqBusFactoryConfigurator cfg, int partitions)

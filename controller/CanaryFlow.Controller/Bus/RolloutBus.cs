@@ -24,7 +24,8 @@ public static class RolloutBus
         x.AddConsumer<RolloutStatusQueryConsumer>();
         x.AddCanaryFlowHookConsumers();
         // What the ticker's asks became, on every receive endpoint (partition queues included): see AsksTaken.
-        x.TryAddSingleton<AsksTaken>();
+        x.TryAddSingleton(sp => new AsksTaken(sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<Microsoft.Extensions.Options.IOptions<Hosting.Sharding.ShardingOptions>>()?.Value.Partitions ?? 0));
         x.AddConsumeObserver<AsksTakenObserver>();
     }
 

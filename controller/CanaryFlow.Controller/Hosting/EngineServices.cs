@@ -26,7 +26,6 @@ public static class EngineServices
         services.TryAddSingleton<IRolloutStore, FileRolloutStore>();
         services.TryAddSingleton<RolloutHistory>();
         services.TryAddSingleton<RolloutRehydrator>();
-        services.TryAddSingleton<AsksTaken>();
         services.TryAddSingleton<RolloutTicker>();
         services.AddCanaryFlowHooks(configuration);
         return services;

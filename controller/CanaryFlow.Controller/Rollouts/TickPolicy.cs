@@ -66,7 +66,7 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
             // A command sent before this process started may have been lost with it: re-send at once.
             (since < startedAt || since + options.StallAfter <= now &&
              // Its command still queued is not stalled: a stall now would only queue a second copy behind it.
-             (taken is null || taken.TakenSince(id, AskKind.Command, since) || since + options.ResendUntakenAfter <= now)) &&
+             taken?.StillQueued(id, AskKind.Command, since, now, options.ResendUntakenAfter) != true) &&
             FirstOrOverdue(id, "stall", s.Sequence, now, options.StallAfter, backOff: true, AskKind.Command))
         {
             due.Add(new RolloutStalled(id, s.Sequence, now));
@@ -120,8 +120,7 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
             times = said.Times;
             var wait = backOff ? repeatAfter * Math.Pow(2, Math.Min(times - 1, 5)) : repeatAfter;
             if (said.At + wait > now) return false;
-            if (taken is not null && answeredBy is { } by && !taken.TakenSince(id, by, said.At) &&
-                said.At + options.ResendUntakenAfter > now) return false;
+            if (answeredBy is { } by && taken?.StillQueued(id, by, said.At, now, options.ResendUntakenAfter) == true) return false;
         }
         _said[(id, kind)] = (key, now, times + 1);
         return true;

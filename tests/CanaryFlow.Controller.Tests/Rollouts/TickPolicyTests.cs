@@ -266,4 +266,37 @@ public sealed class TickPolicyTests
         Assert.Equal(1, taken.Count);
         Assert.True(taken.TakenSince(watched, AskKind.Deadline, Start));
     }
+    [Fact]
+    public void Sharded_a_copy_is_still_queued_until_its_partition_passes_it_however_long_a_moving_queue_takes()
+    {
+        var clock = new FakeTimeProvider(Start);
+        var taken = new AsksTaken(clock, partitions: 4);
+        var id = Guid.NewGuid();
+        var partition = CanaryFlow.Controller.Hosting.Sharding.RolloutPartitions.Of(id, 4);
+        var other = (partition + 1) % 4;
+        var sent = Start;
+        var giveUp = TimeSpan.FromMinutes(5);
+        bool Queued() => taken.StillQueued(id, AskKind.Command, sent, clock.GetUtcNow(), giveUp);
+
+        // A deep queue that moves: messages sent before the copy are taken for 10 minutes; the copy is still in front.
+        for (var minute = 1; minute <= 10; minute++)
+        {
+            clock.SetUtcNow(Start.AddMinutes(minute));
+            taken.Drained(partition, (sent - TimeSpan.FromSeconds(11 - minute)).UtcDateTime);
+            taken.Drained(other, clock.GetUtcNow().UtcDateTime); // another partition's traffic says nothing of this one
+            Assert.True(Queued(), $"minute {minute}");
+        }
+        // A message sent 2 s after the copy is taken: the copy has left the queue (taken elsewhere, or lost).
+        taken.Drained(partition, (sent + TimeSpan.FromSeconds(2)).UtcDateTime);
+        Assert.False(Queued());
+
+        // A queue that stops moving: the next copy is presumed lost 5 minutes after the later of its sending and the last move.
+        sent = clock.GetUtcNow();
+        clock.Advance(TimeSpan.FromMinutes(4));
+        taken.Drained(partition, (sent - TimeSpan.FromSeconds(1)).UtcDateTime); // moved at 4 min, not past the copy
+        clock.Advance(TimeSpan.FromMinutes(4));
+        Assert.True(Queued()); // 8 min after sending, 4 after the last move
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.False(Queued());
+    }
 }

@@ -45,6 +45,18 @@ public sealed class PartitioningTests
     }
 
     [Fact]
+    public void A_partition_queues_address_names_its_partition_and_no_other_address_does()
+    {
+        Assert.True(PartitionTopology.TryPartitionOf(new Uri("rabbitmq://127.0.0.1:5672/canaryflow/canaryflow-partition-11"), out var p));
+        Assert.Equal(11, p);
+        Assert.True(PartitionTopology.TryPartitionOf(new Uri($"loopback://localhost/{PartitionTopology.QueueName(0)}"), out p));
+        Assert.Equal(0, p);
+        Assert.False(PartitionTopology.TryPartitionOf(new Uri("rabbitmq://127.0.0.1/prepare-canary"), out _));
+        Assert.False(PartitionTopology.TryPartitionOf(new Uri("rabbitmq://127.0.0.1/canaryflow-partition-x1"), out _));
+        Assert.False(PartitionTopology.TryPartitionOf(null, out _));
+    }
+
+    [Fact]
     public void A_write_for_a_partition_passes_only_while_that_partitions_lease_is_held()
     {
         var held = new HashSet<int> { 1 };
