@@ -15,7 +15,7 @@ public static class RuntimeEnvironment
         new("MALLOC_ARENA_MAX", "2"),
         // The gen0 budget's floor at 8 MB: by default the GC sizes it from the CPU cache (~55 MB on the benchmark
         // machine) and raises it when much survives; in the 1,000-Canary run it then averaged ~92 MB allocated per gen0
-        // collection, with it ~58 MB, and the peak RSS was 404-419 MiB instead of 448. Read from the environment only:
+        // collection, with it ~58 MB, and the peak RSS was 404-419 MiB instead of 428-448. Read from the environment only:
         // as System.GC.Gen0Size or GCgen0size in runtimeconfig.json it has no effect (checked on .NET 10).
         new("DOTNET_GCgen0size", "0x800000"),
     ];
