@@ -74,7 +74,8 @@ public sealed class ControllerProcess : IAsyncDisposable, IDisposable
     /// <paramref name="straceOutput"/>, it runs under <c>strace -f -e trace=connect</c>. With
     /// <paramref name="hostingStartup"/>, that test type's assembly is loaded as an ASP.NET hosting startup (the
     /// process then resolves assemblies from this test project's dependency list, a superset of the controller's).
-    /// <paramref name="environment"/>: runtime settings for this process only, after CANARYFLOW_CONTROLLER_ENV's (both
+    /// The process gets the environment the manifests give the controller's container (<c>RuntimeEnvironment</c>), then
+    /// CANARYFLOW_CONTROLLER_ENV's settings, then <paramref name="environment"/>'s, for this process only (both
     /// "NAME=value;NAME=value"): replicas of one run compared under different GC settings.
     /// </summary>
     public static ControllerProcess Start(IReadOnlyDictionary<string, string> settings, string? log = null, string? straceOutput = null,
@@ -98,6 +99,8 @@ public sealed class ControllerProcess : IAsyncDisposable, IDisposable
         info.ArgumentList.Add(dll);
         foreach (var (key, value) in settings) info.ArgumentList.Add($"--{key}={value}");
         info.Environment["DOTNET_gcServer"] = "0";
+        // What the manifests give the controller's container; CANARYFLOW_CONTROLLER_ENV and environment may override.
+        foreach (var (name, value) in CanaryFlow.Controller.Hosting.RuntimeEnvironment.Settings) info.Environment[name] = value;
         foreach (var pair in $"{Environment.GetEnvironmentVariable("CANARYFLOW_CONTROLLER_ENV")};{environment}".Split(';', StringSplitOptions.RemoveEmptyEntries))
             if (pair.Split('=', 2) is [var name, var value]) info.Environment[name.Trim()] = value.Trim();
         // The user's environment must not be what keeps the process quiet: the product has to.
