@@ -17,13 +17,16 @@ public static class PartitionTopology
 
     private const string QueuePrefix = "canaryflow-partition-";
 
-    /// <summary>The partition whose queue an endpoint address names (its last path segment), if any.</summary>
+    /// <summary>The partition whose queue an endpoint address names (its last path segment), if any. Read for every
+    /// consumed message (AsksTakenObserver): spans, no copies.</summary>
     public static bool TryPartitionOf(Uri? address, out int partition)
     {
         partition = -1;
-        var name = address?.AbsolutePath.Split('/')[^1];
-        return name is not null && name.StartsWith(QueuePrefix, StringComparison.Ordinal) &&
-               int.TryParse(name.AsSpan(QueuePrefix.Length), System.Globalization.NumberStyles.None, null, out partition);
+        if (address is null) return false;
+        var path = address.AbsolutePath.AsSpan();
+        var name = path[(path.LastIndexOf('/') + 1)..];
+        return name.StartsWith(QueuePrefix, StringComparison.Ordinal) &&
+               int.TryParse(name[QueuePrefix.Length..], System.Globalization.NumberStyles.None, null, out partition);
     }
 
     /// <summary>Bus-wide: direct exchanges and routing keys for the partitioned message types.</summary>

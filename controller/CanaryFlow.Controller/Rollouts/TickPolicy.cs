@@ -64,10 +64,10 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
 
         if (s.Pending != null && s.PendingAppliedAt is null && s.PendingSince is { } since &&
             // A command sent before this process started may have been lost with it: re-send at once.
-            (since < startedAt || since + options.StallAfter <= now &&
-             // Its command still queued is not stalled: a stall now would only queue a second copy behind it.
-             taken?.StillQueued(id, AskKind.Command, since, now, options.ResendUntakenAfter) != true) &&
-            FirstOrOverdue(id, "stall", s.Sequence, now, options.StallAfter, backOff: true, AskKind.Command))
+            (since + options.StallAfter <= now || since < startedAt) &&
+            // Its command still queued is not stalled either: a stall would only queue a second copy behind it.
+            FirstOrOverdue(id, "stall", s.Sequence, now, options.StallAfter, backOff: true, AskKind.Command,
+                firstSentAt: since < startedAt ? null : since))
         {
             due.Add(new RolloutStalled(id, s.Sequence, now));
         }
@@ -111,17 +111,22 @@ public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset star
     /// Deployment to become available, a check behind a long queue) must not pile up copies of itself.</param>
     /// <param name="answeredBy">What takes a copy off the queue: a repeat waits until the last copy was taken (or until
     /// <see cref="RolloutEngineOptions.ResendUntakenAfter"/>, for a copy lost without a restart), see <see cref="AsksTaken"/>.</param>
+    /// <param name="firstSentAt">When the first copy was sent by someone else (the saga's command, for a stall), if this
+    /// process may have seen it taken; then even the first ask waits for it.</param>
     private bool FirstOrOverdue(Guid id, string kind, long key, DateTimeOffset now, TimeSpan repeatAfter, bool backOff = false,
-        AskKind? answeredBy = null)
+        AskKind? answeredBy = null, DateTimeOffset? firstSentAt = null)
     {
         var times = 0;
+        var lastSentAt = firstSentAt;
         if (_said.TryGetValue((id, kind), out var said) && said.Key == key)
         {
             times = said.Times;
             var wait = backOff ? repeatAfter * Math.Pow(2, Math.Min(times - 1, 5)) : repeatAfter;
             if (said.At + wait > now) return false;
-            if (answeredBy is { } by && taken?.StillQueued(id, by, said.At, now, options.ResendUntakenAfter) == true) return false;
+            lastSentAt = said.At;
         }
+        if (answeredBy is { } by && lastSentAt is { } sent &&
+            taken?.StillQueued(id, by, sent, now, options.ResendUntakenAfter) == true) return false;
         _said[(id, kind)] = (key, now, times + 1);
         return true;
     }
