@@ -29,6 +29,9 @@ public sealed record RolloutTransitioned(
 /// <summary>Phase names, as Flagger users know them.</summary>
 public static class RolloutPhases
 {
+    /// <summary>Requested, waiting for a free slot: the controller runs at most <c>Rollouts:MaxActive</c> rollouts at a
+    /// time (per replica), the others wait in request order. Nothing has been asked of the canary yet.</summary>
+    public const string Queued = nameof(Queued);
     public const string Initializing = nameof(Initializing);
     public const string Progressing = nameof(Progressing);
     public const string Paused = nameof(Paused);

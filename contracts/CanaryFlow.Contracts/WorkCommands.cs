@@ -42,5 +42,9 @@ public sealed record AnalysisDue(
 /// <summary>The ticker found a rollout whose last command got no answer in time (lost message, restart): re-send it.</summary>
 public sealed record RolloutStalled(Guid CorrelationId, long Sequence, DateTimeOffset DetectedAt);
 
+/// <summary>A slot is free for this queued rollout (<c>Rollouts:MaxActive</c>): start it. Sent by the ticker, oldest request
+/// first; <paramref name="Sequence"/> is the queued request's, so a copy left over from an earlier wait starts nothing.</summary>
+public sealed record AdmitRollout(Guid CorrelationId, long Sequence, DateTimeOffset At);
+
 /// <summary>The rollout has made no progress within its deadline.</summary>
 public sealed record ProgressDeadlineExceeded(Guid CorrelationId, DateTimeOffset DetectedAt);

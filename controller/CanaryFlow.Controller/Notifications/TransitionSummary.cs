@@ -65,6 +65,7 @@ public sealed record TransitionSummary(
 
     private static string Advise(string phase, bool failing) => phase switch
     {
+        RolloutPhases.Queued => "Queued: the controller runs its maximum of rollouts at once; this one starts when a slot is free. Abort to drop it.",
         RolloutPhases.WaitingApproval => "Waiting for approval: promote to continue, or abort.",
         RolloutPhases.Paused => "Paused: resume to continue, promote to finish now, or abort.",
         RolloutPhases.Promoting => "Promoting the canary to stable; nothing to do.",

@@ -14,7 +14,7 @@ public sealed class RolloutMetricsRecorder : IScrapeTimeSeries
     private static readonly string[] Results = ["passed", "failed", "nodata", "queryerror"]; // VerdictKind, in order
     private static readonly string[] KnownPhases =
     [
-        RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval, RolloutPhases.Promoting,
+        RolloutPhases.Queued, RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval, RolloutPhases.Promoting,
         RolloutPhases.Succeeded, RolloutPhases.RollingBack, RolloutPhases.Failed, RolloutPhases.Holding,
     ];
 

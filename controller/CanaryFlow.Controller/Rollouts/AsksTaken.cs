@@ -5,7 +5,7 @@ namespace CanaryFlow.Controller.Rollouts;
 
 /// <summary>The kinds of message the ticker sends again while unanswered. A stall is answered by its command: the saga
 /// re-sends the command when it takes the stall, so the command's copy is the one that must not be doubled.</summary>
-public enum AskKind { Analysis, Gate, Command, Deadline }
+public enum AskKind { Analysis, Gate, Command, Deadline, Admission }
 
 /// <summary>
 /// When this process last finished consuming each kind of the ticker's asks, per rollout. The ticker sends an unanswered
@@ -106,6 +106,7 @@ public sealed class AsksTaken(TimeProvider clock, int partitions = 0)
         PromoteCanary m => (m.CorrelationId, AskKind.Command),
         RollBackCanary m => (m.CorrelationId, AskKind.Command),
         ProgressDeadlineExceeded m => (m.CorrelationId, AskKind.Deadline),
+        AdmitRollout m => (m.CorrelationId, AskKind.Admission),
         _ => (null, null),
     };
 }

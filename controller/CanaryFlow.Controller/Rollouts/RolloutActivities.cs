@@ -5,6 +5,17 @@ namespace CanaryFlow.Controller.Rollouts;
 /// <summary>Steps of the state machine's table used in more than one row.</summary>
 public static class RolloutActivities
 {
+    /// <summary>A rollout just begun (its request recorded, see <see cref="RolloutState.Begin"/>): announced, and its canary
+    /// prepared at once, or, when the controller limits how many run at a time (<see cref="RolloutEngineOptions.MaxActive"/>),
+    /// queued until the ticker admits it (<see cref="AdmissionPolicy"/>).</summary>
+    public static EventActivityBinder<RolloutState, T> Start<T>(this EventActivityBinder<RolloutState, T> binder,
+        Func<DateTimeOffset> now, bool queues, State initializing, State queued) where T : class =>
+        binder
+            .Publish(c => c.Saga.Started(now()))
+            .IfElse(_ => queues,
+                wait => wait.Then(c => c.Saga.WaitForSlot(now())).TransitionTo(queued),
+                go => go.Publish(c => c.Saga.PrepareCommand()).TransitionTo(initializing));
+
     /// <summary>Towards more traffic (<see cref="RolloutState.Advance"/>): the next step, waiting on its weight, or the
     /// pre-rollout hooks first (a check due now, nothing to write). Follow it with <see cref="ShiftWeight{T}"/>.</summary>
     public static EventActivityBinder<RolloutState, T> Advance<T>(this EventActivityBinder<RolloutState, T> binder,

@@ -28,6 +28,13 @@ public sealed class RolloutEngineOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan ResendUntakenAfter { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>At most this many rollouts run at a time (per replica, when sharded: of the partitions it holds); the others
+    /// wait in phase Queued and start in request order as slots free up. 0: no limit. A queued rollout has asked nothing
+    /// of its canary, of the mesh or of Prometheus, so a burst of releases (a base image bumped in every service) is
+    /// worked through at the pace the cluster and the metrics source can answer, not all at once.</summary>
+    [Range(0, 1_000_000)]
+    public int MaxActive { get; set; }
+
     /// <summary>Folder of the embedded state store (an append-only journal, see <see cref="FileRolloutStore"/>); by default outside the working folder (<see cref="DataFolders"/>).</summary>
     [Required]
     public string StateDirectory { get; set; } = DataFolders.Default("state");

@@ -41,6 +41,35 @@ public sealed partial class RolloutState
         Note(reason, now);
     }
 
+    /// <summary>Requested while the controller already runs its <c>Rollouts:MaxActive</c> rollouts: it waits for a slot
+    /// (<see cref="RolloutPhases.Queued"/>), nothing asked of the canary, so no command pending, no stall and no deadline.
+    /// The sequence the request took stays: it names this wait (<see cref="AdmitRollout.Sequence"/>).</summary>
+    public void WaitForSlot(DateTimeOffset now)
+    {
+        Pending = null;
+        PendingSince = PendingAppliedAt = null;
+        Note($"{LastReason}; queued: the controller runs its maximum of active rollouts, this one starts when a slot is free", now);
+    }
+
+    /// <summary>A newer revision while queued: it takes the older one's place in the queue (the target has waited that long).</summary>
+    public void ReplaceQueued(RolloutRequested newer, DateTimeOffset now)
+    {
+        var waitingSince = StartedAt;
+        Begin(newer, now);
+        StartedAt = waitingSince;
+        WaitForSlot(now);
+    }
+
+    public bool IsWaitFor(AdmitRollout admit) => Pending is null && admit.Sequence == Sequence;
+
+    /// <summary>Out of the queue: prepared now, its progress counted from now (its wait was not its own delay).</summary>
+    public void Admit(DateTimeOffset now)
+    {
+        LastProgressAt = now;
+        Await(PendingWork.Prepare, now);
+        Note("a slot is free: preparing the canary", now);
+    }
+
     /// <summary>The next move towards more traffic: the pre-rollout hooks once before any traffic (a check at 0%,
     /// due now, answered like any check), else the next step.</summary>
     public void Advance(string reason, DateTimeOffset now)

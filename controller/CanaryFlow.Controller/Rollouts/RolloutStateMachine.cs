@@ -1,5 +1,6 @@
 using CanaryFlow.Contracts;
 using MassTransit;
+using Microsoft.Extensions.Options;
 
 namespace CanaryFlow.Controller.Rollouts;
 
@@ -11,6 +12,7 @@ namespace CanaryFlow.Controller.Rollouts;
 /// </summary>
 public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
 {
+    public State Queued { get; private set; } = null!;
     public State Initializing { get; private set; } = null!;
     public State Progressing { get; private set; } = null!;
     public State Paused { get; private set; } = null!;
@@ -26,6 +28,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
     public Event<PauseRollout> Pause { get; private set; } = null!;
     public Event<ResumeRollout> Resume { get; private set; } = null!;
     public Event<RetryRollout> Retry { get; private set; } = null!;
+    public Event<AdmitRollout> Admit { get; private set; } = null!;
     public Event<CanaryReady> Ready { get; private set; } = null!;
     public Event<CanaryNotReady> NotReady { get; private set; } = null!;
     public Event<WorkApplied> Applied { get; private set; } = null!;
@@ -40,8 +43,11 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
     public Event<RolloutStalled> Stalled { get; private set; } = null!;
     public Event<ProgressDeadlineExceeded> DeadlineExceeded { get; private set; } = null!;
 
-    public RolloutStateMachine(TimeProvider clock)
+    /// <param name="options">Only whether rollouts wait for a slot (<see cref="RolloutEngineOptions.MaxActive"/>); the
+    /// ticker decides which one gets it.</param>
+    public RolloutStateMachine(TimeProvider clock, IOptions<RolloutEngineOptions>? options = null)
     {
+        var queues = options?.Value.MaxActive > 0;
         InstanceState(x => x.CurrentState);
 
         Event(() => Requested, x => x.CorrelateById(m => m.Message.CorrelationId));
@@ -50,6 +56,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
         Event(() => Pause, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
         Event(() => Resume, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
         Event(() => Retry, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
+        Event(() => Admit, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
         Event(() => Ready, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
         Event(() => NotReady, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
         Event(() => Applied, x => { x.CorrelateById(m => m.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
@@ -76,9 +83,21 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
         Initially(
             When(Requested)
                 .Then(c => c.Saga.Begin(c.Message, now()))
-                .Publish(c => c.Saga.Started(now()))
+                .Start(now, queues, Initializing, Queued));
+
+        // ── Waiting for a slot (Rollouts:MaxActive): nothing asked of the canary yet ─────────
+        During(Queued,
+            When(Admit, c => c.Saga.IsWaitFor(c.Message))
+                .Then(c => c.Saga.Admit(now()))
                 .Publish(c => c.Saga.PrepareCommand())
-                .TransitionTo(Initializing));
+                .TransitionTo(Initializing),
+            When(Requested, c => c.Message.Revision != c.Saga.Revision)
+                .Publish(c => new RolloutSuperseded(c.Saga.CorrelationId, c.Saga.RolloutId, c.Saga.Target, c.Saga.Revision, c.Message.Revision, now()))
+                .Then(c => c.Saga.ReplaceQueued(c.Message, now())),
+            When(Abort)
+                .Then(c => c.Saga.Finish(promoted: false, $"aborted by {c.Message.Actor} before it started: {c.Message.Reason}", now()))
+                .Publish(c => c.Saga.FailedEvent(now()))
+                .TransitionTo(Failed));
 
         During(Initializing,
             When(Ready, c => c.Saga.IsReplyTo(PendingWork.Prepare, c.Message.Sequence))
@@ -237,9 +256,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                 .TransitionTo(Succeeded)
                 .If(c => c.Saga.Queued != null, next => next
                     .Then(c => c.Saga.Begin(c.Saga.Queued!, now()))
-                    .Publish(c => c.Saga.Started(now()))
-                    .Publish(c => c.Saga.PrepareCommand())
-                    .TransitionTo(Initializing)),
+                    .Start(now, queues, Initializing, Queued)),
             When(PromotionFailed, c => c.Saga.IsReplyTo(PendingWork.Promote, c.Message.Sequence))
                 .Then(c => c.Saga.Finish(promoted: false, $"promotion failed, traffic kept on the canary: {c.Message.Reason}", now()))
                 .Publish(c => c.Saga.FailedEvent(now()))
@@ -252,9 +269,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
                 .IfElse(c => c.Saga.Queued != null,
                     next => next
                         .Then(c => c.Saga.Begin(c.Saga.Queued!, now()))
-                        .Publish(c => c.Saga.Started(now()))
-                        .Publish(c => c.Saga.PrepareCommand())
-                        .TransitionTo(Initializing),
+                        .Start(now, queues, Initializing, Queued),
                     done => done
                         .Then(c => c.Saga.Finish(promoted: false, c.Saga.LastReason, now()))
                         .Publish(c => c.Saga.FailedEvent(now()))
@@ -266,15 +281,11 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<RolloutState>
         During(Succeeded, Failed,
             When(Requested, c => c.Message.Revision != c.Saga.Revision)
                 .Then(c => c.Saga.Begin(c.Message, now()))
-                .Publish(c => c.Saga.Started(now()))
-                .Publish(c => c.Saga.PrepareCommand())
-                .TransitionTo(Initializing));
+                .Start(now, queues, Initializing, Queued));
 
         During(Failed,
             When(Retry)
                 .Then(c => c.Saga.Restart($"retried by {c.Message.Actor}: {c.Message.Reason}", now()))
-                .Publish(c => c.Saga.Started(now()))
-                .Publish(c => c.Saga.PrepareCommand())
-                .TransitionTo(Initializing));
+                .Start(now, queues, Initializing, Queued));
     }
 }

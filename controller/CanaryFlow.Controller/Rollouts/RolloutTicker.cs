@@ -46,6 +46,7 @@ public sealed class RolloutTicker(
         lock (_policy) // tests also call TickAsync beside the running loop; the policy's memory is not thread-safe
         {
             foreach (var state in states) _policy.AddDue(state, now, due);
+            _policy.AddAdmissions(states, now, due);
             _policy.Retain(states);
         }
         // Published side by side: on RabbitMQ each publish waits for the broker's confirm, and one at a

@@ -11,7 +11,7 @@ namespace CanaryFlow.Controller.Rollouts;
 /// </summary>
 /// <param name="taken">What this process has consumed of the asks; without it (tests of timing alone) a copy is sent again
 /// on time whether or not the last one was taken.</param>
-public sealed class TickPolicy(RolloutEngineOptions options, DateTimeOffset startedAt, AsksTaken? taken = null)
+public sealed partial class TickPolicy(RolloutEngineOptions options, DateTimeOffset startedAt, AsksTaken? taken = null)
 {
     private readonly Dictionary<(Guid, string), (long Key, DateTimeOffset At, int Times)> _said = [];
     private readonly HashSet<Guid> _alive = [];

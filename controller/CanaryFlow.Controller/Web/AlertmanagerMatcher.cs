@@ -24,7 +24,7 @@ public static class AlertmanagerMatcher
 
     /// <summary>The phases in which the saga takes <see cref="AbortRollout"/> (RolloutStateMachine: "Anything still running").</summary>
     public static readonly IReadOnlySet<string> AbortablePhases = new HashSet<string>(StringComparer.Ordinal)
-        { RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval };
+        { RolloutPhases.Queued, RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval };
 
     /// <summary>Returns null (and a reason) when the payload is not a valid version 4 body.</summary>
     public static string? Validate(AlertmanagerPayload? payload)

@@ -32,6 +32,8 @@ public static class ScaleHarness
         var servicesPerTarget = opt.Int("--services-per-target", SimulatedCluster.DefaultServicesPerTarget);
         // The scale run's checks read the success rate only: without the duration histograms Prometheus ingests ~1/20 of the series.
         var latencySeries = !opt.Flag("--no-latency-series");
+        // --max-active N: each replica runs at most N rollouts at a time (Rollouts:MaxActive), the others wait Queued.
+        var maxActive = opt.Int("--max-active", 0);
         var ports = (Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_CLUSTER_PORTS")
                      ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_CLUSTER_PORTS is not set: source .ci/services.sh; start_rabbitmq_cluster DIR PORT DIST"))
             .Split(',').Select(int.Parse).ToList();
@@ -42,7 +44,8 @@ public static class ScaleHarness
         var mode = opt.Text("--mode") ?? "fixed-window";
         var services = BenchService.Many(ns, count, 0.2, interval, seed: 9, stepWeight: stepWeight, mode: mode);
         Console.WriteLine($"scale: {count} Canaries ({services.Count(s => s.Faulty)} faulty) over {replicas} replicas, {partitions} partitions, " +
-                          $"RabbitMQ nodes {string.Join(",", ports)} (quorum queues), interval {interval.TotalSeconds}s ({mode}), steps {string.Join(",", services[0].Steps)}{(kill ? ", kill run" : "")}, " +
+                          $"RabbitMQ nodes {string.Join(",", ports)} (quorum queues), interval {interval.TotalSeconds}s ({mode}), steps {string.Join(",", services[0].Steps)}{(kill ? ", kill run" : "")}" +
+                          $"{(maxActive > 0 ? $", at most {maxActive} active per replica" : "")}, " +
                           $"{Environment.ProcessorCount} cores, load average {ControllerSettings.LoadAverage():F1}; logs in {work}");
 
         PurgeLeftovers();
@@ -55,7 +58,7 @@ public static class ScaleHarness
         await using var proxy = await PrometheusProxy.StartAsync(cluster.Prometheus.Address, cluster.Clock);
         var leases = new PartitionLeaseWatcher(cluster.Store, ns, leasePrefix, TimeSpan.FromSeconds(10), cluster.Clock);
         var activity = new CanaryActivity(cluster.Store, partitions, cluster.Clock);
-        var settings = Enumerable.Range(0, replicas).Select(i => ReplicaSettings(cluster, ns, ports, partitions, work, i, proxy.Address)).ToList();
+        var settings = Enumerable.Range(0, replicas).Select(i => ReplicaSettings(cluster, ns, ports, partitions, work, i, proxy.Address, maxActive)).ToList();
         // CANARYFLOW_REPLICA_<i>_ENV: runtime settings of one replica (GC settings compared side by side in one run).
         var controllers = settings.Select((s, i) => ControllerProcess.Start(s, Path.Combine(work, $"replica-{i}.log"),
             environment: Environment.GetEnvironmentVariable($"CANARYFLOW_REPLICA_{i}_ENV"))).ToList();
@@ -184,7 +187,7 @@ public static class ScaleHarness
             : times.Count == 0 ? "-" : $"{times.Min(t => (t!.Value - from).TotalSeconds):F1}–{times.Max(t => (t!.Value - from).TotalSeconds):F1} s";
 
     private static Dictionary<string, string> ReplicaSettings(SimulatedCluster cluster, string ns, IReadOnlyList<int> ports, int partitions, string work,
-        int i, Uri prometheus)
+        int i, Uri prometheus, int maxActive)
     {
         var dir = Path.Combine(work, $"replica-{i}");
         var s = ControllerSettings.For(cluster, ns, ports[0], dir, leaderElection: true);
@@ -193,6 +196,7 @@ public static class ScaleHarness
         s["Sharding:Partitions"] = partitions.ToString(CultureInfo.InvariantCulture);
         s["Kubernetes:Identity"] = $"replica-{i}";
         s["Prometheus:Address"] = prometheus.ToString();
+        if (maxActive > 0) s["Rollouts:MaxActive"] = maxActive.ToString(CultureInfo.InvariantCulture);
         // Partition moves are what this run is about: keep them in the replica's log.
         s["Logging:LogLevel:CanaryFlow.Controller.Hosting.Sharding"] = "Information";
         s["Logging:LogLevel:CanaryFlow.Controller.Kubernetes.Leadership"] = "Information";

@@ -77,6 +77,32 @@ public abstract class StoreAndLeaseContract(KubeServer server) : TwoServerTest(s
     }
 
     [Fact]
+    public async Task A_rollout_waiting_for_a_slot_shows_phase_Queued_and_loads_back_queued_with_nothing_pending()
+    {
+        var target = await Host.InitializedAsync();
+        var store = Host.Get<IRolloutStore>();
+        var requested = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        var state = new RolloutState
+        {
+            CorrelationId = RolloutIds.ForTarget(target), Target = target, Revision = "r2", StableRevision = "r1",
+            CurrentState = RolloutPhases.Queued, Sequence = 4, Version = 1, StartedAt = requested, LastTransitionAt = requested,
+            LastReason = "rollout of r2 requested; queued: the controller runs its maximum of active rollouts",
+            Plan = new RolloutPlan([10, 100], TimeSpan.FromSeconds(30), 2, 1, 1, TimeSpan.FromMinutes(5), [], true,
+                new AnalysisSpec(10, [], null)),
+        };
+        await store.SaveAsync(state, 0, default); // the real server's CRD schema must accept the phase (an enum there)
+
+        var status = (await Host.GetCanaryAsync("podinfo"))["status"]!;
+        Assert.Equal(RolloutPhases.Queued, (string?)status["phase"]);
+        Assert.Equal(0, (int?)status["canaryWeight"]);
+        var progressing = status["conditions"]!.AsArray().Single(c => (string?)c!["type"] == "Progressing")!;
+        Assert.Equal(("True", RolloutPhases.Queued), ((string?)progressing["status"], (string?)progressing["reason"]));
+
+        var loaded = Assert.Single(await store.LoadAllAsync(default)); // a restart keeps its place and its wait
+        Assert.Equal((RolloutPhases.Queued, 4L, requested, (string?)null), (loaded.CurrentState, loaded.Sequence, loaded.StartedAt, loaded.Pending));
+    }
+
+    [Fact]
     public async Task A_rollout_held_by_a_metrics_outage_shows_phase_Holding_and_loads_back_as_the_same_progressing_hold()
     {
         var target = await Host.InitializedAsync();

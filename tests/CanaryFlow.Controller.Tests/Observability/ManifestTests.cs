@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using CanaryFlow.Controller.Observability;
+using CanaryFlow.Controller.Rollouts;
 using CanaryFlow.Controller.Tests.Infrastructure;
 using CanaryFlow.Sandbox.Kubernetes;
 using k8s;
@@ -159,6 +160,8 @@ public sealed class ManifestTests
         // The configuration keys the chart sets are the ones the controller binds.
         Assert.Equal(nameof(CanaryFlow.Controller.Hosting.Sharding.ShardingOptions.Partitions), "Sharding__Partitions".Split("__")[1]);
         Assert.Equal(CanaryFlow.Controller.Hosting.Sharding.ShardingOptions.Section, "Sharding__Partitions".Split("__")[0]);
+        Assert.Equal("300", env["Rollouts__MaxActive"].Value);
+        Assert.Equal($"{RolloutEngineOptions.Section}__{nameof(RolloutEngineOptions.MaxActive)}", "Rollouts__MaxActive");
     }
 
     [Fact]
@@ -169,6 +172,7 @@ public sealed class ManifestTests
         var deployment = KubernetesYaml.Deserialize<V1Deployment>(defaults.Single(d => d.Kind == "Deployment").Yaml, strict: true);
         Assert.Equal(1, deployment.Spec.Replicas);
         Assert.DoesNotContain(deployment.Spec.Template.Spec.Containers[0].Env, e => e.Name.StartsWith("Sharding__", StringComparison.Ordinal));
+        Assert.DoesNotContain(deployment.Spec.Template.Spec.Containers[0].Env, e => e.Name == "Rollouts__MaxActive"); // no limit
     }
 
     [Fact]

@@ -35,7 +35,9 @@ public sealed class RealRollout : IAsyncDisposable
 
     /// <param name="kubeconfig">The controller's credentials (the chart's ServiceAccount token).</param>
     /// <param name="interval">The Canary's analysis interval (the example's 1m, shortened).</param>
-    public static async Task<RealRollout> StartAsync(RealControlPlane plane, string kubeconfig, string prefix, string interval = "2s")
+    /// <param name="settings">More controller settings (e.g. <c>Rollouts:MaxActive</c>).</param>
+    public static async Task<RealRollout> StartAsync(RealControlPlane plane, string kubeconfig, string prefix, string interval = "2s",
+        IReadOnlyDictionary<string, string>? settings = null)
     {
         await ChartInstall.EnsureExtraCrdsAsync(plane);
         var ns = await plane.NewNamespaceAsync(prefix);
@@ -50,7 +52,7 @@ public sealed class RealRollout : IAsyncDisposable
             rollout._parts.Add(mesh);
             var prometheus = await PrometheusProcess.StartAsync(mesh.ScrapeTargets);
             rollout._parts.Add(prometheus);
-            rollout._controller = ControllerProcess.Start(new Dictionary<string, string>
+            var configuration = new Dictionary<string, string>
             {
                 ["urls"] = "http://127.0.0.1:0",
                 ["Kubernetes:KubeconfigPath"] = kubeconfig,
@@ -67,7 +69,9 @@ public sealed class RealRollout : IAsyncDisposable
                 ["Rollouts:StateDirectory"] = Path.Combine(rollout.Folder, "state"),
                 ["Observability:ReportsDirectory"] = Path.Combine(rollout.Folder, "reports"),
                 ["Notifications:DataPath"] = Path.Combine(rollout.Folder, "notifications"),
-            });
+            };
+            foreach (var (key, value) in settings ?? new Dictionary<string, string>()) configuration[key] = value;
+            rollout._controller = ControllerProcess.Start(configuration);
             return rollout;
         }
         catch

@@ -1,3 +1,4 @@
+using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Tests.Kubernetes.Servers;
 using k8s;
 using Xunit.Abstractions;
@@ -28,6 +29,27 @@ public sealed class PromotionOnRealServerTests(ITestOutputHelper output) : Chart
         Assert.True((string?)status["phase"] == "Succeeded", status.ToJsonString());
         Assert.Equal([10, 0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 0], rollout.Weights.Weights);
         Assert.Equal("registry.example.com/shop/checkout-service:1.5.0", await rollout.ImageOfAsync($"{RealRollout.Service}-primary"));
+        Assert.DoesNotContain("Forbidden", rollout.ControllerLog);
+    }
+
+    [Fact]
+    public async Task With_a_limit_on_active_rollouts_a_release_waits_Queued_for_its_slot_then_is_promoted_step_by_step_OnRealServer()
+    {
+        await using var rollout = await RealRollout.StartAsync(Install.Plane, Install.ControllerKubeconfig, "queued", interval: "2s",
+            settings: new Dictionary<string, string> { ["Rollouts:MaxActive"] = "1" });
+        var stable = await rollout.WaitInitializedAsync();
+
+        await rollout.ReleaseAsync("registry.example.com/shop/checkout-service:1.5.0");
+        var status = await rollout.WaitRolloutEndedAsync(stable);
+
+        Assert.True((string?)status["phase"] == "Succeeded", status.ToJsonString());
+        Assert.Equal([10, 0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 0], rollout.Weights.Weights);
+        // Every transition is an Event on the Canary: the preparation came out of the wait.
+        var events = (await rollout.Admin.CoreV1.ListNamespacedEventAsync(rollout.Namespace)).Items
+            .Where(e => e.InvolvedObject.Kind == "Canary").Select(e => $"{e.Reason}: {e.Message}").ToList();
+        Assert.Contains(events, e => e.StartsWith($"{RolloutPhases.Queued}: ", StringComparison.Ordinal));
+        Assert.True(events.Any(e => e.StartsWith($"{RolloutPhases.Initializing}: {RolloutPhases.Queued} -> {RolloutPhases.Initializing}", StringComparison.Ordinal)),
+            string.Join("\n", events));
         Assert.DoesNotContain("Forbidden", rollout.ControllerLog);
     }
 }

@@ -37,8 +37,9 @@ public sealed class EngineUnderTest : IAsyncDisposable
     }
 
     /// <param name="extra">More services and consumers next to the engine (e.g. notifications).</param>
+    /// <param name="settings">Configuration on top of the defaults (e.g. <c>Rollouts:MaxActive</c>).</param>
     public static async Task<EngineUnderTest> StartAsync(InMemoryWorld? world = null, string? stateDirectory = null, FakeTimeProvider? clock = null,
-        Action<IServiceCollection, IBusRegistrationConfigurator>? extra = null)
+        Action<IServiceCollection, IBusRegistrationConfigurator>? extra = null, IReadOnlyDictionary<string, string?>? settings = null)
     {
         world ??= new InMemoryWorld();
         clock ??= new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
@@ -47,7 +48,7 @@ public sealed class EngineUnderTest : IAsyncDisposable
         {
             ["Rollouts:StateDirectory"] = stateDirectory,
             ["Rollouts:StallAfter"] = "00:00:30",
-        }).Build();
+        }).AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
 
         var services = new ServiceCollection();
         services.AddLogging();

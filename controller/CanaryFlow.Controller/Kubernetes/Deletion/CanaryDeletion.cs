@@ -23,7 +23,7 @@ public sealed class CanaryDeletion(CanaryApi api, CanaryFinalizer finalizer, Can
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
     private static readonly HashSet<string> Running =
-        [RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Holding, RolloutPhases.Paused, RolloutPhases.WaitingApproval, RolloutPhases.Promoting, RolloutPhases.RollingBack];
+        [RolloutPhases.Queued, RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Holding, RolloutPhases.Paused, RolloutPhases.WaitingApproval, RolloutPhases.Promoting, RolloutPhases.RollingBack];
 
     // Events already recorded (per Canary uid), so that a step retried with back-off is reported once, not every time.
     private readonly ConcurrentDictionary<(string?, string, string), bool> _recorded = new();

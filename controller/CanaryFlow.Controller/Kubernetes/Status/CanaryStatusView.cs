@@ -15,13 +15,13 @@ public static class CanaryStatusView
 
     private static readonly HashSet<string> Phases =
     [
-        RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval,
+        RolloutPhases.Queued, RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval,
         RolloutPhases.Promoting, RolloutPhases.Succeeded, RolloutPhases.RollingBack, RolloutPhases.Failed,
     ];
 
     private static readonly HashSet<string> Active =
     [
-        RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval,
+        RolloutPhases.Queued, RolloutPhases.Initializing, RolloutPhases.Progressing, RolloutPhases.Paused, RolloutPhases.WaitingApproval,
         RolloutPhases.Promoting, RolloutPhases.RollingBack, RolloutPhases.Holding,
     ];
 
