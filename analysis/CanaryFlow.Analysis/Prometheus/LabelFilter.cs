@@ -21,6 +21,8 @@ public sealed class LabelFilter
 
     public int Count => _values.Count;
 
+    public IEnumerable<string> Values => _values;
+
     public bool Contains(string value) => _values.Contains(value);
 
     public bool Contains(ReadOnlySpan<char> value) => _lookup.Contains(value);

@@ -27,6 +27,9 @@ public sealed class NamespaceCounterBodies(int workloads, IReadOnlyList<string> 
 
     public int Queries;
 
+    /// <summary>The PromQL of every query, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Sent { get; } = new();
+
     /// <summary>The bucket answer's body (the largest of the three).</summary>
     public byte[] Buckets => _buckets;
 
@@ -38,6 +41,7 @@ public sealed class NamespaceCounterBodies(int workloads, IReadOnlyList<string> 
     public Task<T> QueryVectorAsync<T>(string promql, DateTimeOffset? time, Func<IVectorSink<T>> newSink, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref Queries);
+        Sent.Enqueue(promql);
         var body = promql.Contains("_bucket", StringComparison.Ordinal) ? _buckets : promql.Contains("5..", StringComparison.Ordinal) ? _errors : _requests;
         return Task.FromResult(PrometheusVectorReader.Read(body, 200, newSink));
     }
