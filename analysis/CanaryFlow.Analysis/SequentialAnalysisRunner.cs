@@ -103,20 +103,29 @@ public sealed class SequentialAnalysisRunner(IPrometheusClient client, Prometheu
         _interest.Ask(ns, timeProvider.GetUtcNow(), canary, stable);
         // One compact answer per namespace and grid point (whatever the canaries' intervals), shared by every check there,
         // holding only the workloads this process's checks read (with several replicas, those of the rollouts it owns).
-        var wanted = await _batcher.SharedAsync("sequential-counters/wanted", ns, TimeSpan.Zero, due.DueAt,
-            () => NamespaceCounters.ReadAsync(client, ns, due.DueAt, () => _interest.Wanted(ns, timeProvider.GetUtcNow())), cancellationToken);
-        if (wanted.Covers(canary) && wanted.Covers(stable)) return wanted.Snapshot(canary, stable);
-        // A check whose workloads were not yet wanted when that read was sent (a rollout's first check) reads once more,
-        // with the workloads wanted by then, shared by every such check of the grid point.
-        var late = await _batcher.SharedAsync("sequential-counters/late", ns, TimeSpan.Zero, due.DueAt,
-            () => NamespaceCounters.ReadAsync(client, ns, due.DueAt, () => _interest.Wanted(ns, timeProvider.GetUtcNow())), cancellationToken);
-        if (late.Covers(canary) && late.Covers(stable)) return late.Snapshot(canary, stable);
-        // Later still, everything once, shared by every such check, so a grid point costs three query sets at most (more
-        // tiers sent 56 queries per interval against 16 in the 1,000-Canary load run, whose rollouts all start within seconds).
-        var all = await _batcher.SharedAsync("sequential-counters/all", ns, TimeSpan.Zero, due.DueAt,
-            () => NamespaceCounters.ReadAsync(client, ns, due.DueAt), cancellationToken);
-        return all.Snapshot(canary, stable);
+        // Each tier is read once per grid point and shared by every check there; a check whose workloads were not yet
+        // wanted when a tier was sent (a rollout's first check, or any check late behind a queue) takes the next tier,
+        // sent with the workloads wanted by then. Every tier names its workloads (up to NamespaceCounters.MaxNamedWorkloads),
+        // so a late check costs Prometheus a few series, never the whole namespace (issue 15: at 10,000 Canaries in one
+        // namespace the namespace-wide read that used to follow the second tier took seconds per answer).
+        foreach (var tier in CounterTiers)
+        {
+            var counters = await _batcher.SharedAsync(tier, ns, TimeSpan.Zero, due.DueAt,
+                () => NamespaceCounters.ReadAsync(client, ns, due.DueAt, () => _interest.Wanted(ns, timeProvider.GetUtcNow())), cancellationToken);
+            if (counters.Covers(canary) && counters.Covers(stable)) return counters.Snapshot(canary, stable);
+            // More wanted than a query may name: the namespace-wide answer, unfiltered, once, serves every late check.
+            if (!counters.Named)
+                return (await _batcher.SharedAsync("sequential-counters/all", ns, TimeSpan.Zero, due.DueAt,
+                    () => NamespaceCounters.ReadAsync(client, ns, due.DueAt), cancellationToken)).Snapshot(canary, stable);
+        }
+        // Later than every tier: its own two workloads.
+        var own = await NamespaceCounters.ReadAsync(client, ns, due.DueAt, () => new LabelFilter([canary, stable]));
+        return own.Snapshot(canary, stable);
     }
+
+    // More shared tiers sent 56 queries per interval against 16 in the 1,000-Canary load run (its rollouts all start within
+    // seconds); four, and then a check's own read, bound a grid point's cost without a namespace-wide read.
+    private static readonly string[] CounterTiers = ["sequential-counters/wanted", "sequential-counters/late", "sequential-counters/later", "sequential-counters/last"];
 
     // The tests as metric results: the e-value against its threshold 1/α, with the counts.
     private static List<MetricResult> Results(SequentialEvidence evidence, SequentialSettings settings)

@@ -78,8 +78,11 @@ public sealed class NamespaceCounters
             () => new WorkloadValues(Keep(1)), CancellationToken.None);
         var buckets = client.QueryVectorAsync<HistogramSet>(IstioQueries.DurationBucketsTotal(ns, workloads), at,
             () => new WorkloadBuckets(Keep(2)), CancellationToken.None);
-        return new NamespaceCounters(await requests, await errors, await buckets, filters);
+        return new NamespaceCounters(await requests, await errors, await buckets, filters) { Named = named is not null };
     }
+
+    /// <summary>Whether the queries named the workloads they read (Prometheus read only theirs).</summary>
+    public bool Named { get; private init; }
 
     /// <summary>Whether this read kept <paramref name="workload"/>'s series (always, when it was read unfiltered). A
     /// workload it did not keep is not known to be zero: its check must read again with it wanted.</summary>

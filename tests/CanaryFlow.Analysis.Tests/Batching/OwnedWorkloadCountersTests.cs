@@ -83,4 +83,19 @@ public sealed class OwnedWorkloadCountersTests(ITestOutputHelper output)
         Assert.Equal(6, client.Queries); // one more read for the late check, none for the repeated one
         Assert.NotNull(again.State);
     }
+
+    [Fact]
+    public async Task Checks_later_than_every_shared_read_of_a_grid_point_read_their_own_two_workloads_never_the_whole_namespace()
+    {
+        var client = new NamespaceCounterBodies(30, Les);
+        var runner = new SequentialAnalysisRunner(client, new PrometheusOptions { Address = "http://127.0.0.1:9" }, TimeProvider.System, new NoThresholds());
+        var at = DateTimeOffset.UnixEpoch.AddDays(20_000);
+
+        // Each new service asks after the shared reads before it were sent: four shared tiers, then its own read.
+        for (var s = 0; s < 5; s++) await runner.RunAsync(Due($"svc-0000{s}", at), CancellationToken.None);
+
+        Assert.Equal(15, client.Queries);
+        Assert.All(client.Sent, q => Assert.Contains("destination_workload=~", q));
+        Assert.All(client.Sent.Skip(12), q => Assert.Contains("destination_workload=~\"svc-00004|svc-00004-primary\"", q));
+    }
 }
