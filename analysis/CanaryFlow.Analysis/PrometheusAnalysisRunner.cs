@@ -26,13 +26,14 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
 
         // Start every namespace-wide query this check will need at once, so a tick costs the
         // slowest query rather than the sum of them (each is shared with the other canaries).
+        _batcher.Ask(ns, canary, request.StableWorkload);
         Prefetch(request);
 
         IReadOnlyDictionary<string, double> totals;
         try
         {
-            totals = await _batcher.InstantAsync("requests", ns, request.Interval, request.At,
-                IstioQueries.Requests(ns, request.Interval), cancellationToken);
+            totals = await _batcher.InstantForAsync("requests", ns, request.Interval, request.At,
+                w => IstioQueries.Requests(ns, request.Interval, w), canary, request.StableWorkload, cancellationToken);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -63,12 +64,20 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
         var ns = request.Target.Namespace;
         var builtIn = request.Spec.Metrics.Where(m => m.Query is null).Select(m => m.Name).ToHashSet();
         if (builtIn.Contains(IstioQueries.SuccessRate))
-            Forget(_batcher.InstantAsync("errors", ns, request.Interval, request.At, IstioQueries.ServerErrors(ns, request.Interval), CancellationToken.None));
+            Forget(Errors(request, CancellationToken.None));
         if (builtIn.Contains(IstioQueries.Duration))
-            Forget(_batcher.InstantAsync("p99", ns, request.Interval, request.At, IstioQueries.P99(ns, request.Interval), CancellationToken.None));
+            Forget(P99(request, CancellationToken.None));
         if (request.Spec.Comparison is not null)
             PrefetchComparison(request, builtIn);
     }
+
+    private Task<IReadOnlyDictionary<string, double>> Errors(AnalysisRequest r, CancellationToken cancellationToken) =>
+        _batcher.InstantForAsync("errors", r.Target.Namespace, r.Interval, r.At,
+            w => IstioQueries.ServerErrors(r.Target.Namespace, r.Interval, w), r.CanaryWorkload, r.StableWorkload, cancellationToken);
+
+    private Task<IReadOnlyDictionary<string, double>> P99(AnalysisRequest r, CancellationToken cancellationToken) =>
+        _batcher.InstantForAsync("p99", r.Target.Namespace, r.Interval, r.At,
+            w => IstioQueries.P99(r.Target.Namespace, r.Interval, w), r.CanaryWorkload, r.StableWorkload, cancellationToken);
 
     // A prefetched query that fails is reported by the check that reads it; here it is only
     // marked observed so that an unread failure does not surface as an unobserved exception.
@@ -86,8 +95,7 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
             {
                 case IstioQueries.SuccessRate when metric.Query is null:
                 {
-                    var errors = await _batcher.InstantAsync("errors", ns, request.Interval, request.At,
-                        IstioQueries.ServerErrors(ns, request.Interval), cancellationToken);
+                    var errors = await Errors(request, cancellationToken);
                     // Traffic without a 5xx series is traffic without 5xx: zero, not a gap.
                     var failed = errors.TryGetValue(request.CanaryWorkload, out var e) && double.IsFinite(e) ? Math.Min(e, requests) : 0;
                     var rate = 100 * (requests - failed) / requests;
@@ -96,8 +104,7 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
                 }
                 case IstioQueries.Duration when metric.Query is null:
                 {
-                    var p99 = await _batcher.InstantAsync("p99", ns, request.Interval, request.At,
-                        IstioQueries.P99(ns, request.Interval), cancellationToken);
+                    var p99 = await P99(request, cancellationToken);
                     return WithStable(MetricCheck.Judge(metric, p99.TryGetValue(request.CanaryWorkload, out var v) ? v : null, "P99 ms"),
                         p99.TryGetValue(request.StableWorkload, out var s) && double.IsFinite(s) ? s : null);
                 }

@@ -18,17 +18,18 @@ public static class IstioQueries
     public static bool IsBuiltIn(string metric) => metric is SuccessRate or Duration;
 
     /// <summary>Requests per workload over the window: decides whether a canary had traffic.</summary>
-    public static string Requests(string ns, TimeSpan window) =>
-        $"{By} (increase(istio_requests_total{{{Selector(ns)}}}[{PromQl.Duration(window)}]))";
+    /// <param name="workloads">As in <see cref="RequestsTotal"/>: when given, only these workloads' series.</param>
+    public static string Requests(string ns, TimeSpan window, string? workloads = null) =>
+        $"{By} (increase(istio_requests_total{{{Selector(ns, workloads)}}}[{PromQl.Duration(window)}]))";
 
     /// <summary>5xx responses per workload. A workload with traffic but no series here had no 5xx.</summary>
-    public static string ServerErrors(string ns, TimeSpan window) =>
-        $"{By} (increase(istio_requests_total{{{Selector(ns)},response_code=~\"5..\"}}[{PromQl.Duration(window)}]))";
+    public static string ServerErrors(string ns, TimeSpan window, string? workloads = null) =>
+        $"{By} (increase(istio_requests_total{{{Selector(ns, workloads)},response_code=~\"5..\"}}[{PromQl.Duration(window)}]))";
 
     /// <summary>P99 latency in milliseconds per workload.</summary>
-    public static string P99(string ns, TimeSpan window) =>
+    public static string P99(string ns, TimeSpan window, string? workloads = null) =>
         $"histogram_quantile(0.99, sum by (destination_workload_namespace, destination_workload, le) " +
-        $"(rate(istio_request_duration_milliseconds_bucket{{{Selector(ns)}}}[{PromQl.Duration(window)}])))";
+        $"(rate(istio_request_duration_milliseconds_bucket{{{Selector(ns, workloads)}}}[{PromQl.Duration(window)}])))";
 
     /// <summary>Cumulative requests per workload (sequential mode reads counters, not rates).</summary>
     /// <param name="workloads">When given (<see cref="PromQl.AnyOf"/>), only these workloads' series, still one query for the
