@@ -57,7 +57,14 @@ public sealed class WorkWithoutWaitingTests
         Assert.Equal(RolloutPhases.Initializing, (await e.Find(Target))!.CurrentState);
 
         // At the deadline the worker's answer says why (the tick's own deadline is a stall later, for when no answer comes).
+        // The ticker asks again only once the last copy is recorded as taken, which the consume observer does after the
+        // worker returns: tick (without moving the clock) until the rollout has failed, not just once.
         await e.Tick(TimeSpan.FromMinutes(1));
+        for (var i = 0; i < 100 && (await e.Find(Target))!.CurrentState != RolloutPhases.Failed; i++)
+        {
+            await Task.Delay(50);
+            await e.Tick(TimeSpan.Zero);
+        }
         var failed = await e.Until(Target, s => s.CurrentState == RolloutPhases.Failed, "rolled back");
         Assert.Contains("canary not ready", failed.LastReason);
         Assert.Contains($"applied at {appliedAt:u}", failed.LastReason);
