@@ -24,9 +24,8 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
         var spec = request.Spec;
         var context = $"canary {ns}/{canary} over {PromQl.Duration(request.Interval)}";
 
-        // Start every namespace-wide query this check will need at once, so a tick costs the
+        // Start every shared query this check will need at once, so a tick costs the
         // slowest query rather than the sum of them (each is shared with the other canaries).
-        _batcher.Ask(ns, canary, request.StableWorkload);
         Prefetch(request);
 
         IReadOnlyDictionary<string, double> totals;

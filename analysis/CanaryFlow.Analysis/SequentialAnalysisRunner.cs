@@ -29,11 +29,6 @@ public sealed class SequentialAnalysisRunner(IPrometheusClient client, Prometheu
 {
     private readonly WorkloadQueryBatcher _batcher = new(client, timeProvider, options.BatchWindow);
 
-    // Workloads not checked for this long are no longer read (a rollout whose next check is later just reads once more).
-    // Short, because the wanted ones are named in the queries: those of rollouts that ended stay named for this long
-    // (issue 15: at ~1 rollout ending per second per replica, 10 minutes was ~1,200 workloads of nothing).
-    private readonly WorkloadInterest _interest = new(TimeSpan.FromMinutes(2));
-
     /// <summary>The metric result that marks a held step (the saga announces the hold once per step).</summary>
     public const string HoldMetric = "sequential:hold";
 
@@ -96,36 +91,16 @@ public sealed class SequentialAnalysisRunner(IPrometheusClient client, Prometheu
     public static double LatencyFloor(SequentialSpec spec) =>
         (spec.LatencyFloor ?? SequentialSpec.DefaultLatencyFloor) / IstioQueries.DurationBucketUnit;
 
+    // One compact answer per namespace and grid point (whatever the canaries' intervals), shared in tiers by every check
+    // there, holding only the workloads this process's checks read (with several replicas, those of the rollouts it owns).
     private async Task<CounterSnapshot> ReadAsync(AnalysisDue due, CancellationToken cancellationToken)
     {
         var ns = due.Target.Namespace;
         var (canary, stable) = (WorkloadNames.Canary(due.Target), WorkloadNames.Stable(due.Target));
-        _interest.Ask(ns, timeProvider.GetUtcNow(), canary, stable);
-        // One compact answer per namespace and grid point (whatever the canaries' intervals), shared by every check there,
-        // holding only the workloads this process's checks read (with several replicas, those of the rollouts it owns).
-        // Each tier is read once per grid point and shared by every check there; a check whose workloads were not yet
-        // wanted when a tier was sent (a rollout's first check, or any check late behind a queue) takes the next tier,
-        // sent with the workloads wanted by then. Every tier names its workloads (up to NamespaceCounters.MaxNamedWorkloads),
-        // so a late check costs Prometheus a few series, never the whole namespace (issue 15: at 10,000 Canaries in one
-        // namespace the namespace-wide read that used to follow the second tier took seconds per answer).
-        foreach (var tier in CounterTiers)
-        {
-            var counters = await _batcher.SharedAsync(tier, ns, TimeSpan.Zero, due.DueAt,
-                () => NamespaceCounters.ReadAsync(client, ns, due.DueAt, () => _interest.Wanted(ns, timeProvider.GetUtcNow())), cancellationToken);
-            if (counters.Covers(canary) && counters.Covers(stable)) return counters.Snapshot(canary, stable);
-            // More wanted than a query may name: the namespace-wide answer, unfiltered, once, serves every late check.
-            if (!counters.Named)
-                return (await _batcher.SharedAsync("sequential-counters/all", ns, TimeSpan.Zero, due.DueAt,
-                    () => NamespaceCounters.ReadAsync(client, ns, due.DueAt), cancellationToken)).Snapshot(canary, stable);
-        }
-        // Later than every tier: its own two workloads.
-        var own = await NamespaceCounters.ReadAsync(client, ns, due.DueAt, () => new LabelFilter([canary, stable]));
-        return own.Snapshot(canary, stable);
+        var counters = await _batcher.NamedAsync("sequential-counters", ns, TimeSpan.Zero, due.DueAt,
+            only => NamespaceCounters.ReadAsync(client, ns, due.DueAt, only), canary, stable, cancellationToken);
+        return counters.Snapshot(canary, stable);
     }
-
-    // More shared tiers sent 56 queries per interval against 16 in the 1,000-Canary load run (its rollouts all start within
-    // seconds); four, and then a check's own read, bound a grid point's cost without a namespace-wide read.
-    private static readonly string[] CounterTiers = ["sequential-counters/wanted", "sequential-counters/late", "sequential-counters/later", "sequential-counters/last"];
 
     // The tests as metric results: the e-value against its threshold 1/α, with the counts.
     private static List<MetricResult> Results(SequentialEvidence evidence, SequentialSettings settings)

@@ -13,7 +13,7 @@ namespace CanaryFlow.Analysis.Batching;
 /// workload (40,000 samples for 1,000 canaries); kept as label dictionaries per sample it was megabytes per grid point,
 /// held for a minute by the batcher, and every check scanned all of it for the bounds.
 /// </summary>
-public sealed class NamespaceCounters
+public sealed class NamespaceCounters : IWorkloadAnswer
 {
     // One row of cells per workload, all in one array: requests, 5xx, the +Inf count, then the cumulative count at each
     // bound of Les. The batcher keeps each grid point's counters for a minute (~30 grid points of 2,000 workloads at

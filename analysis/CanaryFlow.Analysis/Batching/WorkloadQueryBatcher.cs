@@ -30,43 +30,56 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
 
     private readonly ConcurrentDictionary<Key, Lazy<Entry>> _entries = new();
 
-    // The workloads this process's checks read lately, per namespace: what the instant queries name (see InstantForAsync).
+    // The workloads this process's checks read lately, per namespace: what the tiered reads name (see NamedAsync). Short,
+    // because the wanted ones are named in the queries: those of rollouts that ended stay named for this long (issue 15: at
+    // ~1 rollout ending per second per replica, 10 minutes was ~1,200 workloads of nothing).
     private readonly WorkloadInterest _interest = new(TimeSpan.FromMinutes(2));
 
-    /// <summary>Notes that a check is about to read these workloads of <paramref name="ns"/> (before its queries start).</summary>
-    public void Ask(string ns, params ReadOnlySpan<string> workloads) => _interest.Ask(ns, timeProvider.GetUtcNow(), workloads);
-
     /// <summary>
-    /// Instant query for one check's two workloads, shared by the checks of its time bucket. Each tier is sent once, naming
-    /// every workload wanted then (<see cref="Ask"/>; up to <see cref="NamespaceCounters.MaxNamedWorkloads"/>), so Prometheus
-    /// reads their series only, not the whole namespace's (issue 15: at 10,000 Canaries in one namespace every such read
-    /// took seconds); a check whose workloads were asked after a tier was sent takes the next, and after the last, reads its
-    /// own two. With more wanted than a query may name, the first tier reads the whole namespace and serves every check.
+    /// A read of one check's two workloads, shared in tiers by the checks of its time bucket. Each tier is sent once, naming
+    /// every workload wanted then (up to <see cref="NamespaceCounters.MaxNamedWorkloads"/>), so Prometheus reads their
+    /// series only, not the whole namespace's (issue 15: at 10,000 Canaries in one namespace every such read took seconds).
+    /// A check whose workloads were first wanted after a tier was sent (a rollout's first check, or any check late behind a
+    /// queue) takes the next tier, and after the last reads its own two. When more are wanted than a query may name, an
+    /// unnamed answer that lacks them is followed by one namespace-wide read, shared by every late check.
     /// </summary>
-    /// <param name="promql">The query, given the regex of the workloads to name (<see cref="PromQl.AnyOf"/>) or null for all.</param>
-    public async Task<IReadOnlyDictionary<string, double>> InstantForAsync(string kind, string ns, TimeSpan interval, DateTimeOffset at,
-        Func<string?, string> promql, string canary, string stable, CancellationToken cancellationToken)
+    /// <param name="read">Reads the workloads the filter gives when the query is sent (null: every workload, unfiltered).</param>
+    public async Task<T> NamedAsync<T>(string kind, string ns, TimeSpan interval, DateTimeOffset at, Func<Func<LabelFilter>?, Task<T>> read,
+        string canary, string stable, CancellationToken cancellationToken) where T : IWorkloadAnswer
     {
+        _interest.Ask(ns, timeProvider.GetUtcNow(), canary, stable);
+        LabelFilter Wanted() => _interest.Wanted(ns, timeProvider.GetUtcNow());
         foreach (var tier in Tiers.GetOrAdd(kind, static k => [k, k + "/late", k + "/later", k + "/last"]))
         {
-            var answer = await GetAsync(tier, ns, interval, at,
-                () => NamedInstantAsync(promql, at, _interest.Wanted(ns, timeProvider.GetUtcNow())), cancellationToken);
-            if (answer.Covers(canary) && answer.Covers(stable)) return answer.Values;
+            var answer = await GetAsync(tier, ns, interval, at, () => read(Wanted), cancellationToken);
+            if (answer.Covers(canary) && answer.Covers(stable)) return answer;
+            if (!answer.Named) return await GetAsync(kind + "/all", ns, interval, at, () => read(null), cancellationToken);
         }
-        return (await NamedInstantAsync(promql, at, new LabelFilter([canary, stable]))).Values;
+        return await read(() => new LabelFilter([canary, stable]));
     }
 
+    // More shared tiers sent 56 queries per interval against 16 in the 1,000-Canary load run (its rollouts all start within
+    // seconds); four, and then a check's own read, bound a bucket's cost without a namespace-wide read.
     private static readonly ConcurrentDictionary<string, string[]> Tiers = new(StringComparer.Ordinal);
 
+    /// <summary>Instant query for one check's two workloads (<see cref="NamedAsync{T}"/>): value per workload, workloads
+    /// absent from the answer are absent here.</summary>
+    /// <param name="promql">The query, given the regex of the workloads to name (<see cref="PromQl.AnyOf"/>) or null for all.</param>
+    public async Task<IReadOnlyDictionary<string, double>> InstantForAsync(string kind, string ns, TimeSpan interval, DateTimeOffset at,
+        Func<string?, string> promql, string canary, string stable, CancellationToken cancellationToken) =>
+        (await NamedAsync(kind, ns, interval, at, only => NamedInstantAsync(promql, at, only?.Invoke()), canary, stable, cancellationToken)).Values;
+
     /// <summary>An instant answer and the workloads its query named (null: every workload of the namespace).</summary>
-    private sealed record NamedAnswer(LabelFilter? Named, IReadOnlyDictionary<string, double> Values)
+    private sealed record NamedAnswer(LabelFilter? Names, IReadOnlyDictionary<string, double> Values) : IWorkloadAnswer
     {
-        public bool Covers(string workload) => Named is null || Named.Contains(workload);
+        public bool Named => Names is not null;
+        public bool Covers(string workload) => Names is null || Names.Contains(workload);
     }
 
-    private async Task<NamedAnswer> NamedInstantAsync(Func<string?, string> promql, DateTimeOffset at, LabelFilter wanted)
+    // One value per workload is small: more wanted than a query may name reads every workload, kept whole.
+    private async Task<NamedAnswer> NamedInstantAsync(Func<string?, string> promql, DateTimeOffset at, LabelFilter? wanted)
     {
-        var named = wanted.Count is > 0 and <= NamespaceCounters.MaxNamedWorkloads ? wanted : null;
+        var named = wanted is { Count: > 0 and <= NamespaceCounters.MaxNamedWorkloads } ? wanted : null;
         var result = await client.QueryAsync(promql(named is null ? null : PromQl.AnyOf(named.Values)), at, CancellationToken.None);
         return new NamedAnswer(named, ByWorkload(result));
     }
@@ -76,11 +89,6 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
             .Where(s => s.Labels.ContainsKey(IstioQueries.WorkloadLabel))
             .GroupBy(s => s.Labels[IstioQueries.WorkloadLabel])
             .ToDictionary(g => g.Key, g => g.First().Point.Value);
-
-    /// <summary>Instant query: value per workload (workloads absent from the answer are absent here).</summary>
-    public Task<IReadOnlyDictionary<string, double>> InstantAsync(
-        string kind, string ns, TimeSpan interval, DateTimeOffset at, string promql, CancellationToken cancellationToken) =>
-        GetAsync(kind, ns, interval, at, async () => ByWorkload(await client.QueryAsync(promql, at, CancellationToken.None)), cancellationToken);
 
     /// <summary>Instant query keeping one more label (e.g. a histogram's le): workload → label value → value.</summary>
     public Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>> InstantByAsync(

@@ -38,7 +38,11 @@ public class WorkloadQueryBatcherTests
     }
 
     private Task<IReadOnlyDictionary<string, double>> Ask(string kind = "requests", string ns = "shop", TimeSpan? interval = null, DateTimeOffset? when = null) =>
-        _batcher.InstantAsync(kind, ns, interval ?? Interval, when ?? _at, "q", CancellationToken.None);
+        _batcher.SharedAsync(kind, ns, interval ?? Interval, when ?? _at, async () => ByWorkload(await _client.QueryAsync("q", when ?? _at, CancellationToken.None)),
+            CancellationToken.None);
+
+    private static IReadOnlyDictionary<string, double> ByWorkload(PromQueryResult result) =>
+        result.Vector.ToDictionary(s => s.Labels["destination_workload"], s => s.Point.Value);
 
     private static PromQueryResult Counts(params (string Workload, double Value)[] values) =>
         new(PromResultType.Vector,
