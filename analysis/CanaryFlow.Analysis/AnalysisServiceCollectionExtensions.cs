@@ -1,3 +1,4 @@
+using CanaryFlow.Analysis.Batching;
 using CanaryFlow.Analysis.Prometheus;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,15 +22,18 @@ public static class AnalysisServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new PrometheusClient(sp.GetRequiredService<IOptions<PrometheusOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IPrometheusClient>(sp => sp.GetRequiredService<PrometheusClient>());
+        services.TryAddSingleton(new WorkloadInterest());
         services.TryAddSingleton<IAnalysisRunner>(sp => new PrometheusAnalysisRunner(
             sp.GetRequiredService<IPrometheusClient>(),
             sp.GetRequiredService<IOptions<PrometheusOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<WorkloadInterest>()));
         services.TryAddSingleton<ISequentialAnalysisRunner>(sp => new SequentialAnalysisRunner(
             sp.GetRequiredService<IPrometheusClient>(),
             sp.GetRequiredService<IOptions<PrometheusOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<IAnalysisRunner>()));
+            sp.GetRequiredService<IAnalysisRunner>(),
+            sp.GetRequiredService<WorkloadInterest>()));
         return services;
     }
 }

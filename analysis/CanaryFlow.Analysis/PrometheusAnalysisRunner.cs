@@ -11,11 +11,12 @@ namespace CanaryFlow.Analysis;
 /// errors, so a canary failing every request fails its first check. Built-in metrics come from
 /// namespace-wide batched queries; custom metrics are rendered per canary.
 /// </summary>
-public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, PrometheusOptions options, TimeProvider timeProvider) : IAnalysisRunner
+public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, PrometheusOptions options, TimeProvider timeProvider,
+    WorkloadInterest? interest = null) : IAnalysisRunner
 {
     private const string RequestCount = "request-count";
 
-    private readonly WorkloadQueryBatcher _batcher = new(client, timeProvider, options.BatchWindow);
+    private readonly WorkloadQueryBatcher _batcher = new(client, timeProvider, options.BatchWindow, interest);
 
     public async Task<AnalysisVerdict> RunAsync(AnalysisRequest request, CancellationToken cancellationToken)
     {

@@ -24,10 +24,11 @@ public interface ISequentialAnalysisRunner
 /// thresholds and custom metrics of the spec are judged over the interval as in fixed-window mode, so
 /// they keep working: a breach there is a failed check (counted against failureLimit).
 /// </summary>
-public sealed class SequentialAnalysisRunner(IPrometheusClient client, PrometheusOptions options, TimeProvider timeProvider, IAnalysisRunner thresholds)
+public sealed class SequentialAnalysisRunner(IPrometheusClient client, PrometheusOptions options, TimeProvider timeProvider, IAnalysisRunner thresholds,
+    WorkloadInterest? interest = null)
     : ISequentialAnalysisRunner
 {
-    private readonly WorkloadQueryBatcher _batcher = new(client, timeProvider, options.BatchWindow);
+    private readonly WorkloadQueryBatcher _batcher = new(client, timeProvider, options.BatchWindow, interest);
 
     /// <summary>The metric result that marks a held step (the saga announces the hold once per step).</summary>
     public const string HoldMetric = "sequential:hold";

@@ -11,7 +11,9 @@ namespace CanaryFlow.Analysis.Batching;
 /// check in a bucket fixes the evaluation time. A failed query is dropped as soon as it fails,
 /// so checks waiting on it share the failure but the next one asks again.
 /// </summary>
-public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider timeProvider, TimeSpan window)
+/// <param name="interest">The workloads this process's checks read lately, shared by every batcher of the process (see
+/// <see cref="NamedAsync{T}"/>); a new one when not given.</param>
+public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider timeProvider, TimeSpan window, WorkloadInterest? interest = null)
 {
     private readonly record struct Key(string Kind, string Namespace, TimeSpan Interval, long Bucket);
 
@@ -30,10 +32,7 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
 
     private readonly ConcurrentDictionary<Key, Lazy<Entry>> _entries = new();
 
-    // The workloads this process's checks read lately, per namespace: what the tiered reads name (see NamedAsync). Short,
-    // because the wanted ones are named in the queries: those of rollouts that ended stay named for this long (issue 15: at
-    // ~1 rollout ending per second per replica, 10 minutes was ~1,200 workloads of nothing).
-    private readonly WorkloadInterest _interest = new(TimeSpan.FromMinutes(2));
+    private readonly WorkloadInterest _interest = interest ?? new WorkloadInterest();
 
     /// <summary>
     /// A read of one check's two workloads, shared in tiers by the checks of its time bucket. Each tier is sent once, naming

@@ -108,4 +108,48 @@ public class WorkloadQueryBatcherTests
         _ = Ask(when: _at + Window);
         Assert.Equal(5, _client.Pending.Count);
     }
+
+    /// <summary>An answer holding the workloads its read named (all, when unnamed).</summary>
+    private sealed record Held(LabelFilter? Names) : IWorkloadAnswer
+    {
+        public bool Named => Names is not null;
+        public bool Covers(string workload) => Names is null || Names.Contains(workload);
+    }
+
+    private static Task<Held> NamedRead(WorkloadQueryBatcher batcher, List<string> sent, DateTimeOffset at, string canary) =>
+        batcher.NamedAsync("requests", "shop", Interval, at, only =>
+        {
+            var names = only?.Invoke();
+            lock (sent) sent.Add(names is null ? "*" : string.Join(",", names.Values.Order()));
+            return Task.FromResult(new Held(names));
+        }, canary, canary + "-primary", CancellationToken.None);
+
+    [Fact]
+    public async Task A_workload_another_batcher_of_the_process_reads_is_named_in_the_first_shared_read_of_this_one()
+    {
+        // The sequential counters (one batcher) read "checkout" at every tick; at its step's end the thresholds (another
+        // batcher) read it for the first time, in a time bucket whose first read another canary's check has sent.
+        var interest = new WorkloadInterest();
+        var counters = new WorkloadQueryBatcher(_client, _time, Window, interest);
+        var thresholds = new WorkloadQueryBatcher(_client, _time, Window, interest);
+        var (countersSent, thresholdsSent) = (new List<string>(), new List<string>());
+        await NamedRead(counters, countersSent, _at, "checkout");
+
+        await NamedRead(thresholds, thresholdsSent, _at + Window, "billing");
+        var checkout = await NamedRead(thresholds, thresholdsSent, _at + Window, "checkout");
+
+        Assert.True(checkout.Covers("checkout") && checkout.Covers("checkout-primary"));
+        Assert.Equal(["billing,billing-primary,checkout,checkout-primary"], thresholdsSent); // one read, naming both canaries
+    }
+
+    [Fact]
+    public async Task A_check_whose_workloads_were_not_wanted_when_a_tier_was_sent_takes_the_next_one()
+    {
+        var sent = new List<string>();
+        await NamedRead(_batcher, sent, _at, "billing");
+        var checkout = await NamedRead(_batcher, sent, _at, "checkout");
+
+        Assert.True(checkout.Covers("checkout"));
+        Assert.Equal(["billing,billing-primary", "billing,billing-primary,checkout,checkout-primary"], sent);
+    }
 }

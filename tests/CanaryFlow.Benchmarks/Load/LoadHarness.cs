@@ -28,9 +28,12 @@ public static class LoadHarness
         Console.WriteLine($"load: {count} Canaries ({services.Count(s => s.Faulty)} faulty), {mode}, interval {interval.TotalSeconds}s, load average {loadBefore:F1}; logs in {work}");
 
         // --evidence-write-s 0 writes the Canary status at every sequential tick (the throttle off), for comparison.
-        var extra = Array.IndexOf(args, "--evidence-write-s") is var w and >= 0
-            ? new Dictionary<string, string> { ["Kubernetes:EvidenceWriteInterval"] = TimeSpan.FromSeconds(int.Parse(args[w + 1], CultureInfo.InvariantCulture)).ToString() }
-            : null;
+        var extra = new Dictionary<string, string>();
+        if (Array.IndexOf(args, "--evidence-write-s") is var w and >= 0)
+            extra["Kubernetes:EvidenceWriteInterval"] = TimeSpan.FromSeconds(int.Parse(args[w + 1], CultureInfo.InvariantCulture)).ToString();
+        // --max-active N: at most N rollouts at a time (Rollouts:MaxActive), the others wait Queued.
+        if (ControllerSettings.IntArg(args, "--max-active", 0) is var maxActive and > 0)
+            extra["Rollouts:MaxActive"] = maxActive.ToString(CultureInfo.InvariantCulture);
         await using var run = await LoadRun.StartAsync(services, port, work, TimeSpan.FromSeconds(2), extra);
         run.Cluster.CreateCanaries();
         var tracker = new RolloutTracker(run.Cluster, services);
