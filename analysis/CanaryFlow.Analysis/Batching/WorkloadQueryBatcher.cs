@@ -39,7 +39,7 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
     /// every workload wanted then (up to <see cref="NamespaceCounters.MaxNamedWorkloads"/>), so Prometheus reads their
     /// series only, not the whole namespace's (issue 15: at 10,000 Canaries in one namespace every such read took seconds).
     /// A check whose workloads were first wanted after a tier was sent (a rollout's first check, or any check late behind a
-    /// queue) takes the next tier, and after the last reads its own two. When more are wanted than a query may name, an
+    /// queue) takes the next tier, and after the last (<see cref="SharedTiers"/>) reads its own two. When more are wanted than a query may name, an
     /// unnamed answer that lacks them is followed by one namespace-wide read, shared by every late check.
     /// </summary>
     /// <param name="read">Reads the workloads the filter gives when the query is sent (null: every workload, unfiltered).</param>
@@ -48,7 +48,7 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
     {
         _interest.Ask(ns, timeProvider.GetUtcNow(), canary, stable);
         LabelFilter Wanted() => _interest.Wanted(ns, timeProvider.GetUtcNow());
-        foreach (var tier in Tiers.GetOrAdd(kind, static k => [k, k + "/late", k + "/later", k + "/last"]))
+        foreach (var tier in Tiers.GetOrAdd(kind, static k => [k, .. Enumerable.Range(2, SharedTiers - 1).Select(n => $"{k}/{n}")]))
         {
             var answer = await GetAsync(tier, ns, interval, at, () => read(Wanted), cancellationToken);
             if (answer.Covers(canary) && answer.Covers(stable)) return answer;
@@ -57,8 +57,12 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
         return await read(() => new LabelFilter([canary, stable]));
     }
 
-    // More shared tiers sent 56 queries per interval against 16 in the 1,000-Canary load run (its rollouts all start within
-    // seconds); four, and then a check's own read, bound a bucket's cost without a namespace-wide read.
+    // A tier is sent only once the one before it has answered, so each serves every check that came meanwhile: a tier
+    // costs one query for a wave of checks, where a check's own read costs one each. Four tiers were too few when a
+    // burst of first checks came in waves (the 1,000-over-3 kill run: 71 queries per interval against 14 before the
+    // queries were named); a bound still keeps a bucket's cost finite when late checks trickle in one by one.
+    public const int SharedTiers = 8;
+
     private static readonly ConcurrentDictionary<string, string[]> Tiers = new(StringComparer.Ordinal);
 
     /// <summary>Instant query for one check's two workloads (<see cref="NamedAsync{T}"/>): value per workload, workloads

@@ -91,11 +91,13 @@ public sealed class OwnedWorkloadCountersTests(ITestOutputHelper output)
         var runner = new SequentialAnalysisRunner(client, new PrometheusOptions { Address = "http://127.0.0.1:9" }, TimeProvider.System, new NoThresholds());
         var at = DateTimeOffset.UnixEpoch.AddDays(20_000);
 
-        // Each new service asks after the shared reads before it were sent: four shared tiers, then its own read.
-        for (var s = 0; s < 5; s++) await runner.RunAsync(Due($"svc-0000{s}", at), CancellationToken.None);
+        // Each new service asks after the shared reads before it were sent: every shared tier, then its own read.
+        var services = WorkloadQueryBatcher.SharedTiers + 1;
+        for (var s = 0; s < services; s++) await runner.RunAsync(Due(NamespaceCounterBodies.Name(2 * s), at), CancellationToken.None);
 
-        Assert.Equal(15, client.Queries);
+        Assert.Equal(3 * services, client.Queries);
         Assert.All(client.Sent, q => Assert.Contains("destination_workload=~", q));
-        Assert.All(client.Sent.Skip(12), q => Assert.Contains("destination_workload=~\"svc-00004|svc-00004-primary\"", q));
+        var last = NamespaceCounterBodies.Name(2 * (services - 1));
+        Assert.All(client.Sent.Skip(3 * WorkloadQueryBatcher.SharedTiers), q => Assert.Contains($"destination_workload=~\"{last}|{last}-primary\"", q));
     }
 }
