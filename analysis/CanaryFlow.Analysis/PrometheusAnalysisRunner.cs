@@ -9,7 +9,7 @@ namespace CanaryFlow.Analysis;
 /// Runs one check against Prometheus. The canary's request count decides whether it had traffic
 /// (fewer than MinRequests: NoData, never a pass); with traffic, a missing 5xx series means zero
 /// errors, so a canary failing every request fails its first check. Built-in metrics come from
-/// namespace-wide batched queries; custom metrics are rendered per canary.
+/// batched queries per namespace that name the workloads this process checks; custom metrics are rendered per canary.
 /// </summary>
 public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, PrometheusOptions options, TimeProvider timeProvider,
     WorkloadInterest? interest = null) : IAnalysisRunner
@@ -126,7 +126,7 @@ public sealed partial class PrometheusAnalysisRunner(IPrometheusClient client, P
         return 100 * (requests - failed) / requests;
     }
 
-    // Stable's value from the same namespace-wide query, shown beside the canary's (no extra query, no effect on the verdict).
+    // Stable's value from the same shared query, shown beside the canary's (no extra query, no effect on the verdict).
     private static MetricCheck WithStable(MetricCheck check, double? stable) =>
         stable is null ? check : check with { Result = check.Result with { Baseline = stable } };
 

@@ -19,7 +19,7 @@ public interface ISequentialAnalysisRunner
 
 /// <summary>
 /// One tick of sequential analysis: reads the cumulative counters of canary and stable (requests, 5xx,
-/// latency buckets) with three namespace-wide queries shared by every canary of the namespace (<see cref="NamespaceCounters"/>), adds the
+/// latency buckets) with three queries per namespace and grid point, shared by its canaries and naming the workloads this process checks (<see cref="NamespaceCounters"/>), adds the
 /// increment to the running evidence, and decides. When the tests let a step pass, the absolute
 /// thresholds and custom metrics of the spec are judged over the interval as in fixed-window mode, so
 /// they keep working: a breach there is a failed check (counted against failureLimit).

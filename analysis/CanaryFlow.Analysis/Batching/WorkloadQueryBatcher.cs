@@ -5,7 +5,7 @@ using CanaryFlow.Analysis.Verdicts;
 namespace CanaryFlow.Analysis.Batching;
 
 /// <summary>
-/// Shares namespace-wide, workload-grouped queries between concurrent checks. Entries are keyed by
+/// Shares per-namespace, workload-grouped queries between concurrent checks. Entries are keyed by
 /// (query kind, namespace, interval, evaluation-time bucket of <see cref="PrometheusOptions.BatchWindow"/>):
 /// a thousand canaries checked at one tick in one namespace cost one query per kind. The first
 /// check in a bucket fixes the evaluation time. A failed query is dropped as soon as it fails,
