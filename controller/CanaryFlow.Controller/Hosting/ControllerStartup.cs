@@ -16,6 +16,9 @@ public static class ControllerStartup
     /// <summary>Checks the settings, maps the endpoints and runs until stopped; returns the exit code.</summary>
     public static int RunCanaryFlowController(this WebApplication app)
     {
+        if (RuntimeEnvironment.NotInEffect() is { Count: > 0 } missing)
+            app.Logger.LogWarning("Running without runtime settings the manifests give the controller ({Settings}): it will use more memory "
+                + "than documented. Set them in its environment (README, Runtime settings).", string.Join(", ", missing));
         try
         {
             // Build the Kubernetes client first: mapping the endpoints already builds the bus, whose saga needs it.
@@ -24,6 +27,7 @@ public static class ControllerStartup
         catch (Exception e) when (e is KubernetesConfigurationException or OptionsValidationException)
         {
             Console.Error.WriteLine($"canaryflow: {OneLine(e.Message)}");
+            ((IDisposable)app).Dispose(); // flushes the log written so far
             return ConfigurationError;
         }
         app.MapCanaryFlowController();

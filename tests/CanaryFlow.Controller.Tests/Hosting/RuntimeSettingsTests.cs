@@ -51,4 +51,31 @@ public sealed class RuntimeSettingsTests
         foreach (var (name, value) in RuntimeEnvironment.Settings)
             Assert.True(env.TryGetValue(name, out var set) && set == value, $"{rendering}: {name} is {(set ?? "not set")}, not {value}");
     }
+
+    /// <summary>The runtime reads these names exactly as written: DOTNET_GCgen0MaxBudget (lower-case g) is ignored without a
+    /// word, which once left a setting measured as useless that had never been read. The controller says so at start.
+    /// A missing kubeconfig ends the process right after the check, so no cluster is needed.</summary>
+    [Theory]
+    [InlineData("", false)]
+    [InlineData("DOTNET_GCGen0MaxBudget=;DOTNET_GCgen0MaxBudget=0x1000000", true)]
+    [InlineData("MALLOC_ARENA_MAX=8", true)]
+    public async Task The_controller_warns_at_start_when_a_runtime_setting_of_the_manifests_is_not_in_effect(string environment, bool warned)
+    {
+        var folder = Directory.CreateTempSubdirectory("canaryflow-runtime-").FullName;
+        await using var controller = ControllerProcess.Start(new Dictionary<string, string>
+        {
+            ["urls"] = $"http://127.0.0.1:{RabbitMqBroker.FreePort()}",
+            ["Kubernetes:KubeconfigPath"] = Path.Combine(folder, "no-such-kubeconfig"),
+            ["Kubernetes:Namespaces:0"] = "runtime",
+            ["Prometheus:Address"] = "http://127.0.0.1:9/",
+            ["Rollouts:StateDirectory"] = Path.Combine(folder, "state"),
+            ["Notifications:DataPath"] = Path.Combine(folder, "notifications"),
+        }, environment: environment);
+
+        Assert.Equal(ControllerStartup.ConfigurationError, await controller.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        var output = controller.Stdout + controller.Stderr;
+        var named = environment.StartsWith("MALLOC", StringComparison.Ordinal) ? "MALLOC_ARENA_MAX=2" : "DOTNET_GCGen0MaxBudget=0x1000000";
+        Assert.Equal(warned, output.Contains("Running without runtime settings", StringComparison.Ordinal));
+        Assert.Equal(warned, output.Contains(named, StringComparison.Ordinal));
+    }
 }
