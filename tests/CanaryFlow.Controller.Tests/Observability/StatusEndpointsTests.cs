@@ -126,8 +126,11 @@ public sealed class StatusEndpointsTests
         await c.Request(Checkout, "v2", 10, 50, 100);
         await c.RunToEnd(Checkout);
 
+        // One scrape writes the weights before it exports the phase gauge, so a scrape taken while the last transition is
+        // recorded can show Succeeded with the weight before it: wait until both have it (seen once in CI).
         string text = "";
-        for (var i = 0; i < 500 && !text.Contains("canaryflow_rollouts{phase=\"Succeeded\"} 1"); i++)
+        for (var i = 0; i < 500 && !(text.Contains("canaryflow_rollouts{phase=\"Succeeded\"} 1")
+                 && text.Contains("canaryflow_canary_weight_percent{namespace=\"shop\",target=\"checkout\"} 0")); i++)
         {
             text = await c.Http.GetStringAsync("/metrics");
             await Task.Delay(10);
