@@ -32,7 +32,8 @@ public static class RuntimeEnvironment
     /// <summary>The settings of <see cref="Settings"/> this process does not run with, as "NAME=value": a variable that is
     /// missing or has another value (by exact name, as the runtime reads them). Where the GC reports the value it took
     /// (<see cref="GC.GetConfigurationVariables"/>, e.g. GCGen0MaxBudget), that value is compared instead, so a setting
-    /// the runtime did not read counts as missing even when a variable of a similar name is there.</summary>
+    /// the runtime did not read counts as missing even when a variable of a similar name is there. Never throws: whatever
+    /// the GC reports, the answer is only a warning.</summary>
     public static IReadOnlyList<string> NotInEffect()
     {
         var read = GC.GetConfigurationVariables();
@@ -40,7 +41,7 @@ public static class RuntimeEnvironment
         foreach (var (name, value) in Settings)
         {
             var inEffect = name.StartsWith("DOTNET_", StringComparison.Ordinal) && read.TryGetValue(name["DOTNET_".Length..], out var taken)
-                ? Convert.ToInt64(taken, CultureInfo.InvariantCulture) == Convert.ToInt64(value, 16)
+                ? ulong.TryParse(Convert.ToString(taken, CultureInfo.InvariantCulture), CultureInfo.InvariantCulture, out var took) && took == Convert.ToUInt64(value, 16)
                 : Environment.GetEnvironmentVariable(name) == value;
             if (!inEffect) missing.Add($"{name}={value}");
         }
