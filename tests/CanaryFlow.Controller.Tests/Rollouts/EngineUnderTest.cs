@@ -81,6 +81,20 @@ public sealed class EngineUnderTest : IAsyncDisposable
         await _services.GetRequiredService<RolloutTicker>().TickAsync(CancellationToken.None);
     }
 
+    /// <summary>Ticks (each time advancing the clock by <paramref name="advance"/>) until <paramref name="condition"/> holds,
+    /// waiting up to a second after each tick (bounded: 10 ticks). One tick can come too early: the ticker does not ask
+    /// again while the last copy of a command is still on its way, and a tick taken then finds nothing due.</summary>
+    public async Task TickUntil(Func<bool> condition, TimeSpan advance, string what)
+    {
+        for (var tick = 0; tick < 10; tick++)
+        {
+            await Tick(advance);
+            for (var wait = DateTime.UtcNow.AddSeconds(1); DateTime.UtcNow < wait; await Task.Delay(5))
+                if (condition()) return;
+        }
+        throw new Xunit.Sdk.XunitException($"Timed out ticking until {what}");
+    }
+
     public async Task<RolloutState?> Find(RolloutTarget target)
     {
         var id = RolloutIds.ForTarget(target);

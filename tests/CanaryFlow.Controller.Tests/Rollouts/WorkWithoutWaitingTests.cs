@@ -26,11 +26,8 @@ public sealed class WorkWithoutWaitingTests
         var applied = await e.Until(Target, s => s.PendingAppliedAt != null, "the preparation applied");
         Assert.Equal(RolloutPhases.Initializing, applied.CurrentState);
         Assert.Contains("not available yet", applied.LastReason);
-        for (var ask = 2; ask <= 4; ask++)
-        {
-            await e.Tick(32 * Recheck); // past the longest wait between re-asks (they back off)
-            await e.Until(Target, _ => world[Target].PrepareAsks >= ask, $"preparation asked {ask} times");
-        }
+        for (var ask = 2; ask <= 4; ask++) // each tick past the longest wait between re-asks (they back off)
+            await e.TickUntil(() => world[Target].PrepareAsks >= ask, 32 * Recheck, $"preparation asked {ask} times");
 
         var s = await e.Until(Target, s => s.CurrentState == RolloutPhases.Progressing && s.AppliedWeight == 10, "canary at 10%");
         Assert.Null(s.PendingAppliedAt);
