@@ -4,7 +4,10 @@ namespace CanaryFlow.Sandbox.Kubernetes;
 /// <param name="Method">Only requests with this HTTP method (null: any).</param>
 /// <param name="PathContains">Only requests whose path contains this text (null: any).</param>
 /// <param name="RetryAfterSeconds">Sent as Retry-After (429 and 503 carry it on the real server).</param>
-public sealed record Fault(int StatusCode, int Remaining, string? Method = null, string? PathContains = null, int? RetryAfterSeconds = null);
+/// <param name="PathEndsWith">Only requests whose path ends so: a collection ("/deployments": its list and watch) and not
+/// its objects ("/deployments/podinfo").</param>
+public sealed record Fault(int StatusCode, int Remaining, string? Method = null, string? PathContains = null, int? RetryAfterSeconds = null,
+    string? PathEndsWith = null);
 
 /// <summary>Failures queued by tests; consulted before every API request.</summary>
 public sealed class FaultInjector
@@ -24,7 +27,8 @@ public sealed class FaultInjector
         lock (_gate)
         {
             var index = _faults.FindIndex(f => (f.Method is null || string.Equals(f.Method, method, StringComparison.OrdinalIgnoreCase))
-                                                && (f.PathContains is null || path.Contains(f.PathContains, StringComparison.Ordinal)));
+                                                && (f.PathContains is null || path.Contains(f.PathContains, StringComparison.Ordinal))
+                                                && (f.PathEndsWith is null || path.EndsWith(f.PathEndsWith, StringComparison.Ordinal)));
             if (index < 0) return null;
             var fault = _faults[index];
             if (fault.Remaining <= 1) _faults.RemoveAt(index);

@@ -200,6 +200,9 @@ public static class ScaleHarness
         // Partition moves are what this run is about: keep them in the replica's log.
         s["Logging:LogLevel:CanaryFlow.Controller.Hosting.Sharding"] = "Information";
         s["Logging:LogLevel:CanaryFlow.Controller.Kubernetes.Leadership"] = "Information";
+        // And what the watch asks for (each release's request, each initialisation's revision): a rollout that ended wrong
+        // is traced from them (which replica asked for which revision, from which one, when).
+        s["Logging:LogLevel:CanaryFlow.Controller.Kubernetes.Watch"] = "Information";
         // Times in the replicas' logs: a run's events are read against the harness's report lines.
         s["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ";
         s["Logging:Console:FormatterOptions:UseUtcTimestamp"] = "true";

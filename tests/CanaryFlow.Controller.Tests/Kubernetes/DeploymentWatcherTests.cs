@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
 using CanaryFlow.Sandbox.Kubernetes;
+using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Watch;
 using CanaryFlow.Controller.Tests.Kubernetes.Servers;
 using k8s;
@@ -58,6 +59,31 @@ public abstract class DeploymentWatcherContract(KubeServer server) : TwoServerTe
         // server that write is slow enough that reading it at once saw the first revision still.
         await KubeTestHost.EventuallyAsync(async () =>
             (string?)(await Host.GetCanaryAsync("podinfo"))["status"]!["trackedRevision"] == second, "trackedRevision is the second revision");
+    }
+
+    [Fact]
+    public async Task A_release_made_while_the_stable_copy_is_made_up_is_rolled_out_and_never_recorded_as_stable()
+    {
+        // First sight waits for the stable copy to be available; a release pushed meanwhile is already in the target's
+        // template when the initialisation records what stable serves. Recorded as stable, it was never rolled out.
+        Host.FailReady("podinfo-primary");
+        await Host.CreateDeploymentAsync("podinfo", "podinfo:1");
+        var initial = await Host.RevisionAsync("podinfo");
+        await Host.CreateCanaryAsync("podinfo", "podinfo", new JsonObject { ["analysis"] = new JsonObject { ["progressDeadlineSeconds"] = 60, ["interval"] = "1s" } });
+        await Host.StartWatcherAsync();
+        await KubeTestHost.EventuallyAsync(async () => await Host.Client.AppsV1.ListNamespacedDeploymentAsync(Ns) is var list
+            && list.Items.Any(d => d.Metadata.Name == "podinfo-primary"), "the stable copy is made");
+        await Host.SetImageAsync("podinfo", "podinfo:2");
+        var release = await Host.RevisionAsync("podinfo");
+        Assert.Null((await Host.GetCanaryAsync("podinfo"))["status"]?["stableRevision"]); // still waiting for the stable copy
+        Host.FailReady("podinfo-primary", fail: false);
+
+        await RequestedCountIsAsync(1);
+        var request = Assert.Single(Requested());
+        Assert.Equal(release, request.Revision);
+        Assert.Equal("podinfo:2", request.Image);
+        var status = (await Host.GetCanaryAsync("podinfo"))["status"]!;
+        Assert.Equal(initial, (string?)status["stableRevision"]);
     }
 
     [Fact]
@@ -206,6 +232,37 @@ public sealed class DeploymentWatcherOnSandbox() : DeploymentWatcherContract(Kub
             Assert.Equal(stable[name], (string?)(await Host.GetCanaryAsync(name))["status"]!["stableRevision"]);
             Assert.Single(Requested(), r => r.Target.Name == name && r.Revision == release);
         }
+    }
+
+    [Fact]
+    public async Task A_target_copy_older_than_the_tracked_revision_never_requests_the_stable_revision_again()
+    {
+        // As after a partition moved: the previous owner requested the release and recorded it on the Canary, while this
+        // replica's Deployment stream lags behind its Canary stream. Its copy of the target still has the stable template,
+        // which differs from the tracked revision; requested, the stable revision superseded the release under way, and
+        // the rollout ended Failed with "canary runs revision X, not Y" (issue 15's kill run: 2 of 1,000).
+        await Host.InitializedAsync();
+        var stable = await Host.RevisionAsync("podinfo");
+        // The Deployment watch cannot list or watch (404s: neither retried nor counted by the circuit breaker), while the
+        // Canary watch goes on; reads of the target itself are answered.
+        Host.Sandbox.Faults.Add(new Fault(404, 100_000, Method: "GET", PathEndsWith: "/deployments"));
+        Host.Sandbox.Store.DropWatches();
+        await Host.SetImageAsync("podinfo", "podinfo:2");
+        var release = await Host.RevisionAsync("podinfo");
+        await Host.Client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch(
+            new JsonObject { ["status"] = new JsonObject { ["trackedRevision"] = release } }.ToJsonString(), V1Patch.PatchType.MergePatch),
+            CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, "podinfo");
+        // The Canary's change is looked at against the stale copy (and again at each periodic look) while the watch is held.
+        var held = Host.Sandbox.Faults.Injected;
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult(Host.Sandbox.Faults.Injected >= held + 10), "the Deployment watch held for 10 tries");
+        Host.Sandbox.Faults.Clear();
+
+        await Host.SetImageAsync("podinfo", "podinfo:3");
+        var next = await Host.RevisionAsync("podinfo");
+        await RequestedCountIsAsync(1);
+        await KubeTestHost.EventuallyAsync(() => Task.FromResult(Requested().Any(r => r.Revision == next)), "the next release requested");
+        Assert.DoesNotContain(Requested(), r => r.Revision == stable);
+        Assert.Equal([next], Requested().Select(r => r.Revision));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Kubernetes.Api;
@@ -7,6 +8,7 @@ using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Status;
 using CanaryFlow.Controller.Kubernetes.Workloads;
 using k8s;
+using k8s.Autorest;
 using k8s.Models;
 using MassTransit;
 using Microsoft.Extensions.Hosting;
@@ -109,7 +111,7 @@ public sealed class DeploymentWatcher : BackgroundService
         private Task WatchAsync(CancellationToken ct)
         {
             _ct = ct;
-            _requests = new RolloutRequests(ns, owner.bus, owner.statusWriter, ForgetRequestAsync, owner._logger, ct);
+            _requests = new RolloutRequests(ns, owner.bus, owner.statusWriter, StillCurrentAsync, ForgetRequestAsync, owner._logger, ct);
             var o = owner.options.Value;
             var timeout = (int)o.WatchTimeout.TotalSeconds;
             // Both kinds are read as the client parsed them (see Sighting): only the kept partitions' objects are parsed further.
@@ -372,6 +374,31 @@ public sealed class DeploymentWatcher : BackgroundService
                 image, plan.Plan, "watch:deployment", $"pod template changed ({known} -> {revision})", owner.time.GetUtcNow()), Track);
         }
 
+        /// <summary>Whether the target's template on the server still has the revision about to be requested. If not, the
+        /// watch's copy was stale: the request is dropped, the server's copy taken into the cache (and evaluated: its revision
+        /// is requested if it is new), and the dropped revision forgotten, so that the target is compared with its tracked
+        /// revision again. A target that is gone has nothing to roll out.</summary>
+        private async Task<bool> StillCurrentAsync(RolloutRequested request)
+        {
+            Sighting seen;
+            try
+            {
+                seen = Sighting.Of(await owner.client.CustomObjects.GetNamespacedCustomObjectAsync(Apps, AppsVersion, ns, DeploymentsPlural,
+                    request.Target.Name, cancellationToken: _ct));
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return false; }
+            var onServer = WatchedDeployment.From(seen, owner.options.Value.TrackLabel).Revision;
+            if (onServer == request.Revision) return true;
+            owner._logger.LogInformation("{Target}: revision {Revision} not requested: the target's template on the server has revision {OnServer} " +
+                "(the watch's copy was older)", request.Target, request.Revision, onServer);
+            await Serial(async () =>
+            {
+                if (_revisions.GetValueOrDefault(request.Target.Name) == request.Revision) _revisions.Remove(request.Target.Name);
+                await OnDeploymentAsync(WatchEventType.Modified, seen);
+            });
+            return false;
+        }
+
         /// <summary>A request that failed (published or not, its revision not recorded): forgotten, so the periodic look
         /// (<see cref="RelookAsync"/>) asks for it again.</summary>
         private Task ForgetRequestAsync(RolloutRequested failed) => Serial(() =>
@@ -477,6 +504,18 @@ public sealed class DeploymentWatcher : BackgroundService
         private static JsonObject? ReadyCondition(CanaryResource canary) =>
             (canary.Status?["conditions"] as JsonArray ?? []).OfType<JsonObject>().FirstOrDefault(c => (string?)c["type"] == "Ready");
 
+        /// <summary>The revision the stable copy runs: the one it was made from (its annotation), not the target's template now.
+        /// A release made while the stable copy was waited for is already in the target's template; taken as stable, it
+        /// would never be rolled out. A stable copy made by an earlier version, without the annotation, had the target's
+        /// template when this ran before: the target's revision stands in for it.</summary>
+        private async Task<string> StableRevisionAsync(CanaryContext ctx)
+        {
+            var primary = await owner.client.AppsV1.ReadNamespacedDeploymentAsync(ctx.PrimaryName, ns, cancellationToken: _ct);
+            if (Deployments.Revision(primary) is { Length: > 0 } made) return made;
+            var target = await owner.client.AppsV1.ReadNamespacedDeploymentAsync(ctx.Target.Name, ns, cancellationToken: _ct);
+            return PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel);
+        }
+
         private async Task InitializeAsync(CanaryResource canary)
         {
             // The cached copy can be older than the server's: under load the Canary stream lags the Deployment stream, and a
@@ -520,8 +559,7 @@ public sealed class DeploymentWatcher : BackgroundService
                 await owner.api.RecordEventAsync(canary, failure.Requeue ? "Normal" : "Warning", failure.Reason, failure.Message, now.UtcDateTime, _ct);
                 return;
             }
-            var target = await owner.client.AppsV1.ReadNamespacedDeploymentAsync(ctx.Target.Name, ns, cancellationToken: _ct);
-            var revision = PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel);
+            var revision = await StableRevisionAsync(ctx);
             await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
             {
                 if (adopted is not null) status[CanaryDeletion.AdoptedRoutesField] ??= adopted;
@@ -533,8 +571,10 @@ public sealed class DeploymentWatcher : BackgroundService
                 status["lastTransitionTime"] = stamp;
                 CanaryStatusView.SetCondition(status, "Ready", "True", "Initialized", $"stable {ctx.PrimaryName} serves revision {revision}", stamp);
             }, _ct);
-            // The cache's copy learns the revision now, not when the Canary stream brings the write (it may lag by minutes).
-            await Serial(() =>
+            // The cache's copy learns the revision now, not when the Canary stream brings the write (it may lag by minutes),
+            // and the target is looked at against it at once: a release made while the stable copy was being made up is
+            // requested now (its Deployment event came while the Canary was not initialised, and asked for nothing).
+            await Serial(async () =>
             {
                 if (_canaries.TryGetValue(canary.Name, out var cached) && cached.StatusString(TrackedRevisionField) is null)
                 {
@@ -542,7 +582,8 @@ public sealed class DeploymentWatcher : BackgroundService
                     status[TrackedRevisionField] = revision;
                     _canaries[canary.Name] = cached with { Status = status };
                 }
-                return Task.CompletedTask;
+                using var scope = ActFor(canary.TargetName, out var owned);
+                if (owned && _deployments.TryGetValue(canary.TargetName, out var d)) await EvaluateAsync(d);
             });
             await owner.api.RecordEventAsync(canary, "Normal", "Initialized",
                 $"created {ctx.PrimaryName} and routing; all traffic on stable revision {revision}", now.UtcDateTime, _ct);

@@ -12,9 +12,13 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 /// waited (issue 15). A target's requests still go out in the order they were made (a newer revision supersedes the
 /// running one in the saga, so an older one must never arrive after it), and at most <see cref="AtOnce"/> are under way.
 /// The caller has already taken the revision as requested; a request that fails is handed back to it.
+/// <para>Each request is made only if the target's template on the server still has its revision (<paramref name="stillCurrent"/>,
+/// one read): a cached copy that is older than one already requested (a watch stream that lags, an old event taken after a
+/// newer one) must never ask for the previous revision again, which would supersede the release under way with the stable
+/// one (issue 15: 2 of 1,000 in a kill run ended Failed with "canary runs revision X, not Y").</para>
 /// </summary>
-internal sealed class RolloutRequests(string ns, IBus bus, CanaryStatusWriter statusWriter, Func<RolloutRequested, Task> failed, ILogger logger,
-    CancellationToken ct)
+internal sealed class RolloutRequests(string ns, IBus bus, CanaryStatusWriter statusWriter, Func<RolloutRequested, Task<bool>> stillCurrent,
+    Func<RolloutRequested, Task> failed, ILogger logger, CancellationToken ct)
 {
     public const int AtOnce = 16;
     private readonly SemaphoreSlim _slots = new(AtOnce, AtOnce);
@@ -32,6 +36,7 @@ internal sealed class RolloutRequests(string ns, IBus bus, CanaryStatusWriter st
             catch (OperationCanceledException) { return; } // the watch stopped
             try
             {
+                if (!await stillCurrent(request)) return;
                 await bus.Publish(request, ct);
                 logger.LogInformation("{Target}: revision {Revision} requested ({Reason})", request.Target, request.Revision, request.Reason);
                 await statusWriter.UpdateAsync(ns, canaryName, (_, status) => status[DeploymentWatcher.TrackedRevisionField] = request.Revision, ct);
