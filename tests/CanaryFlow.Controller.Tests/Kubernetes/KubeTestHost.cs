@@ -201,7 +201,10 @@ public sealed partial class KubeTestHost : IAsyncDisposable
         if (beforeCanary is not null) await beforeCanary();
         await CreateCanaryAsync("podinfo", "podinfo", spec);
         await StartWatcherAsync();
-        await EventuallyAsync(async () => (await GetCanaryAsync("podinfo"))["status"]?["trackedRevision"] is not null, "Canary initialised");
+        // First sight waits for the stable copy (its pods made Ready by the fake kubelet on the real server) within the
+        // Canary's progress deadline, and tries again after a pause: on a loaded machine that can outlast 15 s (a CI run
+        // timed out here once in six), so the bound is wider.
+        await EventuallyAsync(async () => (await GetCanaryAsync("podinfo"))["status"]?["trackedRevision"] is not null, "Canary initialised", seconds: 60);
         return new RolloutTarget(Namespace, "podinfo");
     }
 
