@@ -54,7 +54,10 @@ public sealed class OwnedWorkloadCountersTests(ITestOutputHelper output)
             }
         }
         Assert.True(full.Covers(Name(1)));
-        Assert.True(mineBytes * 2 < fullBytes, $"owned only {mineBytes} bytes, full {fullBytes} bytes");
+        // A third of the workloads owned: the read allocates about half (the page's bytes are read either way). Reading
+        // them all would allocate as much; the bar is at two thirds, since the count per thread moves a little from run
+        // to run (a CI run measured a ratio of 1.997 against a bar of 2).
+        Assert.True(mineBytes * 3 < fullBytes * 2, $"owned only {mineBytes} bytes, full {fullBytes} bytes");
     }
 
     private static AnalysisDue Due(string service, DateTimeOffset at) => new(
