@@ -68,6 +68,9 @@ public static class LoadHarness
         var queries = run.Proxy.Queries - queries0;
         var latencies = run.QueryToWeightMilliseconds(services);
         var wrong = tracker.PrintTally();
+        // Why they ended, and where the unfinished ones wait (their Canary's status message): a run that stalls says why.
+        Console.WriteLine("  why they ended (the Canary's status message at its end; unfinished: where they were left):");
+        foreach (var line in tracker.EndReasonLines()) Console.WriteLine($"    {line}");
 
         var row = string.Join(',', new object[]
         {
