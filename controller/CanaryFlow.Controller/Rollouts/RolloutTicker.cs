@@ -1,3 +1,4 @@
+using CanaryFlow.Controller.Bus;
 using CanaryFlow.Controller.Seams;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -59,7 +60,7 @@ public sealed class RolloutTicker(
     {
         try
         {
-            await bus.Publish(message, message.GetType(), cancellationToken);
+            await bus.PublishWithin(message, clock, cancellationToken);
         }
         catch
         {

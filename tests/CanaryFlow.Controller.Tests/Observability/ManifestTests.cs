@@ -160,6 +160,8 @@ public sealed class ManifestTests
         // The configuration keys the chart sets are the ones the controller binds.
         Assert.Equal(nameof(CanaryFlow.Controller.Hosting.Sharding.ShardingOptions.Partitions), "Sharding__Partitions".Split("__")[1]);
         Assert.Equal(CanaryFlow.Controller.Hosting.Sharding.ShardingOptions.Section, "Sharding__Partitions".Split("__")[0]);
+        Assert.Equal(nameof(CanaryFlow.Controller.Hosting.Sharding.ShardingOptions.ConsumerSilentAfter), "Sharding__ConsumerSilentAfter".Split("__")[1]);
+        Assert.Equal(TimeSpan.FromMinutes(1), TimeSpan.Parse(env["Sharding__ConsumerSilentAfter"].Value)); // a value the option binds
         Assert.Equal("300", env["Rollouts__MaxActive"].Value);
         Assert.Equal($"{RolloutEngineOptions.Section}__{nameof(RolloutEngineOptions.MaxActive)}", "Rollouts__MaxActive");
     }

@@ -94,7 +94,7 @@ public sealed class MovableOwnership(int partitions) : IPartitionOwnership
     public bool Owns(int partition) => _held.ContainsKey(partition);
     public CancellationToken Changed => CancellationToken.None;
     public ChannelReader<PartitionChange> Changes => _changes.Reader;
-    public Task GiveUpAsync(int partition) { _held.TryRemove(partition, out _); return Task.CompletedTask; }
+    public Task GiveUpAsync(int partition) => LoseAsync(partition);
 
     /// <summary>Taken (its Lease written for this replica); completes once its queue consumes.</summary>
     public Task GainAsync(int partition)

@@ -23,7 +23,11 @@ public sealed class ConsumingPartitions(IPartitionOwnership ownership) : IActing
     public IReadOnlyList<int> Partitions => _held.Where(h => h.Value.Acting).Select(h => h.Key).Order().ToList();
 
     /// <summary>A fresh holding, before the partition's queue is connected.</summary>
-    public PartitionHolding Connecting(int partition, CheckTokens checks) => _held[partition] = new PartitionHolding(partition, checks);
+    public PartitionHolding Connecting(int partition, CheckTokens checks, TimeProvider time) =>
+        _held[partition] = new PartitionHolding(partition, checks, time);
+
+    /// <summary>Every holding, its barrier passed or not.</summary>
+    public IReadOnlyList<PartitionHolding> Holdings => _held.Values.ToList();
 
     public void Stopped(int partition) => _held.TryRemove(partition, out _);
 

@@ -11,8 +11,11 @@ namespace CanaryFlow.Controller.Hosting.Sharding;
 /// saga before this replica's ticker looks at the rollout; a check the previous holder had asked for and not run is
 /// still in the queue, and runs here once (<see cref="Checks"/> drops this ticker's copy).
 /// </summary>
-public sealed class PartitionHolding(int partition, CheckTokens checks)
+public sealed class PartitionHolding(int partition, CheckTokens checks, TimeProvider time)
 {
+    private long _heardAt = time.GetUtcNow().UtcTicks;
+    private int _heartbeatInFlight;
+
     private readonly TaskCompletionSource _barrier = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _gate = new();
     private readonly HashSet<ulong> _delivered = [];
@@ -33,6 +36,17 @@ public sealed class PartitionHolding(int partition, CheckTokens checks)
     {
         lock (_gate) return _handedBack.Add(tag);
     }
+
+    /// <summary>When the queue last gave this holding anything (a message, the marker, a heartbeat); the holding's start
+    /// before that.</summary>
+    public DateTimeOffset HeardAt => new(Interlocked.Read(ref _heardAt), TimeSpan.Zero);
+
+    public void Heard() => Interlocked.Exchange(ref _heardAt, time.GetUtcNow().UtcTicks);
+
+    /// <summary>True for the caller that may send the next heartbeat: one at a time, however long a send hangs.</summary>
+    public bool StartHeartbeat() => Interlocked.CompareExchange(ref _heartbeatInFlight, 1, 0) == 0;
+
+    public void HeartbeatSent() => Volatile.Write(ref _heartbeatInFlight, 0);
 
     /// <summary>A message (delivery <paramref name="tag"/>) starts being consumed; tracked until the barrier passed.</summary>
     public void Started(ulong tag)

@@ -14,6 +14,9 @@ internal sealed class PartitionReceiveFilter(PartitionHolding holding, TimeSpan 
     /// <summary>The transport header that marks a <see cref="PartitionTaken"/> marker, with its holding's id.</summary>
     public const string MarkerHeader = "CanaryFlow-Partition-Taken";
 
+    /// <summary>The transport header that marks a <see cref="PartitionHeartbeat"/>, with its holding's id.</summary>
+    public const string HeartbeatHeader = "CanaryFlow-Partition-Heartbeat";
+
     private static readonly AsyncLocal<ulong?> Delivery = new();
 
     /// <summary>The delivery tag of the message being consumed (for the consume filters below this one); 0 when none.</summary>
@@ -22,10 +25,17 @@ internal sealed class PartitionReceiveFilter(PartitionHolding holding, TimeSpan 
     public async Task Send(ReceiveContext context, IPipe<ReceiveContext> next)
     {
         var tag = context is RabbitMqBasicConsumeContext rabbit ? rabbit.DeliveryTag : (ulong?)null;
+        holding.Heard();
+        if (context.TransportHeaders.TryGetHeader(HeartbeatHeader, out _))
+        {
+            Consumed(tag); // any holder's: the queue reaches this consumer, which is all a heartbeat is for
+            return;
+        }
         if (context.TransportHeaders.TryGetHeader(MarkerHeader, out var marker))
         {
             if (Guid.TryParse(marker?.ToString(), out var id) && id == holding.Id) await PassAsync(tag, context.CancellationToken);
-            return; // a marker of an earlier holding (this replica's or another's): nothing to do
+            else Consumed(tag); // a marker of an earlier holding (this replica's or another's): nothing to do
+            return;
         }
         if (tag is { } started) holding.Started(started);
         Delivery.Value = tag;
@@ -35,6 +45,14 @@ internal sealed class PartitionReceiveFilter(PartitionHolding holding, TimeSpan 
             Delivery.Value = null;
             if (tag is { } ended) holding.Ended(ended);
         }
+    }
+
+    /// <summary>A delivery with nothing to consume counts as consumed for the barrier (which waits for every earlier tag).</summary>
+    private void Consumed(ulong? tag)
+    {
+        if (tag is not { } done) return;
+        holding.Started(done);
+        holding.Ended(done);
     }
 
     private async Task PassAsync(ulong? tag, CancellationToken cancellationToken)

@@ -26,6 +26,7 @@ public sealed class ShardedEngineSupervisor(
     EngineReady ready,
     IOptions<BusOptions> busOptions,
     IOptions<RolloutEngineOptions> engineOptions,
+    IOptions<ShardingOptions> shardingOptions,
     TimeProvider time,
     ILogger<ShardedEngineSupervisor> log) : BackgroundService
 {
@@ -43,6 +44,7 @@ public sealed class ShardedEngineSupervisor(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var ticking = TickAsync(stoppingToken);
+        var listening = ListenAsync(stoppingToken);
         try
         {
             while (await ownership.Changes.WaitToReadAsync(stoppingToken))
@@ -54,7 +56,50 @@ public sealed class ShardedEngineSupervisor(
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
-        try { await ticking; } catch (OperationCanceledException) { }
+        try { await Task.WhenAll(ticking, listening); } catch (OperationCanceledException) { }
+    }
+
+    /// <summary>
+    /// Gives up each held partition whose queue gave this replica nothing for <see cref="ShardingOptions.ConsumerSilentAfter"/>,
+    /// and keeps the quiet ones talking with a heartbeat through their queue (see <see cref="PartitionHeartbeat"/>). A
+    /// heartbeat's send is not awaited here: one that hangs must not hold up the other partitions' checks.
+    /// </summary>
+    private async Task ListenAsync(CancellationToken stoppingToken)
+    {
+        var silentAfter = shardingOptions.Value.ConsumerSilentAfter;
+        using var timer = new PeriodicTimer(silentAfter / 6, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+                foreach (var holding in consuming.Holdings)
+                {
+                    var silent = time.GetUtcNow() - holding.HeardAt;
+                    if (silent >= silentAfter && _handles.ContainsKey(holding.Partition))
+                    {
+                        log.LogError("Partition {Partition}: nothing taken off its queue for {Silent:0} s, not even this replica's heartbeat; " +
+                                     "giving it up so that a replica that can serve it takes it", holding.Partition, silent.TotalSeconds);
+                        await ownership.GiveUpAsync(holding.Partition);
+                    }
+                    else if (holding.StartHeartbeat()) _ = HeartbeatAsync(holding, stoppingToken);
+                }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
+    }
+
+    private async Task HeartbeatAsync(PartitionHolding holding, CancellationToken ct)
+    {
+        try
+        {
+            var queue = await bus.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(holding.Partition)}"));
+            await queue.SendWithin(new PartitionHeartbeat(holding.Partition, holding.Id),
+                c => c.Headers.Set(PartitionReceiveFilter.HeartbeatHeader, holding.Id.ToString()), time, ct);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            log.LogWarning("Partition {Partition}: heartbeat not sent ({Error})", holding.Partition, e.Message);
+        }
+        catch (OperationCanceledException) { }
+        finally { holding.HeartbeatSent(); }
     }
 
     /// <summary>The ticker, for as long as the host runs: a tick that fails in a way the ticker does not absorb (a publish
@@ -107,7 +152,7 @@ public sealed class ShardedEngineSupervisor(
     private async Task ConnectAsync(int p, CancellationToken ct)
     {
         var o = busOptions.Value;
-        var holding = consuming.Connecting(p, new CheckTokens(time, engineOptions.Value.StallAfter));
+        var holding = consuming.Connecting(p, new CheckTokens(time, engineOptions.Value.StallAfter), time);
         var handle = connector.ConnectReceiveEndpoint(PartitionTopology.QueueName(p), (context, e) =>
         {
             if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
@@ -128,7 +173,7 @@ public sealed class ShardedEngineSupervisor(
         _handles[p] = handle;
         // The barrier: behind everything already in the queue (the previous holder's last results above all).
         var queue = await bus.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(p)}"));
-        await queue.Send(new PartitionTaken(p, holding.Id), c => c.Headers.Set(PartitionReceiveFilter.MarkerHeader, holding.Id.ToString()), ct);
+        await queue.SendWithin(new PartitionTaken(p, holding.Id), c => c.Headers.Set(PartitionReceiveFilter.MarkerHeader, holding.Id.ToString()), time, ct);
     }
 
     private async Task StopAsync(int p)

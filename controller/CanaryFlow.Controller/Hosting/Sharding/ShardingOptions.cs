@@ -18,6 +18,13 @@ public sealed class ShardingOptions
 
     public bool Enabled => Partitions > 0;
 
+    /// <summary>A held partition whose queue gave this replica nothing for this long (no rollout message, and not its own
+    /// heartbeat, sent every sixth of it) is given up: its Lease expires to a replica that can serve it. A Lease says only
+    /// that its holder renews it; a kill run lost a broker node and one replica kept six partitions' Leases with nothing
+    /// consumed or published for them to the end.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan ConsumerSilentAfter { get; set; } = TimeSpan.FromSeconds(60);
+
     public static ShardingOptions From(IConfiguration configuration) =>
         configuration.GetSection(Section).Get<ShardingOptions>() ?? new ShardingOptions();
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Bus;
 using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Workloads;
@@ -68,7 +69,7 @@ public sealed class CanaryDeletion(CanaryApi api, CanaryFinalizer finalizer, Can
         {
             var target = new RolloutTarget(canary.Namespace, canary.TargetName);
             // Promoting and RollingBack end by themselves (the saga ignores an abort there); the others stop now.
-            await bus.Publish(new AbortRollout(RolloutIds.ForTarget(target), target, "canaryflow", "the Canary is being deleted"), ct);
+            await bus.PublishWithin(new AbortRollout(RolloutIds.ForTarget(target), target, "canaryflow", "the Canary is being deleted"), time, ct);
             await RecordAsync(canary, "Normal", "Deleting", $"the Canary is being deleted: stopping the rollout in phase {phase} first", ct);
             return new Pending($"waiting for the rollout ({phase}) to stop", Failed: false);
         }

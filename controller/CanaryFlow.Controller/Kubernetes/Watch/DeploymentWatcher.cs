@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Bus;
 using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Kubernetes.Deletion;
 using CanaryFlow.Controller.Kubernetes.Leadership;
@@ -111,7 +112,7 @@ public sealed class DeploymentWatcher : BackgroundService
         private Task WatchAsync(CancellationToken ct)
         {
             _ct = ct;
-            _requests = new RolloutRequests(ns, owner.bus, owner.statusWriter, StillCurrentAsync, ForgetRequestAsync, owner._logger, ct);
+            _requests = new RolloutRequests(ns, owner.bus, owner.time, owner.statusWriter, StillCurrentAsync, ForgetRequestAsync, owner._logger, ct);
             var o = owner.options.Value;
             var timeout = (int)o.WatchTimeout.TotalSeconds;
             // Both kinds are read as the client parsed them (see Sighting): only the kept partitions' objects are parsed further.
@@ -281,7 +282,7 @@ public sealed class DeploymentWatcher : BackgroundService
         {
             if (targetName.Length == 0) return;
             var target = new RolloutTarget(ns, targetName);
-            await owner.bus.Publish(new CanaryDeleted(RolloutIds.ForTarget(target), target, owner.time.GetUtcNow()), _ct);
+            await owner.bus.PublishWithin(new CanaryDeleted(RolloutIds.ForTarget(target), target, owner.time.GetUtcNow()), owner.time, _ct);
         }
 
         /// <summary>Sharded replicas: only the owner of the Canary's target partition acts on it, inside that partition's

@@ -1,4 +1,5 @@
 using CanaryFlow.Contracts;
+using CanaryFlow.Controller.Bus;
 using CanaryFlow.Controller.Kubernetes.Status;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -17,7 +18,7 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 /// newer one) must never ask for the previous revision again, which would supersede the release under way with the stable
 /// one (issue 15: 2 of 1,000 in a kill run ended Failed with "canary runs revision X, not Y").</para>
 /// </summary>
-internal sealed class RolloutRequests(string ns, IBus bus, CanaryStatusWriter statusWriter, Func<RolloutRequested, Task<bool>> stillCurrent,
+internal sealed class RolloutRequests(string ns, IBus bus, TimeProvider time, CanaryStatusWriter statusWriter, Func<RolloutRequested, Task<bool>> stillCurrent,
     Func<RolloutRequested, Task> failed, ILogger logger, CancellationToken ct)
 {
     public const int AtOnce = 16;
@@ -37,7 +38,7 @@ internal sealed class RolloutRequests(string ns, IBus bus, CanaryStatusWriter st
             try
             {
                 if (!await stillCurrent(request)) return;
-                await bus.Publish(request, ct);
+                await bus.PublishWithin(request, time, ct);
                 logger.LogInformation("{Target}: revision {Revision} requested ({Reason})", request.Target, request.Revision, request.Reason);
                 await statusWriter.UpdateAsync(ns, canaryName, (_, status) => status[DeploymentWatcher.TrackedRevisionField] = request.Revision, ct);
             }
