@@ -132,7 +132,11 @@ public sealed class ShardedEngineSupervisor(
             try
             {
                 var loaded = await rehydrator.LoadAsync(id => gained.Contains(RolloutPartitions.Of(id, ownership.Partitions)), ct);
-                foreach (var p in gained) await ConnectAsync(p, ct);
+                // Side by side (each waits for its queue to be ready, seconds on a loaded broker), and only those still held:
+                // a hand-over asked for meanwhile may have closed the fence, and a queue connected after that would take
+                // messages it can only hand back.
+                gained.RemoveWhere(p => !ownership.Owns(p));
+                await Task.WhenAll(gained.Select(p => ConnectAsync(p, ct)));
                 log.LogInformation("Consuming partitions {Partitions} ({Count} rollouts loaded)", string.Join(",", gained.Order()), loaded);
             }
             catch (Exception e) when (e is not OperationCanceledException)
