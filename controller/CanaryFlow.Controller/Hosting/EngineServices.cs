@@ -54,6 +54,8 @@ public static class EngineServices
             // Active-active: the bus runs on every replica; each consumes the queues of the partitions it holds.
             services.TryAddSingleton<Sharding.EngineReady>();
             services.AddSingleton<Sharding.ConsumingPartitions>();
+            services.AddSingleton<Sharding.SilentPartitions>();
+            services.AddHealthChecks().AddCheck<Sharding.SilentPartitions>("partitions-served", tags: [Observability.ObservabilityServices.LiveTag]);
             services.AddSingleton<Sharding.IActingRollouts>(sp => sp.GetRequiredService<Sharding.ConsumingPartitions>());
             services.AddHostedService<Sharding.ShardedEngineSupervisor>();
             return services;

@@ -1,6 +1,9 @@
 using CanaryFlow.Controller.Tests.Infrastructure;
 using CanaryFlow.Sandbox.Simulation;
+using CanaryFlow.Controller.Observability;
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CanaryFlow.Controller.Tests.Sharding;
 
@@ -41,7 +44,16 @@ public sealed class PartitionLivenessTests
         // times the silence that gives a partition up.
         await Task.Delay(TimeSpan.FromSeconds(6));
         Assert.True(served.Ownership.Owns(0), "a quiet partition whose queue is served was given up");
+
+        // The replica whose sends hang fails its liveness check (Kubernetes restarts it, with new broker connections).
+        var cutHealth = await LivenessAsync(cut);
+        Assert.Equal(HealthStatus.Unhealthy, cutHealth.Status);
+        Assert.Contains("partitions given up because their queue gave this replica nothing: 1 at", cutHealth.Entries["partitions-served"].Description);
+        Assert.Equal(HealthStatus.Healthy, (await LivenessAsync(served)).Status);
     }
+
+    private static Task<HealthReport> LivenessAsync(ShardedReplica replica) =>
+        replica.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(c => c.Tags.Contains(ObservabilityServices.LiveTag));
 
     /// <summary>Holds every send and publish until it is cancelled, as one waiting for a confirm that never comes.</summary>
     private sealed class NeverConfirmed : ISendObserver, IPublishObserver

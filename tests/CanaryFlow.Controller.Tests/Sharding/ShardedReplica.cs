@@ -38,13 +38,16 @@ public sealed class ShardedReplica : IAsyncDisposable
         : TestLogging.Shared;
 
     public MovableOwnership Ownership { get; }
+    public IServiceProvider Services => _provider;
     public IBus Bus => _provider.GetRequiredService<IBus>();
     public IRolloutStore Store => _provider.GetRequiredService<IRolloutStore>();
     public CanaryFlow.Controller.Rollouts.AsksTaken Asks => _provider.GetRequiredService<CanaryFlow.Controller.Rollouts.AsksTaken>();
 
     /// <param name="store">The store of the first replica, shared; null for the first.</param>
+    /// <param name="storeFor">The store, made from this replica's ownership (a store behind its write fence).</param>
     public static async Task<ShardedReplica> StartAsync(int port, string vhost, int partitions, InMemoryWorld world, IAnalysisRunner runner,
-        ResultLog results, IRolloutStore? store = null, IReadOnlyDictionary<string, string?>? settings = null)
+        ResultLog results, IRolloutStore? store = null, IReadOnlyDictionary<string, string?>? settings = null,
+        Func<IPartitionOwnership, IRolloutStore>? storeFor = null)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -64,8 +67,8 @@ public sealed class ShardedReplica : IAsyncDisposable
         services.AddSingleton<IWorkloadController>(world);
         services.AddSingleton(runner);
         services.AddSingleton(results);
-        if (store is not null) services.AddSingleton(store);
         var ownership = new MovableOwnership(partitions);
+        if ((storeFor?.Invoke(ownership) ?? store) is { } shared) services.AddSingleton(shared);
         services.AddSingleton<IPartitionOwnership>(ownership);
         services.AddCanaryFlowEngine(configuration, x => x.AddConsumer<ResultProbe>());
         var provider = services.BuildServiceProvider();

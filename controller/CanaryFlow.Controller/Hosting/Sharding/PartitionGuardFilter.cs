@@ -11,12 +11,13 @@ namespace CanaryFlow.Controller.Hosting.Sharding;
 /// this replica holds the partition's Lease. On top of that, for one holding (<see cref="PartitionHolding"/>):
 /// <list type="bullet">
 /// <item>a check asked for twice runs once (<see cref="CheckTokens"/>): the copy that comes second is dropped;</item>
-/// <item>a message this replica may no longer act on (the partition was lost before or while it ran) is never faulted
-/// into the _error queue, where it would be lost to the rollout: it is forwarded, headers and all, back into the
-/// partition's queue for the next holder (commands are desired state and replies carry sequence numbers).</item>
+/// <item>a message this replica may no longer act on (the partition was lost before or while it ran) is not lost to the
+/// rollout in the _error queue: a copy, headers and all, goes back into the partition's queue for the next holder
+/// (commands are desired state and replies carry sequence numbers). A delivery whose consume faulted is still moved to
+/// the _error queue by MassTransit, as a record.</item>
 /// </list>
 /// </summary>
-internal sealed class PartitionGuardFilter(PartitionHolding holding, IPartitionOwnership ownership, ILogger log)
+internal sealed class PartitionGuardFilter(PartitionHolding holding, IPartitionOwnership ownership, ISendEndpointProvider bus, ILogger log)
     : IFilter<ConsumeContext>
 {
     private int Partition => holding.Partition;
@@ -59,11 +60,12 @@ internal sealed class PartitionGuardFilter(PartitionHolding holding, IPartitionO
         if (!holding.HandingBack(delivery)) return;
         var message = RolloutPartitions.Messages.FirstOrDefault(m => context.HasMessageType(m.Type));
         if (message is null) return; // nothing of ours: nothing to keep
-        // The queue is stopping: do not spin on it meanwhile. Neither the wait nor the forward takes the consume's token: it is
-        // cancelled when the queue stops, and a hand-back cut short there would fault the message out of the partition (a
-        // kill run lost 6 rollout requests of 1,000 that way, taken just after their partition was handed over).
+        // The queue is stopping: do not spin on it meanwhile. The copy goes through the bus, not the consume context: a send
+        // through the context of a consume that faulted never left (the faulted delivery itself goes to the _error queue),
+        // and a kill run lost 6 rollout requests of 1,000 that way, taken just after their partition was handed over
+        // (PartitionMoveTests). Nor does it take the consume's token, which the queue's stop cancels.
         await Task.Delay(100, CancellationToken.None);
-        var endpoint = await context.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(Partition)}"));
+        var endpoint = await bus.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(Partition)}"));
         await message.ForwardAsync(context, endpoint).WaitAsync(BoundedPublish.Within);
     }
 

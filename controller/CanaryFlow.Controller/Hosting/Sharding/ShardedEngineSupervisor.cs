@@ -23,6 +23,7 @@ public sealed class ShardedEngineSupervisor(
     IReceiveEndpointConnector connector,
     RolloutTicker ticker,
     ConsumingPartitions consuming,
+    SilentPartitions silentPartitions,
     EngineReady ready,
     IOptions<BusOptions> busOptions,
     IOptions<RolloutEngineOptions> engineOptions,
@@ -78,6 +79,7 @@ public sealed class ShardedEngineSupervisor(
                     {
                         log.LogError("Partition {Partition}: nothing taken off its queue for {Silent:0} s, not even this replica's heartbeat; " +
                                      "giving it up so that a replica that can serve it takes it", holding.Partition, silent.TotalSeconds);
+                        silentPartitions.GaveUp(holding.Partition, time.GetUtcNow(), silent);
                         await ownership.GiveUpAsync(holding.Partition);
                     }
                     else if (holding.StartHeartbeat()) _ = HeartbeatAsync(holding, stoppingToken);
@@ -166,7 +168,7 @@ public sealed class ShardedEngineSupervisor(
             }
             e.ConcurrentMessageLimit = o.ConcurrentMessageLimit;
             e.ConfigureReceive(r => r.UseFilter(new PartitionReceiveFilter(holding, BarrierWithin, log)));
-            e.UseFilter(new PartitionGuardFilter(holding, ownership, log));
+            e.UseFilter(new PartitionGuardFilter(holding, ownership, bus, log));
             e.DiscardSkippedMessages(); // an event no consumer here wants (e.g. RolloutStarted) is not kept in a _skipped queue
             // One by one: ConfigureSagas/ConfigureConsumers put each registration on the first endpoint only.
             e.ConfigureSaga<RolloutState>(context);
