@@ -14,7 +14,9 @@ namespace CanaryFlow.Controller.Hosting.Sharding;
 /// rollouts from the store, then connects the partition's queue (single active consumer) with the saga and every
 /// consumer on it; for each partition it gives up (the write fence is already closed then) it stops that queue and
 /// drops the rollouts from memory. The ticker runs over the partitions whose holding has passed its barrier (see
-/// <see cref="PartitionHolding"/>), and each partition's checks run once per holding (see <see cref="CheckTokens"/>).
+/// <see cref="PartitionHolding"/>), and each partition's checks run once per holding (see <see cref="CheckTokens"/>). A
+/// partition whose queue gives this replica nothing for <see cref="ShardingOptions.ConsumerSilentAfter"/> is given up
+/// (see <see cref="SilentPartitions"/>).
 /// </summary>
 public sealed class ShardedEngineSupervisor(
     IPartitionOwnership ownership,
@@ -74,18 +76,29 @@ public sealed class ShardedEngineSupervisor(
             while (await timer.WaitForNextTickAsync(stoppingToken))
                 foreach (var holding in consuming.Holdings)
                 {
-                    var silent = time.GetUtcNow() - holding.HeardAt;
-                    if (silent >= silentAfter && _handles.ContainsKey(holding.Partition))
+                    try { await ListenAsync(holding, silentAfter, stoppingToken); }
+                    catch (Exception e) when (e is not OperationCanceledException)
                     {
-                        log.LogError("Partition {Partition}: nothing taken off its queue for {Silent:0} s, not even this replica's heartbeat; " +
-                                     "giving it up so that a replica that can serve it takes it", holding.Partition, silent.TotalSeconds);
-                        silentPartitions.GaveUp(holding.Partition, time.GetUtcNow(), silent);
-                        await ownership.GiveUpAsync(holding.Partition);
+                        log.LogWarning("Partition {Partition}: listening to its queue failed ({Error}); trying again", holding.Partition, e.Message);
                     }
-                    else if (holding.StartHeartbeat()) _ = HeartbeatAsync(holding, stoppingToken);
                 }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
+    }
+
+    private async Task ListenAsync(PartitionHolding holding, TimeSpan silentAfter, CancellationToken stoppingToken)
+    {
+        var silent = time.GetUtcNow() - holding.HeardAt;
+        if (silent < silentAfter || !_handles.ContainsKey(holding.Partition))
+        {
+            if (holding.StartHeartbeat()) _ = HeartbeatAsync(holding, stoppingToken);
+            return;
+        }
+        if (!ownership.Owns(holding.Partition)) return; // already given up or lost: its queue is stopping
+        log.LogError("Partition {Partition}: nothing taken off its queue for {Silent:0} s, not even this replica's heartbeat; " +
+                     "giving it up so that a replica that can serve it takes it", holding.Partition, silent.TotalSeconds);
+        silentPartitions.GaveUp(holding.Partition, time.GetUtcNow(), silent);
+        await ownership.GiveUpAsync(holding.Partition);
     }
 
     private async Task HeartbeatAsync(PartitionHolding holding, CancellationToken ct)

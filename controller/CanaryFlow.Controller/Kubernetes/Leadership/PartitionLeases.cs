@@ -24,7 +24,11 @@ namespace CanaryFlow.Controller.Kubernetes.Leadership;
 /// <item>below its share a replica takes free or expired Leases; when none is free it asks a replica above its share
 /// for one (annotation <see cref="RequestedBy"/>), and that replica hands it over: stops acting for it (fence, then
 /// queue), then writes an empty holder;</item>
-/// <item>a replica that stops gracefully hands all its Leases back the same way.</item>
+/// <item>a replica that stops gracefully hands all its Leases back the same way;</item>
+/// <item>a partition this replica gave up because it could not serve it (<see cref="GiveUpAsync"/>) is not taken back by
+/// it for three lease durations, and a Lease left free for a whole lease duration after it became takeable is taken by
+/// any replica, even one at its share: otherwise, with every other replica at its share, the one that could not serve
+/// the partition would be the only one to take it back (kill run t2).</item>
 /// </list>
 /// </summary>
 public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
@@ -45,6 +49,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
     private CancellationTokenSource _changed = new();
     private readonly List<Task> _handOvers = [];
     private readonly ConcurrentDictionary<int, byte> _handingOver = new();
+    private readonly ConcurrentDictionary<int, DateTimeOffset> _shunnedUntil = new(); // partitions given up as unservable
 
     private readonly EngineReady _engineReady;
 
@@ -67,7 +72,13 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
     public bool Owns(int partition) =>
         _renewedAt.TryGetValue(partition, out var renewed) && _time.GetUtcNow() < renewed + _o.RenewDeadline;
 
-    public Task GiveUpAsync(int partition) => LoseAsync(partition);
+    public Task GiveUpAsync(int partition)
+    {
+        _shunnedUntil[partition] = _time.GetUtcNow() + 3 * _o.LeaseDuration;
+        return LoseAsync(partition);
+    }
+
+    private bool Shunned(int partition, DateTimeOffset now) => _shunnedUntil.TryGetValue(partition, out var until) && now < until;
 
     public string LeaseName(int partition) => $"{_o.LeaseName}-p{partition}";
 
@@ -141,11 +152,15 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         var (takeable, taken) = (Math.Max(1, (_partitions + 3) / 4), 0);
         foreach (var (p, lease) in leases.OrderBy(_ => Random.Shared.Next()))
         {
-            if (mine >= share || taken >= takeable) break;
-            if (_renewedAt.ContainsKey(p)) continue;
-            var free = string.IsNullOrEmpty(Holder(lease)) || now >= TakeableAt(p, lease);
+            if (taken >= takeable) break;
+            if (_renewedAt.ContainsKey(p) || Shunned(p, now)) continue;
+            var empty = string.IsNullOrEmpty(Holder(lease));
+            var free = empty || now >= TakeableAt(p, lease);
             var askedByOther = Requester(lease, now) is { } r && r != Identity;
             if (!free || askedByOther) continue;
+            // At its share a replica takes only a Lease nobody below their share took for a lease duration.
+            var unclaimed = now >= (empty ? _sightings.GetValueOrDefault(p).At : TakeableAt(p, lease)) + _o.LeaseDuration;
+            if (mine >= share && !unclaimed) continue;
             if (await WriteAsync(p, lease, Identity, now, ct) is not null) { await GainAsync(p, now); mine++; taken++; }
         }
 
@@ -156,6 +171,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         {
             if (mine + asked >= floor) break;
             if (Holder(lease) is not { Length: > 0 } holder || holder == Identity || counts.GetValueOrDefault(holder) <= mine + asked + 1) continue;
+            if (Shunned(p, now)) continue;
             if (Requester(lease, now) is not null) continue;
             lease.Metadata.Annotations ??= new Dictionary<string, string>();
             lease.Metadata.Annotations[RequestedBy] = $"{Identity} {now.ToUnixTimeMilliseconds()}";

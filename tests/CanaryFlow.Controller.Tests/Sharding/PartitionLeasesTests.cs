@@ -1,0 +1,75 @@
+using CanaryFlow.Controller.Hosting.Sharding;
+using CanaryFlow.Controller.Kubernetes;
+using CanaryFlow.Controller.Kubernetes.Leadership;
+using CanaryFlow.Controller.Tests.Kubernetes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace CanaryFlow.Controller.Tests.Sharding;
+
+/// <summary>
+/// The partition Leases of two replicas on the sandbox API server (lease duration 2 s), each with an engine stand-in that
+/// acts on every change at once. Kill run t2: a replica whose sends to one partition hung gave it up, and took it back at
+/// its Lease's expiry because the other replica, at its fair share, did not take it.
+/// </summary>
+public sealed class PartitionLeasesTests : SandboxTest
+{
+    [Fact]
+    public async Task A_partition_given_up_as_unservable_is_taken_by_the_other_replica_at_its_share_and_not_taken_back()
+    {
+        using var stop = new CancellationTokenSource();
+        var a = Start(stop.Token);
+        var b = Start(stop.Token);
+        try
+        {
+            await Until(() => Held(a) == 2 && Held(b) == 2, "two partitions each", a, b);
+            var given = Enumerable.Range(0, 4).First(a.Owns);
+
+            await a.GiveUpAsync(given);
+            await Until(() => b.Owns(given), $"the other replica holding partition {given}", a, b);
+            // Three lease durations (6 s) of shunning: the replica that gave it up never held it again meanwhile.
+            var shunned = DateTime.UtcNow.AddSeconds(4);
+            while (DateTime.UtcNow < shunned)
+            {
+                Assert.False(a.Owns(given), $"partition {given} taken back by the replica that could not serve it");
+                await Task.Delay(50);
+            }
+            // The shares even out again by the asks, with partition 0..3 each held by one replica.
+            await Until(() => Held(a) == 2 && Held(b) == 2, "two partitions each again", a, b);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(a.ExecuteTask ?? Task.CompletedTask, b.ExecuteTask ?? Task.CompletedTask).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
+    private static int Held(PartitionLeases replica) => Enumerable.Range(0, replica.Partitions).Count(replica.Owns);
+
+    private PartitionLeases Start(CancellationToken stop)
+    {
+        var ready = new EngineReady();
+        ready.Set();
+        var leases = new PartitionLeases(Host.Client, Host.Get<IOptions<KubernetesOptions>>(), Options.Create(new ShardingOptions { Partitions = 4 }),
+            new WriteFence(open: false), TimeProvider.System, NullLogger<PartitionLeases>.Instance, ready);
+        _ = Task.Run(async () => // the engine: each change acted on at once
+        {
+            try { await foreach (var change in leases.Changes.ReadAllAsync(stop)) change.Done.TrySetResult(); }
+            catch (OperationCanceledException) { }
+        }, CancellationToken.None);
+        _ = leases.StartAsync(stop);
+        return leases;
+    }
+
+    private static async Task Until(Func<bool> condition, string what, PartitionLeases a, PartitionLeases b)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new Xunit.Sdk.XunitException($"Timed out waiting for {what}: A holds {string.Join(",", Enumerable.Range(0, 4).Where(a.Owns))}, " +
+                                                   $"B holds {string.Join(",", Enumerable.Range(0, 4).Where(b.Owns))}");
+            await Task.Delay(50);
+        }
+    }
+}
