@@ -20,6 +20,7 @@ public sealed partial class KubernetesOptionsValidator : IValidateOptions<Kubern
             if (value <= TimeSpan.Zero) errors.Add($"Kubernetes:{field} must be positive");
         if (o.MaxRetries is < 0 or > 10) errors.Add("Kubernetes:MaxRetries must be 0..10");
         if (o.BreakerMinimumThroughput < 2) errors.Add("Kubernetes:BreakerMinimumThroughput must be at least 2");
+        if (o.MaxConcurrentRequests < 0) errors.Add("Kubernetes:MaxConcurrentRequests must be 0 (no bound) or more");
         if (string.IsNullOrWhiteSpace(o.TrackLabel)) errors.Add("Kubernetes:TrackLabel is required");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

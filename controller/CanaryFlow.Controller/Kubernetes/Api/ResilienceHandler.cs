@@ -1,8 +1,10 @@
 using System.Net;
+using System.Threading.RateLimiting;
 using CanaryFlow.Controller.Kubernetes.Leadership;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
+using Polly.RateLimiting;
 using Polly.Retry;
 using Polly.Timeout;
 
@@ -12,8 +14,10 @@ namespace CanaryFlow.Controller.Kubernetes.Api;
 /// Puts every request of the Kubernetes client through one Polly pipeline: bounded, jittered retries on
 /// 429/5xx/timeouts/connection failures that honour Retry-After, a circuit breaker (so a sick API server
 /// is not hammered), and a per-attempt timeout. Lives in the HTTP stack so that no call (including the
-/// leader-election lease calls, the watches) can bypass it. Watches skip only the timeout: they are
-/// long-lived by design.
+/// leader-election lease calls, the watches) can bypass it. At most <see cref="KubernetesOptions.MaxConcurrentRequests"/>
+/// requests are in flight at once; a request waits for its turn after the breaker and before the timeout, so a wait
+/// is neither a failure nor a timed-out attempt, and a retry's backoff holds no turn. Watches skip the bound and the
+/// timeout: they are long-lived by design.
 /// </summary>
 public sealed class ResilienceHandler : DelegatingHandler
 {
@@ -29,6 +33,7 @@ public sealed class ResilienceHandler : DelegatingHandler
 
     public static ResiliencePipeline<HttpResponseMessage> Build(KubernetesOptions o, TimeProvider time)
     {
+        var turns = Turns(o.MaxConcurrentRequests);
         var transient = new PredicateBuilder<HttpResponseMessage>()
             .Handle<HttpRequestException>()
             .Handle<TimeoutRejectedException>()
@@ -53,6 +58,10 @@ public sealed class ResilienceHandler : DelegatingHandler
                 SamplingDuration = TimeSpan.FromSeconds(30),
                 BreakDuration = o.BreakDuration,
             })
+            .AddRateLimiter(new RateLimiterStrategyOptions
+            {
+                RateLimiter = args => turns.AcquireAsync(args.Context.Properties.GetValue(TakesNoTurn, false), 1, args.Context.CancellationToken),
+            })
             .AddTimeout(new TimeoutStrategyOptions
             {
                 // A watch is a long-lived stream by design: no per-attempt timeout for it (its loop bounds it instead).
@@ -60,6 +69,16 @@ public sealed class ResilienceHandler : DelegatingHandler
             })
             .Build();
     }
+
+    /// <summary>Turns for requests (FIFO; the queue is bounded by the callers, each of which waits on its own token);
+    /// watches, Lease calls and a bound of 0 take no turn.</summary>
+    private static PartitionedRateLimiter<bool> Turns(int maxConcurrent) =>
+        PartitionedRateLimiter.Create<bool, bool>(noTurn => noTurn || maxConcurrent == 0
+            ? RateLimitPartition.GetNoLimiter(true)
+            : RateLimitPartition.GetConcurrencyLimiter(false, _ => new ConcurrencyLimiterOptions
+            {
+                PermitLimit = maxConcurrent, QueueLimit = int.MaxValue, QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+            }));
 
     /// <summary>The server's Retry-After (seconds or a date), capped; null lets the backoff decide.</summary>
     private static TimeSpan? RetryAfter(HttpResponseMessage? response, TimeProvider time, TimeSpan cap)
@@ -75,7 +94,11 @@ public sealed class ResilienceHandler : DelegatingHandler
         // A request message can be sent once only: buffer the body and send a fresh copy per attempt.
         var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
-        context.Properties.Set(IsWatch, request.RequestUri?.Query.Contains("watch=true", StringComparison.Ordinal) == true);
+        var isWatch = request.RequestUri?.Query.Contains("watch=true", StringComparison.Ordinal) == true;
+        context.Properties.Set(IsWatch, isWatch);
+        // A Lease renewal queued behind a burst of rollout requests could miss its renew deadline and lose leadership
+        // (or a partition) for nothing: Lease calls skip the queue, as client-go's leader election uses a client of its own.
+        context.Properties.Set(TakesNoTurn, isWatch || IsLeaseCall(request));
         try
         {
             return await _pipeline.ExecuteAsync(async (ctx, state) => await state.Handler.SendCopyAsync(state.Request, state.Body, ctx.CancellationToken),
@@ -85,6 +108,10 @@ public sealed class ResilienceHandler : DelegatingHandler
     }
 
     private static readonly ResiliencePropertyKey<bool> IsWatch = new("canaryflow.k8s.watch");
+    private static readonly ResiliencePropertyKey<bool> TakesNoTurn = new("canaryflow.k8s.no-turn");
+
+    private static bool IsLeaseCall(HttpRequestMessage request) =>
+        request.RequestUri?.AbsolutePath.StartsWith("/apis/coordination.k8s.io/", StringComparison.Ordinal) == true;
 
     /// <summary>One attempt. The fence is checked again per attempt: a write retried after leadership (or its partition)
     /// was lost must not land after the next writer started.</summary>
@@ -97,8 +124,7 @@ public sealed class ResilienceHandler : DelegatingHandler
     /// <summary>Writes other than the Leases' own leave this replica only while the fence allows them.</summary>
     private void ThrowIfFenced(HttpRequestMessage request)
     {
-        if (request.Method != HttpMethod.Get && request.RequestUri?.AbsolutePath.StartsWith("/apis/coordination.k8s.io/", StringComparison.Ordinal) != true
-            && !_fence.AllowsWrite())
+        if (request.Method != HttpMethod.Get && !IsLeaseCall(request) && !_fence.AllowsWrite())
             throw new NotLeaderException(request.Method.Method, request.RequestUri?.AbsolutePath);
     }
 
