@@ -23,7 +23,8 @@ public static class BoundedPublish
         CancellationToken cancellationToken) where T : class =>
         Bounded(ct => endpoint.Send(message, configure, ct), $"sending {typeof(T).Name}", time, cancellationToken);
 
-    private static async Task Bounded(Func<CancellationToken, Task> publish, string what, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>Any other send, given the bounded token to send on.</summary>
+    public static async Task Bounded(Func<CancellationToken, Task> publish, string what, TimeProvider time, CancellationToken cancellationToken)
     {
         using var timeout = new CancellationTokenSource(Within, time);
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);

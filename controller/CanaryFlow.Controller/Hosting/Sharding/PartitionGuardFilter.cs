@@ -17,7 +17,7 @@ namespace CanaryFlow.Controller.Hosting.Sharding;
 /// the _error queue by MassTransit, as a record.</item>
 /// </list>
 /// </summary>
-internal sealed class PartitionGuardFilter(PartitionHolding holding, IPartitionOwnership ownership, ISendEndpointProvider bus, ILogger log)
+internal sealed class PartitionGuardFilter(PartitionHolding holding, IPartitionOwnership ownership, ISendEndpointProvider bus, TimeProvider time, ILogger log)
     : IFilter<ConsumeContext>
 {
     private int Partition => holding.Partition;
@@ -66,7 +66,7 @@ internal sealed class PartitionGuardFilter(PartitionHolding holding, IPartitionO
         // (PartitionMoveTests). Nor does it take the consume's token, which the queue's stop cancels.
         await Task.Delay(100, CancellationToken.None);
         var endpoint = await bus.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(Partition)}"));
-        await message.ForwardAsync(context, endpoint).WaitAsync(BoundedPublish.Within);
+        await BoundedPublish.Bounded(ct => message.ForwardAsync(context, endpoint, ct), $"handing back {message.Type.Name}", time, CancellationToken.None);
     }
 
     public void Probe(ProbeContext context) => context.CreateFilterScope("partitionGuard");

@@ -1,5 +1,6 @@
 using CanaryFlow.Contracts;
 using MassTransit;
+using MassTransit.Serialization;
 using RabbitMQ.Client;
 
 namespace CanaryFlow.Controller.Hosting.Sharding;
@@ -22,9 +23,9 @@ public abstract class PartitionedMessage
     /// <summary>A partition's queue: bound to this type's exchange for its own partition number only.</summary>
     public abstract void Bind(IRabbitMqReceiveEndpointConfigurator e, string partitionKey);
 
-    /// <summary>Sends the message being consumed, headers and all, to <paramref name="endpoint"/>; false when it is not
-    /// of this type.</summary>
-    public abstract Task<bool> ForwardAsync(ConsumeContext context, ISendEndpoint endpoint);
+    /// <summary>Sends the message being consumed, headers and all, to <paramref name="endpoint"/>, on the caller's token
+    /// (not the consume's); false when it is not of this type.</summary>
+    public abstract Task<bool> ForwardAsync(ConsumeContext context, ISendEndpoint endpoint, CancellationToken cancellationToken);
 
     internal static PartitionedMessage For(Type type) =>
         (PartitionedMessage)Activator.CreateInstance(typeof(PartitionedMessage<>).MakeGenericType(type))!;
@@ -54,10 +55,10 @@ internal sealed class PartitionedMessage<T> : PartitionedMessage where T : class
             b.RoutingKey = partitionKey;
         });
 
-    public override async Task<bool> ForwardAsync(ConsumeContext context, ISendEndpoint endpoint)
+    public override async Task<bool> ForwardAsync(ConsumeContext context, ISendEndpoint endpoint, CancellationToken cancellationToken)
     {
         if (!context.TryGetMessage<T>(out var typed)) return false;
-        await context.Forward(endpoint, typed.Message);
+        await endpoint.Send(typed.Message, new ForwardMessagePipe<T>(typed), cancellationToken);
         return true;
     }
 }

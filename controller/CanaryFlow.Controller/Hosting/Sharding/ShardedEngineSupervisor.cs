@@ -105,9 +105,7 @@ public sealed class ShardedEngineSupervisor(
     {
         try
         {
-            var queue = await bus.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(holding.Partition)}"));
-            await queue.SendWithin(new PartitionHeartbeat(holding.Partition, holding.Id),
-                c => c.Headers.Set(PartitionReceiveFilter.HeartbeatHeader, holding.Id.ToString()), time, ct);
+            await SendToOwnQueueAsync(holding, new PartitionHeartbeat(holding.Partition, holding.Id), PartitionReceiveFilter.HeartbeatHeader, ct);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -181,7 +179,7 @@ public sealed class ShardedEngineSupervisor(
             }
             e.ConcurrentMessageLimit = o.ConcurrentMessageLimit;
             e.ConfigureReceive(r => r.UseFilter(new PartitionReceiveFilter(holding, BarrierWithin, log)));
-            e.UseFilter(new PartitionGuardFilter(holding, ownership, bus, log));
+            e.UseFilter(new PartitionGuardFilter(holding, ownership, bus, time, log));
             e.DiscardSkippedMessages(); // an event no consumer here wants (e.g. RolloutStarted) is not kept in a _skipped queue
             // One by one: ConfigureSagas/ConfigureConsumers put each registration on the first endpoint only.
             e.ConfigureSaga<RolloutState>(context);
@@ -191,8 +189,15 @@ public sealed class ShardedEngineSupervisor(
         await handle.Ready.WaitAsync(TimeSpan.FromSeconds(30), ct);
         _handles[p] = handle;
         // The barrier: behind everything already in the queue (the previous holder's last results above all).
-        var queue = await bus.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(p)}"));
-        await queue.SendWithin(new PartitionTaken(p, holding.Id), c => c.Headers.Set(PartitionReceiveFilter.MarkerHeader, holding.Id.ToString()), time, ct);
+        await SendToOwnQueueAsync(holding, new PartitionTaken(p, holding.Id), PartitionReceiveFilter.MarkerHeader, ct);
+    }
+
+    /// <summary>A message of this holding's own through its partition's queue, marked by <paramref name="header"/> with
+    /// the holding's id (the receive filter tells its own from an earlier holder's by it).</summary>
+    private async Task SendToOwnQueueAsync<T>(PartitionHolding holding, T message, string header, CancellationToken ct) where T : class
+    {
+        var queue = await bus.GetSendEndpoint(new Uri($"exchange:{PartitionTopology.QueueName(holding.Partition)}"));
+        await queue.SendWithin(message, c => c.Headers.Set(header, holding.Id.ToString()), time, ct);
     }
 
     private async Task StopAsync(int p)

@@ -26,15 +26,17 @@ namespace CanaryFlow.Controller.Kubernetes.Leadership;
 /// queue), then writes an empty holder;</item>
 /// <item>a replica that stops gracefully hands all its Leases back the same way;</item>
 /// <item>a partition this replica gave up because it could not serve it (<see cref="GiveUpAsync"/>) is not taken back by
-/// it for three lease durations, and a Lease left free for a whole lease duration after it became takeable is taken by
-/// any replica, even one at its share: otherwise, with every other replica at its share, the one that could not serve
-/// the partition would be the only one to take it back (kill run t2).</item>
+/// it for three lease durations, and it marks the Lease given up (<see cref="GivenUpBy"/>): such a Lease, or one left
+/// free for a whole lease duration after it became takeable, is taken by any replica, even one at its share: otherwise,
+/// with every other replica at its share, the one that could not serve the partition would be the only one to take it
+/// back (kill run t2).</item>
 /// </list>
 /// </summary>
 public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
 {
     public const string SetLabel = "canaryflow.dev/partition-set";
     public const string RequestedBy = "canaryflow.dev/requested-by";
+    public const string GivenUpBy = "canaryflow.dev/given-up-by";
 
     private readonly IKubernetes _client;
     private readonly KubernetesOptions _o;
@@ -72,11 +74,38 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
     public bool Owns(int partition) =>
         _renewedAt.TryGetValue(partition, out var renewed) && _time.GetUtcNow() < renewed + _o.RenewDeadline;
 
-    public Task GiveUpAsync(int partition)
+    public async Task GiveUpAsync(int partition)
     {
         _shunnedUntil[partition] = _time.GetUtcNow() + 3 * _o.LeaseDuration;
-        return LoseAsync(partition);
+        var held = _renewedAt.ContainsKey(partition);
+        await LoseAsync(partition);
+        if (held) await MarkGivenUpAsync(partition);
     }
+
+    /// <summary>Says on the Lease that its holder gave it up, so that a replica at its share takes it as soon as it
+    /// expires rather than a lease duration later. The Lease is not emptied: whatever this replica still had in flight
+    /// for the partition must end before another replica may act, and the expiry is what guarantees that. Best effort:
+    /// unmarked, the Lease is taken a lease duration later.</summary>
+    private async Task MarkGivenUpAsync(int p)
+    {
+        using var timeout = new CancellationTokenSource(_o.RenewDeadline);
+        try
+        {
+            var lease = await _client.CoordinationV1.ReadNamespacedLeaseAsync(LeaseName(p), _o.LeaseNamespace, cancellationToken: timeout.Token);
+            if (Holder(lease) != Identity) return;
+            (lease.Metadata.Annotations ??= new Dictionary<string, string>())[GivenUpBy] = Identity;
+            await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, lease.Metadata.Name, _o.LeaseNamespace, cancellationToken: timeout.Token);
+        }
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException)
+        {
+            _logger.LogInformation("{Identity} could not mark partition {Partition} given up ({Error}); it is taken a lease duration after it expires",
+                Identity, p, e.Message);
+        }
+    }
+
+    /// <summary>The holder itself gave this Lease up (<see cref="GivenUpBy"/>).</summary>
+    private static bool GivenUpByHolder(V1Lease lease) =>
+        lease.Metadata.Annotations?.TryGetValue(GivenUpBy, out var by) == true && by.Length > 0 && by == Holder(lease);
 
     private bool Shunned(int partition, DateTimeOffset now) => _shunnedUntil.TryGetValue(partition, out var until) && now < until;
 
@@ -159,7 +188,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
             var askedByOther = Requester(lease, now) is { } r && r != Identity;
             if (!free || askedByOther) continue;
             // At its share a replica takes only a Lease nobody below their share took for a lease duration.
-            var unclaimed = now >= (empty ? _sightings.GetValueOrDefault(p).At : TakeableAt(p, lease)) + _o.LeaseDuration;
+            var unclaimed = now >= (empty ? _sightings.GetValueOrDefault(p).At : TakeableAt(p, lease)) + _o.LeaseDuration || GivenUpByHolder(lease);
             if (mine >= share && !unclaimed) continue;
             if (await WriteAsync(p, lease, Identity, now, ct) is not null) { await GainAsync(p, now); mine++; taken++; }
         }
@@ -309,6 +338,7 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         (lease.Metadata.Labels ??= new Dictionary<string, string>())[SetLabel] = _o.LeaseName;
         lease.Metadata.Annotations ??= new Dictionary<string, string>();
         if (holder.Length > 0 && Holder(read) != holder) lease.Metadata.Annotations.Remove(RequestedBy); // taken: the request is answered
+        if (holder.Length == 0 || !_renewedAt.ContainsKey(p)) lease.Metadata.Annotations.Remove(GivenUpBy); // taken or emptied, not renewed
         return LeaseRecord.WriteAsync(_client, lease, read is null, ct);
     }
 
