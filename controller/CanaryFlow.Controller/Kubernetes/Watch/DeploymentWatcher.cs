@@ -384,8 +384,7 @@ public sealed class DeploymentWatcher : BackgroundService
             Sighting seen;
             try
             {
-                seen = Sighting.Of(await owner.client.CustomObjects.GetNamespacedCustomObjectAsync(Apps, AppsVersion, ns, DeploymentsPlural,
-                    request.Target.Name, cancellationToken: _ct));
+                seen = await ReadDeploymentAsync(request.Target.Name);
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return false; }
             var onServer = WatchedDeployment.From(seen, owner.options.Value.TrackLabel).Revision;
@@ -511,11 +510,15 @@ public sealed class DeploymentWatcher : BackgroundService
         /// template when this ran before: the target's revision stands in for it.</summary>
         private async Task<string> StableRevisionAsync(CanaryContext ctx)
         {
-            var primary = await owner.client.AppsV1.ReadNamespacedDeploymentAsync(ctx.PrimaryName, ns, cancellationToken: _ct);
-            if (Deployments.Revision(primary) is { Length: > 0 } made) return made;
-            var target = await owner.client.AppsV1.ReadNamespacedDeploymentAsync(ctx.Target.Name, ns, cancellationToken: _ct);
-            return PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel);
+            if ((await ReadDeploymentAsync(ctx.PrimaryName)).Annotation(Deployments.RevisionAnnotation) is { Length: > 0 } made) return made;
+            return WatchedDeployment.From(await ReadDeploymentAsync(ctx.Target.Name), ctx.TrackLabel).Revision;
         }
+
+        /// <summary>A Deployment as the server has it now, read as the watch reads its events (raw, parsed no further
+        /// than needed).</summary>
+        /// <exception cref="HttpOperationException">404 when it is gone.</exception>
+        private async Task<Sighting> ReadDeploymentAsync(string name) =>
+            Sighting.Of(await owner.client.CustomObjects.GetNamespacedCustomObjectAsync(Apps, AppsVersion, ns, DeploymentsPlural, name, cancellationToken: _ct));
 
         private async Task InitializeAsync(CanaryResource canary)
         {

@@ -19,6 +19,12 @@ public readonly record struct Sighting(JsonElement Raw)
     /// <summary>A Canary's target Deployment ("" when it names none).</summary>
     public string TargetName => CanaryStateListing.TargetName(Raw) ?? "";
 
+    /// <summary>The annotation <paramref name="key"/>, or null.</summary>
+    public string? Annotation(string key) =>
+        Raw.ValueKind == JsonValueKind.Object && Raw.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object
+        && m.TryGetProperty("annotations", out var a) && a.ValueKind == JsonValueKind.Object
+        && a.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
     public JsonElement? Status => Raw.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object ? s : null;
 
     public static Sighting Of(object item) => new(item is JsonElement e ? e : JsonSerializer.SerializeToElement(item, CanaryResource.Json));
