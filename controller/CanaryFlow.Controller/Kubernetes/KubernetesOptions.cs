@@ -35,8 +35,9 @@ public sealed class KubernetesOptions
     public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromSeconds(10);
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(5);
     [Range(2, 1000)] public int BreakerMinimumThroughput { get; set; } = 20;
-    /// <summary>API requests in flight at once (watches not counted); the rest wait their turn, outside the per-attempt
-    /// timeout. Unbounded, 1,000 rollouts held ~460 connections open to the API server at once. 0: no bound.</summary>
+    /// <summary>API requests in flight at once (watches and Lease calls not counted); the rest wait their turn, outside
+    /// the per-attempt timeout. Unbounded, 1,000 rollouts held up to 524 connections open to the API server at once
+    /// (docs/benchmarks.md, "2026-12-04"). 0: no bound.</summary>
     [Range(0, 10000)] public int MaxConcurrentRequests { get; set; } = 32;
 
     /// <summary>How often a wait for a Deployment re-reads its status.</summary>
