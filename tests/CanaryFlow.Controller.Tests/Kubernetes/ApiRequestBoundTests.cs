@@ -7,8 +7,8 @@ using Microsoft.Extensions.Options;
 
 namespace CanaryFlow.Controller.Tests.Kubernetes;
 
-/// <summary>Kubernetes:MaxConcurrentRequests bounds the API requests in flight; watches and waiting turns are not
-/// held against it.</summary>
+/// <summary>Kubernetes:MaxConcurrentRequests bounds the API requests in flight; watches, Lease calls and the wait for a
+/// turn are not held against it.</summary>
 public sealed class ApiRequestBoundTests
 {
     [Fact]
@@ -17,7 +17,7 @@ public sealed class ApiRequestBoundTests
         var server = new HeldServer();
         using var client = Client(server, maxConcurrent: 2);
 
-        var requests = Enumerable.Range(0, 6).Select(i => client.GetAsync($"http://127.0.0.1/api/v1/namespaces/n/pods/p{i}")).ToList();
+        var requests = GetPods(client, 6);
         await server.WaitForInFlightAsync(2);
         await Task.Delay(200); // time for a third to slip through, were there no bound
         Assert.Equal(2, server.InFlight);
@@ -59,7 +59,7 @@ public sealed class ApiRequestBoundTests
         server.ReleaseAll();
         using var client = Client(server, maxConcurrent: 1, requestTimeout: TimeSpan.FromMilliseconds(400));
 
-        var answers = await Task.WhenAll(Enumerable.Range(0, 5).Select(i => client.GetAsync($"http://127.0.0.1/api/v1/namespaces/n/pods/p{i}")));
+        var answers = await Task.WhenAll(GetPods(client, 5));
 
         Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
         Assert.Equal(5, server.Received.Count); // one attempt each: no attempt timed out, none retried
@@ -72,11 +72,15 @@ public sealed class ApiRequestBoundTests
         var server = new HeldServer();
         using var client = Client(server, maxConcurrent: 0);
 
-        var requests = Enumerable.Range(0, 40).Select(i => client.GetAsync($"http://127.0.0.1/api/v1/namespaces/n/pods/p{i}")).ToList();
+        var requests = GetPods(client, 40);
         await server.WaitForInFlightAsync(40);
         server.ReleaseAll();
         await Task.WhenAll(requests);
     }
+
+    /// <summary>Reads of pods p0..p{count-1}, all started at once.</summary>
+    private static List<Task<HttpResponseMessage>> GetPods(HttpClient client, int count) =>
+        Enumerable.Range(0, count).Select(i => client.GetAsync($"http://127.0.0.1/api/v1/namespaces/n/pods/p{i}")).ToList();
 
     private static HttpClient Client(HeldServer server, int maxConcurrent, TimeSpan? requestTimeout = null)
     {

@@ -20,10 +20,7 @@ public readonly record struct Sighting(JsonElement Raw)
     public string TargetName => CanaryStateListing.TargetName(Raw) ?? "";
 
     /// <summary>The annotation <paramref name="key"/>, or null.</summary>
-    public string? Annotation(string key) =>
-        Raw.ValueKind == JsonValueKind.Object && Raw.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object
-        && m.TryGetProperty("annotations", out var a) && a.ValueKind == JsonValueKind.Object
-        && a.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+    public string? Annotation(string key) => Text(Raw, "metadata", "annotations", key);
 
     public JsonElement? Status => Raw.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object ? s : null;
 
@@ -33,7 +30,11 @@ public readonly record struct Sighting(JsonElement Raw)
     /// its own: an item of a list page must not keep the whole page alive in the watch's cache.</summary>
     public CanaryResource ToCanary() => CanaryResource.FromElement(Raw, CanaryStatusRolloutStore.StateField);
 
-    private static string? Text(JsonElement e, string outer, string inner) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(outer, out var o) && o.ValueKind == JsonValueKind.Object
-        && o.TryGetProperty(inner, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+    /// <summary>The string at <paramref name="path"/> (property names from <paramref name="e"/> down), or null.</summary>
+    private static string? Text(JsonElement e, params ReadOnlySpan<string> path)
+    {
+        foreach (var name in path)
+            if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty(name, out e)) return null;
+        return e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+    }
 }
