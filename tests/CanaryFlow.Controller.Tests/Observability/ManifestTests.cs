@@ -164,6 +164,18 @@ public sealed class ManifestTests
         Assert.Equal(TimeSpan.FromMinutes(1), TimeSpan.Parse(env["Sharding__ConsumerSilentAfter"].Value)); // a value the option binds
         Assert.Equal("300", env["Rollouts__MaxActive"].Value);
         Assert.Equal($"{RolloutEngineOptions.Section}__{nameof(RolloutEngineOptions.MaxActive)}", "Rollouts__MaxActive");
+        Assert.Equal("48", env[MaxConcurrentRequestsKey].Value);
+    }
+
+    private static readonly string MaxConcurrentRequestsKey =
+        $"{CanaryFlow.Controller.Kubernetes.KubernetesOptions.Section}__{nameof(CanaryFlow.Controller.Kubernetes.KubernetesOptions.MaxConcurrentRequests)}";
+
+    [Fact]
+    public void The_default_chart_bounds_API_requests_in_flight_as_the_controller_does_by_default()
+    {
+        var deployment = KubernetesYaml.Deserialize<V1Deployment>(RenderedManifests.In("default.yaml").Single(d => d.Kind == "Deployment").Yaml, strict: true);
+        var value = deployment.Spec.Template.Spec.Containers[0].Env.Single(e => e.Name == MaxConcurrentRequestsKey).Value;
+        Assert.Equal(new CanaryFlow.Controller.Kubernetes.KubernetesOptions().MaxConcurrentRequests.ToString(System.Globalization.CultureInfo.InvariantCulture), value);
     }
 
     [Fact]
