@@ -18,9 +18,13 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
     private readonly record struct Key(string Kind, string Namespace, TimeSpan Interval, long Bucket);
 
     // Freshness comes from the key (a new tick has a new time bucket); eviction only bounds memory.
-    // So it is generous and counts from the last use: when Prometheus is slow, a tick's checks read
-    // prefetched entries long after they were created, and must not query again.
-    private readonly TimeSpan _retention = window + window > TimeSpan.FromMinutes(1) ? window + window : TimeSpan.FromMinutes(1);
+    // It counts from the last use: when Prometheus is slow, a tick's checks read prefetched entries
+    // long after they were created, and must not query again; a straggler after it costs one more query,
+    // not a different answer. 30 s, not the minute it was: at 1,000 Canaries a minute kept ~76 grid points'
+    // counters (~30 MB, a third of the live heap). 10 s was not kept: both load runs with it stalled behind a
+    // saturated Prometheus (cause not isolated), where the runs with 30 s and a minute ended (docs/benchmarks.md, 2026-12-04).
+    internal static readonly TimeSpan MinRetention = TimeSpan.FromSeconds(30);
+    private readonly TimeSpan _retention = window + window > MinRetention ? window + window : MinRetention;
 
     private sealed class Entry(Task task, DateTimeOffset now)
     {
@@ -36,8 +40,9 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
 
     /// <summary>
     /// A read of one check's two workloads, shared in tiers by the checks of its time bucket. Each tier is sent once, naming
-    /// every workload wanted then (up to <see cref="NamespaceCounters.MaxNamedWorkloads"/>), so Prometheus reads their
-    /// series only, not the whole namespace's (issue 15: at 10,000 Canaries in one namespace every such read took seconds).
+    /// the workloads wanted then that no earlier tier covers (up to <see cref="NamespaceCounters.MaxNamedWorkloads"/>), so
+    /// Prometheus reads their series only, not the whole namespace's (issue 15: at 10,000 Canaries in one namespace every
+    /// such read took seconds).
     /// A check whose workloads were first wanted after a tier was sent (a rollout's first check, or any check late behind a
     /// queue) takes the next tier, and after the last (<see cref="SharedTiers"/>) reads its own two. When more are wanted than a query may name, an
     /// unnamed answer that lacks them is followed by one namespace-wide read, shared by every late check.
@@ -47,15 +52,26 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
         string canary, string stable, CancellationToken cancellationToken) where T : IWorkloadAnswer
     {
         _interest.Ask(ns, timeProvider.GetUtcNow(), canary, stable);
-        LabelFilter Wanted() => _interest.Wanted(ns, timeProvider.GetUtcNow());
+        List<T>? earlier = null;
         foreach (var tier in Tiers.GetOrAdd(kind, static k => [k, .. Enumerable.Range(2, SharedTiers - 1).Select(n => $"{k}/{n}")]))
         {
+            T[] before = earlier is null ? [] : [.. earlier];
+            LabelFilter Wanted() => NotCoveredBefore(_interest.Wanted(ns, timeProvider.GetUtcNow()), before, canary, stable);
             var answer = await GetAsync(tier, ns, interval, at, () => read(Wanted), cancellationToken);
             if (answer.Covers(canary) && answer.Covers(stable)) return answer;
             if (!answer.Named) return await GetAsync(kind + "/all", ns, interval, at, () => read(null), cancellationToken);
+            (earlier ??= []).Add(answer);
         }
         return await read(() => new LabelFilter([canary, stable]));
     }
+
+    /// <summary>What a later tier names: the wanted workloads no earlier tier of its bucket covers, and always the pair of
+    /// the check that sends it. The earlier tiers' checks read those, so naming them again only cost Prometheus a larger
+    /// query and the process a copy: at 1,000 Canaries each tier held every wanted workload (~2,000 rows, ~370 KB), and a
+    /// grid point had two or three tiers (docs/benchmarks.md, 2026-12-04).</summary>
+    private static LabelFilter NotCoveredBefore<T>(LabelFilter wanted, T[] earlier, string canary, string stable) where T : IWorkloadAnswer =>
+        earlier.Length == 0 ? wanted
+            : new LabelFilter(wanted.Values.Where(w => !earlier.Any(a => a.Covers(w))).Append(canary).Append(stable));
 
     // A tier is sent only once the one before it has answered, so each serves every check that came meanwhile: a tier
     // costs one query for a wave of checks, where a check's own read costs one each. Four tiers were too few when a

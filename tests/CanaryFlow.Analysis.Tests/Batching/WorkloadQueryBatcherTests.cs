@@ -29,11 +29,12 @@ public class WorkloadQueryBatcherTests
     private readonly ScriptedClient _client = new();
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch.AddHours(1));
     private readonly WorkloadQueryBatcher _batcher;
+    private readonly WorkloadInterest _interest = new();
     private readonly DateTimeOffset _at;
 
     public WorkloadQueryBatcherTests()
     {
-        _batcher = new WorkloadQueryBatcher(_client, _time, Window);
+        _batcher = new WorkloadQueryBatcher(_client, _time, Window, _interest);
         _at = _time.GetUtcNow();
     }
 
@@ -99,6 +100,28 @@ public class WorkloadQueryBatcherTests
     }
 
     [Fact]
+    public async Task A_grid_points_answer_is_kept_while_its_checks_read_it_and_dropped_once_none_has_for_the_retention()
+    {
+        var batcher = new WorkloadQueryBatcher(_client, _time, TimeSpan.FromMilliseconds(500)); // the default window
+        Task<IReadOnlyDictionary<string, double>> Read() => batcher.SharedAsync("requests", "shop", Interval, _at,
+            async () => ByWorkload(await _client.QueryAsync("q", _at, CancellationToken.None)), CancellationToken.None);
+        var first = Read();
+        _client.Pending[0].SetResult(Counts(("podinfo", 1)));
+        await first;
+        var gap = WorkloadQueryBatcher.MinRetention - TimeSpan.FromSeconds(1);
+        for (var i = 0; i < 4; i++) // checks behind a queue, each just inside the retention: one query in all
+        {
+            _time.Advance(gap);
+            Assert.Equal(1, (await Read())["podinfo"]);
+        }
+        Assert.Single(_client.Pending);
+
+        _time.Advance(WorkloadQueryBatcher.MinRetention + TimeSpan.FromSeconds(1)); // no check read it: its memory is given back
+        _ = Read();
+        Assert.Equal(2, _client.Pending.Count);
+    }
+
+    [Fact]
     public void Other_namespaces_intervals_and_later_buckets_get_their_own_query()
     {
         _ = Ask();
@@ -150,6 +173,21 @@ public class WorkloadQueryBatcherTests
         var checkout = await NamedRead(_batcher, sent, _at, "checkout");
 
         Assert.True(checkout.Covers("checkout"));
-        Assert.Equal(["billing,billing-primary", "billing,billing-primary,checkout,checkout-primary"], sent);
+        Assert.Equal(["billing,billing-primary", "checkout,checkout-primary"], sent); // the second tier names only what the first lacks
+    }
+
+    [Fact]
+    public async Task A_later_tier_names_every_workload_wanted_since_the_earlier_ones_were_sent_and_serves_all_their_checks()
+    {
+        var sent = new List<string>();
+        await NamedRead(_batcher, sent, _at, "billing");
+        _interest.Ask("shop", _time.GetUtcNow(), "cart", "cart-primary"); // wanted by a check that has not reached the batcher yet
+        var checkout = await NamedRead(_batcher, sent, _at, "checkout");
+        var cart = await NamedRead(_batcher, sent, _at, "cart");
+        var billing = await NamedRead(_batcher, sent, _at, "billing");
+
+        Assert.Same(checkout, cart);
+        Assert.True(billing.Covers("billing") && !billing.Covers("cart"));
+        Assert.Equal(["billing,billing-primary", "cart,cart-primary,checkout,checkout-primary"], sent);
     }
 }
