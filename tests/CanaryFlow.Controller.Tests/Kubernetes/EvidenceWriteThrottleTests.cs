@@ -87,4 +87,34 @@ public sealed class EvidenceWriteThrottleTests : SandboxTest
         Assert.Equal(1, throttle.StoredVersion(v1.CorrelationId, 3));
         Assert.False(new EvidenceWriteThrottle(TimeSpan.Zero).MayHold(v2, 1, T0)); // off: every save is written
     }
+
+    [Fact]
+    public void A_written_state_is_remembered_without_its_evidence_and_still_compared_by_what_people_see()
+    {
+        var throttle = new EvidenceWriteThrottle(TimeSpan.FromSeconds(30));
+        var (written, evidence, verdict) = WriteStateWithLargeEvidence(throttle);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        Assert.False(evidence.IsAlive); // the running evidence's text is the engine's to keep, not the throttle's
+        Assert.False(verdict.IsAlive);
+        Assert.True(throttle.MayHold(Next(written, s => s.SequentialEvidence = "evidence 2"), 1, T0.AddSeconds(1)));
+        Assert.False(throttle.MayHold(Next(written, s => s.AppliedWeight = 50), 1, T0.AddSeconds(1)));
+    }
+
+    // Apart, so that no local of the test keeps the evidence alive; the returned state is a copy without it.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static (RolloutState Written, WeakReference Evidence, WeakReference Verdict) WriteStateWithLargeEvidence(EvidenceWriteThrottle throttle)
+    {
+        var state = Sequential(new RolloutTarget("shop", "checkout"));
+        state.SequentialEvidence = new string('e', 10_000);
+        state.LastEvidence = new AnalysisEvidence(new string('v', 10_000), []);
+        var refs = (new WeakReference(state.SequentialEvidence), new WeakReference(state.LastEvidence));
+        throttle.Wrote(state, T0);
+        var kept = state.Clone();
+        kept.SequentialEvidence = null;
+        kept.LastEvidence = null;
+        return (kept, refs.Item1, refs.Item2);
+    }
 }

@@ -34,7 +34,18 @@ public sealed class EvidenceWriteThrottle(TimeSpan interval)
     public long StoredVersion(Guid id, long expectedVersion) =>
         _written.TryGetValue(id, out var w) && w.Version <= expectedVersion ? w.Version : expectedVersion;
 
-    public void Wrote(RolloutState state, DateTimeOffset now) => _written[state.CorrelationId] = new(state.Version, state.Clone(), now);
+    public void Wrote(RolloutState state, DateTimeOffset now) => _written[state.CorrelationId] = new(state.Version, Visible(state), now);
+
+    // The copy is only compared by SameVisible, which skips the evidence: without it, it is a few hundred bytes instead of
+    // ~5 KB (the running evidence's text and the last verdict's), at 1,000 Canaries ~4 MB of the live heap
+    // (docs/benchmarks.md, 2026-12-04).
+    private static RolloutState Visible(RolloutState state)
+    {
+        var copy = state.Clone();
+        copy.SequentialEvidence = null;
+        copy.LastEvidence = null;
+        return copy;
+    }
 
     /// <summary>The durable copy turned out different: forget what this replica held.</summary>
     public void Forget(Guid id) => _written.TryRemove(id, out _);
