@@ -21,8 +21,8 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
     // It counts from the last use: when Prometheus is slow, a tick's checks read prefetched entries
     // long after they were created, and must not query again; a straggler after it costs one more query,
     // not a different answer. 30 s, not the minute it was: at 1,000 Canaries a minute kept ~76 grid points'
-    // counters (~30 MB, a third of the live heap). 10 s was not kept: both load runs with it stalled behind a
-    // saturated Prometheus (cause not isolated), where the runs with 30 s and a minute ended (docs/benchmarks.md, 2026-12-04).
+    // counters (~30 MB, a third of the live heap). 10 s was not kept: all three load runs with it stalled behind a
+    // saturated Prometheus, where the runs with 30 s and a minute ended (docs/benchmarks.md, 2026-12-04).
     internal static readonly TimeSpan MinRetention = TimeSpan.FromSeconds(30);
     private readonly TimeSpan _retention = window + window > MinRetention ? window + window : MinRetention;
 
