@@ -103,18 +103,16 @@ public sealed class EvidenceWriteThrottleTests : SandboxTest
         Assert.False(throttle.MayHold(Next(written, s => s.AppliedWeight = 50), 1, T0.AddSeconds(1)));
     }
 
-    // Apart, so that no local of the test keeps the evidence alive; the returned state is a copy without it.
+    // Apart, so that no local of the test keeps the evidence alive; the state returned is an equal one built afresh.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static (RolloutState Written, WeakReference Evidence, WeakReference Verdict) WriteStateWithLargeEvidence(EvidenceWriteThrottle throttle)
     {
-        var state = Sequential(new RolloutTarget("shop", "checkout"));
+        var target = new RolloutTarget("shop", "checkout");
+        var state = Sequential(target);
         state.SequentialEvidence = new string('e', 10_000);
         state.LastEvidence = new AnalysisEvidence(new string('v', 10_000), []);
         var refs = (new WeakReference(state.SequentialEvidence), new WeakReference(state.LastEvidence));
         throttle.Wrote(state, T0);
-        var kept = state.Clone();
-        kept.SequentialEvidence = null;
-        kept.LastEvidence = null;
-        return (kept, refs.Item1, refs.Item2);
+        return (Sequential(target), refs.Item1, refs.Item2);
     }
 }

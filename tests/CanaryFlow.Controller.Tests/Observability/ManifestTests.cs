@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using CanaryFlow.Controller.Kubernetes;
 using CanaryFlow.Controller.Observability;
 using CanaryFlow.Controller.Rollouts;
 using CanaryFlow.Controller.Tests.Infrastructure;
@@ -167,15 +168,14 @@ public sealed class ManifestTests
         Assert.Equal("48", env[MaxConcurrentRequestsKey].Value);
     }
 
-    private static readonly string MaxConcurrentRequestsKey =
-        $"{CanaryFlow.Controller.Kubernetes.KubernetesOptions.Section}__{nameof(CanaryFlow.Controller.Kubernetes.KubernetesOptions.MaxConcurrentRequests)}";
+    private static readonly string MaxConcurrentRequestsKey = $"{KubernetesOptions.Section}__{nameof(KubernetesOptions.MaxConcurrentRequests)}";
 
     [Fact]
     public void The_default_chart_bounds_API_requests_in_flight_as_the_controller_does_by_default()
     {
         var deployment = KubernetesYaml.Deserialize<V1Deployment>(RenderedManifests.In("default.yaml").Single(d => d.Kind == "Deployment").Yaml, strict: true);
         var value = deployment.Spec.Template.Spec.Containers[0].Env.Single(e => e.Name == MaxConcurrentRequestsKey).Value;
-        Assert.Equal(new CanaryFlow.Controller.Kubernetes.KubernetesOptions().MaxConcurrentRequests.ToString(System.Globalization.CultureInfo.InvariantCulture), value);
+        Assert.Equal(new KubernetesOptions().MaxConcurrentRequests.ToString(System.Globalization.CultureInfo.InvariantCulture), value);
     }
 
     [Fact]
