@@ -25,15 +25,34 @@ public sealed class ResilienceHandler : DelegatingHandler
 
     private readonly WriteFence _fence;
 
+    /// <summary>Owned: its idle-partition timer runs until it is disposed, so it is disposed with the handler.</summary>
+    private readonly PartitionedRateLimiter<bool> _turns;
+
     public ResilienceHandler(IOptions<KubernetesOptions> options, TimeProvider time, WriteFence fence)
     {
-        _pipeline = Build(options.Value, time);
+        _turns = Turns(options.Value.MaxConcurrentRequests);
+        _pipeline = Build(options.Value, time, _turns);
         _fence = fence;
     }
 
-    public static ResiliencePipeline<HttpResponseMessage> Build(KubernetesOptions o, TimeProvider time)
+    /// <summary>Whether the turns were disposed with the handler (a test reads it).</summary>
+    internal bool TurnsDisposed
     {
-        var turns = Turns(o.MaxConcurrentRequests);
+        get
+        {
+            try { _turns.GetStatistics(false); return false; }
+            catch (ObjectDisposedException) { return true; }
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _turns.Dispose();
+        base.Dispose(disposing);
+    }
+
+    private static ResiliencePipeline<HttpResponseMessage> Build(KubernetesOptions o, TimeProvider time, PartitionedRateLimiter<bool> turns)
+    {
         var transient = new PredicateBuilder<HttpResponseMessage>()
             .Handle<HttpRequestException>()
             .Handle<TimeoutRejectedException>()
