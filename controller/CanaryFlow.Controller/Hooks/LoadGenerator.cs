@@ -60,12 +60,14 @@ public sealed class LoadGenerator(IHttpClientFactory clients, IOptions<HookOptio
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / rate));
         try
         {
-            while (DateTimeOffset.UtcNow < run.Until && await timer.WaitForNextTickAsync(_stopping.Token))
+            // The end is checked after each tick, not before the first: a loop that a busy thread pool starts after its
+            // end (CI saw one start over 500 ms late) still sends once, so a load reported as started did send.
+            do
             {
+                if (!await timer.WaitForNextTickAsync(_stopping.Token)) break;
                 // A slow target gets no more than one second's worth of requests at a time: skip, do not queue.
-                if (!await inFlight.WaitAsync(0)) continue;
-                _ = SendAsync(client, url, run, inFlight);
-            }
+                if (await inFlight.WaitAsync(0)) _ = SendAsync(client, url, run, inFlight);
+            } while (DateTimeOffset.UtcNow < run.Until);
         }
         catch (OperationCanceledException) { }
         log.LogInformation("Load {Key} finished: {Sent} sent, {Failed} failed", key, run.Sent, run.Failed);

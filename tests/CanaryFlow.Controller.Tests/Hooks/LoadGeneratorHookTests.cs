@@ -77,6 +77,17 @@ public sealed class LoadGeneratorHookTests
     }
 
     [Fact]
+    public async Task A_load_whose_loop_starts_after_its_end_still_sends_once()
+    {
+        await using var target = await CountingTarget.StartAsync();
+        using var generator = Generator();
+        generator.Start(LoadHook(target.Url, 10, TimeSpan.FromTicks(1)), Call()); // over before any thread can start it
+
+        var (sent, failed) = await FinishedAsync(generator);
+        Assert.Equal((1L, 0L, 1L), (sent, failed, (long)target.Requests));
+    }
+
+    [Fact]
     public async Task A_spec_asking_for_more_than_the_bounds_is_held_to_the_configured_maximum_rate_and_duration()
     {
         await using var target = await CountingTarget.StartAsync();
