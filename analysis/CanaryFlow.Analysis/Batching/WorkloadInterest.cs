@@ -12,6 +12,12 @@ namespace CanaryFlow.Analysis.Batching;
 /// One per process, shared by the sequential counters and the thresholds judged at a step's end: a workload the
 /// sequential ticks read is already named when its step's first threshold check comes (with an interest each, that
 /// check missed every shared tier and read its own two workloads: 111 queries per interval for 1,000 Canaries).
+/// <para>
+/// The ticker also says when each rollout's next check is due (<see cref="Expect"/>), so a query for one grid point
+/// names the workloads due there, not every workload asked for lately: with early looks every 2 s and checks every
+/// 10 s, four grid points in five had a few rollouts due and each named all ~2,000 workloads (the stalled load runs'
+/// saturated Prometheus, docs/benchmarks.md, 2026-12-04).
+/// </para>
 /// </summary>
 public sealed class WorkloadInterest
 {
@@ -22,6 +28,7 @@ public sealed class WorkloadInterest
     private sealed class Namespace
     {
         public readonly ConcurrentDictionary<string, long> LastAsked = new(StringComparer.Ordinal);
+        public readonly ConcurrentDictionary<string, long> NextDue = new(StringComparer.Ordinal); // UTC ticks of the forecast check
         public volatile LabelFilter? Snapshot; // null after a change: rebuilt on the next read
     }
 
@@ -38,6 +45,42 @@ public sealed class WorkloadInterest
             if (entry.Snapshot is { } s && !s.Contains(workload)) entry.Snapshot = null;
         }
     }
+
+    /// <summary>Notes that the next check reading these workloads of <paramref name="ns"/> is due at <paramref name="due"/>
+    /// (a later forecast replaces it).</summary>
+    public void Expect(string ns, DateTimeOffset due, string canary, string stable)
+    {
+        var entry = _namespaces.GetOrAdd(ns, _ => new Namespace());
+        var ticks = due.UtcTicks;
+        // Written only when it moved: the ticker repeats every forecast each tick.
+        if (!entry.NextDue.TryGetValue(canary, out var c) || c != ticks) entry.NextDue[canary] = ticks;
+        if (!entry.NextDue.TryGetValue(stable, out var s) || s != ticks) entry.NextDue[stable] = ticks;
+    }
+
+    /// <summary>What a query for the checks due at <paramref name="at"/> names: the wanted workloads (see
+    /// <see cref="Wanted"/>) and those forecast (<see cref="Expect"/>) in the same <paramref name="window"/> bucket, less
+    /// those forecast for another bucket. A check whose forecast was missed or moved on names itself (the caller adds its
+    /// pair), and the shared tiers after the first catch the rest.</summary>
+    public LabelFilter WantedAt(string ns, DateTimeOffset now, DateTimeOffset at, TimeSpan window)
+    {
+        var wanted = Wanted(ns, now);
+        var entry = _namespaces.GetOrAdd(ns, _ => new Namespace());
+        if (entry.NextDue.IsEmpty) return wanted;
+        var bucket = Bucket(at, window);
+        var cutoff = (now - Retention).UtcTicks;
+        var named = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (workload, due) in entry.NextDue)
+        {
+            if (due < cutoff) entry.NextDue.TryRemove(new KeyValuePair<string, long>(workload, due)); // its rollout ended
+            else if (Bucket(new DateTimeOffset(due, TimeSpan.Zero), window) == bucket) named.Add(workload);
+        }
+        foreach (var workload in wanted.Values)
+            if (!entry.NextDue.ContainsKey(workload)) named.Add(workload);
+        return new LabelFilter(named);
+    }
+
+    /// <summary>The batch a time falls in: checks due in one window of <paramref name="window"/> share their queries.</summary>
+    public static long Bucket(DateTimeOffset at, TimeSpan window) => at.ToUnixTimeMilliseconds() / (long)window.TotalMilliseconds;
 
     /// <summary>The workloads of <paramref name="ns"/> asked for within the retention before <paramref name="now"/>.</summary>
     public LabelFilter Wanted(string ns, DateTimeOffset now)

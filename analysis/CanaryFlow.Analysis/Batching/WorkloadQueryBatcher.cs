@@ -56,7 +56,7 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
         foreach (var tier in Tiers.GetOrAdd(kind, static k => [k, .. Enumerable.Range(2, SharedTiers - 1).Select(n => $"{k}/{n}")]))
         {
             T[] before = earlier is null ? [] : [.. earlier];
-            LabelFilter Wanted() => NotCoveredBefore(_interest.Wanted(ns, timeProvider.GetUtcNow()), before, canary, stable);
+            LabelFilter Wanted() => NotCoveredBefore(_interest.WantedAt(ns, timeProvider.GetUtcNow(), at, window), before, canary, stable);
             var answer = await GetAsync(tier, ns, interval, at, () => read(Wanted), cancellationToken);
             if (answer.Covers(canary) && answer.Covers(stable)) return answer;
             if (!answer.Named) return await GetAsync(kind + "/all", ns, interval, at, () => read(null), cancellationToken);
@@ -65,12 +65,12 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
         return await read(() => new LabelFilter([canary, stable]));
     }
 
-    /// <summary>What a later tier names: the wanted workloads no earlier tier of its bucket covers, and always the pair of
-    /// the check that sends it. The earlier tiers' checks read those, so naming them again only cost Prometheus a larger
+    /// <summary>What a tier names: the workloads wanted at its bucket that no earlier tier of the bucket covers, and always
+    /// the pair of the check that sends it. The earlier tiers' checks read those, so naming them again only cost Prometheus a larger
     /// query and the process a copy: at 1,000 Canaries each tier held every wanted workload (~2,000 rows, ~370 KB), and a
     /// grid point had two or three tiers (docs/benchmarks.md, 2026-12-04).</summary>
     private static LabelFilter NotCoveredBefore<T>(LabelFilter wanted, T[] earlier, string canary, string stable) where T : IWorkloadAnswer =>
-        earlier.Length == 0 ? wanted
+        earlier.Length == 0 && wanted.Contains(canary) && wanted.Contains(stable) ? wanted
             : new LabelFilter(wanted.Values.Where(w => !earlier.Any(a => a.Covers(w))).Append(canary).Append(stable));
 
     // A tier is sent only once the one before it has answered, so each serves every check that came meanwhile: a tier
@@ -143,7 +143,7 @@ public sealed class WorkloadQueryBatcher(IPrometheusClient client, TimeProvider 
     {
         var now = timeProvider.GetUtcNow();
         Sweep(now);
-        var key = new Key(kind, ns, interval, at.ToUnixTimeMilliseconds() / (long)window.TotalMilliseconds);
+        var key = new Key(kind, ns, interval, WorkloadInterest.Bucket(at, window));
         // Lazy makes sure only one caller starts the query; the query runs without any caller's
         // token so that one cancelled check does not fail the others sharing it.
         Lazy<Entry> candidate = null!;

@@ -1,3 +1,5 @@
+using CanaryFlow.Analysis.Batching;
+using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Bus;
 using CanaryFlow.Controller.Seams;
 using MassTransit;
@@ -17,7 +19,8 @@ public sealed class RolloutTicker(
     IOptions<RolloutEngineOptions> options,
     ILogger<RolloutTicker> log,
     Hosting.Sharding.IActingRollouts? acting = null,
-    AsksTaken? taken = null)
+    AsksTaken? taken = null,
+    WorkloadInterest? interest = null)
 {
     private readonly TickPolicy _policy = new(options.Value, clock.GetUtcNow(), taken);
 
@@ -46,7 +49,11 @@ public sealed class RolloutTicker(
         var due = new List<object>();
         lock (_policy) // tests also call TickAsync beside the running loop; the policy's memory is not thread-safe
         {
-            foreach (var state in states) _policy.AddDue(state, now, due);
+            foreach (var state in states)
+            {
+                _policy.AddDue(state, now, due);
+                Forecast(state);
+            }
             _policy.AddAdmissions(states, now, due);
             _policy.Retain(states);
         }
@@ -54,6 +61,15 @@ public sealed class RolloutTicker(
         // time a thousand due checks would take seconds, stretching every step.
         foreach (var chunk in due.Chunk(128))
             await Task.WhenAll(chunk.Select(m => PublishAsync(m, cancellationToken)));
+    }
+
+    /// <summary>Tells the analysis when the rollout's next check is due, so the query of that grid point names its
+    /// workloads and the other grid points' queries do not (<see cref="WorkloadInterest.Expect"/>). Before the checks are
+    /// published: a check's query is sent once its first check arrives.</summary>
+    private void Forecast(RolloutState state)
+    {
+        if (interest is not null && TickPolicy.WaitsOnAnalysis(state) && state.NextAnalysisAt is { } at)
+            interest.Expect(state.Target.Namespace, at, WorkloadNames.Canary(state.Target), WorkloadNames.Stable(state.Target));
     }
 
     private async Task PublishAsync(object message, CancellationToken cancellationToken)

@@ -25,13 +25,16 @@ public sealed partial class TickPolicy(RolloutEngineOptions options, DateTimeOff
         return due;
     }
 
+    /// <summary>Whether the rollout's scheduled check (<see cref="RolloutState.NextAnalysisAt"/>) is asked for when due.</summary>
+    public static bool WaitsOnAnalysis(RolloutState s) =>
+        s.CurrentState is RolloutPhases.Progressing or RolloutPhases.Paused or RolloutPhases.WaitingApproval;
+
     /// <summary><see cref="Due"/> into a list the caller reuses: the ticker asks about every rollout every tick,
     /// and most have nothing due, so this allocates nothing for them.</summary>
     public void AddDue(RolloutState s, DateTimeOffset now, List<object> due)
     {
         var id = s.CorrelationId;
-        var waitingOnAnalysis = s.CurrentState is RolloutPhases.Progressing or RolloutPhases.Paused or RolloutPhases.WaitingApproval;
-        if (waitingOnAnalysis && s.NextAnalysisAt is { } at && at <= now &&
+        if (WaitsOnAnalysis(s) && s.NextAnalysisAt is { } at && at <= now &&
             FirstOrOverdue(id, "analysis", s.AnalysisSequence, now, Max(s.Plan.AnalysisInterval, options.StallAfter), backOff: true, AskKind.Analysis))
         {
             // An unanswered check is asked again after the interval, then after twice as long each time: under load

@@ -190,4 +190,50 @@ public class WorkloadQueryBatcherTests
         Assert.True(billing.Covers("billing") && !billing.Covers("cart"));
         Assert.Equal(["billing,billing-primary", "cart,cart-primary,checkout,checkout-primary"], sent);
     }
+
+    [Fact]
+    public async Task A_grid_points_read_names_the_workloads_forecast_there_and_not_those_forecast_elsewhere()
+    {
+        // Three rollouts checked lately; the ticker says two are due at the next grid point and one a bucket later.
+        foreach (var canary in new[] { "billing", "cart", "checkout" }) _interest.Ask("shop", _time.GetUtcNow(), canary, canary + "-primary");
+        var next = _at + Window;
+        _interest.Expect("shop", next, "billing", "billing-primary");
+        _interest.Expect("shop", next, "cart", "cart-primary");
+        _interest.Expect("shop", next + Window, "checkout", "checkout-primary");
+        var sent = new List<string>();
+
+        var billing = await NamedRead(_batcher, sent, next, "billing");
+        var cart = await NamedRead(_batcher, sent, next, "cart");
+
+        Assert.Same(billing, cart);
+        Assert.False(billing.Covers("checkout"));
+        Assert.Equal(["billing,billing-primary,cart,cart-primary"], sent);
+    }
+
+    [Fact]
+    public async Task A_check_whose_forecast_moved_on_still_names_itself_and_a_workload_never_forecast_is_named_everywhere()
+    {
+        _interest.Ask("shop", _time.GetUtcNow(), "billing", "billing-primary"); // no forecast: may be due anywhere
+        _interest.Expect("shop", _at + Window, "checkout", "checkout-primary"); // forecast later than the check that comes now
+        var sent = new List<string>();
+
+        var checkout = await NamedRead(_batcher, sent, _at, "checkout");
+
+        Assert.True(checkout.Covers("checkout") && checkout.Covers("checkout-primary"));
+        Assert.Equal(["billing,billing-primary,checkout,checkout-primary"], sent);
+    }
+
+    [Fact]
+    public void A_forecast_long_past_is_forgotten()
+    {
+        _interest.Expect("shop", _at, "gone", "gone-primary"); // a rollout that ended after this check was forecast
+        _interest.Expect("shop", _at + Window, "billing", "billing-primary");
+
+        var later = _at + WorkloadInterest.Retention + Window;
+        _interest.Expect("shop", later, "cart", "cart-primary");
+        var named = _interest.WantedAt("shop", later, _at, Window); // a straggler of the old bucket
+
+        Assert.Empty(named.Values);
+        Assert.Equal(["cart", "cart-primary"], _interest.WantedAt("shop", later, later, Window).Values.Order());
+    }
 }
