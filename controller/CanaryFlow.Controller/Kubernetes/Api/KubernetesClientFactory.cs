@@ -19,7 +19,7 @@ public static class KubernetesClientFactory
         {
             return o.InCluster
                 ? KubernetesClientConfiguration.InClusterConfig()
-                : KubernetesClientConfiguration.BuildConfigFromConfigFile(o.KubeconfigPath, o.Context);
+                : KubeconfigFile.Load(o.KubeconfigPath, o.Context);
         }
         catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
         {
