@@ -25,6 +25,11 @@ public sealed class KubeconfigFileTests : IDisposable
         - name: beta
           cluster:
             server: http://127.0.0.1:8080
+            extensions:
+            - name: cluster_info
+              extension:
+                provider: minikube.sigs.k8s.io
+                version: v1.32.0
         users:
         - name: robot
           user:
@@ -33,6 +38,15 @@ public sealed class KubeconfigFileTests : IDisposable
           user:
             client-certificate: certs/person.crt
             client-key: certs/person.key
+        - name: plugin
+          user:
+            exec:
+              apiVersion: client.authentication.k8s.io/v1beta1
+              command: PLUGIN
+              env:
+              - name: AWS_PROFILE
+                value: dev
+              interactiveMode: Never
         contexts:
         - name: alpha-robot
           context:
@@ -43,12 +57,21 @@ public sealed class KubeconfigFileTests : IDisposable
           context:
             cluster: beta
             user: person
+        - name: alpha-plugin
+          context:
+            cluster: alpha
+            user: plugin
         current-context: alpha-robot
+        extensions:
+        - name: tool
+          extension:
+            last-update: "2026-12-04"
         """;
 
     [Theory]
     [InlineData(null)]
     [InlineData("beta-person")]
+    [InlineData("alpha-plugin")]
     public void A_kubeconfig_is_read_as_the_clients_own_reader_reads_it(string? context)
     {
         var path = Write(TwoContexts);
@@ -60,7 +83,7 @@ public sealed class KubeconfigFileTests : IDisposable
     }
 
     [Fact]
-    public void Files_named_relative_to_the_kubeconfig_are_found_beside_it_and_the_current_context_is_used_by_default()
+    public void Files_named_relative_to_the_kubeconfig_are_found_beside_it_an_exec_plugin_runs_and_the_current_context_is_the_default()
     {
         var path = Write(TwoContexts);
 
@@ -70,6 +93,7 @@ public sealed class KubeconfigFileTests : IDisposable
         Assert.Equal(("https://127.0.0.1:16443/", "s3cret", "shop", true), (robot.Host.TrimEnd('/') + "/", robot.AccessToken, robot.Namespace, robot.SkipTlsVerify));
         Assert.Equal(Path.Combine(_folder, "certs", "person.crt"), person.ClientCertificateFilePath);
         Assert.Equal(Path.Combine(_folder, "certs", "person.key"), person.ClientKeyFilePath);
+        Assert.Equal("tok-dev", KubeconfigFile.Load(path, "alpha-plugin").AccessToken); // the plugin ran, with its env
     }
 
     [Theory]
@@ -91,7 +115,16 @@ public sealed class KubeconfigFileTests : IDisposable
     private string Write(string content)
     {
         var path = Path.Combine(_folder, $"kubeconfig-{Guid.NewGuid():N}");
-        File.WriteAllText(path, content);
+        File.WriteAllText(path, content.Replace("PLUGIN", Plugin()));
+        return path;
+    }
+
+    /// <summary>An exec credential plugin that answers a token naming its AWS_PROFILE.</summary>
+    private string Plugin()
+    {
+        var path = Path.Combine(_folder, "plugin.sh");
+        File.WriteAllText(path, "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-'\"$AWS_PROFILE\"'\"}}'\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         return path;
     }
 
