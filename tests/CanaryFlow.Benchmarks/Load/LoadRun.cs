@@ -69,16 +69,17 @@ public sealed class LoadRun : IAsyncDisposable
         return new LoadRun(cluster, proxy, api, controller, new Uri($"http://127.0.0.1:{port}/"));
     }
 
-    /// <summary>From every weight change to the last analysis query before it (within one interval): the check that decided it.</summary>
+    /// <summary>From every weight change to the last analysis query that read its canary before it (within one interval):
+    /// the check that decided it.</summary>
     public List<double> QueryToWeightMilliseconds(IEnumerable<BenchService> services, bool rollbacksOnly = false) =>
         QueryToWeightMilliseconds(Cluster, Proxy, services, rollbacksOnly);
 
     public static List<double> QueryToWeightMilliseconds(SimulatedCluster cluster, PrometheusProxy proxy, IEnumerable<BenchService> services, bool rollbacksOnly = false)
     {
         var result = new List<double>();
-        var queries = proxy.QueriedAt();
         foreach (var s in services)
         {
+            var queries = proxy.QueriedAt(s.Name);
             var changes = cluster.Weights.History(s.Name);
             for (var i = 1; i < changes.Count; i++)
             {
