@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using CanaryFlow.Analysis.Prometheus;
+using CanaryFlow.Contracts;
 
 namespace CanaryFlow.Analysis.Batching;
 
@@ -46,15 +47,17 @@ public sealed class WorkloadInterest
         }
     }
 
-    /// <summary>Notes that the next check reading these workloads of <paramref name="ns"/> is due at <paramref name="due"/>
-    /// (a later forecast replaces it).</summary>
-    public void Expect(string ns, DateTimeOffset due, string canary, string stable)
+    /// <summary>Notes that the next check of <paramref name="target"/> (its canary and stable workloads) is due at
+    /// <paramref name="due"/> (a later forecast replaces it).</summary>
+    public void Expect(RolloutTarget target, DateTimeOffset due)
     {
-        var entry = _namespaces.GetOrAdd(ns, _ => new Namespace());
+        var entry = _namespaces.GetOrAdd(target.Namespace, _ => new Namespace());
         var ticks = due.UtcTicks;
-        // Written only when it moved: the ticker repeats every forecast each tick.
-        if (!entry.NextDue.TryGetValue(canary, out var c) || c != ticks) entry.NextDue[canary] = ticks;
-        if (!entry.NextDue.TryGetValue(stable, out var s) || s != ticks) entry.NextDue[stable] = ticks;
+        var canary = WorkloadNames.Canary(target);
+        // The ticker repeats every forecast each tick: an unchanged one writes nothing and builds no stable name.
+        if (entry.NextDue.TryGetValue(canary, out var known) && known == ticks) return;
+        entry.NextDue[canary] = ticks;
+        entry.NextDue[WorkloadNames.Stable(target)] = ticks;
     }
 
     /// <summary>What a query for the checks due at <paramref name="at"/> names: the wanted workloads (see
@@ -83,7 +86,7 @@ public sealed class WorkloadInterest
     public static long Bucket(DateTimeOffset at, TimeSpan window) => at.ToUnixTimeMilliseconds() / (long)window.TotalMilliseconds;
 
     /// <summary>The workloads of <paramref name="ns"/> asked for within the retention before <paramref name="now"/>.</summary>
-    public LabelFilter Wanted(string ns, DateTimeOffset now)
+    private LabelFilter Wanted(string ns, DateTimeOffset now)
     {
         var entry = _namespaces.GetOrAdd(ns, _ => new Namespace());
         var cutoff = (now - Retention).UtcTicks;

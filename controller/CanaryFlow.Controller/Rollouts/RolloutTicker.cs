@@ -1,5 +1,4 @@
 using CanaryFlow.Analysis.Batching;
-using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Bus;
 using CanaryFlow.Controller.Seams;
 using MassTransit;
@@ -69,7 +68,7 @@ public sealed class RolloutTicker(
     private void Forecast(RolloutState state)
     {
         if (interest is not null && TickPolicy.WaitsOnAnalysis(state) && state.NextAnalysisAt is { } at)
-            interest.Expect(state.Target.Namespace, at, WorkloadNames.Canary(state.Target), WorkloadNames.Stable(state.Target));
+            interest.Expect(state.Target, at);
     }
 
     private async Task PublishAsync(object message, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using CanaryFlow.Analysis.Batching;
 using CanaryFlow.Analysis.Prometheus;
+using CanaryFlow.Contracts;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CanaryFlow.Analysis.Tests.Batching;
@@ -197,9 +198,9 @@ public class WorkloadQueryBatcherTests
         // Three rollouts checked lately; the ticker says two are due at the next grid point and one a bucket later.
         foreach (var canary in new[] { "billing", "cart", "checkout" }) _interest.Ask("shop", _time.GetUtcNow(), canary, canary + "-primary");
         var next = _at + Window;
-        _interest.Expect("shop", next, "billing", "billing-primary");
-        _interest.Expect("shop", next, "cart", "cart-primary");
-        _interest.Expect("shop", next + Window, "checkout", "checkout-primary");
+        _interest.Expect(new RolloutTarget("shop", "billing"), next);
+        _interest.Expect(new RolloutTarget("shop", "cart"), next);
+        _interest.Expect(new RolloutTarget("shop", "checkout"), next + Window);
         var sent = new List<string>();
 
         var billing = await NamedRead(_batcher, sent, next, "billing");
@@ -214,7 +215,7 @@ public class WorkloadQueryBatcherTests
     public async Task A_check_whose_forecast_moved_on_still_names_itself_and_a_workload_never_forecast_is_named_everywhere()
     {
         _interest.Ask("shop", _time.GetUtcNow(), "billing", "billing-primary"); // no forecast: may be due anywhere
-        _interest.Expect("shop", _at + Window, "checkout", "checkout-primary"); // forecast later than the check that comes now
+        _interest.Expect(new RolloutTarget("shop", "checkout"), _at + Window); // forecast later than the check that comes now
         var sent = new List<string>();
 
         var checkout = await NamedRead(_batcher, sent, _at, "checkout");
@@ -226,11 +227,11 @@ public class WorkloadQueryBatcherTests
     [Fact]
     public void A_forecast_long_past_is_forgotten()
     {
-        _interest.Expect("shop", _at, "gone", "gone-primary"); // a rollout that ended after this check was forecast
-        _interest.Expect("shop", _at + Window, "billing", "billing-primary");
+        _interest.Expect(new RolloutTarget("shop", "gone"), _at); // a rollout that ended after this check was forecast
+        _interest.Expect(new RolloutTarget("shop", "billing"), _at + Window);
 
         var later = _at + WorkloadInterest.Retention + Window;
-        _interest.Expect("shop", later, "cart", "cart-primary");
+        _interest.Expect(new RolloutTarget("shop", "cart"), later);
         var named = _interest.WantedAt("shop", later, _at, Window); // a straggler of the old bucket
 
         Assert.Empty(named.Values);
