@@ -71,8 +71,9 @@ start_rabbitmq() { # dir port
 rabbitmqctl_in() { # dir args...
   local dir; dir=$(cd "$1" && pwd); shift
   local port; port=$(cat "$dir/port")
+  # Bounded: a stuck CLI call (most have no time limit of their own) fails its caller instead of hanging it.
   (cd "$dir" && HOME="$dir/home" RABBITMQ_NODENAME="canaryflow-$port@localhost" ERL_EPMD_PORT=$((5000 + port % 1000)) \
-    ERL_CRASH_DUMP="$dir/log/rabbitmqctl_erl_crash.dump" /usr/lib/rabbitmq/bin/rabbitmqctl "$@")
+    ERL_CRASH_DUMP="$dir/log/rabbitmqctl_erl_crash.dump" timeout -k 10 330 /usr/lib/rabbitmq/bin/rabbitmqctl "$@")
 }
 
 stop_rabbitmq() { # dir
@@ -138,7 +139,7 @@ rabbitmqctl_node() { # node-dir args...: rabbitmqctl against one cluster node (i
   local n; n=$(cd "$1" && pwd); shift
   local port; port=$(cat "$n/port")
   (cd "$n" && HOME="$n/home" RABBITMQ_NODENAME="canaryflow-$port@localhost" ERL_EPMD_PORT="$(cat "$n/epmd")" \
-    ERL_CRASH_DUMP="$n/log/rabbitmqctl_erl_crash.dump" /usr/lib/rabbitmq/bin/rabbitmqctl "$@")
+    ERL_CRASH_DUMP="$n/log/rabbitmqctl_erl_crash.dump" timeout -k 10 330 /usr/lib/rabbitmq/bin/rabbitmqctl "$@")
 }
 
 kill_rabbitmq_node() { # node-dir: SIGKILL the node's Erlang VM (no clean shutdown), as a crashed machine would

@@ -118,16 +118,19 @@ public sealed class HookRolloutTests
         await using var receiver = await RecordingReceiver.StartAsync();
         await using var e = await StartAsync();
         var plan = With(TestPlans.Steps(50, 100), Hook(HookTypes.PostRollout, receiver.UrlFor("post"), "post"));
-        e.World[Target].HoldPromotion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await e.Request(Target, "v2", plan);
-        await e.At(50);
-        await e.Tick(); await e.At(100);
-        await e.Tick();
-        await e.Until(Target, s => s.CurrentState == RolloutPhases.Promoting, "promoting v2");
+        var hold = e.World[Target].HoldPromotion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            await e.Request(Target, "v2", plan);
+            await e.At(50);
+            await e.Tick(); await e.At(100);
+            await e.Tick();
+            await e.Until(Target, s => s.CurrentState == RolloutPhases.Promoting, "promoting v2");
 
-        await e.Request(Target, "v3", plan); // queued behind the promotion
-        await e.Until(Target, s => s.Queued != null, "v3 queued");
-        e.World[Target].HoldPromotion!.SetResult();
+            await e.Request(Target, "v3", plan); // queued behind the promotion
+            await e.Until(Target, s => s.Queued != null, "v3 queued");
+        }
+        finally { hold.TrySetResult(); } // also when a wait above failed: the held promotion must not outlive the test
         await e.Until(Target, s => s.Revision == "v3", "v3 started as soon as v2 was promoted");
 
         await receiver.WaitUntilAsync(r => r.For("post").Count == 1, "the post-rollout hook of v2");

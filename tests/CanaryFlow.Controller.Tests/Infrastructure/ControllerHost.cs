@@ -34,8 +34,9 @@ public static class ControllerHost
         builder.Services.AddSingleton<IAnalysisRunner>(world);
         builder.Services.AddCanaryFlowEngine(builder.Configuration);
         var host = builder.Build();
-        await host.StartAsync();
-        await host.Services.GetServices<IHostedService>().OfType<EngineSupervisor>().Single().Running;
+        // Bounded: the bus retries a broker it cannot reach forever, and a test must fail instead of waiting with it.
+        using (var start = new CancellationTokenSource(TimeSpan.FromSeconds(60))) await host.StartAsync(start.Token);
+        await host.Services.GetServices<IHostedService>().OfType<EngineSupervisor>().Single().Running.WaitAsync(TimeSpan.FromSeconds(60));
         return host;
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 
 namespace CanaryFlow.Controller.Tests.Infrastructure;
@@ -75,21 +74,7 @@ public sealed class RabbitMqBroker : IAsyncDisposable
 
     private Task Ctl(string args) => Script($"source .ci/services.sh; rabbitmqctl_in '{Directory}' -q {args}");
 
-    private static async Task Script(string command)
-    {
-        var psi = new ProcessStartInfo("bash", ["-c", command])
-        {
-            WorkingDirectory = RepositoryRoot.Path,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        if (p.ExitCode != 0)
-            throw new InvalidOperationException($"`{command}` failed ({p.ExitCode}): {await stderr} {await stdout}");
-    }
+    private static Task Script(string command) => ServicesScript.RunAsync(command);
 
     public static int FreePort()
     {

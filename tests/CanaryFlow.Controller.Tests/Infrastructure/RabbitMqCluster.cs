@@ -1,4 +1,3 @@
-using System.Diagnostics;
 
 namespace CanaryFlow.Controller.Tests.Infrastructure;
 
@@ -88,14 +87,5 @@ public sealed class RabbitMqCluster
             .ToDictionary(c => c[0].Trim(), c => c[1].Trim());
     }
 
-    private static async Task<string> Script(string command)
-    {
-        var psi = new ProcessStartInfo("bash", ["-c", command]) { WorkingDirectory = RepositoryRoot.Path, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"`{command}` failed ({p.ExitCode}): {await stderr} {await stdout}");
-        return await stdout;
-    }
+    private static Task<string> Script(string command) => ServicesScript.RunAsync(command);
 }

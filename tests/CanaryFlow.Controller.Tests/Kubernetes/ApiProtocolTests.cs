@@ -197,7 +197,9 @@ public abstract class ApiProtocolContract(KubeServer server) : TwoServerTest(ser
 
         Exception? error = null;
         var events = 0;
-        await foreach (var _ in Client.CoreV1.WatchListNamespacedEventAsync(Ns, resourceVersion: first.Metadata.ResourceVersion, onError: e => error = e))
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // the server ends this watch at once; the bound is a net
+        await foreach (var _ in Client.CoreV1.WatchListNamespacedEventAsync(Ns, resourceVersion: first.Metadata.ResourceVersion, onError: e => error = e,
+                           timeoutSeconds: 30, cancellationToken: bound.Token))
             events++;
         Assert.Equal(0, events);
         var status = Assert.IsType<KubernetesException>(error).Status;

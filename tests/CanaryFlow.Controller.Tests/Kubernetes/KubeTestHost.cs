@@ -190,7 +190,7 @@ public sealed partial class KubeTestHost : IAsyncDisposable
     /// <summary>Stops the watch (as a controller that dies does), leaving the sandbox as it is.</summary>
     public async Task StopWatcherAsync()
     {
-        foreach (var s in _started) await s.StopAsync(CancellationToken.None);
+        await StopStartedAsync();
         _started.Clear();
     }
 
@@ -228,9 +228,21 @@ public sealed partial class KubeTestHost : IAsyncDisposable
         catch (OperationCanceledException) { }
     }
 
+    /// <summary>Stops the started services, each given 30 s: a stop that outlasts that fails the test rather than
+    /// hanging the run.</summary>
+    private async Task StopStartedAsync()
+    {
+        foreach (var s in _started)
+        {
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try { await s.StopAsync(grace.Token).WaitAsync(TimeSpan.FromSeconds(60)); }
+            catch (TimeoutException) { throw new Xunit.Sdk.XunitException($"{s.GetType().Name} did not stop within 60 s"); }
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
-        foreach (var s in _started) await s.StopAsync(CancellationToken.None);
+        await StopStartedAsync();
         if (Services.GetService<CanaryFlow.Controller.Tests.ChatOps.CapturingLoggerProvider>() is { } log)
             await File.WriteAllTextAsync(Path.Combine(Environment.GetEnvironmentVariable("CANARYFLOW_TEST_LOG_DIR")!, $"{Namespace}-{Guid.NewGuid():N}.log"), log.All);
         await Services.DisposeAsync();

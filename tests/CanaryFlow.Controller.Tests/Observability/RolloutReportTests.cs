@@ -124,7 +124,7 @@ public sealed class RolloutReportTests
         writer.Drawing = t =>
         {
             lock (drawing) drawing.Add(t.Target);
-            if (t.Target == Target) { firstStarted.Release(); releaseFirst.Task.Wait(); }
+            if (t.Target == Target) { firstStarted.Release(); releaseFirst.Task.Wait(TimeSpan.FromSeconds(60)); } // bounded: a failed assertion below must not leave a thread waiting forever
             else secondStarted.Release();
         };
 

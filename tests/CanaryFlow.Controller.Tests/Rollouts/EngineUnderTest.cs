@@ -62,6 +62,9 @@ public sealed class EngineUnderTest : IAsyncDisposable
             x.AddRolloutEngine();
             extra?.Invoke(services, x);
         });
+        // A consumer still waiting when the test ends (a gate a failed assertion never opened) is cancelled, so the
+        // engine's stop ends instead of waiting for it forever.
+        services.Configure<MassTransitHostOptions>(o => (o.StopTimeout, o.ConsumerStopTimeout) = (TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5)));
         var provider = services.BuildServiceProvider(validateScopes: true);
 
         await provider.GetRequiredService<RolloutRehydrator>().LoadAsync(CancellationToken.None);
@@ -127,7 +130,8 @@ public sealed class EngineUnderTest : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Harness.Stop();
+        try { await Harness.Stop().WaitAsync(TimeSpan.FromSeconds(60)); }
+        catch (TimeoutException) { throw new Xunit.Sdk.XunitException("the engine under test did not stop within 60 s"); }
         await _services.DisposeAsync();
     }
 }
