@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using CanaryFlow.Controller.Tests.Infrastructure;
@@ -105,8 +104,8 @@ public sealed class RealControlPlane
                                                 $"or {ScriptVariable} to the control-plane script (not found at {script}).");
         var dir = Path.Combine(Path.GetTempPath(), $"canaryflow-kube-{Environment.ProcessId}");
         var port = FreePortRun(4);
-        var start = await Shell.RunAsync("bash", [script, "start", dir, "--port", port.ToString()], TimeSpan.FromMinutes(5));
-        if (start.ExitCode != 0) throw new InvalidOperationException("control-plane start failed:\n" + start.Output);
+        var start = await ChildProcess.RunAsync("bash", [script, "start", dir, "--port", port.ToString()], TimeSpan.FromMinutes(5));
+        if (start.ExitCode != 0) throw new InvalidOperationException("control-plane start failed:\n" + start.Stdout + start.Stderr);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
             System.Diagnostics.Process.Start("bash", [script, "stop", dir])?.WaitForExit(30_000);
         return Path.Combine(dir, "kubeconfig");
@@ -133,22 +132,6 @@ public sealed class RealControlPlane
         }
         catch (SocketException) { return false; }
     }
-
-    private static class Shell
-    {
-        public static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] args, TimeSpan timeout)
-        {
-            var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-            foreach (var a in args) info.ArgumentList.Add(a);
-            using var p = System.Diagnostics.Process.Start(info)!;
-            p.StandardInput.Close();
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            using var cts = new CancellationTokenSource(timeout);
-            await p.WaitForExitAsync(cts.Token);
-            return (p.ExitCode, await stdout + await stderr);
-        }
-    }
 }
 
 /// <summary>kubectl, as a user runs it (it is on the image; Debian's own kubernetes-client is too old).</summary>
@@ -156,17 +139,8 @@ public static class Kubectl
 {
     public static async Task<(int ExitCode, string Output)> RunAsync(string kubeconfig, params string[] args)
     {
-        var info = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        info.ArgumentList.Add("--kubeconfig");
-        info.ArgumentList.Add(kubeconfig);
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var p = Process.Start(info) ?? throw new InvalidOperationException("kubectl could not start");
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await p.WaitForExitAsync(cts.Token);
-        return (p.ExitCode, await stdout + await stderr);
+        var (code, stdout, stderr) = await ChildProcess.RunAsync("kubectl", ["--kubeconfig", kubeconfig, .. args], TimeSpan.FromMinutes(2));
+        return (code, stdout + stderr);
     }
 }
 
