@@ -54,15 +54,19 @@ public sealed class PartitionLeasesTests : SandboxTest
     /// it" (4 s) were 1.5 s from the bound, and two test runs sharing the 2 cores once took 3.9 s.</summary>
     private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(5);
 
+    protected override Dictionary<string, string?> Settings => new()
+    {
+        ["Kubernetes:LeaseDuration"] = LeaseDuration.ToString(),
+        ["Kubernetes:RenewDeadline"] = (LeaseDuration * 0.75).ToString(),
+    };
+
     private static int Held(PartitionLeases replica) => Enumerable.Range(0, replica.Partitions).Count(replica.Owns);
 
     private PartitionLeases Start(CancellationToken stop)
     {
         var ready = new EngineReady();
         ready.Set();
-        var o = Host.Get<IOptions<KubernetesOptions>>().Value;
-        (o.LeaseDuration, o.RenewDeadline) = (LeaseDuration, LeaseDuration * 0.75);
-        var leases = new PartitionLeases(Host.Client, Options.Create(o), Options.Create(new ShardingOptions { Partitions = 4 }),
+        var leases = new PartitionLeases(Host.Client, Host.Get<IOptions<KubernetesOptions>>(), Options.Create(new ShardingOptions { Partitions = 4 }),
             new WriteFence(open: false), TimeProvider.System, NullLogger<PartitionLeases>.Instance, ready);
         _ = Task.Run(async () => // the engine: each change acted on at once
         {
