@@ -8,11 +8,10 @@ namespace CanaryFlow.Controller.Tests.Infrastructure;
 /// same script starts a private broker for this test run. Each test gets its own virtual host, so
 /// tests running side by side never see each other's messages.
 /// </summary>
-public sealed class RabbitMqBroker : IAsyncDisposable
+public sealed class RabbitMqBroker
 {
     private static readonly SemaphoreSlim StartLock = new(1, 1);
     private static RabbitMqBroker? _shared;
-    private readonly string? _ownDirectory;
 
     public int Port { get; }
 
@@ -20,11 +19,10 @@ public sealed class RabbitMqBroker : IAsyncDisposable
     /// <summary>The broker's private folder (data, logs, Erlang cookie), as .ci/services.sh lays it out.</summary>
     private string Directory { get; }
 
-    private RabbitMqBroker(int port, string directory, string? ownDirectory)
+    private RabbitMqBroker(int port, string directory)
     {
         Port = port;
         Directory = directory;
-        _ownDirectory = ownDirectory;
     }
 
     public static async Task<RabbitMqBroker> SharedAsync()
@@ -37,15 +35,15 @@ public sealed class RabbitMqBroker : IAsyncDisposable
             if (port != null)
             {
                 _shared = new RabbitMqBroker(int.Parse(port), Environment.GetEnvironmentVariable("CANARYFLOW_RABBITMQ_DIR")
-                    ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_DIR is not set (bash .ci/run sets it)"), null);
+                    ?? throw new InvalidOperationException("CANARYFLOW_RABBITMQ_DIR is not set (bash .ci/run sets it)"));
             }
             else
             {
                 var dir = System.IO.Directory.CreateTempSubdirectory("canaryflow-rabbit-").FullName;
                 var free = FreePort();
                 await Script($"source .ci/services.sh; ensure_rabbitmq; start_rabbitmq '{dir}' {free}");
-                _shared = new RabbitMqBroker(free, dir, dir);
-                AppDomain.CurrentDomain.ProcessExit += (_, _) => _shared.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                _shared = new RabbitMqBroker(free, dir);
+                ServicesScript.RunAtExit($"source .ci/services.sh; stop_rabbitmq '{dir}'");
             }
             return _shared;
         }
@@ -81,11 +79,6 @@ public sealed class RabbitMqBroker : IAsyncDisposable
         using var l = new TcpListener(System.Net.IPAddress.Loopback, 0);
         l.Start();
         return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_ownDirectory != null) await Script($"source .ci/services.sh; stop_rabbitmq '{_ownDirectory}'");
     }
 }
 

@@ -34,7 +34,7 @@ public sealed class RabbitMqCluster
                 throw;
             }
             _shared = new RabbitMqCluster([port, port + 1, port + 2], dir);
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => Script($"source .ci/services.sh; stop_rabbitmq_cluster '{dir}'").GetAwaiter().GetResult();
+            ServicesScript.RunAtExit($"source .ci/services.sh; stop_rabbitmq_cluster '{dir}'");
             return _shared;
         }
         finally { StartLock.Release(); }

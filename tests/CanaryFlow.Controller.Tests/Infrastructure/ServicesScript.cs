@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace CanaryFlow.Controller.Tests.Infrastructure;
 
 /// <summary>Runs a bash command in the repository root: the tests' way into .ci/services.sh.</summary>
@@ -13,4 +15,12 @@ public static class ServicesScript
         if (code != 0) throw new InvalidOperationException($"`{command}` failed ({code}): {stderr} {stdout}");
         return stdout;
     }
+
+    /// <summary>Starts the command when the test host exits (it stops what the tests started), detached from the host
+    /// and not waited for: the test runner kills a host soon after its last test, so a handler that waited kept the
+    /// handlers after it from starting, and a command writing to the dead host's pipes died with it (a private broker
+    /// and 3-node cluster outlived test runs so).</summary>
+    public static void RunAtExit(string command) =>
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            Process.Start(new ProcessStartInfo("bash", ["-c", $"( {command} ) >/dev/null 2>&1 </dev/null"]) { WorkingDirectory = RepositoryRoot.Path })?.Dispose();
 }

@@ -106,8 +106,7 @@ public sealed class RealControlPlane
         var port = FreePortRun(4);
         var start = await ChildProcess.RunAsync("bash", [script, "start", dir, "--port", port.ToString()], TimeSpan.FromMinutes(5));
         if (start.ExitCode != 0) throw new InvalidOperationException("control-plane start failed:\n" + start.Stdout + start.Stderr);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-            System.Diagnostics.Process.Start("bash", [script, "stop", dir])?.WaitForExit(30_000);
+        ServicesScript.RunAtExit($"bash '{script}' stop '{dir}'");
         return Path.Combine(dir, "kubeconfig");
     }
 
