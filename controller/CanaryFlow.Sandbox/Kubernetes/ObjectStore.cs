@@ -5,7 +5,34 @@ using System.Threading.Channels;
 namespace CanaryFlow.Sandbox.Kubernetes;
 
 /// <summary>One change, as a watch stream reports it.</summary>
-public sealed record StoredEvent(long ResourceVersion, ResourceKind Kind, string Namespace, string Type, JsonObject Object);
+public sealed record StoredEvent(long ResourceVersion, ResourceKind Kind, string Namespace, string Type, JsonObject Object)
+{
+    /// <summary>The object as stored before this change (null for a create), kept with the change as the real server's
+    /// watch cache keeps its PrevObject: a watch resumed from history must judge each change as a live one did.</summary>
+    internal StoredObject? Previous { get; init; }
+
+    // What selector watches see instead of this change, made once for all of them (each variant is then serialised once).
+    // Made and read under the store's lock: every Offer runs in it.
+    private StoredEvent? _entered, _left;
+
+    /// <summary>This change as a watch with <paramref name="selector"/> sees it, or null when it does not see it: the real
+    /// kube-apiserver (cacher's convertToWatchEvent, and its etcd watcher alike) tests the object before and after. An
+    /// object that starts matching is ADDED; one that stops matching is DELETED, with its previous content and this
+    /// change's resourceVersion (so the watch can resume after it). Without a selector nothing changes: a create has no
+    /// previous object, every other change has one, and a delete matches only before.</summary>
+    internal StoredEvent? SeenThrough(LabelSelector selector)
+    {
+        var before = Previous is not null && selector.Matches(Previous.Labels);
+        var now = Type != "DELETED" && selector.Matches(Object);
+        return (before, now) switch
+        {
+            (false, false) => null,
+            (false, true) when Type != "ADDED" => _entered ??= new StoredEvent(ResourceVersion, Kind, Namespace, "ADDED", Object),
+            (true, false) when Type != "DELETED" => _left ??= new StoredEvent(ResourceVersion, Kind, Namespace, "DELETED", Previous!.At(ResourceVersion)),
+            _ => this,
+        };
+    }
+}
 
 /// <summary>
 /// The sandbox's etcd: every object of every kind, one global resourceVersion counter, and the change
@@ -182,8 +209,8 @@ public sealed class ObjectStore(TimeProvider time)
             if (Finalizers.Released(next))
             {
                 // The last finalizer is gone from an object being deleted: the server deletes it instead of storing it.
-                Drop(kind, ns, name);
                 change = Record(kind, ns, next, "DELETED");
+                Drop(kind, ns, name);
             }
             else if (JsonNode.DeepEquals(next, existing)) { change = null; unchanged = existing; }
             else change = Commit(kind, ns, name, next, "MODIFIED");
@@ -233,8 +260,8 @@ public sealed class ObjectStore(TimeProvider time)
                         changes.Add(Record(key.Item1, key.Item2, Parse(_objects[key].Json), "DELETED"));
                         Drop(key.Item1, key.Item2, key.Item3);
                     }
-                Drop(kind, ns, name);
                 changes.Add(Record(kind, ns, existing, "DELETED"));
+                Drop(kind, ns, name);
             }
         }
         foreach (var change in changes) Committed?.Invoke(change);
@@ -250,7 +277,7 @@ public sealed class ObjectStore(TimeProvider time)
         {
             var subscription = new WatchSubscription(e => e.Kind == kind && (ns is null || e.Namespace == ns)
                                                           && (name is null || (string?)e.Object["metadata"]!["name"] == name)
-                                                          && selector.Matches(e.Object), _resourceVersion, Remove);
+                                                          ? e.SeenThrough(selector) : null, _resourceVersion, Remove);
             if (sinceResourceVersion is null or 0)
             {
                 foreach (var item in List(kind, ns, selector, name).Items)
@@ -332,12 +359,15 @@ public sealed class ObjectStore(TimeProvider time)
         return change;
     }
 
+    /// <summary>Records a change. Called before the change is stored (or dropped): what is stored under the object's key
+    /// now is the change's previous object.</summary>
     /// <param name="obj">Not changed after this call by anyone: it becomes the event's object, which watches share.</param>
     private StoredEvent Record(ResourceKind kind, string ns, JsonObject obj, string type)
     {
+        var previous = _objects.GetValueOrDefault((kind, ns, (string)obj["metadata"]!["name"]!));
         _resourceVersion++;
         obj["metadata"]!["resourceVersion"] = _resourceVersion.ToString();
-        var change = new StoredEvent(_resourceVersion, kind, ns, type, Materialized(obj));
+        var change = new StoredEvent(_resourceVersion, kind, ns, type, Materialized(obj)) { Previous = previous };
         _history.Add(change);
         if (_history.Count > 10_000) { _compactedAt = _history[5_000].ResourceVersion - 1; _history.RemoveRange(0, 5_000); }
         foreach (var w in _watches) w.Offer(change);
@@ -346,7 +376,7 @@ public sealed class ObjectStore(TimeProvider time)
 
     /// <summary>A parsed tree builds its nodes on first read; walking it once here makes the event's object safe for the
     /// watches and listeners that read it side by side.</summary>
-    private static T Materialized<T>(T node) where T : JsonNode
+    internal static T Materialized<T>(T node) where T : JsonNode
     {
         switch (node)
         {
@@ -371,10 +401,19 @@ internal sealed record StoredObject(byte[] Json, JsonObject Labels)
     public static StoredObject Of(JsonObject obj) => new(
         JsonSerializer.SerializeToUtf8Bytes(obj),
         new JsonObject { ["metadata"] = new JsonObject { ["labels"] = obj["metadata"]?["labels"]?.DeepClone() } });
+
+    /// <summary>This object with a later change's resourceVersion: what a watch sees of an object that left its selector.</summary>
+    public JsonObject At(long resourceVersion)
+    {
+        var obj = (JsonObject)JsonNode.Parse(Json)!;
+        obj["metadata"]!["resourceVersion"] = resourceVersion.ToString(); // replaces the value in place: a custom object stays sorted
+        return ObjectStore.Materialized(obj);
+    }
 }
 
-/// <summary>An open watch: the events it matches, queued for the HTTP stream that writes them.</summary>
-public sealed class WatchSubscription(Func<StoredEvent, bool> matches, long openedAt, Action<WatchSubscription> onClose)
+/// <summary>An open watch: the events it sees (<paramref name="view"/>: a change as this watch sees it, or null), queued
+/// for the HTTP stream that writes them.</summary>
+public sealed class WatchSubscription(Func<StoredEvent, StoredEvent?> view, long openedAt, Action<WatchSubscription> onClose)
 {
     private readonly Channel<StoredEvent> _channel = Channel.CreateUnbounded<StoredEvent>();
 
@@ -383,7 +422,7 @@ public sealed class WatchSubscription(Func<StoredEvent, bool> matches, long open
 
     internal void Offer(StoredEvent e)
     {
-        if (matches(e)) _channel.Writer.TryWrite(e);
+        if (view(e) is { } seen) _channel.Writer.TryWrite(seen);
     }
 
     public void Close()

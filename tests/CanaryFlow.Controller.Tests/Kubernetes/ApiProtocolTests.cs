@@ -166,6 +166,71 @@ public abstract class ApiProtocolContract(KubeServer server) : TwoServerTest(ser
         Assert.DoesNotContain((WatchEventType.Added, first.Metadata.Name), seen); // resumed after the list: no replay
     }
 
+    /// <summary>Sharded replicas watch only the objects labelled with their partitions, and relabel them: a watch with a
+    /// label selector must learn that an object came in (ADDED) and that it went out (DELETED, with its content as the
+    /// watch last saw it and the resourceVersion of the change), live and when resumed from an earlier resourceVersion.</summary>
+    [Theory]
+    [InlineData("apps", "v1", "deployments")]
+    [InlineData(CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural)]
+    public async Task A_label_selector_watch_sees_an_object_entering_as_added_and_leaving_as_deleted(string group, string version, string plural)
+    {
+        const string partition = "canaryflow.io/partition";
+        async Task<JsonObject> PatchAsync(string name, string field, string key, string value) => (JsonObject)CanaryApi.ToNode(
+            await Client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(new JsonObject
+            {
+                ["metadata"] = new JsonObject { [field] = new JsonObject { [key] = value } },
+            }.ToJsonString(), V1Patch.PatchType.MergePatch), group, version, Ns, plural, name))!;
+        async Task<JsonObject> ListAsync(string? labelSelector = null) => (JsonObject)CanaryApi.ToNode(
+            await Client.CustomObjects.ListNamespacedCustomObjectAsync(group, version, Ns, plural, labelSelector: labelSelector))!;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        // Reads until "leaving" is deleted: the last change the test makes.
+        Task<List<(string Name, WatchEventType Type, JsonObject Object)>> WatchAsync(string resourceVersion) => Task.Run(async () =>
+        {
+            var seen = new List<(string, WatchEventType, JsonObject)>();
+            await foreach (var (type, item) in Client.CustomObjects.WatchListNamespacedCustomObjectAsync(group, version, Ns, plural,
+                               labelSelector: $"{partition} in (1-of-4)", resourceVersion: resourceVersion, cancellationToken: cts.Token))
+            {
+                var obj = (JsonObject)CanaryApi.ToNode(item)!;
+                var name = (string)obj["metadata"]!["name"]!;
+                seen.Add((name, type, obj));
+                if (name == "leaving" && type == WatchEventType.Deleted) return seen;
+            }
+            return seen;
+        }, cts.Token);
+
+        foreach (var name in new[] { "moving", "leaving" })
+            if (plural == "deployments") await Host.CreateDeploymentAsync(name, "web:1");
+            else await Host.CreateCanaryAsync(name, name);
+        var beforeLabels = (string)(await ListAsync())["metadata"]!["resourceVersion"]!;
+        await PatchAsync("leaving", "labels", partition, "1-of-4");
+        var listed = await ListAsync($"{partition} in (1-of-4)");
+        Assert.Equal(["leaving"], ((JsonArray)listed["items"]!).Select(i => (string?)i!["metadata"]!["name"]));
+
+        var live = WatchAsync((string)listed["metadata"]!["resourceVersion"]!);
+        // On the sandbox, changes made before the watch is open would come from its history, not to an open watch.
+        if (Server == KubeServer.Sandbox)
+            await KubeTestHost.EventuallyAsync(() => Task.FromResult(Host.Sandbox.Store.OpenWatchCount == 1), "the watch open");
+        await PatchAsync("moving", "labels", partition, "1-of-4");
+        await PatchAsync("moving", "annotations", "note", "in");
+        var left = await PatchAsync("moving", "labels", partition, "2-of-4");
+        await Client.CustomObjects.DeleteNamespacedCustomObjectAsync(group, version, Ns, plural, "leaving");
+
+        void AssertTransitions(List<(string Name, WatchEventType Type, JsonObject Object)> seen, bool fromBeforeLabels)
+        {
+            // The Deployment controller's status writes add MODIFIED events while an object matches: the transitions count.
+            string Types(string name) => string.Concat(seen.Where(e => e.Name == name).Select(e => e.Type.ToString()[0]));
+            Assert.Matches("^AM+D$", Types("moving"));
+            Assert.Matches(fromBeforeLabels ? "^AM*D$" : "^M*D$", Types("leaving"));
+            Assert.Contains(seen, e => e is { Name: "moving", Type: WatchEventType.Modified } && (string?)e.Object["metadata"]!["annotations"]?["note"] == "in");
+            var gone = seen.Single(e => e is { Name: "moving", Type: WatchEventType.Deleted }).Object["metadata"]!;
+            Assert.Equal("1-of-4", (string?)gone["labels"]![partition]); // its content before the change that took it out
+            Assert.Equal("in", (string?)gone["annotations"]!["note"]);
+            Assert.Equal((string?)left["metadata"]!["resourceVersion"], (string?)gone["resourceVersion"]); // the change's own
+        }
+        AssertTransitions(await live, fromBeforeLabels: false);
+        AssertTransitions(await WatchAsync(beforeLabels), fromBeforeLabels: true);
+    }
+
     [Fact]
     public async Task Scale_subresource_reads_and_writes_only_replicas()
     {
