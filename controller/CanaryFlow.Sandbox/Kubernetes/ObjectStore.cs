@@ -318,6 +318,12 @@ public sealed class ObjectStore(TimeProvider time)
         return open.Count;
     }
 
+    /// <summary>How many change events the open watches of <paramref name="kind"/> were sent, all watches together (a
+    /// benchmark figure: what each replica's watches cost the API server).</summary>
+    public long WatchEventsSent(ResourceKind kind) { lock (_gate) return _watchEventsSent.GetValueOrDefault(kind); }
+
+    private readonly Dictionary<ResourceKind, long> _watchEventsSent = [];
+
     /// <summary>How many watches were refused with 410 Gone.</summary>
     public int ExpiredWatches { get; private set; }
 
@@ -370,7 +376,8 @@ public sealed class ObjectStore(TimeProvider time)
         var change = new StoredEvent(_resourceVersion, kind, ns, type, Materialized(obj)) { Previous = previous };
         _history.Add(change);
         if (_history.Count > 10_000) { _compactedAt = _history[5_000].ResourceVersion - 1; _history.RemoveRange(0, 5_000); }
-        foreach (var w in _watches) w.Offer(change);
+        foreach (var w in _watches)
+            if (w.Offer(change)) _watchEventsSent[kind] = _watchEventsSent.GetValueOrDefault(kind) + 1;
         return change;
     }
 
@@ -420,9 +427,12 @@ public sealed class WatchSubscription(Func<StoredEvent, StoredEvent?> view, long
     public long OpenedAt { get; } = openedAt;
     public ChannelReader<StoredEvent> Events => _channel.Reader;
 
-    internal void Offer(StoredEvent e)
+    /// <returns>Whether this watch sees the change.</returns>
+    internal bool Offer(StoredEvent e)
     {
-        if (view(e) is { } seen) _channel.Writer.TryWrite(seen);
+        if (view(e) is not { } seen) return false;
+        _channel.Writer.TryWrite(seen);
+        return true;
     }
 
     public void Close()

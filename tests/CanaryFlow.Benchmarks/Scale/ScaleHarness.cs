@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using CanaryFlow.Benchmarks.Load;
 using CanaryFlow.Benchmarks.Reliability;
+using CanaryFlow.Sandbox.Kubernetes;
 
 namespace CanaryFlow.Benchmarks.Scale;
 
@@ -76,6 +77,7 @@ public static class ScaleHarness
         var (harnessCpu0, prometheusCpu0) = (HarnessCpuSeconds(), ProcessCpuSeconds(cluster.Prometheus.ProcessId));
         var peakRss = new long[replicas];
         var (api0, queries0, transitions0) = (api.Requests, proxy.Queries, activity.Transitions);
+        var watched0 = WatchEventsSent(cluster);
         var apiByMethod0 = api.ByMethod();
         var cpuAtDeath = new double[replicas];
         TimeSpan? replicaKilledAt = null, nodeKilledAt = null, pausedAt = null, resumedAt = null;
@@ -134,6 +136,7 @@ public static class ScaleHarness
         var (harnessCpu, prometheusCpu) = (HarnessCpuSeconds() - harnessCpu0, ProcessCpuSeconds(cluster.Prometheus.ProcessId) - prometheusCpu0);
         var transitions = activity.Transitions - transitions0;
         var apiRequests = api.Requests - api0;
+        var watched = WatchEventsSent(cluster).Select((n, k) => n - watched0[k]).ToArray();
         var apiByMethod = api.ByMethod().Select(m => (m.Key, Count: m.Value - apiByMethod0.GetValueOrDefault(m.Key))).Where(m => m.Count > 0).OrderByDescending(m => m.Count).ToList();
         var latencies = LoadRun.QueryToWeightMilliseconds(cluster, proxy, services);
         if (settle > TimeSpan.Zero)
@@ -157,6 +160,8 @@ public static class ScaleHarness
                           $"{transitions / Math.Max(0.01, cpu.Sum()):F1} per controller CPU-second; {apiRequests / (double)Math.Max(1, transitions):F1} API requests per transition; " +
                           $"query → weight p50 {LoadRun.Percentile(latencies, 50):F0} ms, p99 {LoadRun.Percentile(latencies, 99):F0} ms; " +
                           $"{(proxy.Queries - queries0) / (seconds / interval.TotalSeconds):F0} Prometheus queries per interval");
+        Console.WriteLine($"  watch events the API server sent, all replicas: Deployments {watched[0]} ({watched[0] / (double)Math.Max(1, transitions):F2} per transition), " +
+                          $"Canaries {watched[1]} ({watched[1] / (double)Math.Max(1, transitions):F2} per transition)");
         Console.WriteLine($"  API requests per transition by method: {string.Join(", ", apiByMethod.Select(m => $"{m.Key} {m.Count / (double)Math.Max(1, transitions):F1}"))}");
         for (var i = 0; i < replicas; i++)
             Console.WriteLine($"  replica-{i}: CPU {cpu[i]:F0} s ({cpu[i] / seconds * 100:F0}% of a core{(alive[i] ? "" : " until killed")}), peak RSS {peakRss[i] / 1024.0 / 1024:F0} MiB");
@@ -237,6 +242,9 @@ public static class ScaleHarness
         using var process = Process.Start(info)!;
         process.WaitForExit(timeoutMs);
     }
+
+    private static long[] WatchEventsSent(SimulatedCluster cluster) =>
+        [cluster.Api.Store.WatchEventsSent(ResourceKinds.Deployments), cluster.Api.Store.WatchEventsSent(ResourceKinds.Canaries)];
 
     private static double HarnessCpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 

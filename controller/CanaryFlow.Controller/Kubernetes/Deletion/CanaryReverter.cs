@@ -41,7 +41,9 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
             var label = target.Spec.Template.Metadata?.Labels?.TryGetValue(ctx.TrackLabel, out var l) == true ? l : null;
             var same = PodTemplateHash.Compute(template, ctx.TrackLabel) == PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel)
                        && label == (keepTrack ? template.Metadata?.Labels?[ctx.TrackLabel] : null);
-            if (same && target.Spec.Replicas == replicas) return null;
+            // The partition label goes too: the target is no longer CanaryFlow's, and no replica's watch needs its events.
+            var labelled = target.Metadata.Labels?.Remove(Hosting.Sharding.PartitionLabel.Key) == true;
+            if (same && target.Spec.Replicas == replicas && !labelled) return null;
             target.Spec.Template = template;
             target.Spec.Replicas = replicas;
             try
@@ -55,6 +57,16 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
                 logger.LogInformation("{Target}: Deployment changed while giving it back; re-reading", ctx.Target);
             }
         }
+    }
+
+    /// <summary>The target loses its partition label (sharded replicas' watches select by it), and nothing else: for a
+    /// Canary deleted with <c>revertOnDeletion: false</c>, whose objects all stay.</summary>
+    public async Task UnlabelTargetAsync(RolloutTarget target, CancellationToken ct)
+    {
+        if (await deployments.TryReadAsync(target.Namespace, target.Name, ct) is not { Metadata.Labels: { } labels }
+            || !labels.ContainsKey(Hosting.Sharding.PartitionLabel.Key)) return;
+        try { await deployments.LabelAsync(target.Namespace, target.Name, Hosting.Sharding.PartitionLabel.Key, null, ct); }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
     }
 
     /// <summary>All traffic to the target: routing objects CanaryFlow created are deleted (the Service then reaches

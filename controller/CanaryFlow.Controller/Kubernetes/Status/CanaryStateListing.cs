@@ -51,15 +51,15 @@ public static class CanaryStateListing
         PagesAsync(client, CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural, ns, ct);
 
     /// <summary>Any kind's objects of a namespace (the custom-object path serves built-in kinds too: apps/v1 deployments),
-    /// a page at a time, each item unparsed beyond its JSON.</summary>
+    /// a page at a time, each item unparsed beyond its JSON; only those <paramref name="labelSelector"/> selects, if given.</summary>
     public static async IAsyncEnumerable<ListPage> PagesAsync(IKubernetes client, string group, string version, string plural, string ns,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct, string? labelSelector = null)
     {
         string? next = null;
         for (var page = 0; page < 100_000; page++) // bounded: a server that never ends the list cannot keep us here
         {
             var response = await client.CustomObjects.ListNamespacedCustomObjectAsync<ListPage>(group, version, ns,
-                plural, continueParameter: next, limit: PageSize, cancellationToken: ct);
+                plural, continueParameter: next, labelSelector: labelSelector, limit: PageSize, cancellationToken: ct);
             yield return response;
             next = response.Metadata?.ContinueProperty;
             if (string.IsNullOrEmpty(next)) yield break;

@@ -25,9 +25,12 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 /// without a rollout, and gets CanaryFlow's finalizer; a deleted one is handed to <see cref="CanaryDeletion"/>, and its
 /// target's changes start no rollout. An invalid spec is reported as a status condition and an Event, never a crash.
 /// Sharded replicas (issue 15) all watch every Canary, and each acts only on those of the partitions it owns, decided at
-/// event time, so each event is acted on by its owner once. A partition change starts no relist: the caches hold only
-/// owned partitions' Canaries and Deployments; a lost partition's entries are dropped, and for a gained one the
-/// namespace is listed once, page by page, and only that partition's objects are looked at afresh. Every Canary's
+/// event time, so each event is acted on by its owner once. Their Deployment watch asks for the held partitions' targets
+/// only, by the partition label the owner writes on each target (<see cref="Hosting.Sharding.PartitionLabel"/>): it starts
+/// again (list, then watch) with a new selector when the partitions held change, and another replica's targets, the
+/// stable copies and the namespace's other Deployments never reach it. The caches hold only owned partitions' Canaries
+/// and Deployments; a lost partition's entries are dropped, and a gained one's Canaries are listed once, page by page,
+/// and looked at afresh. Every Canary's
 /// status, owned or not, feeds the compact cluster-wide view (<see cref="CanaryStatusIndex"/>). Both kinds are read as
 /// the client parsed them (<see cref="Sighting"/>): another replica's object costs its name, target and status summary,
 /// and only the kept partitions' objects are parsed further: a Deployment into what the watch reads of it
@@ -36,6 +39,9 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 public sealed class DeploymentWatcher : BackgroundService
 {
     public const string TrackedRevisionField = "trackedRevision";
+
+    /// <summary>The events this watcher received (see <see cref="WatchTally"/>).</summary>
+    public WatchTally Tally { get; } = new();
     private readonly IKubernetes client;
     private readonly CanaryApi api;
     private readonly CanaryInitializer initializer;
@@ -46,6 +52,7 @@ public sealed class DeploymentWatcher : BackgroundService
     private readonly ILeadership leadership;
     private readonly Hosting.Sharding.IPartitionOwnership ownership;
     private readonly CanaryStatusIndex index;
+    private readonly Deployments deployments;
     private readonly IOptions<KubernetesOptions> options;
     private readonly TimeProvider time;
     private readonly ILogger _logger;
@@ -55,6 +62,7 @@ public sealed class DeploymentWatcher : BackgroundService
         Hosting.Sharding.IPartitionOwnership? ownership = null, CanaryStatusIndex? index = null)
     {
         this.index = index ?? new CanaryStatusIndex();
+        deployments = new Deployments(client);
         (this.client, this.api, this.initializer, this.statusWriter, this.deletion, this.plans) = (client, api, initializer, statusWriter, deletion, plans);
         this.ownership = ownership ?? new Hosting.Sharding.WholeOwnership();
         (this.bus, this.leadership, this.options, this.time, _logger) = (bus, leadership, options, time, logger);
@@ -84,6 +92,12 @@ public sealed class DeploymentWatcher : BackgroundService
         private readonly Dictionary<string, string> _canaryOf = []; // target Deployment -> its Canary (owned partitions')
         private readonly Dictionary<string, WatchedDeployment> _deployments = []; // owned partitions' targets only, what is read of them
         private HashSet<int> _owned = [];
+        // Sharded: cancelled when _owned changes, so that the Deployment watch starts again with the new partitions' selector.
+        private CancellationTokenSource _ownedChanged = new();
+        // Sharded: the Deployment watch has listed the targets of the partitions in _owned, so a target missing from the
+        // cache is one without its partition label (or a label of another partition count): the owner writes it.
+        private bool _targetsListed;
+        private readonly Dictionary<string, DateTimeOffset> _labelledAt = []; // target -> when its label was last written
         private readonly Dictionary<string, string> _revisions = [];
         private readonly Dictionary<string, long> _reportedInvalid = [];
         private readonly HashSet<string> _initializing = [];
@@ -121,18 +135,100 @@ public sealed class DeploymentWatcher : BackgroundService
                 (rv, onError, c) => Select(owner.client.CustomObjects.WatchListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns,
                     CanaryResource.Plural, allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c)),
                 c => c.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
-            var deployments = new ResilientWatch<Sighting>($"{ns} deployments",
-                c => ListAllAsync(Apps, AppsVersion, DeploymentsPlural, c),
-                (rv, onError, c) => Select(owner.client.CustomObjects.WatchListNamespacedCustomObjectAsync(Apps, AppsVersion, ns, DeploymentsPlural,
-                    allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c)),
-                d => d.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
             _owned = OwnedNow();
             return Task.WhenAll(
                 canaries.RunAsync(items => Serial(() => OnCanaryListAsync(items)), (t, c) => Serial(() => OnCanaryAsync(t, c)), ct),
-                deployments.RunAsync(items => Serial(() => OnDeploymentListAsync(items)), (t, d) => Serial(() => OnDeploymentAsync(t, d)), ct),
+                WatchDeploymentsAsync(ct),
                 FollowOwnershipAsync(ct),
                 RelookAsync(ct));
         }
+
+        private bool Sharded => owner.ownership.Partitions > 1;
+
+        /// <summary>Every Deployment of the namespace, or sharded, the held partitions' targets: one watch per set of
+        /// partitions held, started again (list, then watch) when the set changes. Holding none, none is watched.</summary>
+        private async Task WatchDeploymentsAsync(CancellationToken ct)
+        {
+            if (!Sharded)
+            {
+                await DeploymentWatch(null).RunAsync(items => Serial(() => OnDeploymentListAsync(items)), (t, d) => Serial(() => OnDeploymentAsync(t, d)), ct);
+                return;
+            }
+            for (var turn = 0; turn < int.MaxValue && !ct.IsCancellationRequested; turn++)
+            {
+                HashSet<int> held = [];
+                var changed = CancellationToken.None;
+                await Serial(() => { (held, changed) = ([.. _owned], _ownedChanged.Token); return Task.CompletedTask; });
+                using var run = CancellationTokenSource.CreateLinkedTokenSource(ct, changed);
+                try
+                {
+                    if (held.Count == 0)
+                    {
+                        await Serial(() => { _deployments.Clear(); return Task.CompletedTask; });
+                        await Task.Delay(Timeout.InfiniteTimeSpan, owner.time, run.Token);
+                    }
+                    else
+                        await DeploymentWatch(Hosting.Sharding.PartitionLabel.Selector(held, owner.ownership.Partitions)).RunAsync(
+                            items => Serial(() => OnTargetListAsync(items, changed)), (t, d) => Serial(() => OnDeploymentAsync(t, d)), run.Token);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested) { } // the partitions held changed
+            }
+        }
+
+        private ResilientWatch<Sighting> DeploymentWatch(string? selector)
+        {
+            var o = owner.options.Value;
+            return new ResilientWatch<Sighting>(selector is null ? $"{ns} deployments" : $"{ns} deployments ({selector})",
+                c => ListAllAsync(Apps, AppsVersion, DeploymentsPlural, c, selector),
+                (rv, onError, c) => Select(owner.client.CustomObjects.WatchListNamespacedCustomObjectAsync(Apps, AppsVersion, ns, DeploymentsPlural,
+                    allowWatchBookmarks: true, labelSelector: selector, resourceVersion: rv, timeoutSeconds: (int)o.WatchTimeout.TotalSeconds,
+                    onError: onError, cancellationToken: c)),
+                d => d.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
+        }
+
+        /// <summary>The held partitions' targets, listed: the cache takes them, and every owned Canary whose target is not
+        /// among them gets its target labelled (a target not labelled yet, or labelled for another partition count).</summary>
+        /// <param name="changed">The list's partitions are no longer the ones held: the next watch lists again.</param>
+        private async Task OnTargetListAsync(IReadOnlyList<Sighting> items, CancellationToken changed)
+        {
+            if (changed.IsCancellationRequested) return;
+            await OnDeploymentListAsync(items);
+            _targetsListed = true;
+            foreach (var canary in _canaries.Values.ToList())
+            {
+                using var scope = ActFor(canary.TargetName, out var owned);
+                if (owned && !canary.IsDeleting) LabelTargetIfUnseen(canary);
+            }
+        }
+
+        /// <summary>Sharded: an owned Canary whose target the Deployment watch has not brought gets the partition label on
+        /// its target, which brings it (the watch sees it enter its selector). Written at most every
+        /// <see cref="RelabelAfter"/> per target: a target that does not exist yet costs one request that often, from the
+        /// periodic look, until it does. Called under the watch's lock, in the partition's scope.</summary>
+        private void LabelTargetIfUnseen(CanaryResource canary)
+        {
+            var target = canary.TargetName;
+            if (!Sharded || !_targetsListed || target.Length == 0 || _deployments.ContainsKey(target)) return;
+            var now = owner.time.GetUtcNow();
+            if (_labelledAt.TryGetValue(target, out var at) && now - at < RelabelAfter) return;
+            _labelledAt[target] = now;
+            var value = Hosting.Sharding.PartitionLabel.Value(PartitionOf(target), owner.ownership.Partitions);
+            Track(Task.Run(async () =>
+            {
+                try
+                {
+                    await owner.deployments.LabelAsync(ns, target, Hosting.Sharding.PartitionLabel.Key, value, _ct);
+                    owner._logger.LogDebug("{Namespace}/{Target}: labelled for partition {Value}", ns, target, value);
+                }
+                catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { } // no target (yet): the Canary reports it
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    owner._logger.LogWarning("{Namespace}/{Target}: could not write its partition label ({Error}); trying again later", ns, target, e.Message);
+                }
+            }));
+        }
+
+        private static readonly TimeSpan RelabelAfter = TimeSpan.FromSeconds(30);
 
         /// <summary>Every <see cref="RelookEvery"/>, each cached target of a partition held now is evaluated again from the
         /// caches (no API request): level-triggered, so an event met while the partition's renewal ran late (and nothing
@@ -155,6 +251,16 @@ public sealed class DeploymentWatcher : BackgroundService
                         using var scope = ActFor(name, out var owned);
                         if (owned) await EvaluateAsync(d);
                     });
+                // Targets the watch has not brought: made after their Canary, or their label lost (a target replaced whole).
+                await Serial(() =>
+                {
+                    foreach (var canary in _canaries.Values.Where(c => !_deployments.ContainsKey(c.TargetName) && !c.IsDeleting).ToList())
+                    {
+                        using var scope = ActFor(canary.TargetName, out var owned);
+                        if (owned) LabelTargetIfUnseen(canary);
+                    }
+                    return Task.CompletedTask;
+                });
             }
         }
 
@@ -194,14 +300,20 @@ public sealed class DeploymentWatcher : BackgroundService
             foreach (var c in _canaries.Values.Where(c => lost.Contains(PartitionOf(c.TargetName))).ToList()) Forget(c);
             foreach (var name in _deployments.Keys.Where(d => lost.Contains(PartitionOf(d))).ToList()) _deployments.Remove(name);
             foreach (var target in _revisions.Keys.Where(t => lost.Contains(PartitionOf(t))).ToList()) _revisions.Remove(target);
+            foreach (var target in _labelledAt.Keys.Where(t => lost.Contains(PartitionOf(t))).ToList()) _labelledAt.Remove(target);
             _requests.Forget(t => lost.Contains(PartitionOf(t)));
-            if (gained.Count == 0) { _owned = now; return; }
-            // Deployments first, so that each gained Canary is evaluated against its target's current template.
-            foreach (var d in await ListAsync(Apps, AppsVersion, DeploymentsPlural, d => gained.Contains(PartitionOf(d.Name))))
-                await OnDeploymentAsync(WatchEventType.Added, d, fromList: true);
-            foreach (var c in await ListAsync(CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural, c => gained.Contains(PartitionOf(c.TargetName))))
-                await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
+            if (gained.Count > 0)
+                foreach (var c in await ListAsync(CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural, c => gained.Contains(PartitionOf(c.TargetName))))
+                    await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
+            if (now.SetEquals(_owned)) return;
             _owned = now; // only once looked at: a look that failed is made again
+            // The Deployment watch starts again for the partitions held now; its list brings the gained ones' targets, and
+            // each is evaluated against its Canary (taken above).
+            _targetsListed = false;
+            var was = _ownedChanged;
+            _ownedChanged = new CancellationTokenSource();
+            was.Cancel(); // not disposed: the watch may still be linking to its token
+            if (gained.Count == 0) return;
             owner._logger.LogInformation("{Namespace}: partitions {Partitions} taken; their Canaries looked at afresh", ns, string.Join(",", gained.Order()));
         }
 
@@ -234,11 +346,12 @@ public sealed class DeploymentWatcher : BackgroundService
         /// <summary>Every object of a kind in the namespace, page by page, each item a small document of its own: the handling of the
         /// list copies out of the pages only the kept partitions' objects (see <see cref="Sighting"/>), and drops the rest.
         /// The resourceVersion is the first page's: the watch resumes from there and replays what changed during the later pages.</summary>
-        private async Task<(IReadOnlyList<Sighting>, string)> ListAllAsync(string group, string version, string plural, CancellationToken c)
+        private async Task<(IReadOnlyList<Sighting>, string)> ListAllAsync(string group, string version, string plural, CancellationToken c,
+            string? labelSelector = null)
         {
             var found = new List<Sighting>();
             string? listedAt = null;
-            await foreach (var page in CanaryStateListing.PagesAsync(owner.client, group, version, plural, ns, c))
+            await foreach (var page in CanaryStateListing.PagesAsync(owner.client, group, version, plural, ns, c, labelSelector))
             {
                 listedAt ??= page.Metadata?.ResourceVersion ?? "";
                 found.AddRange(page.Items.Select(item => new Sighting(item)));
@@ -302,6 +415,7 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private async Task OnCanaryAsync(WatchEventType type, Sighting seen, bool fromList = false)
         {
+            if (!fromList) owner.Tally.Canary();
             if (type == WatchEventType.Deleted) owner.index.Remove(ns, seen.Name);
             else if (!fromList) owner.index.Observe(ns, seen.Name, seen.TargetName, seen.Status);
             using var scope = ActFor(seen.TargetName, out var owned, out var kept);
@@ -321,6 +435,7 @@ public sealed class DeploymentWatcher : BackgroundService
             _canaryOf[canary.TargetName] = canary.Name;
             if (!owned) return; // kept for when the partition is held again (a late renewal)
             if (canary.IsDeleting) { StartDeletion(canary.Name); return; }
+            LabelTargetIfUnseen(canary);
             if (!await CheckSpecAsync(canary)) return;
             // Added before anything is created, so that a deletion from now on gives the service back. A 409 means a
             // newer version of the Canary is on its way through the watch: that event tries again.
@@ -336,18 +451,21 @@ public sealed class DeploymentWatcher : BackgroundService
         private async Task OnDeploymentListAsync(IReadOnlyList<Sighting> items)
         {
             _deployments.Clear();
-            foreach (var d in items) await OnDeploymentAsync(WatchEventType.Added, d);
+            foreach (var d in items) await OnDeploymentAsync(WatchEventType.Added, d, fromList: true);
         }
 
         private async Task OnDeploymentAsync(WatchEventType type, Sighting seen, bool fromList = false)
         {
             var name = seen.Name;
-            if (type == WatchEventType.Deleted) { _deployments.Remove(name); return; }
             using var scope = ActFor(name, out var owned, out var kept);
+            // Of use: a target of a Canary this replica keeps (the stable copies and other Deployments never are).
+            if (!fromList) owner.Tally.Deployment(kept: _canaryOf.ContainsKey(name));
+            if (type == WatchEventType.Deleted) { _deployments.Remove(name); return; }
             if (!kept) { _deployments.Remove(name); return; } // another replica's target (or a stable copy): not kept, not parsed
             if (_deployments.TryGetValue(name, out var cached) && Older(seen.ResourceVersion, cached.ResourceVersion)) return;
             var deployment = WatchedDeployment.From(seen, owner.options.Value.TrackLabel);
             _deployments[name] = deployment;
+            _labelledAt.Remove(name);
             if (owned) await EvaluateAsync(deployment);
         }
 
@@ -394,7 +512,7 @@ public sealed class DeploymentWatcher : BackgroundService
             await Serial(async () =>
             {
                 if (_revisions.GetValueOrDefault(request.Target.Name) == request.Revision) _revisions.Remove(request.Target.Name);
-                await OnDeploymentAsync(WatchEventType.Modified, seen);
+                await OnDeploymentAsync(WatchEventType.Modified, seen, fromList: true); // a read, not a watch event
             });
             return false;
         }

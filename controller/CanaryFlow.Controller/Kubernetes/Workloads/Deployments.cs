@@ -34,6 +34,14 @@ public sealed class Deployments(IKubernetes client)
             } } },
         }.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
 
+    /// <summary>Sets (or, with null, removes) one label of the Deployment itself, not of its pods (merge patch): no new
+    /// revision, no new generation.</summary>
+    public Task LabelAsync(string ns, string name, string key, string? value, CancellationToken ct) =>
+        client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["labels"] = new JsonObject { [key] = value } },
+        }.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
+
     /// <summary>A new <c>&lt;name&gt;-primary</c> Deployment running the target's template under the primary's labels
     /// (<see cref="PrimaryLabels"/>).</summary>
     public static V1Deployment NewPrimary(V1Deployment target, string primaryName, string revision, string trackLabel) =>
@@ -80,6 +88,8 @@ public sealed class Deployments(IKubernetes client)
     /// name, selector and pod template.</summary>
     public static V1Deployment Copy(V1Deployment source, string name, string revision, IDictionary<string, string> matchLabels, V1PodTemplateSpec template)
     {
+        var labels = new Dictionary<string, string>(source.Metadata.Labels ?? new Dictionary<string, string>()) { ["app.kubernetes.io/managed-by"] = "canaryflow" };
+        labels.Remove(Hosting.Sharding.PartitionLabel.Key); // the target's own: a copy in the partition's watch would be an event nobody reads
         return new V1Deployment
         {
             ApiVersion = "apps/v1",
@@ -88,7 +98,7 @@ public sealed class Deployments(IKubernetes client)
             {
                 Name = name,
                 NamespaceProperty = source.Metadata.NamespaceProperty,
-                Labels = new Dictionary<string, string>(source.Metadata.Labels ?? new Dictionary<string, string>()) { ["app.kubernetes.io/managed-by"] = "canaryflow" },
+                Labels = labels,
                 Annotations = new Dictionary<string, string> { [RevisionAnnotation] = revision },
             },
             Spec = new V1DeploymentSpec
