@@ -202,7 +202,10 @@ public sealed class ObjectStore(TimeProvider time)
                 else if (kind.HasStatus) next.Remove("status");
                 else if (!next.ContainsKey("status") && existing.ContainsKey("status")) next.Remove("status");
                 Defaults.Apply(kind, next);
-                if (!JsonNode.DeepEquals(WithoutMetadataAndStatus(next), WithoutMetadataAndStatus(existing)))
+                // A Deployment's annotations count as its spec (the real server's deployment strategy: they are copied to
+                // its ReplicaSets); its labels do not.
+                if (!JsonNode.DeepEquals(WithoutMetadataAndStatus(next), WithoutMetadataAndStatus(existing))
+                    || (kind == ResourceKinds.Deployments && !JsonNode.DeepEquals(meta["annotations"], old["annotations"])))
                     meta["generation"] = ((long?)old["generation"] ?? 1) + 1;
             }
             Admission.Check(kind, name, next, existing);

@@ -232,6 +232,18 @@ public abstract class ApiProtocolContract(KubeServer server) : TwoServerTest(ser
     }
 
     [Fact]
+    public async Task A_Deployments_generation_rises_with_its_spec_and_its_annotations_and_not_with_its_labels()
+    {
+        await Host.CreateDeploymentAsync("web", "web:1");
+        async Task<long?> PatchAsync(string patch) =>
+            (await Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), "web", Ns)).Metadata.Generation;
+
+        Assert.Equal(1, await PatchAsync("""{"metadata":{"labels":{"canaryflow.dev/partition":"1-of-4"}}}"""));
+        Assert.Equal(2, await PatchAsync("""{"metadata":{"annotations":{"touched":"yes"}}}"""));
+        Assert.Equal(3, await PatchAsync("""{"spec":{"replicas":3}}"""));
+    }
+
+    [Fact]
     public async Task Scale_subresource_reads_and_writes_only_replicas()
     {
         await Host.CreateDeploymentAsync("web", "web:1", replicas: 2);
