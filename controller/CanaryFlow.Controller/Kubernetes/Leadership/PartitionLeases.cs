@@ -229,7 +229,10 @@ public sealed class PartitionLeases : BackgroundService, IPartitionOwnership
         try
         {
             var written = await WriteAsync(p, lease, Identity, attempt, bounded.Token);
-            if (written is not null) _renewedAt[p] = attempt;
+            // Only a partition still held: one given up or lost while this write was in flight stays lost. Setting it
+            // back would reopen the fence for a partition whose engine was told it is gone (a CI run saw a given-up
+            // partition held again by the replica that gave it up, its renewal having been in flight under load).
+            if (written is not null && _renewedAt.TryGetValue(p, out var before)) _renewedAt.TryUpdate(p, attempt, before);
             return written;
         }
         catch (Exception e) when (!ct.IsCancellationRequested && e is HttpOperationException or HttpRequestException or OperationCanceledException)
