@@ -194,10 +194,17 @@ public sealed class DeploymentWatcher : BackgroundService
             if (changed.IsCancellationRequested) return;
             await OnDeploymentListAsync(items);
             _targetsListed = true;
-            foreach (var canary in _canaries.Values.ToList())
+            LabelUnseenTargets();
+        }
+
+        /// <summary>Every owned Canary's target that the Deployment watch has not brought gets its label (see
+        /// <see cref="LabelTargetIfUnseen"/>). Called under the watch's lock.</summary>
+        private void LabelUnseenTargets()
+        {
+            foreach (var canary in _canaries.Values.Where(c => !_deployments.ContainsKey(c.TargetName) && !c.IsDeleting).ToList())
             {
                 using var scope = ActFor(canary.TargetName, out var owned);
-                if (owned && !canary.IsDeleting) LabelTargetIfUnseen(canary);
+                if (owned) LabelTargetIfUnseen(canary);
             }
         }
 
@@ -252,15 +259,7 @@ public sealed class DeploymentWatcher : BackgroundService
                         if (owned) await EvaluateAsync(d);
                     });
                 // Targets the watch has not brought: made after their Canary, or their label lost (a target replaced whole).
-                await Serial(() =>
-                {
-                    foreach (var canary in _canaries.Values.Where(c => !_deployments.ContainsKey(c.TargetName) && !c.IsDeleting).ToList())
-                    {
-                        using var scope = ActFor(canary.TargetName, out var owned);
-                        if (owned) LabelTargetIfUnseen(canary);
-                    }
-                    return Task.CompletedTask;
-                });
+                await Serial(() => { LabelUnseenTargets(); return Task.CompletedTask; });
             }
         }
 
