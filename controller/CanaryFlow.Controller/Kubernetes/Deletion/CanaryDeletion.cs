@@ -74,9 +74,9 @@ public sealed class CanaryDeletion(CanaryApi api, CanaryFinalizer finalizer, Can
             return new Pending($"waiting for the rollout ({phase}) to stop", Failed: false);
         }
 
+        if (canary.TargetName.Length > 0) await reverter.UnlabelTargetAsync(new RolloutTarget(canary.Namespace, canary.TargetName), ct);
         if (canary.Spec?.RevertOnDeletion == false || canary.TargetName.Length == 0)
         {
-            if (canary.TargetName.Length > 0) await reverter.UnlabelTargetAsync(new RolloutTarget(canary.Namespace, canary.TargetName), ct);
             await RecordAsync(canary, "Normal", "Deleted", "revertOnDeletion is false: the primary Deployment and the routing objects are kept", ct);
             return await finalizer.RemoveAsync(canary, ct) ? null : new Pending("the Canary changed; retrying", Failed: false);
         }

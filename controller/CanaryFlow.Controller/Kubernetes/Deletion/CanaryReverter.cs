@@ -41,9 +41,7 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
             var label = target.Spec.Template.Metadata?.Labels?.TryGetValue(ctx.TrackLabel, out var l) == true ? l : null;
             var same = PodTemplateHash.Compute(template, ctx.TrackLabel) == PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel)
                        && label == (keepTrack ? template.Metadata?.Labels?[ctx.TrackLabel] : null);
-            // The partition label goes too: the target is no longer CanaryFlow's, and no replica's watch needs its events.
-            var labelled = target.Metadata.Labels?.Remove(Hosting.Sharding.PartitionLabel.Key) == true;
-            if (same && target.Spec.Replicas == replicas && !labelled) return null;
+            if (same && target.Spec.Replicas == replicas) return null;
             target.Spec.Template = template;
             target.Spec.Replicas = replicas;
             try
@@ -59,8 +57,8 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
         }
     }
 
-    /// <summary>The target loses its partition label (sharded replicas' watches select by it), and nothing else: for a
-    /// Canary deleted with <c>revertOnDeletion: false</c>, whose objects all stay.</summary>
+    /// <summary>The target loses its partition label (sharded replicas' watches select by it): it is no longer
+    /// CanaryFlow's, given back or kept (<c>revertOnDeletion: false</c>), and no replica's watch needs its events.</summary>
     public async Task UnlabelTargetAsync(RolloutTarget target, CancellationToken ct)
     {
         if (await deployments.TryReadAsync(target.Namespace, target.Name, ct) is not { Metadata.Labels: { } labels }
