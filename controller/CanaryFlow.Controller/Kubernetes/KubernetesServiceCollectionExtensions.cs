@@ -66,7 +66,8 @@ public static class KubernetesServiceCollectionExtensions
         services.AddSingleton<ITrafficRouter, ProviderTrafficRouter>(); // per Canary: spec.provider picks Istio or Gateway API
         services.AddSingleton<IWorkloadController, KubernetesWorkloadController>();
         services.AddSingleton<IRolloutStore, CanaryStatusRolloutStore>();
-        services.AddSingleton<CanaryStatusIndex>(); // the cluster-wide status view, fed by the Deployment watch
+        services.AddSingleton<CanaryStatusIndex>(); // every Canary's status in brief, fed by the watch of one replica alone
+        services.AddSingleton<ClusterCanaryStatuses>(); // the cluster-wide status view's source: that index, or sharded a list
         services.AddSingleton<ITrackedTargets, CanaryTrackedTargets>();
         services.AddSingleton<IImageUpdater, KubernetesImageUpdater>();
 

@@ -15,9 +15,10 @@ using Microsoft.Extensions.DependencyInjection;
 namespace CanaryFlow.Controller.Tests.Sharding;
 
 /// <summary>
-/// Issue 15: a sharded replica's Deployment watch asks the API server for its own partitions' targets only, by the
-/// partition label it writes on them; another replica's targets, the stable copies and the namespace's other Deployments
-/// never reach it. On the sandbox and on the real API server (whose label selectors the sandbox must match).
+/// Issue 15: a sharded replica's watches ask the API server for its own partitions' objects only, by the partition label
+/// it writes on its Canaries and their targets; another replica's Canaries and targets, the stable copies and the
+/// namespace's other Deployments never reach it. On the sandbox and on the real API server (whose label selectors the
+/// sandbox must match).
 /// </summary>
 public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoServerTest(server)
 {
@@ -27,6 +28,14 @@ public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoSer
 
     private async Task<string?> LabelOfAsync(string deployment) =>
         (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync(deployment, Ns)).Metadata.Labels is { } labels && labels.TryGetValue(PartitionLabel.Key, out var v) ? v : null;
+
+    private async Task<string?> CanaryLabelAsync(string canary) => (string?)(await Host.GetCanaryAsync(canary))["metadata"]?["labels"]?[PartitionLabel.Key];
+
+    private Task LabelCanaryAsync(string canary, string value) => Host.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+        new V1Patch(Metadata("labels", PartitionLabel.Key, value), V1Patch.PatchType.MergePatch), CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, canary);
+
+    private Task AnnotateCanaryAsync(string canary, int i) => Host.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+        new V1Patch(Metadata("annotations", "touched", $"{i}"), V1Patch.PatchType.MergePatch), CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, canary);
 
     private Task AnnotateAsync(string deployment, int i) => Host.Client.AppsV1.PatchNamespacedDeploymentAsync(
         new V1Patch(Metadata("annotations", "touched", $"{i}"), V1Patch.PatchType.MergePatch), deployment, Ns);
@@ -83,6 +92,65 @@ public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoSer
             await Host.SetImageAsync(other, "podinfo:2");
             await RequestedAsync(other, await Host.RevisionAsync(other));
             Assert.Equal(0, watcher.Tally.DeploymentsDropped);
+        }
+        finally { await watcher.StopAsync(default); }
+    }
+
+    [Fact]
+    public async Task A_sharded_replica_labels_its_own_Canaries_and_receives_no_event_of_another_replicas_Canary()
+    {
+        const string alpha = "alpha";
+        var other = Enumerable.Range(0, 50).Select(i => $"beta-{i}").First(n => PartitionOf(n) != PartitionOf(alpha));
+        var (a, b) = (PartitionOf(alpha), PartitionOf(other));
+        await Host.CreateDeploymentAsync(alpha, "podinfo:1");
+        await Host.CreateDeploymentAsync(other, "podinfo:1");
+        await Host.CreateCanaryAsync(other, other);
+        await LabelCanaryAsync(other, PartitionLabel.Value(b, Partitions)); // as its owner, another replica, labels it
+        var watcher = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, new HeldPartitions(Partitions, a), new CanaryStatusIndex());
+        await watcher.StartAsync(default);
+        try
+        {
+            await Host.CreateCanaryAsync(alpha, alpha);
+            await KubeTestHost.EventuallyAsync(async () => Tracked(await Host.GetCanaryAsync(alpha)), "alpha initialised by its owner", seconds: 60);
+            Assert.Equal(PartitionLabel.Value(a, Partitions), await CanaryLabelAsync(alpha));
+
+            // 15 changes to the other replica's Canary, then one to this replica's: only the last reaches it (a watch's
+            // events come in order, so the others would have come first).
+            for (var i = 0; i < 15; i++) await AnnotateCanaryAsync(other, i);
+            var kept = watcher.Tally.Canaries - watcher.Tally.CanariesDropped;
+            await AnnotateCanaryAsync(alpha, 1);
+            await KubeTestHost.EventuallyAsync(() => Task.FromResult(watcher.Tally.Canaries - watcher.Tally.CanariesDropped > kept), "alpha's change received");
+            Assert.Equal(0, watcher.Tally.CanariesDropped);
+            Assert.False(Tracked(await Host.GetCanaryAsync(other)));
+            Assert.Equal(PartitionLabel.Value(b, Partitions), await CanaryLabelAsync(other)); // left as its owner wrote it
+        }
+        finally { await watcher.StopAsync(default); }
+    }
+
+    [Fact]
+    public async Task A_Canary_relabelled_by_hand_for_another_partition_or_count_is_labelled_again_by_its_owner_and_not_taken_as_deleted()
+    {
+        await Host.CreateDeploymentAsync("alpha", "podinfo:1");
+        var a = PartitionOf("alpha");
+        var mine = PartitionLabel.Value(a, Partitions);
+        var watcher = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, new HeldPartitions(Partitions, a), new CanaryStatusIndex());
+        await watcher.StartAsync(default);
+        try
+        {
+            await Host.CreateCanaryAsync("alpha", "alpha");
+            await KubeTestHost.EventuallyAsync(async () => Tracked(await Host.GetCanaryAsync("alpha")), "alpha initialised", seconds: 60);
+            await KubeTestHost.EventuallyAsync(async () => await CanaryLabelAsync("alpha") == mine, "alpha labelled");
+
+            // Another partition's value takes the Canary out of this replica's watch, as a deletion would.
+            await LabelCanaryAsync("alpha", PartitionLabel.Value((a + 1) % Partitions, Partitions));
+            await KubeTestHost.EventuallyAsync(async () => await CanaryLabelAsync("alpha") == mine, "alpha labelled again after leaving the watch");
+            // A value of another partition count (Sharding:Partitions changed) leaves it in the watch, stale.
+            await LabelCanaryAsync("alpha", PartitionLabel.Value(a, 2 * Partitions));
+            await KubeTestHost.EventuallyAsync(async () => await CanaryLabelAsync("alpha") == mine, "alpha labelled again for this partition count");
+
+            Assert.DoesNotContain(Host.Get<ITestHarness>().Published.Select<CanaryDeleted>(), m => m.Context.Message.Target.Name == "alpha");
+            await Host.SetImageAsync("alpha", "podinfo:2"); // still governed
+            await RequestedAsync("alpha", await Host.RevisionAsync("alpha"));
         }
         finally { await watcher.StopAsync(default); }
     }

@@ -1,9 +1,9 @@
 namespace CanaryFlow.Controller.Hosting.Sharding;
 
 /// <summary>
-/// The label that names a target Deployment's partition, so that a sharded replica's Deployment watch asks the API server
-/// for its own partitions' targets only (a label selector), instead of receiving every Deployment event of the namespace
-/// and dropping the others' (issue 15). The owner of a Canary's partition writes it on the Canary's target; the value
+/// The label that names a Canary's and its target Deployment's partition, so that a sharded replica's watches ask the API
+/// server for its own partitions' objects only (a label selector), instead of receiving every event of the namespace and
+/// dropping the others' (issue 15). The owner of a Canary's partition writes it on the Canary and on its target; the value
 /// carries the partition count, so a change of that count makes every label stale at once and each new owner writes its
 /// own. Copies CanaryFlow makes of a target (the primary) do not carry it, and a deleted Canary's target loses it.
 /// </summary>
@@ -20,5 +20,16 @@ public static class PartitionLabel
         var values = held.Order().Select(p => Value(p, partitions)).ToList();
         if (values.Count == 0) throw new ArgumentException("no partition to select", nameof(held));
         return $"{Key} in ({string.Join(",", values)})";
+    }
+
+    /// <summary>The selector of the Canaries a replica holding <paramref name="held"/> must see: its own, and those no owner
+    /// has labelled yet (a new Canary, or one labelled for another partition count), which every replica sees until their
+    /// owner labels them. Written as "not another replica's" (<c>notin</c> also selects objects without the label); null
+    /// when every partition is held (everything is selected).</summary>
+    public static string? NotOthers(IEnumerable<int> held, int partitions)
+    {
+        var mine = held.ToHashSet();
+        var others = Enumerable.Range(0, partitions).Where(p => !mine.Contains(p)).Select(p => Value(p, partitions)).ToList();
+        return others.Count == 0 ? null : $"{Key} notin ({string.Join(",", others)})";
     }
 }

@@ -123,6 +123,13 @@ public sealed class CanaryApi(IKubernetes client, IOptions<KubernetesOptions> op
         ToNode(await client.CustomObjects.PatchNamespacedCustomObjectAsync(
             new V1Patch(patch.ToJsonString(), V1Patch.PatchType.JsonPatch), group, version, ns, plural, name, cancellationToken: ct)) as JsonObject;
 
+    /// <summary>Sets one label of the Canary (a merge patch of its labels: no precondition, and no new generation).</summary>
+    public Task LabelCanaryAsync(string ns, string name, string key, string? value, CancellationToken ct) =>
+        client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["labels"] = new JsonObject { [key] = value } },
+        }.ToJsonString(), V1Patch.PatchType.MergePatch), CanaryResource.Group, CanaryResource.Version, ns, CanaryResource.Plural, name, cancellationToken: ct);
+
     /// <summary>PUT of the status subresource; the body's metadata.resourceVersion makes it conditional (409 when stale).</summary>
     public Task ReplaceCanaryStatusAsync(JsonObject canary, CancellationToken ct) =>
         client.CustomObjects.ReplaceNamespacedCustomObjectStatusAsync(canary, CanaryResource.Group, CanaryResource.Version,

@@ -84,7 +84,7 @@ public sealed record CanaryResource(CanaryMetadata Metadata, CanarySpec? Spec, J
 }
 
 public sealed record CanaryMetadata(string Name, string? Namespace, string? ResourceVersion, string? Uid, long? Generation,
-    DateTimeOffset? DeletionTimestamp = null, IReadOnlyList<string>? Finalizers = null);
+    DateTimeOffset? DeletionTimestamp = null, IReadOnlyList<string>? Finalizers = null, IReadOnlyDictionary<string, string>? Labels = null);
 
 public sealed record CanarySpec(
     TargetRef? TargetRef,

@@ -24,17 +24,18 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 /// scale and status changes do not. A Canary seen for the first time is initialised (stable copy and routing),
 /// without a rollout, and gets CanaryFlow's finalizer; a deleted one is handed to <see cref="CanaryDeletion"/>, and its
 /// target's changes start no rollout. An invalid spec is reported as a status condition and an Event, never a crash.
-/// Sharded replicas (issue 15) all watch every Canary, and each acts only on those of the partitions it owns, decided at
-/// event time, so each event is acted on by its owner once. Their Deployment watch asks for the held partitions' targets
-/// only, by the partition label the owner writes on each target (<see cref="Hosting.Sharding.PartitionLabel"/>): it starts
-/// again (list, then watch) with a new selector when the partitions held change, and another replica's targets, the
-/// stable copies and the namespace's other Deployments never reach it. The caches hold only owned partitions' Canaries
-/// and Deployments; a lost partition's entries are dropped, and a gained one's Canaries are listed once, page by page,
-/// and looked at afresh. Every Canary's
-/// status, owned or not, feeds the compact cluster-wide view (<see cref="CanaryStatusIndex"/>). Both kinds are read as
-/// the client parsed them (<see cref="Sighting"/>): another replica's object costs its name, target and status summary,
-/// and only the kept partitions' objects are parsed further: a Deployment into what the watch reads of it
-/// (<see cref="WatchedDeployment"/>), a Canary into its model.
+/// Sharded replicas (issue 15) ask the API server for their own partitions' objects only, by the partition label each
+/// owner writes on its Canaries and their targets (<see cref="Hosting.Sharding.PartitionLabel"/>). Their Canary watch
+/// selects "not another replica's": the held partitions' Canaries and those no owner has labelled yet, which every replica
+/// sees until the owner, decided at event time, labels them; so each event is acted on by its owner once. Their Deployment
+/// watch selects the held partitions' targets: another replica's targets, the stable copies and the namespace's other
+/// Deployments never reach it. Both watches start again (list, then watch) with new selectors when the partitions held
+/// change. The caches hold only owned partitions' Canaries and Deployments; a lost partition's entries are dropped, and a
+/// gained one's come with the new watches' lists and are looked at afresh. One replica alone watches everything, and
+/// every Canary's status feeds the compact cluster-wide view (<see cref="CanaryStatusIndex"/>; sharded replicas list
+/// the Canaries for that view when asked, <see cref="ClusterCanaryStatuses"/>). Both kinds are read as the client parsed
+/// them (<see cref="Sighting"/>): an object not kept costs its name and target, and only the kept partitions' objects are
+/// parsed further: a Deployment into what the watch reads of it (<see cref="WatchedDeployment"/>), a Canary into its model.
 /// </summary>
 public sealed class DeploymentWatcher : BackgroundService
 {
@@ -127,60 +128,75 @@ public sealed class DeploymentWatcher : BackgroundService
         {
             _ct = ct;
             _requests = new RolloutRequests(ns, owner.bus, owner.time, owner.statusWriter, StillCurrentAsync, ForgetRequestAsync, owner._logger, ct);
-            var o = owner.options.Value;
-            var timeout = (int)o.WatchTimeout.TotalSeconds;
-            // Both kinds are read as the client parsed them (see Sighting): only the kept partitions' objects are parsed further.
-            var canaries = new ResilientWatch<Sighting>($"{ns} canaries",
-                c => ListAllAsync(CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural, c),
-                (rv, onError, c) => Select(owner.client.CustomObjects.WatchListNamespacedCustomObjectAsync(CanaryResource.Group, CanaryResource.Version, ns,
-                    CanaryResource.Plural, allowWatchBookmarks: true, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: c)),
-                c => c.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
             _owned = OwnedNow();
-            return Task.WhenAll(
-                canaries.RunAsync(items => Serial(() => OnCanaryListAsync(items)), (t, c) => Serial(() => OnCanaryAsync(t, c)), ct),
-                WatchDeploymentsAsync(ct),
-                FollowOwnershipAsync(ct),
-                RelookAsync(ct));
+            return Task.WhenAll(WatchCanariesAsync(ct), WatchDeploymentsAsync(ct), FollowOwnershipAsync(ct), RelookAsync(ct));
         }
 
         private bool Sharded => owner.ownership.Partitions > 1;
 
-        /// <summary>Every Deployment of the namespace, or sharded, the held partitions' targets: one watch per set of
-        /// partitions held, started again (list, then watch) when the set changes. Holding none, none is watched.</summary>
-        private async Task WatchDeploymentsAsync(CancellationToken ct)
+        /// <summary>Every Canary of the namespace, or sharded, the held partitions' Canaries and those no owner has labelled
+        /// yet (<see cref="Hosting.Sharding.PartitionLabel.NotOthers"/>): another replica's Canary, once labelled, never
+        /// reaches this one. After a change of the partitions held, the new watch's list brings the gained partitions'
+        /// Canaries, and only those it brings anew (or changed) are looked at.</summary>
+        private Task WatchCanariesAsync(CancellationToken ct)
         {
             if (!Sharded)
+                return CanaryWatch(null).RunAsync(items => Serial(() => OnCanaryListAsync(items)), (t, c) => Serial(() => OnCanaryAsync(t, c)), ct);
+            return PerHeldSetAsync((held, restarted, changed, run) =>
             {
-                await DeploymentWatch(null).RunAsync(items => Serial(() => OnDeploymentListAsync(items)), (t, d) => Serial(() => OnDeploymentAsync(t, d)), ct);
-                return;
-            }
+                var lists = 0;
+                return CanaryWatch(Hosting.Sharding.PartitionLabel.NotOthers(held, owner.ownership.Partitions)).RunAsync(
+                    items => Serial(() => changed.IsCancellationRequested ? Task.CompletedTask : OnCanaryListAsync(items, onlyNew: restarted && lists++ == 0)),
+                    (t, c) => Serial(() => OnCanaryAsync(t, c)), run);
+            }, ct);
+        }
+
+        /// <summary>Every Deployment of the namespace, or sharded, the held partitions' targets. Holding none, none is watched.</summary>
+        private Task WatchDeploymentsAsync(CancellationToken ct)
+        {
+            if (!Sharded)
+                return DeploymentWatch(null).RunAsync(items => Serial(() => OnDeploymentListAsync(items)), (t, d) => Serial(() => OnDeploymentAsync(t, d)), ct);
+            return PerHeldSetAsync(async (held, _, changed, run) =>
+            {
+                if (held.Count == 0)
+                {
+                    await Serial(() => { _deployments.Clear(); return Task.CompletedTask; });
+                    await Task.Delay(Timeout.InfiniteTimeSpan, owner.time, run);
+                }
+                else
+                    await DeploymentWatch(Hosting.Sharding.PartitionLabel.Selector(held, owner.ownership.Partitions)).RunAsync(
+                        items => Serial(() => OnTargetListAsync(items, changed)), (t, d) => Serial(() => OnDeploymentAsync(t, d)), run);
+            }, ct);
+        }
+
+        /// <summary>Sharded: one watch per set of partitions held (<paramref name="watch"/> gets the set, whether it follows
+        /// a change, a token cancelled at the next change, and its run's token), started again when the set changes.</summary>
+        private async Task PerHeldSetAsync(Func<HashSet<int>, bool, CancellationToken, CancellationToken, Task> watch, CancellationToken ct)
+        {
             for (var turn = 0; turn < int.MaxValue && !ct.IsCancellationRequested; turn++)
             {
                 HashSet<int> held = [];
                 var changed = CancellationToken.None;
                 await Serial(() => { (held, changed) = ([.. _owned], _ownedChanged.Token); return Task.CompletedTask; });
                 using var run = CancellationTokenSource.CreateLinkedTokenSource(ct, changed);
-                try
-                {
-                    if (held.Count == 0)
-                    {
-                        await Serial(() => { _deployments.Clear(); return Task.CompletedTask; });
-                        await Task.Delay(Timeout.InfiniteTimeSpan, owner.time, run.Token);
-                    }
-                    else
-                        await DeploymentWatch(Hosting.Sharding.PartitionLabel.Selector(held, owner.ownership.Partitions)).RunAsync(
-                            items => Serial(() => OnTargetListAsync(items, changed)), (t, d) => Serial(() => OnDeploymentAsync(t, d)), run.Token);
-                }
+                try { await watch(held, turn > 0, changed, run.Token); }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested) { } // the partitions held changed
             }
         }
 
-        private ResilientWatch<Sighting> DeploymentWatch(string? selector)
+        private ResilientWatch<Sighting> CanaryWatch(string? selector) =>
+            Watch(CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural, "canaries", selector);
+
+        private ResilientWatch<Sighting> DeploymentWatch(string? selector) => Watch(Apps, AppsVersion, DeploymentsPlural, "deployments", selector);
+
+        /// <summary>List, then watch, one kind of the namespace, read as the client parsed it (see <see cref="Sighting"/>):
+        /// only the kept partitions' objects are parsed further.</summary>
+        private ResilientWatch<Sighting> Watch(string group, string version, string plural, string what, string? selector)
         {
             var o = owner.options.Value;
-            return new ResilientWatch<Sighting>(selector is null ? $"{ns} deployments" : $"{ns} deployments ({selector})",
-                c => ListAllAsync(Apps, AppsVersion, DeploymentsPlural, c, selector),
-                (rv, onError, c) => Select(owner.client.CustomObjects.WatchListNamespacedCustomObjectAsync(Apps, AppsVersion, ns, DeploymentsPlural,
+            return new ResilientWatch<Sighting>(selector is null ? $"{ns} {what}" : $"{ns} {what} ({selector})",
+                c => ListAllAsync(group, version, plural, c, selector),
+                (rv, onError, c) => Select(owner.client.CustomObjects.WatchListNamespacedCustomObjectAsync(group, version, ns, plural,
                     allowWatchBookmarks: true, labelSelector: selector, resourceVersion: rv, timeoutSeconds: (int)o.WatchTimeout.TotalSeconds,
                     onError: onError, cancellationToken: c)),
                 d => d.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
@@ -237,6 +253,29 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private static readonly TimeSpan RelabelAfter = TimeSpan.FromSeconds(30);
 
+        /// <summary>Sharded: an owned Canary without its partition's label (new, or labelled for another partition count, or
+        /// by hand) gets it, so that the other replicas' watches stop receiving it. True when written: the write's own event
+        /// carries on from here (and the finalizer's patch, conditional on the version, would meet the new one). A write
+        /// that fails is no reason to stop: the Canary is handled unlabelled, and its next event tries again. Called under
+        /// the watch's lock, in the partition's scope.</summary>
+        private async Task<bool> LabelIfStaleAsync(CanaryResource canary)
+        {
+            if (!Sharded) return false;
+            var value = Hosting.Sharding.PartitionLabel.Value(PartitionOf(canary.TargetName), owner.ownership.Partitions);
+            if (canary.Metadata.Labels?.GetValueOrDefault(Hosting.Sharding.PartitionLabel.Key) == value) return false;
+            try
+            {
+                await owner.api.LabelCanaryAsync(ns, canary.Name, Hosting.Sharding.PartitionLabel.Key, value, _ct);
+                return true;
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return true; } // gone: its event says so
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                owner._logger.LogWarning("Canary {Namespace}/{Name}: could not write its partition label ({Error})", ns, canary.Name, e.Message);
+                return false;
+            }
+        }
+
         /// <summary>Every <see cref="RelookEvery"/>, each cached target of a partition held now is evaluated again from the
         /// caches (no API request): level-triggered, so an event met while the partition's renewal ran late (and nothing
         /// could act) is acted on once it is held again. A target whose revision is the one tracked costs a hash.</summary>
@@ -280,18 +319,18 @@ public sealed class DeploymentWatcher : BackgroundService
             {
                 var changed = owner.ownership.Changed;
                 if (!changed.CanBeCanceled) return; // no sharding: nothing ever changes
-                // Unchanged since the last look: wait for the next change. Otherwise (a look that failed, say the list
-                // met an API error) look again after a second.
+                // Unchanged since the last look: wait for the next change. Otherwise (changed while the last look ran)
+                // look again after a second.
                 using (var wait = CancellationTokenSource.CreateLinkedTokenSource(ct, changed))
                     try { await Task.Delay(OwnedNow().SetEquals(_owned) ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(1), owner.time, wait.Token); }
                     catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
                 if (ct.IsCancellationRequested) return;
-                try { await Serial(ResyncAsync); }
+                try { await Serial(() => { Resync(); return Task.CompletedTask; }); }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
             }
         }
 
-        private async Task ResyncAsync()
+        private void Resync()
         {
             var now = OwnedNow();
             var gained = now.Where(p => !_owned.Contains(p)).ToHashSet();
@@ -301,29 +340,16 @@ public sealed class DeploymentWatcher : BackgroundService
             foreach (var target in _revisions.Keys.Where(t => lost.Contains(PartitionOf(t))).ToList()) _revisions.Remove(target);
             foreach (var target in _labelledAt.Keys.Where(t => lost.Contains(PartitionOf(t))).ToList()) _labelledAt.Remove(target);
             _requests.Forget(t => lost.Contains(PartitionOf(t)));
-            if (gained.Count > 0)
-                foreach (var c in await ListAsync(CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural, c => gained.Contains(PartitionOf(c.TargetName))))
-                    await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
             if (now.SetEquals(_owned)) return;
-            _owned = now; // only once looked at: a look that failed is made again
-            // The Deployment watch starts again for the partitions held now; its list brings the gained ones' targets, and
-            // each is evaluated against its Canary (taken above).
+            _owned = now;
+            // Both watches start again for the partitions held now: their lists bring the gained ones' Canaries and targets,
+            // and each target is evaluated against its Canary, whichever comes first.
             _targetsListed = false;
             var was = _ownedChanged;
             _ownedChanged = new CancellationTokenSource();
             was.Cancel(); // not disposed: the watch may still be linking to its token
-            if (gained.Count == 0) return;
-            owner._logger.LogInformation("{Namespace}: partitions {Partitions} taken; their Canaries looked at afresh", ns, string.Join(",", gained.Order()));
-        }
-
-        /// <summary>The objects of a kind that <paramref name="selected"/> picks, page by page; the others are not parsed further.</summary>
-        private async Task<List<Sighting>> ListAsync(string group, string version, string plural, Func<Sighting, bool> selected)
-        {
-            var found = new List<Sighting>();
-            await foreach (var page in CanaryStateListing.PagesAsync(owner.client, group, version, plural, ns, _ct))
-                foreach (var item in page.Items)
-                    if (new Sighting(item) is var seen && selected(seen)) found.Add(seen);
-            return found;
+            if (gained.Count > 0)
+                owner._logger.LogInformation("{Namespace}: partitions {Partitions} taken; their Canaries looked at afresh", ns, string.Join(",", gained.Order()));
         }
 
         private void Forget(CanaryResource canary) => Forget(canary.Name, canary.TargetName);
@@ -374,7 +400,9 @@ public sealed class DeploymentWatcher : BackgroundService
             finally { _serial.Release(); }
         }
 
-        private async Task OnCanaryListAsync(IReadOnlyList<Sighting> items)
+        /// <param name="onlyNew">The list follows a change of the partitions held: a Canary cached at the version listed
+        /// was looked at already, and only the others (the gained partitions') are.</param>
+        private async Task OnCanaryListAsync(IReadOnlyList<Sighting> items, bool onlyNew = false)
         {
             // Owned Canaries that went while the watch was away (no Deleted event will tell).
             var listed = items.Select(c => c.Name).ToHashSet();
@@ -383,10 +411,19 @@ public sealed class DeploymentWatcher : BackgroundService
                 using var scope = ActFor(gone.TargetName, out var owned);
                 if (owned) await DeletedAsync(gone.TargetName);
             }
+            var seen = onlyNew ? _canaries.Values.Select(c => (c.Name, c.Metadata.ResourceVersion)).ToHashSet() : [];
             _canaries.Clear();
             _canaryOf.Clear();
-            owner.index.Replace(ns, items.Select(c => (c.Name, c.TargetName, c.Status)));
-            foreach (var c in items) await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
+            if (!Sharded) owner.index.Replace(ns, items.Select(c => (c.Name, c.TargetName, c.Status)));
+            foreach (var c in items)
+                if (seen.Contains((c.Name, c.ResourceVersion))) Keep(c.ToCanary());
+                else await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
+        }
+
+        private void Keep(CanaryResource canary)
+        {
+            _canaries[canary.Name] = canary;
+            _canaryOf[canary.TargetName] = canary.Name;
         }
 
         /// <summary>Every replica's observers forget the target (its metrics series above all): the Canary is gone.</summary>
@@ -414,14 +451,22 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private async Task OnCanaryAsync(WatchEventType type, Sighting seen, bool fromList = false)
         {
-            if (!fromList) owner.Tally.Canary();
-            if (type == WatchEventType.Deleted) owner.index.Remove(ns, seen.Name);
+            // Sharded, the cluster-wide view lists the Canaries when it is asked for (ClusterCanaryStatuses).
+            if (Sharded) { }
+            else if (type == WatchEventType.Deleted) owner.index.Remove(ns, seen.Name);
             else if (!fromList) owner.index.Observe(ns, seen.Name, seen.TargetName, seen.Status);
             using var scope = ActFor(seen.TargetName, out var owned, out var kept);
+            if (!fromList) owner.Tally.Canary(kept);
             // Another replica's: nothing kept (a Canary that moved to another target leaves its old entry too), nothing parsed.
             if (!kept) { if (_canaries.TryGetValue(seen.Name, out var was)) Forget(was); return; }
             if (type == WatchEventType.Deleted)
             {
+                // Sharded, a Canary whose partition label was changed to another replica's leaves the watch as if deleted.
+                if (owned && Sharded && await owner.api.GetCanaryAsync(ns, seen.Name, _ct) is { IsDeleting: false } still)
+                {
+                    await LabelIfStaleAsync(still); // it comes back (ADDED) with its own partition's label
+                    return;
+                }
                 Forget(seen.Name, seen.TargetName);
                 _revisions.Remove(seen.TargetName);
                 if (owned) await DeletedAsync(seen.TargetName);
@@ -434,6 +479,7 @@ public sealed class DeploymentWatcher : BackgroundService
             _canaryOf[canary.TargetName] = canary.Name;
             if (!owned) return; // kept for when the partition is held again (a late renewal)
             if (canary.IsDeleting) { StartDeletion(canary.Name); return; }
+            if (await LabelIfStaleAsync(canary)) return; // its event brings it back here, labelled
             LabelTargetIfUnseen(canary);
             if (!await CheckSpecAsync(canary)) return;
             // Added before anything is created, so that a deletion from now on gives the service back. A 409 means a

@@ -13,15 +13,23 @@ public sealed class WatchTally
         "Watch events received (not list items), by kind, and whether this replica kept them (its partitions' objects) or dropped them.",
         "kind", "use");
 
-    private long _canaries, _deployments, _deploymentsDropped;
+    private long _canaries, _canariesDropped, _deployments, _deploymentsDropped;
 
     public long Canaries => Interlocked.Read(ref _canaries);
+
+    /// <summary>Canary events received and dropped: another replica's Canary (one not labelled yet, or leaving the watch).</summary>
+    public long CanariesDropped => Interlocked.Read(ref _canariesDropped);
     public long Deployments => Interlocked.Read(ref _deployments);
 
     /// <summary>Deployment events received and dropped: another replica's target, a stable copy, or no target at all.</summary>
     public long DeploymentsDropped => Interlocked.Read(ref _deploymentsDropped);
 
-    public void Canary() { Interlocked.Increment(ref _canaries); Events.WithLabels("canary", "received").Inc(); }
+    public void Canary(bool kept)
+    {
+        Interlocked.Increment(ref _canaries);
+        if (!kept) Interlocked.Increment(ref _canariesDropped);
+        Events.WithLabels("canary", kept ? "kept" : "dropped").Inc();
+    }
 
     public void Deployment(bool kept)
     {
