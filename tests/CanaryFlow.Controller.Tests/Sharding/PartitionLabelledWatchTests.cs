@@ -155,6 +155,36 @@ public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoSer
         finally { await watcher.StopAsync(default); }
     }
 
+    [Fact]
+    public async Task A_Canary_carrying_another_partitions_label_has_it_taken_off_by_that_partitions_holder_for_its_owner()
+    {
+        // A label copied with a manifest from another Canary: only the holder of the partition it names would see the
+        // Canary, and it is not the owner.
+        const string alpha = "alpha";
+        var other = Enumerable.Range(0, 50).Select(i => $"beta-{i}").First(n => PartitionOf(n) != PartitionOf(alpha));
+        var (a, b) = (PartitionOf(alpha), PartitionOf(other));
+        await Host.CreateDeploymentAsync(other, "podinfo:1");
+        await Host.CreateCanaryAsync(other, other);
+        await LabelCanaryAsync(other, PartitionLabel.Value(a, Partitions));
+        var watcher = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, new HeldPartitions(Partitions, a), new CanaryStatusIndex());
+        await watcher.StartAsync(default);
+        try
+        {
+            await KubeTestHost.EventuallyAsync(async () => await CanaryLabelAsync(other) is null, "the misplaced label taken off");
+            Assert.False(Tracked(await Host.GetCanaryAsync(other))); // still not this replica's to act on
+        }
+        finally { await watcher.StopAsync(default); }
+        // Its owner now sees it, labels it and initialises it.
+        var owner = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, new HeldPartitions(Partitions, b), new CanaryStatusIndex());
+        await owner.StartAsync(default);
+        try
+        {
+            await KubeTestHost.EventuallyAsync(async () => Tracked(await Host.GetCanaryAsync(other)), "initialised by its owner", seconds: 60);
+            Assert.Equal(PartitionLabel.Value(b, Partitions), await CanaryLabelAsync(other));
+        }
+        finally { await owner.StopAsync(default); }
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

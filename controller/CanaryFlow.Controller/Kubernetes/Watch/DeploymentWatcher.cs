@@ -253,6 +253,35 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private static readonly TimeSpan RelabelAfter = TimeSpan.FromSeconds(30);
 
+        /// <summary>A Canary that left the watch: still on the server (its label changed), or gone (null; also when the
+        /// read fails, so that a deletion is never lost to an API error).</summary>
+        private async Task<CanaryResource?> StillThereAsync(string name)
+        {
+            try { return await owner.api.GetCanaryAsync(ns, name, _ct); }
+            catch (Exception e) when (e is not OperationCanceledException) { return null; }
+        }
+
+        /// <summary>Sharded: a Canary labelled with a partition this replica holds, but not its own (a label copied with a
+        /// manifest from another Canary, or written by hand), would reach only this replica, which does not own it, and never
+        /// its owner. Its label is taken off, in the named partition's scope, so that every replica sees it again and the
+        /// owner labels it. Called under the watch's lock.</summary>
+        private async Task UnlabelIfMisplacedAsync(Sighting seen)
+        {
+            if (!Sharded || seen.TargetName.Length == 0 || seen.Label(Hosting.Sharding.PartitionLabel.Key) is not { } label) return;
+            var named = Enumerable.Range(0, owner.ownership.Partitions).FirstOrDefault(p => Hosting.Sharding.PartitionLabel.Value(p, owner.ownership.Partitions) == label, -1);
+            if (named < 0 || named == PartitionOf(seen.TargetName) || !owner.ownership.Owns(named)) return;
+            using var scope = PartitionScope.Enter(named);
+            try
+            {
+                await owner.api.LabelCanaryAsync(ns, seen.Name, Hosting.Sharding.PartitionLabel.Key, null, _ct);
+                owner._logger.LogInformation("Canary {Namespace}/{Name}: its partition label {Label} names another partition; taken off for its owner", ns, seen.Name, label);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                owner._logger.LogWarning("Canary {Namespace}/{Name}: could not take off a partition label of another partition ({Error})", ns, seen.Name, e.Message);
+            }
+        }
+
         /// <summary>Sharded: an owned Canary without its partition's label (new, or labelled for another partition count, or
         /// by hand) gets it, so that the other replicas' watches stop receiving it. True when written: the write's own event
         /// carries on from here (and the finalizer's patch, conditional on the version, would meet the new one). A write
@@ -458,11 +487,16 @@ public sealed class DeploymentWatcher : BackgroundService
             using var scope = ActFor(seen.TargetName, out var owned, out var kept);
             if (!fromList) owner.Tally.Canary(kept);
             // Another replica's: nothing kept (a Canary that moved to another target leaves its old entry too), nothing parsed.
-            if (!kept) { if (_canaries.TryGetValue(seen.Name, out var was)) Forget(was); return; }
+            if (!kept)
+            {
+                if (_canaries.TryGetValue(seen.Name, out var was)) Forget(was);
+                if (type != WatchEventType.Deleted) await UnlabelIfMisplacedAsync(seen);
+                return;
+            }
             if (type == WatchEventType.Deleted)
             {
                 // Sharded, a Canary whose partition label was changed to another replica's leaves the watch as if deleted.
-                if (owned && Sharded && await owner.api.GetCanaryAsync(ns, seen.Name, _ct) is { IsDeleting: false } still)
+                if (owned && Sharded && await StillThereAsync(seen.Name) is { IsDeleting: false } still)
                 {
                     await LabelIfStaleAsync(still); // it comes back (ADDED) with its own partition's label
                     return;

@@ -19,6 +19,9 @@ public readonly record struct Sighting(JsonElement Raw)
     /// <summary>A Canary's target Deployment ("" when it names none).</summary>
     public string TargetName => CanaryStateListing.TargetName(Raw) ?? "";
 
+    /// <summary>The label <paramref name="key"/>, or null.</summary>
+    public string? Label(string key) => Text(Raw, "metadata", "labels", key);
+
     /// <summary>The annotation <paramref name="key"/>, or null.</summary>
     public string? Annotation(string key) => Text(Raw, "metadata", "annotations", key);
 
