@@ -480,10 +480,11 @@ public sealed class DeploymentWatcher : BackgroundService
 
         private async Task OnCanaryAsync(WatchEventType type, Sighting seen, bool fromList = false)
         {
-            // Sharded, the cluster-wide view lists the Canaries when it is asked for (ClusterCanaryStatuses).
-            if (Sharded) { }
-            else if (type == WatchEventType.Deleted) owner.index.Remove(ns, seen.Name);
-            else if (!fromList) owner.index.Observe(ns, seen.Name, seen.TargetName, seen.Status);
+            if (!Sharded) // sharded, the cluster-wide view lists the Canaries when it is asked for (ClusterCanaryStatuses)
+            {
+                if (type == WatchEventType.Deleted) owner.index.Remove(ns, seen.Name);
+                else if (!fromList) owner.index.Observe(ns, seen.Name, seen.TargetName, seen.Status);
+            }
             using var scope = ActFor(seen.TargetName, out var owned, out var kept);
             if (!fromList) owner.Tally.Canary(kept);
             // Another replica's: nothing kept (a Canary that moved to another target leaves its old entry too), nothing parsed.
