@@ -58,12 +58,12 @@ public sealed class DeploymentWatcher : BackgroundService
     private readonly TimeProvider time;
     private readonly ILogger _logger;
 
-    public DeploymentWatcher(IKubernetes client, CanaryApi api, CanaryInitializer initializer, CanaryStatusWriter statusWriter, CanaryDeletion deletion,
-        Templates.CanaryPlanResolver plans, IBus bus, ILeadership leadership, IOptions<KubernetesOptions> options, TimeProvider time, ILogger<DeploymentWatcher> logger,
-        Hosting.Sharding.IPartitionOwnership? ownership = null, CanaryStatusIndex? index = null)
+    public DeploymentWatcher(IKubernetes client, CanaryApi api, Deployments deployments, CanaryInitializer initializer, CanaryStatusWriter statusWriter,
+        CanaryDeletion deletion, Templates.CanaryPlanResolver plans, IBus bus, ILeadership leadership, IOptions<KubernetesOptions> options, TimeProvider time,
+        ILogger<DeploymentWatcher> logger, Hosting.Sharding.IPartitionOwnership? ownership = null, CanaryStatusIndex? index = null)
     {
         this.index = index ?? new CanaryStatusIndex();
-        deployments = new Deployments(client);
+        this.deployments = deployments;
         (this.client, this.api, this.initializer, this.statusWriter, this.deletion, this.plans) = (client, api, initializer, statusWriter, deletion, plans);
         this.ownership = ownership ?? new Hosting.Sharding.WholeOwnership();
         (this.bus, this.leadership, this.options, this.time, _logger) = (bus, leadership, options, time, logger);
