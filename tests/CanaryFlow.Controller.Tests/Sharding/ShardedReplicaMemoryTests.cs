@@ -158,7 +158,7 @@ public sealed class ShardedReplicaMemoryTests : SandboxTest
     }
 
     [Fact]
-    public async Task A_watching_replica_acts_on_a_gained_partitions_Canary_left_unlabelled_by_no_owner()
+    public async Task A_replica_leaves_another_partitions_Canary_unlabelled_and_labels_and_initialises_it_once_it_holds_the_partition()
     {
         await Host.CreateDeploymentAsync("alpha", "podinfo:1");
         await Host.CreateDeploymentAsync("beta", "podinfo:1");

@@ -21,7 +21,9 @@ public sealed class ClusterCanaryStatuses(IKubernetes client, IOptions<Kubernete
     public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(10);
 
     private readonly SemaphoreSlim _listing = new(1, 1);
-    private (DateTimeOffset At, IReadOnlyDictionary<RolloutTarget, CanaryStatusSummary> ByTarget)? _listed;
+    private volatile Listing? _listed; // one reference: read without the lock, never half of one list and half of another
+
+    private sealed record Listing(DateTimeOffset At, IReadOnlyDictionary<RolloutTarget, CanaryStatusSummary> ByTarget);
 
     /// <summary>Whether the watch sees every Canary (so the index has them all), or the view lists them.</summary>
     private bool Listed => ownership.Partitions > 1;
@@ -48,7 +50,7 @@ public sealed class ClusterCanaryStatuses(IKubernetes client, IOptions<Kubernete
                             var target = new RolloutTarget(ns, seen.TargetName);
                             byTarget[target] = CanaryStatusIndex.Summarise(target, seen.Name, seen.Status);
                         }
-            _listed = (time.GetUtcNow(), byTarget);
+            _listed = new Listing(time.GetUtcNow(), byTarget);
             return byTarget;
         }
         catch (Exception e) when (e is not OperationCanceledException)

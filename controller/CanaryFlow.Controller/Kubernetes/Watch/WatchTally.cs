@@ -19,6 +19,7 @@ public sealed class WatchTally
 
     /// <summary>Canary events received and dropped: another replica's Canary (one not labelled yet, or leaving the watch).</summary>
     public long CanariesDropped => Interlocked.Read(ref _canariesDropped);
+
     public long Deployments => Interlocked.Read(ref _deployments);
 
     /// <summary>Deployment events received and dropped: another replica's target, a stable copy, or no target at all.</summary>
