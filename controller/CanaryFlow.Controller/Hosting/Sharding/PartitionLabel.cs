@@ -1,3 +1,6 @@
+using System.Text.Json.Nodes;
+using k8s.Models;
+
 namespace CanaryFlow.Controller.Hosting.Sharding;
 
 /// <summary>
@@ -13,6 +16,17 @@ public static class PartitionLabel
 
     /// <summary>"3-of-16": a label value (alphanumeric at both ends) that no other partition count shares.</summary>
     public static string Value(int partition, int partitions) => $"{partition}-of-{partitions}";
+
+    /// <summary>The partition a value of this partition count names, or null (another count's value, or not one at all).</summary>
+    public static int? Partition(string value, int partitions) =>
+        int.TryParse(value.Split("-of-")[0], out var p) && p >= 0 && p < partitions && Value(p, partitions) == value ? p : null;
+
+    /// <summary>The merge patch that sets the label to <paramref name="value"/> on any object (null takes it off): a change
+    /// of the object's own labels, so no new revision and no new generation.</summary>
+    public static V1Patch Patch(string? value) => new(new JsonObject
+    {
+        ["metadata"] = new JsonObject { ["labels"] = new JsonObject { [Key] = value } },
+    }.ToJsonString(), V1Patch.PatchType.MergePatch);
 
     /// <summary>The selector of the targets of <paramref name="held"/> (not empty: "in ()" is no valid selector).</summary>
     public static string Selector(IEnumerable<int> held, int partitions)

@@ -123,12 +123,10 @@ public sealed class CanaryApi(IKubernetes client, IOptions<KubernetesOptions> op
         ToNode(await client.CustomObjects.PatchNamespacedCustomObjectAsync(
             new V1Patch(patch.ToJsonString(), V1Patch.PatchType.JsonPatch), group, version, ns, plural, name, cancellationToken: ct)) as JsonObject;
 
-    /// <summary>Sets one label of the Canary (a merge patch of its labels: no precondition, and no new generation).</summary>
-    public Task LabelCanaryAsync(string ns, string name, string key, string? value, CancellationToken ct) =>
-        client.CustomObjects.PatchNamespacedCustomObjectAsync(new V1Patch(new JsonObject
-        {
-            ["metadata"] = new JsonObject { ["labels"] = new JsonObject { [key] = value } },
-        }.ToJsonString(), V1Patch.PatchType.MergePatch), CanaryResource.Group, CanaryResource.Version, ns, CanaryResource.Plural, name, cancellationToken: ct);
+    /// <summary>Sets (or, with null, removes) the Canary's partition label (no precondition).</summary>
+    public Task SetPartitionLabelAsync(string ns, string name, string? value, CancellationToken ct) =>
+        client.CustomObjects.PatchNamespacedCustomObjectAsync(Hosting.Sharding.PartitionLabel.Patch(value), CanaryResource.Group, CanaryResource.Version,
+            ns, CanaryResource.Plural, name, cancellationToken: ct);
 
     /// <summary>PUT of the status subresource; the body's metadata.resourceVersion makes it conditional (409 when stale).</summary>
     public Task ReplaceCanaryStatusAsync(JsonObject canary, CancellationToken ct) =>

@@ -63,7 +63,7 @@ public sealed class CanaryReverter(IKubernetes client, CanaryApi api, Deployment
     {
         if (await deployments.TryReadAsync(target.Namespace, target.Name, ct) is not { Metadata.Labels: { } labels }
             || !labels.ContainsKey(Hosting.Sharding.PartitionLabel.Key)) return;
-        try { await deployments.LabelAsync(target.Namespace, target.Name, Hosting.Sharding.PartitionLabel.Key, null, ct); }
+        try { await deployments.SetPartitionLabelAsync(target.Namespace, target.Name, null, ct); }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { }
     }
 

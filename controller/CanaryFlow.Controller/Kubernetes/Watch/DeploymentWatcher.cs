@@ -240,7 +240,7 @@ public sealed class DeploymentWatcher : BackgroundService
             {
                 try
                 {
-                    await owner.deployments.LabelAsync(ns, target, Hosting.Sharding.PartitionLabel.Key, value, _ct);
+                    await owner.deployments.SetPartitionLabelAsync(ns, target, value, _ct);
                     owner._logger.LogDebug("{Namespace}/{Target}: labelled for partition {Value}", ns, target, value);
                 }
                 catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { } // no target (yet): the Canary reports it
@@ -267,13 +267,13 @@ public sealed class DeploymentWatcher : BackgroundService
         /// owner labels it. Called under the watch's lock.</summary>
         private async Task UnlabelIfMisplacedAsync(Sighting seen)
         {
-            if (!Sharded || seen.TargetName.Length == 0 || seen.Label(Hosting.Sharding.PartitionLabel.Key) is not { } label) return;
-            var named = Enumerable.Range(0, owner.ownership.Partitions).FirstOrDefault(p => Hosting.Sharding.PartitionLabel.Value(p, owner.ownership.Partitions) == label, -1);
-            if (named < 0 || named == PartitionOf(seen.TargetName) || !owner.ownership.Owns(named)) return;
+            if (!Sharded || seen.TargetName.Length == 0 || seen.Label(Hosting.Sharding.PartitionLabel.Key) is not { } label
+                || Hosting.Sharding.PartitionLabel.Partition(label, owner.ownership.Partitions) is not { } named
+                || named == PartitionOf(seen.TargetName) || !owner.ownership.Owns(named)) return;
             using var scope = PartitionScope.Enter(named);
             try
             {
-                await owner.api.LabelCanaryAsync(ns, seen.Name, Hosting.Sharding.PartitionLabel.Key, null, _ct);
+                await owner.api.SetPartitionLabelAsync(ns, seen.Name, null, _ct);
                 owner._logger.LogInformation("Canary {Namespace}/{Name}: its partition label {Label} names another partition; taken off for its owner", ns, seen.Name, label);
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -294,7 +294,7 @@ public sealed class DeploymentWatcher : BackgroundService
             if (canary.Metadata.Labels?.GetValueOrDefault(Hosting.Sharding.PartitionLabel.Key) == value) return false;
             try
             {
-                await owner.api.LabelCanaryAsync(ns, canary.Name, Hosting.Sharding.PartitionLabel.Key, value, _ct);
+                await owner.api.SetPartitionLabelAsync(ns, canary.Name, value, _ct);
                 return true;
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return true; } // gone: its event says so

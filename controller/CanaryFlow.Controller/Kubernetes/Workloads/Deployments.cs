@@ -34,13 +34,9 @@ public sealed class Deployments(IKubernetes client)
             } } },
         }.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
 
-    /// <summary>Sets (or, with null, removes) one label of the Deployment itself, not of its pods (merge patch): no new
-    /// revision, no new generation.</summary>
-    public Task LabelAsync(string ns, string name, string key, string? value, CancellationToken ct) =>
-        client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(new JsonObject
-        {
-            ["metadata"] = new JsonObject { ["labels"] = new JsonObject { [key] = value } },
-        }.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
+    /// <summary>Sets (or, with null, removes) the partition label of the Deployment itself, not of its pods.</summary>
+    public Task SetPartitionLabelAsync(string ns, string name, string? value, CancellationToken ct) =>
+        client.AppsV1.PatchNamespacedDeploymentAsync(Hosting.Sharding.PartitionLabel.Patch(value), name, ns, cancellationToken: ct);
 
     /// <summary>A new <c>&lt;name&gt;-primary</c> Deployment running the target's template under the primary's labels
     /// (<see cref="PrimaryLabels"/>).</summary>
