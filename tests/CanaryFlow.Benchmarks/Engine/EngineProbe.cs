@@ -18,6 +18,7 @@ public sealed class EngineProbe : IPublishObserver, IReceiveObserver, IConsumeOb
     private long _deliveries;
     private long _allocatedBefore;
     private readonly int[] _collectionsBefore = new int[3];
+    private TimeSpan _pausedBefore;
 
     public long Deliveries => Interlocked.Read(ref _deliveries);
     public long Published => _published.Values.Sum();
@@ -43,7 +44,11 @@ public sealed class EngineProbe : IPublishObserver, IReceiveObserver, IConsumeOb
     {
         _allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         for (var g = 0; g < 3; g++) _collectionsBefore[g] = GC.CollectionCount(g);
+        _pausedBefore = GC.GetTotalPauseDuration();
     }
+
+    /// <summary>Time the GC held every thread since <see cref="Start"/>: a check waiting behind a pause is part of the p99.</summary>
+    public TimeSpan PausedSinceStart() => GC.GetTotalPauseDuration() - _pausedBefore;
 
     public long AllocatedSinceStart() => GC.GetTotalAllocatedBytes(precise: true) - _allocatedBefore;
 

@@ -12,12 +12,24 @@ namespace CanaryFlow.Benchmarks.Engine;
 public sealed class TimingWorld(InMemoryWorld world) : ITrafficRouter, IWorkloadController, IAnalysisRunner
 {
     private readonly ConcurrentDictionary<RolloutTarget, long> _checkStarted = new();
+    private readonly ConcurrentDictionary<RolloutTarget, long> _weightApplied = new();
     public ConcurrentBag<double> LatenciesMs { get; private set; } = [];
+    /// <summary>From the last check to all traffic on stable (weight 0): a promotion, which updates the stable Deployment
+    /// first; kept apart from a step's weight.</summary>
+    public ConcurrentBag<double> ToStableMs { get; private set; } = [];
+    /// <summary>From a weight applied to the start of the check that judges it: the analysis interval plus the engine's
+    /// wait for the tick, the ask's trip through the bus and the worker's queue.</summary>
+    public ConcurrentBag<double> WeightToCheckMs { get; private set; } = [];
     public long WeightCalls;
+    /// <summary>Off: checks and weights still happen, but are not sampled (outside a steady run's window).</summary>
+    public volatile bool Sampling = true;
 
     public Task<AnalysisVerdict> RunAsync(AnalysisRequest request, CancellationToken cancellationToken)
     {
-        _checkStarted[request.Target] = Stopwatch.GetTimestamp();
+        var now = Stopwatch.GetTimestamp();
+        _checkStarted[request.Target] = now;
+        if (_weightApplied.TryRemove(request.Target, out var applied) && Sampling)
+            WeightToCheckMs.Add(Stopwatch.GetElapsedTime(applied, now).TotalMilliseconds);
         return world.RunAsync(request, cancellationToken);
     }
 
@@ -25,8 +37,9 @@ public sealed class TimingWorld(InMemoryWorld world) : ITrafficRouter, IWorkload
     {
         Interlocked.Increment(ref WeightCalls);
         var result = await world.SetWeightsAsync(target, canaryWeight, cancellationToken);
-        if (_checkStarted.TryRemove(target, out var started))
-            LatenciesMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        if (_checkStarted.TryRemove(target, out var started) && Sampling)
+            (canaryWeight == 0 ? ToStableMs : LatenciesMs).Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        _weightApplied[target] = Stopwatch.GetTimestamp();
         return result;
     }
 
@@ -34,7 +47,10 @@ public sealed class TimingWorld(InMemoryWorld world) : ITrafficRouter, IWorkload
     public void Forget()
     {
         LatenciesMs = []; // a cleared bag keeps its arrays
+        WeightToCheckMs = [];
+        ToStableMs = [];
         _checkStarted.Clear();
+        _weightApplied.Clear();
         world.Forget();
     }
 
