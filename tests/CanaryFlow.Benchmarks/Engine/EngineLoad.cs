@@ -164,8 +164,10 @@ public static class EngineLoad
     {
         var probe = new EngineProbe();
         probe.Connect(bus);
-        // A step takes its interval plus ~20 % (the shared grid, the tick): measured by the warm-up's weight → check.
-        var duration = plan.AnalysisInterval * (plan.Steps.Count * 1.2 + 1);
+        // A step takes its interval plus ~20 % (the shared grid, the tick; weight applied → next check was 1.18–1.19
+        // intervals at 100 and at 1,000 rollouts), and the preparation a fifth of one: with 10 × 1.2 + 1 only ~930 of
+        // 1,000 were active.
+        var duration = plan.AnalysisInterval * (plan.Steps.Count * 1.2 + 0.2);
         var every = duration / active;
         var process = Process.GetCurrentProcess();
         var clock = Stopwatch.StartNew();
