@@ -26,6 +26,19 @@ public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoSer
 
     private int PartitionOf(string target) => RolloutPartitions.OfTarget(new RolloutTarget(Ns, target), Partitions);
 
+    /// <summary>A target name in another partition than <paramref name="name"/>'s: the partition comes from the namespace
+    /// too (a fresh one per test), so it is picked per test.</summary>
+    private string InAnotherPartitionThan(string name) =>
+        Enumerable.Range(0, 50).Select(i => $"beta-{i}").First(n => PartitionOf(n) != PartitionOf(name));
+
+    /// <summary>A replica's watcher holding <paramref name="held"/>, started.</summary>
+    private async Task<DeploymentWatcher> StartWatcherAsync(HeldPartitions held)
+    {
+        var watcher = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, held, new CanaryStatusIndex());
+        await watcher.StartAsync(default);
+        return watcher;
+    }
+
     private async Task<string?> LabelOfAsync(string deployment) =>
         (await Host.Client.AppsV1.ReadNamespacedDeploymentAsync(deployment, Ns)).Metadata.Labels is { } labels && labels.TryGetValue(PartitionLabel.Key, out var v) ? v : null;
 
@@ -53,15 +66,13 @@ public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoSer
     public async Task A_sharded_replica_labels_its_own_targets_and_receives_no_Deployment_event_it_has_no_use_for()
     {
         const string alpha = "alpha";
-        // The partition comes from the namespace too (a fresh one per test): the other target is picked to fall elsewhere.
-        var other = Enumerable.Range(0, 50).Select(i => $"beta-{i}").First(n => PartitionOf(n) != PartitionOf(alpha));
+        var other = InAnotherPartitionThan(alpha);
         var (a, b) = (PartitionOf(alpha), PartitionOf(other));
         await Host.CreateDeploymentAsync(alpha, "podinfo:1");
         await Host.CreateDeploymentAsync(other, "podinfo:1");
         await Host.CreateDeploymentAsync("unrelated", "podinfo:1"); // no Canary names it
         var held = new HeldPartitions(Partitions, a);
-        var watcher = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, held, new CanaryStatusIndex());
-        await watcher.StartAsync(default);
+        var watcher = await StartWatcherAsync(held);
         try
         {
             await Host.CreateCanaryAsync(alpha, alpha);
@@ -100,14 +111,13 @@ public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoSer
     public async Task A_sharded_replica_labels_its_own_Canaries_and_receives_no_event_of_another_replicas_Canary()
     {
         const string alpha = "alpha";
-        var other = Enumerable.Range(0, 50).Select(i => $"beta-{i}").First(n => PartitionOf(n) != PartitionOf(alpha));
+        var other = InAnotherPartitionThan(alpha);
         var (a, b) = (PartitionOf(alpha), PartitionOf(other));
         await Host.CreateDeploymentAsync(alpha, "podinfo:1");
         await Host.CreateDeploymentAsync(other, "podinfo:1");
         await Host.CreateCanaryAsync(other, other);
         await LabelCanaryAsync(other, PartitionLabel.Value(b, Partitions)); // as its owner, another replica, labels it
-        var watcher = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, new HeldPartitions(Partitions, a), new CanaryStatusIndex());
-        await watcher.StartAsync(default);
+        var watcher = await StartWatcherAsync(new HeldPartitions(Partitions, a));
         try
         {
             await Host.CreateCanaryAsync(alpha, alpha);
@@ -133,8 +143,7 @@ public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoSer
         await Host.CreateDeploymentAsync("alpha", "podinfo:1");
         var a = PartitionOf("alpha");
         var mine = PartitionLabel.Value(a, Partitions);
-        var watcher = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, new HeldPartitions(Partitions, a), new CanaryStatusIndex());
-        await watcher.StartAsync(default);
+        var watcher = await StartWatcherAsync(new HeldPartitions(Partitions, a));
         try
         {
             await Host.CreateCanaryAsync("alpha", "alpha");
@@ -161,13 +170,12 @@ public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoSer
         // A label copied with a manifest from another Canary: only the holder of the partition it names would see the
         // Canary, and it is not the owner.
         const string alpha = "alpha";
-        var other = Enumerable.Range(0, 50).Select(i => $"beta-{i}").First(n => PartitionOf(n) != PartitionOf(alpha));
+        var other = InAnotherPartitionThan(alpha);
         var (a, b) = (PartitionOf(alpha), PartitionOf(other));
         await Host.CreateDeploymentAsync(other, "podinfo:1");
         await Host.CreateCanaryAsync(other, other);
         await LabelCanaryAsync(other, PartitionLabel.Value(a, Partitions));
-        var watcher = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, new HeldPartitions(Partitions, a), new CanaryStatusIndex());
-        await watcher.StartAsync(default);
+        var watcher = await StartWatcherAsync(new HeldPartitions(Partitions, a));
         try
         {
             await KubeTestHost.EventuallyAsync(async () => await CanaryLabelAsync(other) is null, "the misplaced label taken off");
@@ -175,8 +183,7 @@ public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoSer
         }
         finally { await watcher.StopAsync(default); }
         // Its owner now sees it, labels it and initialises it.
-        var owner = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, new HeldPartitions(Partitions, b), new CanaryStatusIndex());
-        await owner.StartAsync(default);
+        var owner = await StartWatcherAsync(new HeldPartitions(Partitions, b));
         try
         {
             await KubeTestHost.EventuallyAsync(async () => Tracked(await Host.GetCanaryAsync(other)), "initialised by its owner", seconds: 60);
@@ -191,8 +198,7 @@ public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoSer
     public async Task A_deleted_Canarys_target_loses_its_partition_label_whether_it_is_given_back_or_kept(bool revertOnDeletion)
     {
         await Host.CreateDeploymentAsync("alpha", "podinfo:1");
-        var watcher = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, new HeldPartitions(Partitions, PartitionOf("alpha")), new CanaryStatusIndex());
-        await watcher.StartAsync(default);
+        var watcher = await StartWatcherAsync(new HeldPartitions(Partitions, PartitionOf("alpha")));
         try
         {
             await Host.CreateCanaryAsync("alpha", "alpha", new JsonObject { ["revertOnDeletion"] = revertOnDeletion });
@@ -214,8 +220,7 @@ public abstract class PartitionLabelledWatchContract(KubeServer server) : TwoSer
         // A change of Sharding:Partitions makes every label stale: no selector of the new count matches "0-of-2".
         await Host.CreateDeploymentAsync("alpha", "podinfo:1");
         await Host.Client.AppsV1.PatchNamespacedDeploymentAsync(new V1Patch(Metadata("labels", PartitionLabel.Key, "0-of-2"), V1Patch.PatchType.MergePatch), "alpha", Ns);
-        var watcher = ActivatorUtilities.CreateInstance<DeploymentWatcher>(Host.Services, new HeldPartitions(Partitions, PartitionOf("alpha")), new CanaryStatusIndex());
-        await watcher.StartAsync(default);
+        var watcher = await StartWatcherAsync(new HeldPartitions(Partitions, PartitionOf("alpha")));
         try
         {
             await Host.CreateCanaryAsync("alpha", "alpha");
