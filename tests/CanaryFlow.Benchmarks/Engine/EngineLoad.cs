@@ -65,8 +65,9 @@ public static class EngineLoad
         }
         if (steady > TimeSpan.Zero)
         {
-            var code = await RunSteadyAsync(bus, world, transport, rollouts, plan, steady, limit, state);
+            var code = await RunSteadyAsync(bus, world, transport, rollouts, plan, steady, limit);
             await host.StopAsync();
+            Directory.Delete(state, recursive: true);
             return code;
         }
         var probe = new EngineProbe();
@@ -160,7 +161,7 @@ public static class EngineLoad
     /// run). Checks, transitions and CPU are counted in a window of <paramref name="window"/> after that first duration.
     /// </summary>
     private static async Task<int> RunSteadyAsync(IBus bus, TimingWorld world, string transport, int active, RolloutPlan plan,
-        TimeSpan window, TimeSpan limit, string stateDirectory)
+        TimeSpan window, TimeSpan limit)
     {
         var probe = new EngineProbe();
         probe.Connect(bus);
@@ -219,7 +220,6 @@ public static class EngineLoad
                           $"allocated {(close.Allocated - open.Allocated) / (double)Math.Max(1, transitions) / 1024.0:F1} KB per transition, " +
                           $"GC paused {(close.Paused - open.Paused).TotalMilliseconds:F0} ms; weight applied → next check started p50 / p99 " +
                           $"{Percentile(toCheck, 0.5):F0} / {Percentile(toCheck, 0.99):F0} ms (the interval is {plan.AnalysisInterval.TotalMilliseconds:F0} ms)");
-        Directory.Delete(stateDirectory, recursive: true);
         return ended == started ? 0 : 1;
     }
 
