@@ -21,7 +21,8 @@ namespace CanaryFlow.Benchmarks.Scale;
 /// benchmark lock): N Canaries, each with a stored rollout state, in the sandbox API; the managed heap a
 /// <see cref="CanaryStatusRolloutStore"/> retains after a fresh load when it owns every partition (an unsharded
 /// replica, or the old sharded one) and when it owns a third of them (one of 3 replicas), and what the cluster-wide
-/// <see cref="CanaryStatusIndex"/> of all N costs. Also the managed allocations of one fresh load (what a list costs).
+/// <see cref="CanaryStatusIndex"/> of all N costs. Also the managed allocations of one fresh load (what a list costs), and
+/// the Canaries and bytes the API server sent for it. Each Canary carries its partition's label, as its owner writes it.
 /// </summary>
 public static class ReplicaMemoryProbe
 {
@@ -34,7 +35,12 @@ public static class ReplicaMemoryProbe
         var services = BenchService.Many(ns, count, 0.2, TimeSpan.FromSeconds(10), seed: 9);
         foreach (var s in services)
         {
-            sandbox.Store.Create(ResourceKinds.Canaries, ns, s.CanaryManifest());
+            var manifest = s.CanaryManifest();
+            manifest["metadata"]!["labels"] = new JsonObject
+            {
+                [PartitionLabel.Key] = PartitionLabel.Value(RolloutPartitions.OfTarget(new RolloutTarget(ns, s.Name), partitions), partitions),
+            };
+            sandbox.Store.Create(ResourceKinds.Canaries, ns, manifest);
             var canary = sandbox.Store.Get(ResourceKinds.Canaries, ns, s.Name);
             var status = new JsonObject();
             var state = State(new RolloutTarget(ns, s.Name), s);
@@ -44,7 +50,8 @@ public static class ReplicaMemoryProbe
             canary["status"] = status;
             sandbox.Store.Update(ResourceKinds.Canaries, ns, s.Name, canary, statusOnly: true);
         }
-        var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(sandbox.KubeconfigPath));
+        var sent = new ListBytes();
+        var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(sandbox.KubeconfigPath), sent);
         var options = Options.Create(new KubernetesOptions { Namespaces = [ns] });
         var api = new CanaryApi(client, options);
         var stateBytes = JsonSerializer.Serialize(State(new RolloutTarget(ns, "svc-0000"), services[0])).Length;
@@ -59,12 +66,15 @@ public static class ReplicaMemoryProbe
         {
             var before = Retained();
             var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
+            var (lists0, bytes0) = (sent.Lists, sent.Bytes);
             var store = await LoadAsync(api, options, partitions, held);
             var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated0;
+            var (lists, bytes) = (sent.Lists - lists0, sent.Bytes - bytes0);
             var retained = Retained() - before;
             kept.Add(store);
             Console.WriteLine($"  store that {what}: {store.SnapshotCount} snapshots, {retained / 1024.0 / 1024:F1} MiB retained " +
-                              $"({retained / (double)Math.Max(1, store.SnapshotCount) / 1024:F1} KiB a rollout); one fresh load allocated {allocated / 1024.0 / 1024:F0} MiB");
+                              $"({retained / (double)Math.Max(1, store.SnapshotCount) / 1024:F1} KiB a rollout); one fresh load allocated {allocated / 1024.0 / 1024:F0} MiB " +
+                              $"and was sent {bytes / 1024.0 / 1024:F1} MiB in {lists} list pages");
         }
 
         var indexBefore = Retained();
@@ -145,6 +155,23 @@ public static class ReplicaMemoryProbe
         Plan = new RolloutPlan(s.Steps, s.Interval, s.FailureLimit, 0, 0, TimeSpan.FromMinutes(10),
             [], false, new AnalysisSpec(5, [new MetricSpec("request-success-rate", Min: 95)])),
     };
+
+    /// <summary>Counts the Canary list requests (pages) and the bytes of their answers.</summary>
+    private sealed class ListBytes : DelegatingHandler
+    {
+        public long Bytes;
+        public int Lists;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.Method != HttpMethod.Get || !request.RequestUri!.AbsolutePath.EndsWith("/canaries", StringComparison.Ordinal)) return response;
+            await response.Content.LoadIntoBufferAsync(cancellationToken);
+            Interlocked.Increment(ref Lists);
+            Interlocked.Add(ref Bytes, (await response.Content.ReadAsByteArrayAsync(cancellationToken)).Length);
+            return response;
+        }
+    }
 
     private sealed class Held(int partitions, int[] held) : IPartitionOwnership
     {

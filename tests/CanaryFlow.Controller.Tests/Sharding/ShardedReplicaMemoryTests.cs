@@ -39,7 +39,8 @@ public sealed class ShardedReplicaMemoryTests : SandboxTest
         return byPartition;
     }
 
-    private static RolloutState Progressing(RolloutTarget target, int weight, long version = 1) => new()
+    /// <summary>A rollout at a step of its plan, as the engine stores it (the partition-label store tests save these too).</summary>
+    internal static RolloutState Progressing(RolloutTarget target, int weight, long version = 1) => new()
     {
         CorrelationId = RolloutIds.ForTarget(target), Target = target, Revision = "r2", StableRevision = "r1",
         CurrentState = RolloutPhases.Progressing, AppliedWeight = weight, DesiredWeight = weight, StepIndex = 0, Version = version,

@@ -22,11 +22,14 @@ public static class CanaryStateListing
     /// <summary>One Canary's stored state, or null when it has none yet (initialised, never rolled out).</summary>
     public sealed record Stored(RolloutTarget Target, RolloutState? State);
 
-    public static async Task<IReadOnlyList<Stored>> ListAsync(IKubernetes client, IEnumerable<string> namespaces, Func<Guid, bool> selected, CancellationToken ct)
+    /// <param name="labelSelector">Asked of the API server, so that the Canaries it leaves out are never sent (a sharded
+    /// replica's own partitions); <paramref name="selected"/> still decides which of those sent are read.</param>
+    public static async Task<IReadOnlyList<Stored>> ListAsync(IKubernetes client, IEnumerable<string> namespaces, Func<Guid, bool> selected, CancellationToken ct,
+        string? labelSelector = null)
     {
         var found = new List<Stored>();
         foreach (var ns in namespaces)
-            await foreach (var page in PagesAsync(client, ns, ct))
+            await foreach (var page in PagesAsync(client, CanaryResource.Group, CanaryResource.Version, CanaryResource.Plural, ns, ct, labelSelector))
                 foreach (var item in page.Items)
                     if (Read(item, ns, selected) is { } stored) found.Add(stored);
         return found;

@@ -14,9 +14,9 @@ namespace CanaryFlow.Controller.Kubernetes.Status;
 /// saga its optimistic concurrency; the resourceVersion carried by the write makes read-compare-write atomic.
 /// </summary>
 /// Saves that only move sequential analysis' running evidence are held for a while (<see cref="EvidenceWriteThrottle"/>).
-/// Sharded replicas (issue 15) keep snapshots of the rollouts of the partitions they own only: a list reads only those
-/// Canaries' states, and the snapshots of a partition this replica loses are dropped as the loss is announced, so a
-/// replica's memory follows the rollouts it owns, not the cluster's.
+/// Sharded replicas (issue 15) keep snapshots of the rollouts of the partitions they own only: a list asks the API server
+/// for those Canaries only (the partition label, as the watch does), and the snapshots of a partition this replica loses
+/// are dropped as the loss is announced, so a replica's memory and its lists follow the rollouts it owns, not the cluster's.
 public sealed class CanaryStatusRolloutStore : IRolloutStore
 {
     public const string StateField = "rolloutState";
@@ -27,8 +27,7 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     private static readonly TimeSpan RelistAfter = TimeSpan.FromSeconds(30);
     // Sharded, the saga of a held partition is the only writer of its rollouts' state, and a partition gained is loaded
     // afresh (the rehydrator's fresh load): the periodic relist only catches what no event tells (a Canary deleted), so it
-    // comes seldom. Each relist reads every Canary of the cluster with its saga state, whatever the replica owns: at
-    // 10,000 Canaries 20 pages of ~1.8 MB in every replica, every 30 s (issue 15).
+    // comes seldom (at 30 s, at 10,000 Canaries, every replica read 20 pages of ~1.8 MB every 30 s; issue 15).
     private static readonly TimeSpan ShardedRelistAfter = TimeSpan.FromMinutes(5);
     private readonly Lock _listGate = new();
     private Task? _listing; // the periodic relist under way: callers that find it due meanwhile wait for it
@@ -115,7 +114,7 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
         var listed = await ListStatesAsync(Keeps, cancellationToken);
         // Gone from the list: dropped, unless saved meanwhile (a rollout's first save while the list was read; the saga
         // repository loads from these snapshots, so dropping it would lose the rollout until the next list).
-        foreach (var held in before.Where(h => !listed.ContainsKey(h.Key))) _snapshots.TryRemove(held);
+        foreach (var held in await GoneAsync(before.Where(h => !listed.ContainsKey(h.Key)), cancellationToken)) _snapshots.TryRemove(held);
         // A newer snapshot of this replica's wins over the listed copy, unless the engine reloads (fresh) and another
         // writer moved the durable copy since this replica's last write: a save held here (the durable copy is
         // still the version this replica wrote) stays the truth, or the rollout's next save would conflict forever.
@@ -132,20 +131,47 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     public async Task<int> ReloadAsync(Func<Guid, bool> which, CancellationToken cancellationToken)
     {
         var listed = await ListStatesAsync(id => which(id) && Keeps(id), cancellationToken);
-        foreach (var id in _snapshots.Keys.Where(id => which(id) && !listed.ContainsKey(id)).ToList()) _snapshots.TryRemove(id, out _);
+        foreach (var held in await GoneAsync(_snapshots.Where(h => which(h.Key) && !listed.ContainsKey(h.Key)).ToList(), cancellationToken))
+            _snapshots.TryRemove(held.Key, out _);
         foreach (var (id, state) in listed) _snapshots[id] = state;
         _throttle.ForgetUnless(id => !which(id));
         DropUnowned(); // a partition lost while the list was read
         return listed.Keys.Count(_snapshots.ContainsKey);
     }
 
-    /// <summary>The durable saga states of the Canaries whose rollout <paramref name="selected"/> picks (those with one).</summary>
+    /// <summary>The durable saga states of the Canaries whose rollout <paramref name="selected"/> picks (those with one),
+    /// among those the API server sends for <see cref="KeptSelector"/>.</summary>
     private async Task<Dictionary<Guid, RolloutState>> ListStatesAsync(Func<Guid, bool> selected, CancellationToken cancellationToken)
     {
         var listed = new Dictionary<Guid, RolloutState>();
-        foreach (var stored in await CanaryStateListing.ListAsync(api.Client, _options.Namespaces, selected, cancellationToken))
+        foreach (var stored in await CanaryStateListing.ListAsync(api.Client, _options.Namespaces, selected, cancellationToken, KeptSelector()))
             if (stored.State is { } state) listed[state.CorrelationId] = state;
         return listed;
+    }
+
+    /// <summary>Sharded: the Canaries of the partitions kept and those no owner has labelled yet, the watch's own selector
+    /// (<see cref="PartitionLabel.NotOthers"/>), so that a list never sends another replica's Canaries (a third of them
+    /// read instead of all, at 3 replicas). Null unsharded: every Canary.</summary>
+    private string? KeptSelector() => _ownership.Partitions <= 1 ? null
+        : PartitionLabel.NotOthers(Enumerable.Range(0, _ownership.Partitions).Where(p => _held.Contains(p) || _ownership.Owns(p)), _ownership.Partitions);
+
+    /// <summary>Of the snapshots a list did not bring, those whose Canary is gone. Unsharded, the list brought every
+    /// Canary: all of them. Sharded, a Canary can also be missing because its label names another partition (copied with a
+    /// manifest, or written by hand; the watches mend it within seconds): each one is looked up (a GET of the Canary this
+    /// replica knows for the target, or, if that is gone, the namespace's Canary names, as any lookup miss does), which
+    /// deletions make rare, and kept unless no Canary targets it any more. A lookup that fails keeps it too: a snapshot
+    /// dropped in error stops its rollout until the next list, one kept in error costs a conflict on its next save.</summary>
+    private async Task<List<KeyValuePair<Guid, RolloutState>>> GoneAsync(IEnumerable<KeyValuePair<Guid, RolloutState>> unlisted, CancellationToken cancellationToken)
+    {
+        if (_ownership.Partitions <= 1) return unlisted.ToList();
+        var gone = new List<KeyValuePair<Guid, RolloutState>>();
+        foreach (var held in unlisted)
+        {
+            try { await api.FindForTargetAsync(held.Value.Target, cancellationToken); }
+            catch (CanaryNotFoundException) { gone.Add(held); }
+            catch (Exception e) when (e is not OperationCanceledException) { }
+        }
+        return gone;
     }
 
     public async Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
