@@ -30,14 +30,18 @@ public static class RolloutBus
     }
 
     /// <summary>
-    /// A message missing a field its contract requires (or carrying null where the contract says
-    /// non-null) fails to deserialize and goes to the endpoint's _error queue with the reason, instead
-    /// of reaching the saga half-filled. Messages of unknown types go to _skipped (MassTransit's default).
+    /// The bus's JSON. Strict contracts: a message missing a field its contract requires (or carrying null where the
+    /// contract says non-null) fails to deserialize and goes to the endpoint's _error queue with the reason, instead of
+    /// reaching the saga half-filled; messages of unknown types go to _skipped (MassTransit's default). Compact: MassTransit
+    /// writes its envelope indented unless told otherwise, and every message is written once and read at least once, so
+    /// the whitespace cost CPU on both sides and bytes on the broker (docs/benchmarks.md, "compact messages"). A reader
+    /// skips whitespace either way: messages an earlier version queued, and those of a replica not yet upgraded, read the same.
     /// </summary>
-    public static System.Text.Json.JsonSerializerOptions StrictContracts(System.Text.Json.JsonSerializerOptions options)
+    public static System.Text.Json.JsonSerializerOptions BusJson(System.Text.Json.JsonSerializerOptions options)
     {
         options.RespectRequiredConstructorParameters = true;
         options.RespectNullableAnnotations = true;
+        options.WriteIndented = false;
         return options;
     }
 
@@ -86,7 +90,7 @@ public static class RolloutBus
                         if (nodes.Count > 1) h.UseCluster(c => { foreach (var (host, port) in nodes) c.Node($"{host}:{port}"); });
                     });
                     cfg.PrefetchCount = options.ConcurrentMessageLimit;
-                    cfg.ConfigureJsonSerializerOptions(StrictContracts);
+                    cfg.ConfigureJsonSerializerOptions(BusJson);
                     if (partitions > 0)
                     {
                         PartitionTopology.RouteByPartition(cfg, partitions);
@@ -102,7 +106,7 @@ public static class RolloutBus
             {
                 x.UsingInMemory((context, cfg) =>
                 {
-                    cfg.ConfigureJsonSerializerOptions(StrictContracts);
+                    cfg.ConfigureJsonSerializerOptions(BusJson);
                     cfg.ConfigureEndpoints(context);
                 });
             }
