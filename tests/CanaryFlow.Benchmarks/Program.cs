@@ -5,7 +5,7 @@ using CanaryFlow.Benchmarks.Reliability;
 using CanaryFlow.Benchmarks.Sequential;
 
 // Load harness and benchmarks. Each prints figures; none asserts on time.
-//   engine   [--transport InMemory|RabbitMq] [--rollouts 1000] [--rabbitmq-port N] [--interval-ms 1000] [--warmup-rollouts 0] [--steady-s 0] [--concurrency 64]
+//   engine   [--transport InMemory|RabbitMq] [--rollouts 1000] [--rabbitmq-port N] [--interval-ms 1000] [--warmup-rollouts 0] [--steady-s 0] [--concurrency 64] [--as-shipped: under the controller's runtime settings]
 //   faults   [--rollouts 6 per scenario] [--rabbitmq-port N] [--only S]                                     (.ci/reliability faults)
 //   load     [--rollouts 100] [--interval-seconds 10] [--mode sequential|fixed-window] [--evidence-write-s 30] [--max-active N] [--csv FILE] [--rabbitmq-port N]   (.ci/bench)
 //   reaction [--rollouts 3 per group] [--rabbitmq-port N]: CanaryFlow vs Flagger defaults ÷5, alert → stable

@@ -23,6 +23,8 @@ public static class EngineLoad
     public static async Task<int> RunAsync(string[] args)
     {
         var opt = new BenchArgs(args);
+        if (opt.Flag(ShippedRuntime.Flag)) return await ShippedRuntime.RunAgainAsync("engine", args);
+        Console.WriteLine($"runtime: {ShippedRuntime.Describe()}");
         var (rollouts, transport, port) = (opt.Int("--rollouts", 1000), opt.Text("--transport") ?? "InMemory", opt.Int("--rabbitmq-port", 5672));
         var (intervalMs, limit) = (opt.Int("--interval-ms", 1000), opt.Seconds("--time-limit-s", 180));
         // --warmup-rollouts N: N rollouts through the same engine before the measured ones, so that the figures are a
