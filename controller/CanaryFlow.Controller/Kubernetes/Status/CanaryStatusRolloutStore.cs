@@ -27,7 +27,7 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     private static readonly TimeSpan RelistAfter = TimeSpan.FromSeconds(30);
     // Sharded, the saga of a held partition is the only writer of its rollouts' state, and a partition gained is loaded
     // afresh (the rehydrator's fresh load): the periodic relist only catches what no event tells (a Canary deleted), so it
-    // comes seldom (at 30 s, at 10,000 Canaries, every replica read 20 pages of ~1.8 MB every 30 s; issue 15).
+    // comes seldom (every 30 s, at 10,000 Canaries, each replica read 20 pages of ~1.8 MB each time; issue 15).
     private static readonly TimeSpan ShardedRelistAfter = TimeSpan.FromMinutes(5);
     private readonly Lock _listGate = new();
     private Task? _listing; // the periodic relist under way: callers that find it due meanwhile wait for it
