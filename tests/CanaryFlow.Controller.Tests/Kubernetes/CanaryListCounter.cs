@@ -8,8 +8,11 @@ namespace CanaryFlow.Controller.Tests.Kubernetes;
 /// and partition label of every Canary those lists sent, with the list's label selector, passing every request on.</summary>
 public sealed class CanaryListCounter : DelegatingHandler
 {
-    private int _lists;
+    private int _lists, _unselected;
     public int CanaryLists => _lists;
+
+    /// <summary>The list requests without a label selector (every Canary of the namespace).</summary>
+    public int UnselectedLists => _unselected;
 
     /// <summary>Each Canary a list sent: its target's name, its partition label (null: none) and the list's label selector
     /// (null: none).</summary>
@@ -19,12 +22,13 @@ public sealed class CanaryListCounter : DelegatingHandler
     {
         var list = request.Method == HttpMethod.Get && request.RequestUri!.AbsolutePath.EndsWith("/canaries", StringComparison.Ordinal)
                    && !request.RequestUri.Query.Contains("watch=true", StringComparison.Ordinal); // a watch's stream never ends
+        var selector = list ? System.Web.HttpUtility.ParseQueryString(request.RequestUri!.Query)["labelSelector"] : null;
         if (list) Interlocked.Increment(ref _lists);
+        if (list && selector is null) Interlocked.Increment(ref _unselected);
         var response = await base.SendAsync(request, cancellationToken);
         if (list && response.IsSuccessStatusCode)
         {
             await response.Content.LoadIntoBufferAsync(cancellationToken); // read here and again by the client
-            var selector = System.Web.HttpUtility.ParseQueryString(request.RequestUri!.Query)["labelSelector"];
             var page = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
             foreach (var item in page?["items"]?.AsArray() ?? [])
                 Sent.Enqueue(((string?)item?["spec"]?["targetRef"]?["name"] ?? "", (string?)item?["metadata"]?["labels"]?[PartitionLabel.Key], selector));

@@ -159,19 +159,21 @@ public sealed class CanaryStatusRolloutStore : IRolloutStore
     /// Canary: all of them. Sharded, a Canary can also be missing because its label names another partition (copied with a
     /// manifest, or written by hand; the watches mend it within seconds): each one is looked up (a GET of the Canary this
     /// replica knows for the target, or, if that is gone, the namespace's Canary names, as any lookup miss does), which
-    /// deletions make rare, and kept unless no Canary targets it any more. A lookup that fails keeps it too: a snapshot
-    /// dropped in error stops its rollout until the next list, one kept in error costs a conflict on its next save.</summary>
+    /// deletions make rare, and kept unless no Canary targets it any more. The lookups go side by side, so that the misses
+    /// of many deleted Canaries share one list of names (<see cref="CanaryApi.FindForTargetAsync"/> joins a list under way)
+    /// instead of one list each, and the client's bound on requests in flight holds them. A lookup that fails keeps the
+    /// snapshot: one dropped in error stops its rollout until the next list, one kept in error costs a conflict on its
+    /// next save.</summary>
     private async Task<List<KeyValuePair<Guid, RolloutState>>> GoneAsync(IEnumerable<KeyValuePair<Guid, RolloutState>> unlisted, CancellationToken cancellationToken)
     {
         if (_ownership.Partitions <= 1) return unlisted.ToList();
-        var gone = new List<KeyValuePair<Guid, RolloutState>>();
-        foreach (var held in unlisted)
+        var looked = await Task.WhenAll(unlisted.Select(async held =>
         {
-            try { await api.FindForTargetAsync(held.Value.Target, cancellationToken); }
-            catch (CanaryNotFoundException) { gone.Add(held); }
-            catch (Exception e) when (e is not OperationCanceledException) { }
-        }
-        return gone;
+            try { await api.FindForTargetAsync(held.Value.Target, cancellationToken); return (held, Gone: false); }
+            catch (CanaryNotFoundException) { return (held, Gone: true); }
+            catch (Exception e) when (e is not OperationCanceledException) { return (held, Gone: false); }
+        }));
+        return looked.Where(l => l.Gone).Select(l => l.held).ToList();
     }
 
     public async Task SaveAsync(RolloutState state, long expectedVersion, CancellationToken cancellationToken)
