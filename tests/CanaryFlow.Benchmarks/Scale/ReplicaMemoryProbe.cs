@@ -50,7 +50,7 @@ public static class ReplicaMemoryProbe
             canary["status"] = status;
             sandbox.Store.Update(ResourceKinds.Canaries, ns, s.Name, canary, statusOnly: true);
         }
-        var sent = new ListBytes();
+        var sent = new CanaryListCounter(recordItems: false);
         var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(sandbox.KubeconfigPath), sent);
         var options = Options.Create(new KubernetesOptions { Namespaces = [ns] });
         var api = new CanaryApi(client, options);
@@ -66,10 +66,10 @@ public static class ReplicaMemoryProbe
         {
             var before = Retained();
             var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
-            var (lists0, bytes0) = (sent.Lists, sent.Bytes);
+            var (lists0, bytes0) = (sent.CanaryLists, sent.Bytes);
             var store = await LoadAsync(api, options, partitions, held);
             var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated0;
-            var (lists, bytes) = (sent.Lists - lists0, sent.Bytes - bytes0);
+            var (lists, bytes) = (sent.CanaryLists - lists0, sent.Bytes - bytes0);
             var retained = Retained() - before;
             kept.Add(store);
             Console.WriteLine($"  store that {what}: {store.SnapshotCount} snapshots, {retained / 1024.0 / 1024:F1} MiB retained " +
@@ -155,23 +155,6 @@ public static class ReplicaMemoryProbe
         Plan = new RolloutPlan(s.Steps, s.Interval, s.FailureLimit, 0, 0, TimeSpan.FromMinutes(10),
             [], false, new AnalysisSpec(5, [new MetricSpec("request-success-rate", Min: 95)])),
     };
-
-    /// <summary>Counts the Canary list requests (pages) and the bytes of their answers.</summary>
-    private sealed class ListBytes : DelegatingHandler
-    {
-        public long Bytes;
-        public int Lists;
-
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            var response = await base.SendAsync(request, cancellationToken);
-            if (request.Method != HttpMethod.Get || !request.RequestUri!.AbsolutePath.EndsWith("/canaries", StringComparison.Ordinal)) return response;
-            await response.Content.LoadIntoBufferAsync(cancellationToken);
-            Interlocked.Increment(ref Lists);
-            Interlocked.Add(ref Bytes, (await response.Content.ReadAsByteArrayAsync(cancellationToken)).Length);
-            return response;
-        }
-    }
 
     private sealed class Held(int partitions, int[] held) : IPartitionOwnership
     {
