@@ -1,7 +1,4 @@
-using System.Net;
-using System.Text.Json.Nodes;
 using CanaryFlow.Contracts;
-using CanaryFlow.Controller.Bus;
 using CanaryFlow.Controller.Kubernetes.Api;
 using CanaryFlow.Controller.Kubernetes.Deletion;
 using CanaryFlow.Controller.Kubernetes.Leadership;
@@ -9,11 +6,7 @@ using CanaryFlow.Controller.Kubernetes.Model;
 using CanaryFlow.Controller.Kubernetes.Status;
 using CanaryFlow.Controller.Kubernetes.Workloads;
 using k8s;
-using k8s.Autorest;
-using k8s.Models;
 using MassTransit;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace CanaryFlow.Controller.Kubernetes.Watch;
@@ -36,8 +29,10 @@ namespace CanaryFlow.Controller.Kubernetes.Watch;
 /// the Canaries for that view when asked, <see cref="ClusterCanaryStatuses"/>). Both kinds are read as the client parsed
 /// them (<see cref="Sighting"/>): an object not kept costs its name and target, and only the kept partitions' objects are
 /// parsed further: a Deployment into what the watch reads of it (<see cref="WatchedDeployment"/>), a Canary into its model.
+/// One namespace's watch is in parts: this file (its caches, the watches and ownership changes), .Canaries, .Deployments,
+/// .Initialization and .PartitionLabels.
 /// </summary>
-public sealed class DeploymentWatcher : BackgroundService
+public sealed partial class DeploymentWatcher : BackgroundService
 {
     public const string TrackedRevisionField = "trackedRevision";
 
@@ -86,7 +81,7 @@ public sealed class DeploymentWatcher : BackgroundService
     }
 
     /// <summary>One namespace: its caches and the handlers both watches feed (one at a time).</summary>
-    private sealed class NamespaceWatch(DeploymentWatcher owner, string ns)
+    private sealed partial class NamespaceWatch(DeploymentWatcher owner, string ns)
     {
         private readonly SemaphoreSlim _serial = new(1, 1);
         private readonly Dictionary<string, CanaryResource> _canaries = []; // owned partitions' only, without their saga state
@@ -200,109 +195,6 @@ public sealed class DeploymentWatcher : BackgroundService
                     allowWatchBookmarks: true, labelSelector: selector, resourceVersion: rv, timeoutSeconds: (int)o.WatchTimeout.TotalSeconds,
                     onError: onError, cancellationToken: c)),
                 d => d.ResourceVersion, owner.time, o.MaxWatchBackoff, owner._logger);
-        }
-
-        /// <summary>The held partitions' targets, listed: the cache takes them, and every owned Canary whose target is not
-        /// among them gets its target labelled (a target not labelled yet, or labelled for another partition count).</summary>
-        /// <param name="changed">The list's partitions are no longer the ones held: the next watch lists again.</param>
-        private async Task OnTargetListAsync(IReadOnlyList<Sighting> items, CancellationToken changed)
-        {
-            if (changed.IsCancellationRequested) return;
-            await OnDeploymentListAsync(items);
-            _targetsListed = true;
-            LabelUnseenTargets();
-        }
-
-        /// <summary>Every owned Canary's target that the Deployment watch has not brought gets its label (see
-        /// <see cref="LabelTargetIfUnseen"/>). Called under the watch's lock.</summary>
-        private void LabelUnseenTargets()
-        {
-            foreach (var canary in _canaries.Values.Where(c => !_deployments.ContainsKey(c.TargetName) && !c.IsDeleting).ToList())
-            {
-                using var scope = ActFor(canary.TargetName, out var owned);
-                if (owned) LabelTargetIfUnseen(canary);
-            }
-        }
-
-        /// <summary>Sharded: an owned Canary whose target the Deployment watch has not brought gets the partition label on
-        /// its target, which brings it (the watch sees it enter its selector). Written at most every
-        /// <see cref="RelabelAfter"/> per target: a target that does not exist yet costs one request that often, from the
-        /// periodic look, until it does. Called under the watch's lock, in the partition's scope.</summary>
-        private void LabelTargetIfUnseen(CanaryResource canary)
-        {
-            var target = canary.TargetName;
-            if (!Sharded || !_targetsListed || target.Length == 0 || _deployments.ContainsKey(target)) return;
-            var now = owner.time.GetUtcNow();
-            if (_labelledAt.TryGetValue(target, out var at) && now - at < RelabelAfter) return;
-            _labelledAt[target] = now;
-            var value = Hosting.Sharding.PartitionLabel.Value(PartitionOf(target), owner.ownership.Partitions);
-            Track(Task.Run(async () =>
-            {
-                try
-                {
-                    await owner.deployments.SetPartitionLabelAsync(ns, target, value, _ct);
-                    owner._logger.LogDebug("{Namespace}/{Target}: labelled for partition {Value}", ns, target, value);
-                }
-                catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { } // no target (yet): the Canary reports it
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    owner._logger.LogWarning("{Namespace}/{Target}: could not write its partition label ({Error}); trying again later", ns, target, e.Message);
-                }
-            }));
-        }
-
-        private static readonly TimeSpan RelabelAfter = TimeSpan.FromSeconds(30);
-
-        /// <summary>A Canary that left the watch: still on the server (its label changed), or gone (null; also when the
-        /// read fails, so that a deletion is never lost to an API error).</summary>
-        private async Task<CanaryResource?> StillThereAsync(string name)
-        {
-            try { return await owner.api.GetCanaryAsync(ns, name, _ct); }
-            catch (Exception e) when (e is not OperationCanceledException) { return null; }
-        }
-
-        /// <summary>Sharded: a Canary labelled with a partition this replica holds, but not its own (a label copied with a
-        /// manifest from another Canary, or written by hand), would reach only this replica, which does not own it, and never
-        /// its owner. Its label is taken off, in the named partition's scope, so that every replica sees it again and the
-        /// owner labels it. Called under the watch's lock.</summary>
-        private async Task UnlabelIfMisplacedAsync(Sighting seen)
-        {
-            if (!Sharded || seen.TargetName.Length == 0 || seen.Label(Hosting.Sharding.PartitionLabel.Key) is not { } label
-                || Hosting.Sharding.PartitionLabel.Partition(label, owner.ownership.Partitions) is not { } named
-                || named == PartitionOf(seen.TargetName) || !owner.ownership.Owns(named)) return;
-            using var scope = PartitionScope.Enter(named);
-            try
-            {
-                await owner.api.SetPartitionLabelAsync(ns, seen.Name, null, _ct);
-                owner._logger.LogInformation("Canary {Namespace}/{Name}: its partition label {Label} names another partition; taken off for its owner", ns, seen.Name, label);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                owner._logger.LogWarning("Canary {Namespace}/{Name}: could not take off a partition label of another partition ({Error})", ns, seen.Name, e.Message);
-            }
-        }
-
-        /// <summary>Sharded: an owned Canary without its partition's label (new, or labelled for another partition count, or
-        /// by hand) gets it, so that the other replicas' watches stop receiving it. True when written: the write's own event
-        /// carries on from here (and the finalizer's patch, conditional on the version, would meet the new one). A write
-        /// that fails is no reason to stop: the Canary is handled unlabelled, and its next event tries again. Called under
-        /// the watch's lock, in the partition's scope.</summary>
-        private async Task<bool> LabelIfStaleAsync(CanaryResource canary)
-        {
-            if (!Sharded) return false;
-            var value = Hosting.Sharding.PartitionLabel.Value(PartitionOf(canary.TargetName), owner.ownership.Partitions);
-            if (canary.Metadata.Labels?.GetValueOrDefault(Hosting.Sharding.PartitionLabel.Key) == value) return false;
-            try
-            {
-                await owner.api.SetPartitionLabelAsync(ns, canary.Name, value, _ct);
-                return true;
-            }
-            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return true; } // gone: its event says so
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                owner._logger.LogWarning("Canary {Namespace}/{Name}: could not write its partition label ({Error})", ns, canary.Name, e.Message);
-                return false;
-            }
         }
 
         /// <summary>Every <see cref="RelookEvery"/>, each cached target of a partition held now is evaluated again from the
@@ -429,40 +321,6 @@ public sealed class DeploymentWatcher : BackgroundService
             finally { _serial.Release(); }
         }
 
-        /// <param name="onlyNew">The list follows a change of the partitions held: a Canary cached at the version listed
-        /// was looked at already, and only the others (the gained partitions') are.</param>
-        private async Task OnCanaryListAsync(IReadOnlyList<Sighting> items, bool onlyNew = false)
-        {
-            // Owned Canaries that went while the watch was away (no Deleted event will tell).
-            var listed = items.Select(c => c.Name).ToHashSet();
-            foreach (var gone in _canaries.Values.Where(c => !listed.Contains(c.Name)).ToList())
-            {
-                using var scope = ActFor(gone.TargetName, out var owned);
-                if (owned) await DeletedAsync(gone.TargetName);
-            }
-            var seen = onlyNew ? _canaries.Values.Select(c => (c.Name, c.Metadata.ResourceVersion)).ToHashSet() : [];
-            _canaries.Clear();
-            _canaryOf.Clear();
-            if (!Sharded) owner.index.Replace(ns, items.Select(c => (c.Name, c.TargetName, c.Status)));
-            foreach (var c in items)
-                if (seen.Contains((c.Name, c.ResourceVersion))) Keep(c.ToCanary());
-                else await OnCanaryAsync(WatchEventType.Added, c, fromList: true);
-        }
-
-        private void Keep(CanaryResource canary)
-        {
-            _canaries[canary.Name] = canary;
-            _canaryOf[canary.TargetName] = canary.Name;
-        }
-
-        /// <summary>Every replica's observers forget the target (its metrics series above all): the Canary is gone.</summary>
-        private async Task DeletedAsync(string targetName)
-        {
-            if (targetName.Length == 0) return;
-            var target = new RolloutTarget(ns, targetName);
-            await owner.bus.PublishWithin(new CanaryDeleted(RolloutIds.ForTarget(target), target, owner.time.GetUtcNow()), owner.time, _ct);
-        }
-
         /// <summary>Sharded replicas: only the owner of the Canary's target partition acts on it, inside that partition's
         /// scope (its writes pass the fence only while the partition's Lease is held).</summary>
         private IDisposable? ActFor(string targetName, out bool owned) => ActFor(targetName, out owned, out _);
@@ -478,133 +336,6 @@ public sealed class DeploymentWatcher : BackgroundService
             return owned ? PartitionScope.Enter(partition) : null;
         }
 
-        private async Task OnCanaryAsync(WatchEventType type, Sighting seen, bool fromList = false)
-        {
-            if (!Sharded) // sharded, the cluster-wide view lists the Canaries when it is asked for (ClusterCanaryStatuses)
-            {
-                if (type == WatchEventType.Deleted) owner.index.Remove(ns, seen.Name);
-                else if (!fromList) owner.index.Observe(ns, seen.Name, seen.TargetName, seen.Status);
-            }
-            using var scope = ActFor(seen.TargetName, out var owned, out var kept);
-            if (!fromList) owner.Tally.Canary(kept);
-            // Another replica's: nothing kept (a Canary that moved to another target leaves its old entry too), nothing parsed.
-            if (!kept)
-            {
-                if (_canaries.TryGetValue(seen.Name, out var was)) Forget(was);
-                if (type != WatchEventType.Deleted) await UnlabelIfMisplacedAsync(seen);
-                return;
-            }
-            if (type == WatchEventType.Deleted)
-            {
-                // Sharded, a Canary whose partition label was changed to another replica's leaves the watch as if deleted.
-                if (owned && Sharded && await StillThereAsync(seen.Name) is { IsDeleting: false } still)
-                {
-                    await LabelIfStaleAsync(still); // it comes back (ADDED) with its own partition's label
-                    return;
-                }
-                Forget(seen.Name, seen.TargetName);
-                _revisions.Remove(seen.TargetName);
-                if (owned) await DeletedAsync(seen.TargetName);
-                return;
-            }
-            if (_canaries.TryGetValue(seen.Name, out var cached) && Older(seen.ResourceVersion, cached.Metadata.ResourceVersion)) return;
-            var canary = seen.ToCanary(); // without the saga's state: the store's business, and the bulk of a Canary
-            if (_canaries.TryGetValue(canary.Name, out var previous) && previous.TargetName != canary.TargetName) Forget(previous);
-            _canaries[canary.Name] = canary;
-            _canaryOf[canary.TargetName] = canary.Name;
-            if (!owned) return; // kept for when the partition is held again (a late renewal)
-            if (canary.IsDeleting) { StartDeletion(canary.Name); return; }
-            if (await LabelIfStaleAsync(canary)) return; // its event brings it back here, labelled
-            LabelTargetIfUnseen(canary);
-            if (!await CheckSpecAsync(canary)) return;
-            // Added before anything is created, so that a deletion from now on gives the service back. A 409 means a
-            // newer version of the Canary is on its way through the watch: that event tries again.
-            if (!CanaryFinalizer.Has(canary) && !await owner.deletion.Finalizer.AddAsync(canary, _ct)) return;
-            if (canary.StatusString(TrackedRevisionField) is null) { StartInitialization(canary); return; }
-            // autoscalerRef removed or renamed: the primary's HPA copy follows now (a relist misses it: the next rollout's
-            // reconcile brings it in step then).
-            if (previous is not null && previous.Spec?.AutoscalerRef?.Name != canary.Spec?.AutoscalerRef?.Name)
-                await owner.initializer.FollowAutoscalerAsync(CanaryContext.From(canary, owner.options.Value.TrackLabel), _ct);
-            if (_deployments.TryGetValue(canary.TargetName, out var d)) await EvaluateAsync(d);
-        }
-
-        private async Task OnDeploymentListAsync(IReadOnlyList<Sighting> items)
-        {
-            _deployments.Clear();
-            foreach (var d in items) await OnDeploymentAsync(WatchEventType.Added, d, fromList: true);
-        }
-
-        private async Task OnDeploymentAsync(WatchEventType type, Sighting seen, bool fromList = false)
-        {
-            var name = seen.Name;
-            using var scope = ActFor(name, out var owned, out var kept);
-            // Of use: a target of a Canary this replica keeps (the stable copies and other Deployments never are).
-            if (!fromList) owner.Tally.Deployment(kept: _canaryOf.ContainsKey(name));
-            if (type == WatchEventType.Deleted) { _deployments.Remove(name); return; }
-            if (!kept) { _deployments.Remove(name); return; } // another replica's target (or a stable copy): not kept, not parsed
-            if (_deployments.TryGetValue(name, out var cached) && Older(seen.ResourceVersion, cached.ResourceVersion)) return;
-            var deployment = WatchedDeployment.From(seen, owner.options.Value.TrackLabel);
-            _deployments[name] = deployment;
-            _labelledAt.Remove(name);
-            if (owned) await EvaluateAsync(deployment);
-        }
-
-        /// <summary>Publishes a rollout when the target's pod template has a revision not seen before.</summary>
-        private async Task EvaluateAsync(WatchedDeployment deployment)
-        {
-            if (!_canaryOf.TryGetValue(deployment.Name, out var canaryName) || !_canaries.TryGetValue(canaryName, out var canary)) return; // not governed
-            if (canary.IsDeleting) return; // its deletion rewrites the target to give it back: that is no new revision
-            if (canary.StatusString(TrackedRevisionField) is not { } tracked)
-            {
-                // Not initialised (yet, or it failed): a change of the target is a good moment to try again.
-                if ((await owner.plans.MapAsync(canary, _ct)).IsValid) StartInitialization(canary);
-                return;
-            }
-            var target = new RolloutTarget(ns, deployment.Name);
-            var revision = deployment.Revision;
-            var known = _revisions.GetValueOrDefault(target.Name) ?? tracked;
-            if (revision == known) return;
-            var plan = await owner.plans.MapAsync(canary, _ct); // templates read now: a rollout runs what they say at its start
-            if (plan.Plan is null) { await ReportInvalidAsync(canary, plan.Errors); return; }
-
-            var image = deployment.ImageOf(canary.Spec?.ImagePolicy?.Container);
-            _revisions[target.Name] = revision;
-            _requests.Request(canary.Name, new RolloutRequested(RolloutIds.ForTarget(target), RolloutIds.ForRevision(target, revision), target, revision,
-                image, plan.Plan, "watch:deployment", $"pod template changed ({known} -> {revision})", owner.time.GetUtcNow()), Track);
-        }
-
-        /// <summary>Whether the target's template on the server still has the revision about to be requested. If not, the
-        /// watch's copy was stale: the request is dropped, the server's copy taken into the cache (and evaluated: its revision
-        /// is requested if it is new), and the dropped revision forgotten, so that the target is compared with its tracked
-        /// revision again. A target that is gone has nothing to roll out.</summary>
-        private async Task<bool> StillCurrentAsync(RolloutRequested request)
-        {
-            Sighting seen;
-            try
-            {
-                seen = await ReadDeploymentAsync(request.Target.Name);
-            }
-            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return false; }
-            var onServer = WatchedDeployment.From(seen, owner.options.Value.TrackLabel).Revision;
-            if (onServer == request.Revision) return true;
-            owner._logger.LogInformation("{Target}: revision {Revision} not requested: the target's template on the server has revision {OnServer} " +
-                "(the watch's copy was older)", request.Target, request.Revision, onServer);
-            await Serial(async () =>
-            {
-                if (_revisions.GetValueOrDefault(request.Target.Name) == request.Revision) _revisions.Remove(request.Target.Name);
-                await OnDeploymentAsync(WatchEventType.Modified, seen, fromList: true); // a read, not a watch event
-            });
-            return false;
-        }
-
-        /// <summary>A request that failed (published or not, its revision not recorded): forgotten, so the periodic look
-        /// (<see cref="RelookAsync"/>) asks for it again.</summary>
-        private Task ForgetRequestAsync(RolloutRequested failed) => Serial(() =>
-        {
-            if (_revisions.GetValueOrDefault(failed.Target.Name) == failed.Revision) _revisions.Remove(failed.Target.Name);
-            return Task.CompletedTask;
-        });
-
         private void Track(Task task)
         {
             lock (_beside)
@@ -614,182 +345,5 @@ public sealed class DeploymentWatcher : BackgroundService
             }
         }
 
-        private async Task<bool> CheckSpecAsync(CanaryResource canary)
-        {
-            var result = await owner.plans.MapAsync(canary, _ct);
-            if (result.IsValid) { _reportedInvalid.Remove(canary.Name); return true; }
-            await ReportInvalidAsync(canary, result.Errors);
-            return false;
-        }
-
-        /// <summary>A condition and a Warning Event, once per generation of the spec.</summary>
-        private async Task ReportInvalidAsync(CanaryResource canary, IReadOnlyList<string> errors)
-        {
-            var generation = canary.Metadata.Generation ?? 0;
-            if (_reportedInvalid.TryGetValue(canary.Name, out var reported) && reported == generation) return;
-            _reportedInvalid[canary.Name] = generation;
-            var message = string.Join("; ", errors);
-            owner._logger.LogWarning("Canary {Namespace}/{Name} is invalid: {Errors}", ns, canary.Name, message);
-            var now = owner.time.GetUtcNow();
-            await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
-                CanaryStatusView.SetCondition(status, "Ready", "False", "InvalidSpec", message, CanaryStatusView.Timestamp(now)), _ct);
-            await owner.api.RecordEventAsync(canary, "Warning", "InvalidSpec", message, now.UtcDateTime, _ct);
-        }
-
-        private void StartInitialization(CanaryResource canary) =>
-            StartBeside(_initializing, canary.Name, "initialisation", () => InitializeAsync(canary), then: () => StartDeletion(canary.Name));
-
-        /// <summary>Gives the service back, but not while an initialisation is still creating objects (it would create
-        /// them after the deletion had looked): that one finishes first, then starts the deletion.</summary>
-        private void StartDeletion(string name)
-        {
-            if (_canaries.TryGetValue(name, out var canary) && canary.IsDeleting && CanaryFinalizer.Has(canary) && !_initializing.Contains(name))
-                StartBeside(_finalizing, name, "deletion", () => owner.deletion.RunAsync(ns, name, _ct));
-        }
-
-        /// <summary>Runs work beside the watch (it waits for Deployments to become available), once at a time per Canary.</summary>
-        /// <param name="then">Run (under the watch's lock) once the work is over.</param>
-        private void StartBeside(HashSet<string> running, string name, string what, Func<Task> work, Action? then = null)
-        {
-            if (!running.Add(name)) return;
-            var task = Task.Run(async () =>
-            {
-                try { await work(); }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    owner._logger.LogWarning(e, "Canary {Namespace}/{Name}: {What} failed", ns, name, what);
-                }
-                finally { await Serial(() => { running.Remove(name); then?.Invoke(); return Task.CompletedTask; }); }
-            });
-            Track(task);
-        }
-
-        /// <summary>Starts the initialisation of a Canary that is still not initialised again after a pause (the watch's
-        /// own events may never come: see the caller). One retry pending per Canary, its pause doubling from 5 s up to
-        /// 5 min while it keeps failing, so failing Canaries never make a retry storm. Only the partition's holder
-        /// starts it; a deleted or initialised Canary is left alone. Called under the watch's lock.</summary>
-        /// <param name="soon">A step of work under way (a primary's migration), no failure: again at the poll interval.</param>
-        private void RetryInitializationLater(string name, bool soon = false)
-        {
-            if (!_initRetryPending.Add(name)) return;
-            var failures = soon ? 0 : (_initFailures[name] = _initFailures.GetValueOrDefault(name) + 1);
-            var pause = soon ? owner.options.Value.PollInterval : TimeSpan.FromSeconds(Math.Min(300, 5 * Math.Pow(2, Math.Min(failures - 1, 6))));
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    await Task.Delay(pause, owner.time, _ct);
-                    await Serial(() =>
-                    {
-                        _initRetryPending.Remove(name);
-                        if (!_canaries.TryGetValue(name, out var canary) || canary.IsDeleting || canary.StatusString(TrackedRevisionField) is not null)
-                            _initFailures.Remove(name);
-                        // The initialisation that asked for this retry is still writing its status (a short pause ends
-                        // before it does): starting now would be refused and the retry lost, so look again after a pause.
-                        else if (_initializing.Contains(name)) RetryInitializationLater(name, soon: true);
-                        else
-                        {
-                            using var scope = ActFor(canary.TargetName, out var owned, out _);
-                            if (owned) StartInitialization(canary);
-                        }
-                        return Task.CompletedTask;
-                    });
-                }
-                catch (OperationCanceledException) { } // the watch stopped
-            });
-        }
-
-        private static JsonObject? ReadyCondition(CanaryResource canary) =>
-            (canary.Status?["conditions"] as JsonArray ?? []).OfType<JsonObject>().FirstOrDefault(c => (string?)c["type"] == "Ready");
-
-        /// <summary>The revision the stable copy runs: the one it was made from (its annotation), not the target's template now.
-        /// A release made while the stable copy was waited for is already in the target's template; taken as stable, it
-        /// would never be rolled out. A stable copy made by an earlier version, without the annotation, had the target's
-        /// template when this ran before: the target's revision stands in for it.</summary>
-        private async Task<string> StableRevisionAsync(CanaryContext ctx)
-        {
-            if ((await ReadDeploymentAsync(ctx.PrimaryName)).Annotation(Deployments.RevisionAnnotation) is { Length: > 0 } made) return made;
-            return WatchedDeployment.From(await ReadDeploymentAsync(ctx.Target.Name), ctx.TrackLabel).Revision;
-        }
-
-        /// <summary>A Deployment as the server has it now, read as the watch reads its events (raw, parsed no further
-        /// than needed).</summary>
-        /// <exception cref="HttpOperationException">404 when it is gone.</exception>
-        private async Task<Sighting> ReadDeploymentAsync(string name) =>
-            Sighting.Of(await owner.client.CustomObjects.GetNamespacedCustomObjectAsync(Apps, AppsVersion, ns, DeploymentsPlural, name, cancellationToken: _ct));
-
-        private async Task InitializeAsync(CanaryResource canary)
-        {
-            // The cached copy can be older than the server's: under load the Canary stream lags the Deployment stream, and a
-            // release (or the periodic look) then finds a copy without the tracked revision of an initialisation that is
-            // done. Initialising again would read the target's template as it is now, a release not rolled out, and record
-            // it as the stable revision: the release would never be rolled out (issue 15: thousands of Canaries stayed
-            // Initialized, re-initialised every 10 s). The server's copy decides; the cache takes it.
-            if (await owner.api.GetCanaryAsync(ns, canary.Name, _ct) is not { } current || current.IsDeleting) return;
-            if (current.StatusString(TrackedRevisionField) is not null)
-            {
-                await Serial(async () =>
-                {
-                    if (_canaries.TryGetValue(current.Name, out var cached) && Older(current.Metadata.ResourceVersion, cached.Metadata.ResourceVersion)) return;
-                    _canaries[current.Name] = current;
-                    _canaryOf[current.TargetName] = current.Name;
-                    using var scope = ActFor(current.TargetName, out var owned);
-                    if (owned && _deployments.TryGetValue(current.TargetName, out var d)) await EvaluateAsync(d);
-                });
-                return;
-            }
-            var ctx = CanaryContext.From(canary, owner.options.Value.TrackLabel);
-            // The adopted VirtualService's routes before CanaryFlow writes to them (first sight sets them to 100/0),
-            // to give them back on deletion.
-            var adopted = ctx.AdoptsVirtualService && canary.Status?[CanaryDeletion.AdoptedRoutesField] is null
-                && await owner.api.GetCustomAsync(Routing.Istio.Group, Routing.Istio.Version, ns, Routing.Istio.VirtualServices, ctx.VirtualServiceName, _ct) is { } vs
-                ? AdoptedRoutes.Snapshot(vs, ctx.ServiceName, ns, ctx.Subsets) : null;
-            var failure = await owner.initializer.EnsureAsync(ctx, firstSight: true, _ct);
-            var now = owner.time.GetUtcNow();
-            var stamp = CanaryStatusView.Timestamp(now);
-            if (failure is not null)
-            {
-                // Tried again later whatever happens meanwhile: the primary becoming available is no event of the
-                // Canary or its target, and the same failure twice writes nothing that would bring us back here.
-                await Serial(() => { RetryInitializationLater(canary.Name, soon: failure.Requeue); return Task.CompletedTask; });
-                // Reported once: the status write below is itself a Canary event that brings us back here.
-                if (ReadyCondition(canary) is { } ready && (string?)ready["reason"] == failure.Reason && (string?)ready["message"] == failure.Message) return;
-                owner._logger.Log(failure.Requeue ? LogLevel.Information : LogLevel.Warning, "Canary {Namespace}/{Name}: {Reason}: {Message}",
-                    ns, canary.Name, failure.Reason, failure.Message);
-                await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
-                    CanaryStatusView.SetCondition(status, "Ready", "False", failure.Reason, failure.Message, stamp), _ct);
-                await owner.api.RecordEventAsync(canary, failure.Requeue ? "Normal" : "Warning", failure.Reason, failure.Message, now.UtcDateTime, _ct);
-                return;
-            }
-            var revision = await StableRevisionAsync(ctx);
-            await owner.statusWriter.UpdateAsync(ns, canary.Name, (_, status) =>
-            {
-                if (adopted is not null) status[CanaryDeletion.AdoptedRoutesField] ??= adopted;
-                // Initialised meanwhile (another replica before a partition moved): its revisions stand.
-                status[TrackedRevisionField] ??= revision;
-                status["stableRevision"] ??= revision;
-                status["phase"] ??= CanaryStatusView.Initialized; // nothing has rolled out yet: not Succeeded
-                status["canaryWeight"] ??= 0;
-                status["lastTransitionTime"] = stamp;
-                CanaryStatusView.SetCondition(status, "Ready", "True", "Initialized", $"stable {ctx.PrimaryName} serves revision {revision}", stamp);
-            }, _ct);
-            // The cache's copy learns the revision now, not when the Canary stream brings the write (it may lag by minutes),
-            // and the target is looked at against it at once: a release made while the stable copy was being made up is
-            // requested now (its Deployment event came while the Canary was not initialised, and asked for nothing).
-            await Serial(async () =>
-            {
-                if (_canaries.TryGetValue(canary.Name, out var cached) && cached.StatusString(TrackedRevisionField) is null)
-                {
-                    var status = cached.Status?.DeepClone() as JsonObject ?? [];
-                    status[TrackedRevisionField] = revision;
-                    _canaries[canary.Name] = cached with { Status = status };
-                }
-                using var scope = ActFor(canary.TargetName, out var owned);
-                if (owned && _deployments.TryGetValue(canary.TargetName, out var d)) await EvaluateAsync(d);
-            });
-            await owner.api.RecordEventAsync(canary, "Normal", "Initialized",
-                $"created {ctx.PrimaryName} and routing; all traffic on stable revision {revision}", now.UtcDateTime, _ct);
-            owner._logger.LogInformation("Canary {Namespace}/{Name} initialised at revision {Revision}", ns, canary.Name, revision);
-        }
     }
 }
