@@ -4,7 +4,7 @@ namespace CanaryFlow.Controller.Hosting;
 
 /// <summary>
 /// Runtime settings given through the environment: the runtime reads them before <c>Main</c>, and runtimeconfig.json
-/// has no name for the malloc setting, the gen0 floor and the gen1 ceiling (the settings it does have are in the project
+/// has no name for the malloc setting, the gen0 floor, the gen1 ceiling and ready-to-run code (the settings it does have are in the project
 /// file; the gen0 ceiling is kept here, beside the other budgets). The Helm chart,
 /// install.yaml and the kustomize Deployment set them in the controller's container, and the tests' and benchmarks'
 /// controller processes get them too, so that every measured controller runs as a deployed one. Figures:
