@@ -26,6 +26,9 @@ public sealed class CliRabbitMqTests(SharedRabbitMq rabbit) : IClassFixture<Shar
             {
                 e.AutoDelete = true;
                 e.Durable = false;
+                // One message at a time: the test asserts the order the CLI published in, and a concurrent endpoint may
+                // record two deliveries in either order (CI saw resume and promote swapped once).
+                e.ConcurrentMessageLimit = 1;
                 e.Handler<PromoteRollout>(c => Record(c.Message));
                 e.Handler<AbortRollout>(c => Record(c.Message));
                 e.Handler<PauseRollout>(c => Record(c.Message));
