@@ -185,6 +185,7 @@ public static class EngineLoad
                 GC.GetTotalAllocatedBytes(precise: false), GC.GetTotalPauseDuration());
         }
         world.Sampling = false;
+        var pauses = new GcPauses(); // in the window only
         var nextSample = TimeSpan.Zero;
         while (clock.Elapsed < duration + window)
         {
@@ -202,6 +203,7 @@ public static class EngineLoad
                 peakRss = Math.Max(peakRss, process.WorkingSet64);
                 nextSample = clock.Elapsed + TimeSpan.FromMilliseconds(250);
             }
+            if (world.Sampling) pauses.Poll();
             await Task.Delay(TimeSpan.FromMilliseconds(2));
         }
         close = Mark();
@@ -222,6 +224,7 @@ public static class EngineLoad
                           $"allocated {(close.Allocated - open.Allocated) / (double)Math.Max(1, transitions) / 1024.0:F1} KB per transition, " +
                           $"GC paused {(close.Paused - open.Paused).TotalMilliseconds:F0} ms; weight applied → next check started p50 / p99 " +
                           $"{Percentile(toCheck, 0.5):F0} / {Percentile(toCheck, 0.99):F0} ms (the interval is {plan.AnalysisInterval.TotalMilliseconds:F0} ms)");
+        Console.WriteLine(pauses.Summary());
         return ended == started ? 0 : 1;
     }
 
@@ -236,7 +239,7 @@ public static class EngineLoad
             "bench", "load", DateTimeOffset.UtcNow));
     }
 
-    private static double Percentile(double[] sorted, double q) =>
+    internal static double Percentile(double[] sorted, double q) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
 
     public const string Header =
