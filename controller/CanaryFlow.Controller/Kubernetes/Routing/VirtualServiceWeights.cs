@@ -20,7 +20,12 @@ public sealed class VirtualServiceWeights(CanaryApi api, ILogger<VirtualServiceW
         Weights(ctx, await GetAsync(ctx, ct));
 
     /// <returns>The weights before the first write.</returns>
-    public async Task<TrafficWeights> WriteAsync(CanaryContext ctx, int canaryWeight, CancellationToken ct)
+    public async Task<TrafficWeights> WriteAsync(CanaryContext ctx, int canaryWeight, CancellationToken ct) =>
+        (await WriteAndReadAsync(ctx, canaryWeight, ct)).Before;
+
+    /// <returns>The weights before the first write, and the VirtualService as read back with the weights asked for (so
+    /// that what else the caller keeps in line with the weights needs no read of its own).</returns>
+    public async Task<(TrafficWeights Before, JsonObject Written)> WriteAndReadAsync(CanaryContext ctx, int canaryWeight, CancellationToken ct)
     {
         var target = ctx.Target;
         var desired = new TrafficWeights(100 - canaryWeight, canaryWeight);
@@ -33,7 +38,7 @@ public sealed class VirtualServiceWeights(CanaryApi api, ILogger<VirtualServiceW
             if (current == desired)
             {
                 if (attempt > 1) logger.LogInformation("{Target}: weights verified at {Stable}/{Canary}", target, desired.Stable, desired.Canary);
-                return before.Value;
+                return (before.Value, vs);
             }
             if (attempt > 1)
                 logger.LogWarning("{Target}: read back {Stable}/{Canary}, wanted {WantStable}/{WantCanary}; correcting",

@@ -6,6 +6,7 @@ using CanaryFlow.Controller.Seams;
 using CanaryFlow.Controller.Tests.Kubernetes.Servers;
 using k8s;
 using k8s.Autorest;
+using k8s.Models;
 
 namespace CanaryFlow.Controller.Tests.Kubernetes.Strategies;
 
@@ -79,6 +80,29 @@ public abstract class AbMatchRouteContract(KubeServer server) : TwoServerTest(se
         }, "the Canary is gone", 60);
 
         Assert.Equal(Canonical(JsonNode.Parse(Adopted)!["spec"]), Canonical((await VsAsync())["spec"]));
+    }
+
+    [Fact]
+    public async Task Taking_match_out_of_the_spec_removes_the_match_route_at_the_next_weight_write()
+    {
+        var target = await Host.InitializedAsync(AbSpec(), CreateAdoptedAsync);
+        await Router.SetWeightsAsync(target, 100, default);
+        await Router.SetWeightsAsync(target, 0, default);
+
+        await Host.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch("""{"spec":{"analysis":{"match":null,"iterations":null,"stepWeight":10}}}""", V1Patch.PatchType.MergePatch),
+            CanaryResource.Group, CanaryResource.Version, Ns, CanaryResource.Plural, "podinfo");
+        await Router.SetWeightsAsync(target, 20, default);
+
+        var http = (await VsAsync())["spec"]!["http"]!.AsArray();
+        Assert.DoesNotContain(http, r => (string?)r!["name"] == "podinfo-canaryflow-ab");
+        Assert.Equal(3, http.Count);
+        var original = JsonNode.Parse(Adopted)!["spec"]!["http"]!.AsArray();
+        Assert.Equal(Canonical(original[0]), Canonical(http[0]));
+        // The user's two routes to the service, now weighted like any canary's.
+        Assert.Equal([80, 20], http[1]!["route"]!.AsArray().Select(d => (int?)d!["weight"] ?? -1));
+        Assert.Equal([80, 20], http[2]!["route"]!.AsArray().Select(d => (int?)d!["weight"] ?? -1));
+        Assert.Equal(new TrafficWeights(80, 20), await Router.GetWeightsAsync(target, default));
     }
 
     /// <summary>The JSON with object keys sorted: the real API server stores custom objects as maps and returns their

@@ -12,7 +12,7 @@ namespace CanaryFlow.Controller.Kubernetes.Routing.Strategies;
 /// entries, so only matching requests reach it. The weights are written on that route alone (see
 /// <see cref="RouteSubsets.OnlyRoute"/>); the catch-all route keeps sending everyone else to stable. In an adopted
 /// VirtualService the insertion is the whole change: every other route stays byte for byte, and on deletion of the
-/// Canary the inserted route is removed first.
+/// Canary the inserted route is removed first; once <c>match</c> is taken out of the spec, the next weight write removes it.
 /// </summary>
 public sealed class AbMatchRoute(CanaryApi api)
 {
@@ -41,7 +41,15 @@ public sealed class AbMatchRoute(CanaryApi api)
         }
     }
 
-    /// <summary>Removes the inserted route (deletion of the Canary), so that the VirtualService is the user's again.</summary>
+    /// <summary>Removes the match route once <c>analysis.match</c> is taken out of the spec, if <paramref name="seen"/> (the
+    /// VirtualService as just read) still has it. Meanwhile it only carried the same weights as the route after it.</summary>
+    public async Task RemoveIfUnwantedAsync(CanaryContext ctx, JsonObject seen, CancellationToken ct)
+    {
+        if (Match(ctx) is null && Index(seen, Name(ctx)) is not null) await RemoveAsync(ctx, ct);
+    }
+
+    /// <summary>Removes the inserted route (deletion of the Canary, or A/B testing taken out of its spec), so that the
+    /// VirtualService is the user's again.</summary>
     public async Task<bool> RemoveAsync(CanaryContext ctx, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)

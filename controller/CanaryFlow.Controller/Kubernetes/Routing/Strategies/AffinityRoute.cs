@@ -13,7 +13,9 @@ namespace CanaryFlow.Controller.Kubernetes.Routing.Strategies;
 /// every request carrying that cookie to the canary while the canary has any weight. So a user the weights once sent to
 /// the canary stays there, and nobody flips back and forth as the weights move. The cookie's value is the canary's
 /// revision: a cookie from an earlier release matches nothing. At weight 0 (rollback, or after promotion) the route sends
-/// cookie holders to stable like everyone else.
+/// cookie holders to stable like everyone else. Once <c>sessionAffinity</c> is taken out of the spec, the next weight
+/// write removes the route and the canary's Set-Cookie (as deletion of the Canary does): left as it was, the route would
+/// keep its cookie holders on the canary whatever the weights say, even after a rollback scaled the canary to zero.
 /// </summary>
 public sealed class AffinityRoute(CanaryApi api, Deployments deployments)
 {
@@ -24,10 +26,15 @@ public sealed class AffinityRoute(CanaryApi api, Deployments deployments)
 
     public static bool Enabled(CanaryContext ctx) => ctx.Canary.Spec?.Analysis?.SessionAffinity?.CookieName is { Length: > 0 };
 
-    /// <summary>Brings the affinity route and the canary's Set-Cookie in line with the weight (conditional writes; 409 re-reads).</summary>
-    public async Task ApplyAsync(CanaryContext ctx, int canaryWeight, CancellationToken ct)
+    /// <summary>Brings the affinity route and the canary's Set-Cookie in line with the weight (conditional writes; 409 re-reads);
+    /// without affinity in the spec, removes them if <paramref name="seen"/> (the VirtualService as just read) still has the route.</summary>
+    public async Task ApplyAsync(CanaryContext ctx, int canaryWeight, CancellationToken ct, JsonObject? seen = null)
     {
-        if (!Enabled(ctx)) return;
+        if (!Enabled(ctx))
+        {
+            if (seen is not null && Index(seen["spec"]?["http"] as JsonArray ?? [], Name(ctx)) is not null) await RemoveAsync(ctx, ct);
+            return;
+        }
         var target = await deployments.TryReadAsync(ctx.Target.Namespace, ctx.Target.Name, ct);
         if (target is null) return;
         var revision = PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel);
@@ -88,15 +95,13 @@ public sealed class AffinityRoute(CanaryApi api, Deployments deployments)
         return patch.Count > 1 ? patch : null;
     }
 
-    /// <summary>Removes the affinity route (deletion of the Canary).</summary>
+    /// <summary>Removes the affinity route and the Set-Cookie it matches (deletion of the Canary, or affinity taken out of its spec).</summary>
     public async Task<bool> RemoveAsync(CanaryContext ctx, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)
         {
             var vs = await api.GetCustomAsync(Istio.Group, Istio.Version, ctx.Target.Namespace, Istio.VirtualServices, ctx.VirtualServiceName, ct);
-            if (vs is null || Index(vs["spec"]?["http"] as JsonArray ?? [], Name(ctx)) is not { } i) return false;
-            var patch = JsonPatch.Conditional(vs["metadata"]!["resourceVersion"]);
-            patch.Add(JsonPatch.Remove($"/spec/http/{i}"));
+            if (vs is null || RemovalPatch(vs, ctx) is not { } patch) return false;
             try
             {
                 await api.JsonPatchCustomAsync(Istio.Group, Istio.Version, ctx.Target.Namespace, Istio.VirtualServices, ctx.VirtualServiceName, patch, ct);
@@ -104,6 +109,41 @@ public sealed class AffinityRoute(CanaryApi api, Deployments deployments)
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict && attempt < MaxAttempts) { }
         }
+    }
+
+    /// <summary>The patch that removes the affinity route and, from every destination, the Set-Cookie of the cookie it
+    /// matches (the whole <c>headers</c> when that was all of it, as before the route was added); null without the route.</summary>
+    public static JsonArray? RemovalPatch(JsonObject vs, CanaryContext ctx)
+    {
+        var http = vs["spec"]?["http"] as JsonArray ?? [];
+        if (Index(http, Name(ctx)) is not { } route) return null;
+        var patch = JsonPatch.Conditional(vs["metadata"]!["resourceVersion"]);
+        if (CookieName(http[route]) is { } cookie)
+            for (var i = 0; i < http.Count; i++)
+            {
+                if (i == route) continue;
+                var destinations = http[i]?["route"] as JsonArray ?? [];
+                for (var j = 0; j < destinations.Count; j++)
+                {
+                    var headers = destinations[j]?["headers"] as JsonObject;
+                    var add = headers?["response"]?["add"] as JsonObject;
+                    if (add?["Set-Cookie"] is not JsonValue set || !((string?)set ?? "").StartsWith(cookie + "=", StringComparison.Ordinal)) continue;
+                    var onlyOurs = add.Count == 1 && headers!.Count == 1 && ((JsonObject)headers["response"]!).Count == 1;
+                    patch.Add(JsonPatch.Remove(onlyOurs ? $"/spec/http/{i}/route/{j}/headers" : $"/spec/http/{i}/route/{j}/headers/response/add/Set-Cookie"));
+                }
+            }
+        patch.Add(JsonPatch.Remove($"/spec/http/{route}")); // last: it shifts the routes after it
+        return patch;
+    }
+
+    /// <summary>The cookie's name, from the route's match as <see cref="Patch"/> writes it: <c>^(.*?;\s*)?(name=revision)(;.*)?$</c>.</summary>
+    private static string? CookieName(JsonNode? route)
+    {
+        const string before = "^(.*?;\\s*)?(";
+        var regex = (string?)route?["match"]?[0]?["headers"]?["cookie"]?["regex"];
+        if (regex is null || !regex.StartsWith(before, StringComparison.Ordinal)) return null;
+        var end = regex.IndexOf('=', before.Length);
+        return end > before.Length ? regex[before.Length..end] : null;
     }
 
     private static int? Index(JsonArray http, string name)
