@@ -101,19 +101,24 @@ public sealed class AffinityRouteRemovalTests
               {"route":[{"destination":{"host":"checkout","subset":"stable"},"weight":70},
                         {"destination":{"host":"checkout","subset":"canary"},"weight":30,
                          "headers":{"response":{"add":{"Set-Cookie":"shop-v=abc123; Max-Age=600","x-served-by":"canary"}}}}]},
-              {"route":[{"destination":{"host":"checkout","subset":"canary"},
+              {"match":[{"uri":{"prefix":"/api"}}],"route":[{"destination":{"host":"checkout","subset":"stable"},"weight":70},
+                        {"destination":{"host":"checkout","subset":"canary"},"weight":30,
                          "headers":{"response":{"add":{"Set-Cookie":"shop-v=abc123; Max-Age=600"}}}}]},
-              {"route":[{"destination":{"host":"checkout","subset":"canary"},
-                         "headers":{"response":{"add":{"Set-Cookie":"session=users-own"}}}}]}]}}
+              {"route":[{"destination":{"host":"checkout","subset":"stable"},"weight":70},
+                        {"destination":{"host":"checkout","subset":"canary"},"weight":30,
+                         "headers":{"response":{"add":{"Set-Cookie":"session=users-own"}}}}]},
+              {"route":[{"destination":{"host":"other"},
+                         "headers":{"response":{"add":{"Set-Cookie":"shop-v=abc123; Max-Age=600"}}}}]}]}}
             """)!.AsObject();
 
         var patch = AffinityRoute.RemovalPatch(vs, Context())!;
         var after = CanaryFlow.Sandbox.Kubernetes.JsonPatching.ApplyJsonPatch(vs, patch)["spec"]!["http"]!.AsArray();
 
-        Assert.Equal(3, after.Count);
+        Assert.Equal(4, after.Count);
         Assert.Equal("""{"response":{"add":{"x-served-by":"canary"}}}""", after[0]!["route"]![1]!["headers"]!.ToJsonString()); // the user's header stays
-        Assert.Null(after[1]!["route"]![0]!["headers"]); // CanaryFlow's alone: headers as before it was added
-        Assert.Equal("session=users-own", (string?)after[2]!["route"]![0]!["headers"]!["response"]!["add"]!["Set-Cookie"]); // another cookie: not ours
+        Assert.Null(after[1]!["route"]![1]!["headers"]); // CanaryFlow's alone: headers as before it was added
+        Assert.Equal("session=users-own", (string?)after[2]!["route"]![1]!["headers"]!["response"]!["add"]!["Set-Cookie"]); // another cookie: not ours
+        Assert.NotNull(after[3]!["route"]![0]!["headers"]); // another service's route: not ours whatever it sets
         Assert.Null(AffinityRoute.RemovalPatch(CanaryFlow.Sandbox.Kubernetes.JsonPatching.ApplyJsonPatch(vs, patch).AsObject(), Context()));
     }
 }

@@ -111,26 +111,23 @@ public sealed class AffinityRoute(CanaryApi api, Deployments deployments)
         }
     }
 
-    /// <summary>The patch that removes the affinity route and, from every destination, the Set-Cookie of the cookie it
-    /// matches (the whole <c>headers</c> when that was all of it, as before the route was added); null without the route.</summary>
+    /// <summary>The patch that removes the affinity route and, where <see cref="Patch"/> put it (the canary destination of
+    /// each weighted route to the service), the Set-Cookie of the cookie the route matches: the whole <c>headers</c> when
+    /// that was all of it, as before the route was added. Null without the route.</summary>
     public static JsonArray? RemovalPatch(JsonObject vs, CanaryContext ctx)
     {
         var http = vs["spec"]?["http"] as JsonArray ?? [];
         if (Index(http, Name(ctx)) is not { } route) return null;
         var patch = JsonPatch.Conditional(vs["metadata"]!["resourceVersion"]);
         if (CookieName(http[route]) is { } cookie)
-            for (var i = 0; i < http.Count; i++)
+            foreach (var r in VirtualServiceRoutes.Routes(vs, ctx.ServiceName, ctx.Target.Namespace, ctx.Subsets))
             {
-                if (i == route) continue;
-                var destinations = http[i]?["route"] as JsonArray ?? [];
-                for (var j = 0; j < destinations.Count; j++)
-                {
-                    var headers = destinations[j]?["headers"] as JsonObject;
-                    var add = headers?["response"]?["add"] as JsonObject;
-                    if (add?["Set-Cookie"] is not JsonValue set || !((string?)set ?? "").StartsWith(cookie + "=", StringComparison.Ordinal)) continue;
-                    var onlyOurs = add.Count == 1 && headers!.Count == 1 && ((JsonObject)headers["response"]!).Count == 1;
-                    patch.Add(JsonPatch.Remove(onlyOurs ? $"/spec/http/{i}/route/{j}/headers" : $"/spec/http/{i}/route/{j}/headers/response/add/Set-Cookie"));
-                }
+                if (r.Canary is not { } c) continue;
+                var headers = http[r.Http]!["route"]![c]!["headers"] as JsonObject;
+                var add = headers?["response"]?["add"] as JsonObject;
+                if (add?["Set-Cookie"] is not JsonValue set || !((string?)set ?? "").StartsWith(cookie + "=", StringComparison.Ordinal)) continue;
+                var onlyOurs = add.Count == 1 && headers!.Count == 1 && ((JsonObject)headers["response"]!).Count == 1;
+                patch.Add(JsonPatch.Remove($"/spec/http/{r.Http}/route/{c}/headers" + (onlyOurs ? "" : "/response/add/Set-Cookie")));
             }
         patch.Add(JsonPatch.Remove($"/spec/http/{route}")); // last: it shifts the routes after it
         return patch;
