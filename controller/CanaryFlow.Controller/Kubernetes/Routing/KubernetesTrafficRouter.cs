@@ -38,10 +38,11 @@ public sealed class KubernetesTrafficRouter(CanaryApi api, CanaryInitializer ini
         // to stable only once the weight is 0 (both idempotent).
         if (canaryWeight > 0) await affinity.ApplyAsync(ctx, canaryWeight, cancellationToken);
         if (!mirror) await mirrors.ApplyAsync(ctx, mirror: false, cancellationToken); // stop mirroring before the weight moves
-        var (before, written) = await weights.WriteAndReadAsync(ctx, canaryWeight, cancellationToken);
+        var (before, written) = await weights.WriteAsync(ctx, canaryWeight, cancellationToken);
+        await affinity.ApplyAsync(ctx, canaryWeight, cancellationToken);
         // A strategy taken out of the spec leaves no route behind: the written VirtualService says whether one is left.
         if (!ctx.Canary.IsDeleting) await ab.RemoveIfUnwantedAsync(ctx, written, cancellationToken);
-        await affinity.ApplyAsync(ctx, canaryWeight, cancellationToken, written);
+        await affinity.RemoveIfUnwantedAsync(ctx, written, cancellationToken);
         if (mirror && !ctx.Canary.IsDeleting) await mirrors.ApplyAsync(ctx, mirror: true, cancellationToken);
         return before;
     }

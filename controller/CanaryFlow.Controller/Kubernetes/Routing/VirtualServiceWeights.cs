@@ -19,13 +19,9 @@ public sealed class VirtualServiceWeights(CanaryApi api, ILogger<VirtualServiceW
     public async Task<TrafficWeights> ReadAsync(CanaryContext ctx, CancellationToken ct) =>
         Weights(ctx, await GetAsync(ctx, ct));
 
-    /// <returns>The weights before the first write.</returns>
-    public async Task<TrafficWeights> WriteAsync(CanaryContext ctx, int canaryWeight, CancellationToken ct) =>
-        (await WriteAndReadAsync(ctx, canaryWeight, ct)).Before;
-
     /// <returns>The weights before the first write, and the VirtualService as read back with the weights asked for (so
     /// that what else the caller keeps in line with the weights needs no read of its own).</returns>
-    public async Task<(TrafficWeights Before, JsonObject Written)> WriteAndReadAsync(CanaryContext ctx, int canaryWeight, CancellationToken ct)
+    public async Task<(TrafficWeights Before, JsonObject Written)> WriteAsync(CanaryContext ctx, int canaryWeight, CancellationToken ct)
     {
         var target = ctx.Target;
         var desired = new TrafficWeights(100 - canaryWeight, canaryWeight);

@@ -26,15 +26,10 @@ public sealed class AffinityRoute(CanaryApi api, Deployments deployments)
 
     public static bool Enabled(CanaryContext ctx) => ctx.Canary.Spec?.Analysis?.SessionAffinity?.CookieName is { Length: > 0 };
 
-    /// <summary>Brings the affinity route and the canary's Set-Cookie in line with the weight (conditional writes; 409 re-reads);
-    /// without affinity in the spec, removes them if <paramref name="seen"/> (the VirtualService as just read) still has the route.</summary>
-    public async Task ApplyAsync(CanaryContext ctx, int canaryWeight, CancellationToken ct, JsonObject? seen = null)
+    /// <summary>Brings the affinity route and the canary's Set-Cookie in line with the weight (conditional writes; 409 re-reads).</summary>
+    public async Task ApplyAsync(CanaryContext ctx, int canaryWeight, CancellationToken ct)
     {
-        if (!Enabled(ctx))
-        {
-            if (seen is not null && Index(seen["spec"]?["http"] as JsonArray ?? [], Name(ctx)) is not null) await RemoveAsync(ctx, ct);
-            return;
-        }
+        if (!Enabled(ctx)) return;
         var target = await deployments.TryReadAsync(ctx.Target.Namespace, ctx.Target.Name, ct);
         if (target is null) return;
         var revision = PodTemplateHash.Compute(target.Spec.Template, ctx.TrackLabel);
@@ -93,6 +88,13 @@ public sealed class AffinityRoute(CanaryApi api, Deployments deployments)
         }
         else patch.Add(JsonPatch.Add($"/spec/http/{first.Http}", wanted));
         return patch.Count > 1 ? patch : null;
+    }
+
+    /// <summary>Removes the route and its Set-Cookie once <c>sessionAffinity</c> is taken out of the spec, if
+    /// <paramref name="seen"/> (the VirtualService as just read) still has the route.</summary>
+    public async Task RemoveIfUnwantedAsync(CanaryContext ctx, JsonObject seen, CancellationToken ct)
+    {
+        if (!Enabled(ctx) && Index(seen["spec"]?["http"] as JsonArray ?? [], Name(ctx)) is not null) await RemoveAsync(ctx, ct);
     }
 
     /// <summary>Removes the affinity route and the Set-Cookie it matches (deletion of the Canary, or affinity taken out of its spec).</summary>
