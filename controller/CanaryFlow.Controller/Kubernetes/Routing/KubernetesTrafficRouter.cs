@@ -41,8 +41,11 @@ public sealed class KubernetesTrafficRouter(CanaryApi api, CanaryInitializer ini
         var (before, written) = await weights.WriteAsync(ctx, canaryWeight, cancellationToken);
         await affinity.ApplyAsync(ctx, canaryWeight, cancellationToken);
         // A strategy taken out of the spec leaves no route behind: the written VirtualService says whether one is left.
-        if (!ctx.Canary.IsDeleting) await ab.RemoveIfUnwantedAsync(ctx, written, cancellationToken);
-        await affinity.RemoveIfUnwantedAsync(ctx, written, cancellationToken);
+        if (!ctx.Canary.IsDeleting)
+        {
+            await ab.RemoveIfUnwantedAsync(ctx, written, cancellationToken);
+            await affinity.RemoveIfUnwantedAsync(ctx, written, cancellationToken);
+        }
         if (mirror && !ctx.Canary.IsDeleting) await mirrors.ApplyAsync(ctx, mirror: true, cancellationToken);
         return before;
     }

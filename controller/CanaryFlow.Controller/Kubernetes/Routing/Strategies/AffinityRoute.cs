@@ -20,6 +20,9 @@ namespace CanaryFlow.Controller.Kubernetes.Routing.Strategies;
 public sealed class AffinityRoute(CanaryApi api, Deployments deployments)
 {
     public const string Suffix = "-canaryflow-affinity";
+
+    /// <summary>The cookie header's regular expression up to the cookie: any cookies before it, then "name=revision".</summary>
+    private const string CookieRegexStart = "^(.*?;\\s*)?(";
     private const int MaxAttempts = 5;
 
     public static string Name(CanaryContext ctx) => ctx.Target.Name + Suffix;
@@ -75,7 +78,7 @@ public sealed class AffinityRoute(CanaryApi api, Deployments deployments)
         var wanted = (JsonObject)http[first.Http]!.DeepClone();
         wanted["name"] = Name(ctx);
         wanted["match"] = AbMatchRoute.Combine(http[first.Http]?["match"] as JsonArray,
-            new JsonArray(new JsonObject { ["headers"] = new JsonObject { ["cookie"] = new JsonObject { ["regex"] = $"^(.*?;\\s*)?({cookie})(;.*)?$" } } }));
+            new JsonArray(new JsonObject { ["headers"] = new JsonObject { ["cookie"] = new JsonObject { ["regex"] = $"{CookieRegexStart}{cookie})(;.*)?$" } } }));
         var destinations = wanted["route"]!.AsArray();
         if (first.Canary is null) return patch.Count > 1 ? patch : null; // no canary destination yet: nothing to keep anyone on
         foreach (var d in destinations.OfType<JsonObject>()) d.Remove("headers");
@@ -138,11 +141,10 @@ public sealed class AffinityRoute(CanaryApi api, Deployments deployments)
     /// <summary>The cookie's name, from the route's match as <see cref="Patch"/> writes it: <c>^(.*?;\s*)?(name=revision)(;.*)?$</c>.</summary>
     private static string? CookieName(JsonNode? route)
     {
-        const string before = "^(.*?;\\s*)?(";
         var regex = (string?)route?["match"]?[0]?["headers"]?["cookie"]?["regex"];
-        if (regex is null || !regex.StartsWith(before, StringComparison.Ordinal)) return null;
-        var end = regex.IndexOf('=', before.Length);
-        return end > before.Length ? regex[before.Length..end] : null;
+        if (regex is null || !regex.StartsWith(CookieRegexStart, StringComparison.Ordinal)) return null;
+        var end = regex.IndexOf('=', CookieRegexStart.Length);
+        return end > CookieRegexStart.Length ? regex[CookieRegexStart.Length..end] : null;
     }
 
     private static int? Index(JsonArray http, string name)
