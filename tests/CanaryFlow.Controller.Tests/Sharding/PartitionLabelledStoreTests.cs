@@ -102,7 +102,9 @@ public abstract class PartitionLabelledStoreContract(KubeServer server) : TwoSer
         var unselectedBefore = lists.UnselectedLists;
         Assert.Equal(own.Except(deleted).Order().ToArray(), TargetsOf(await store.LoadAllAsync(default, fresh: true)));
         // Five lookups that miss, side by side, share lists of the namespace's names: one after another they made five.
-        Assert.InRange(lists.UnselectedLists - unselectedBefore, 1, 3);
+        // How many they share depends on when each miss comes: a miss that joined a list already under way starts one more
+        // after it (CanaryApi.FindForTargetAsync), so misses spread out in time (CI once saw 4) chain more lists.
+        Assert.InRange(lists.UnselectedLists - unselectedBefore, 1, 4);
     }
 }
 
