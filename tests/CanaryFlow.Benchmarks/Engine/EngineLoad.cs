@@ -224,7 +224,7 @@ public static class EngineLoad
                           $"allocated {(close.Allocated - open.Allocated) / (double)Math.Max(1, transitions) / 1024.0:F1} KB per transition, " +
                           $"GC paused {(close.Paused - open.Paused).TotalMilliseconds:F0} ms; weight applied → next check started p50 / p99 " +
                           $"{Percentile(toCheck, 0.5):F0} / {Percentile(toCheck, 0.99):F0} ms (the interval is {plan.AnalysisInterval.TotalMilliseconds:F0} ms)");
-        Console.WriteLine(pauses.Summary());
+        Console.WriteLine(pauses.Summary(close.Paused - open.Paused));
         return ended == started ? 0 : 1;
     }
 
