@@ -4,6 +4,7 @@ using CanaryFlow.Analysis;
 using CanaryFlow.Contracts;
 using CanaryFlow.Controller.Hosting;
 using CanaryFlow.Controller.Seams;
+using CanaryFlow.Controller.Storage;
 using CanaryFlow.Sandbox.Simulation;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
@@ -48,6 +49,8 @@ public static class EngineLoad
         builder.Services.AddSingleton<ITrafficRouter>(world);
         builder.Services.AddSingleton<IWorkloadController>(world);
         builder.Services.AddSingleton<IAnalysisRunner>(world);
+        builder.Services.AddSingleton<IRolloutStore>(sp => new TimedStore(new FileRolloutStore(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<CanaryFlow.Controller.Rollouts.RolloutEngineOptions>>())));
         // Transitions are counted by a publish observer (EngineProbe), not by a consumer of its own: a consumer
         // would add a queue and a delivery per transition that the engine does not have.
         builder.Services.AddCanaryFlowEngine(builder.Configuration);
@@ -67,7 +70,7 @@ public static class EngineLoad
         }
         if (steady > TimeSpan.Zero)
         {
-            var code = await RunSteadyAsync(bus, world, transport, rollouts, plan, steady, limit);
+            var code = await RunSteadyAsync(bus, world, (TimedStore)store, transport, rollouts, plan, steady, limit);
             await host.StopAsync();
             Directory.Delete(state, recursive: true);
             return code;
@@ -162,11 +165,12 @@ public static class EngineLoad
     /// them in step to the end: a burst of starts, then one of promotions, which is not how N rollouts in a cluster
     /// run). Checks, transitions and CPU are counted in a window of <paramref name="window"/> after that first duration.
     /// </summary>
-    private static async Task<int> RunSteadyAsync(IBus bus, TimingWorld world, string transport, int active, RolloutPlan plan,
+    private static async Task<int> RunSteadyAsync(IBus bus, TimingWorld world, TimedStore store, string transport, int active, RolloutPlan plan,
         TimeSpan window, TimeSpan limit)
     {
         var probe = new EngineProbe();
         probe.Connect(bus);
+        world.Stages.Connect(bus);
         // A step takes its interval plus ~20 % (the shared grid, the tick; weight applied → next check was 1.18–1.19
         // intervals at 100 and at 1,000 rollouts), and the preparation a fifth of one: with 10 × 1.2 + 1 only ~930 of
         // 1,000 were active.
@@ -195,6 +199,7 @@ public static class EngineLoad
             if (!world.Sampling && clock.Elapsed >= duration)
             {
                 open = Mark();
+                store.Forget();
                 world.Sampling = true;
             }
             if (world.Sampling && clock.Elapsed >= nextSample)
@@ -207,6 +212,7 @@ public static class EngineLoad
             await Task.Delay(TimeSpan.FromMilliseconds(2));
         }
         close = Mark();
+        var saves = store.Summary();
         world.Sampling = false;
         await Task.WhenAll(publishes);
         while (Finished() < started && clock.Elapsed < duration + window + limit) await Task.Delay(250);
@@ -225,6 +231,8 @@ public static class EngineLoad
                           $"GC paused {(close.Paused - open.Paused).TotalMilliseconds:F0} ms; weight applied → next check started p50 / p99 " +
                           $"{Percentile(toCheck, 0.5):F0} / {Percentile(toCheck, 0.99):F0} ms (the interval is {plan.AnalysisInterval.TotalMilliseconds:F0} ms)");
         Console.WriteLine(pauses.Summary(close.Paused - open.Paused));
+        Console.WriteLine(world.Stages.Summary());
+        Console.WriteLine(saves);
         return ended == started ? 0 : 1;
     }
 

@@ -21,6 +21,8 @@ public sealed class TimingWorld(InMemoryWorld world) : ITrafficRouter, IWorkload
     /// wait for the tick, the ask's trip through the bus and the worker's queue.</summary>
     public ConcurrentBag<double> WeightToCheckMs { get; private set; } = [];
     public long WeightCalls;
+    /// <summary>Where each step's time went (worker, bus, saga).</summary>
+    public CheckStages Stages { get; } = new();
     /// <summary>Off: checks and weights still happen, but are not sampled (outside a steady run's window).</summary>
     public volatile bool Sampling = true;
 
@@ -37,9 +39,13 @@ public sealed class TimingWorld(InMemoryWorld world) : ITrafficRouter, IWorkload
     {
         Interlocked.Increment(ref WeightCalls);
         var result = await world.SetWeightsAsync(target, canaryWeight, cancellationToken);
+        var applied = Stopwatch.GetTimestamp();
         if (_checkStarted.TryRemove(target, out var started) && Sampling)
-            (canaryWeight == 0 ? ToStableMs : LatenciesMs).Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        _weightApplied[target] = Stopwatch.GetTimestamp();
+        {
+            (canaryWeight == 0 ? ToStableMs : LatenciesMs).Add(Stopwatch.GetElapsedTime(started, applied).TotalMilliseconds);
+            if (canaryWeight != 0) Stages.WeightApplied(target, started, applied);
+        }
+        _weightApplied[target] = applied;
         return result;
     }
 
@@ -49,6 +55,7 @@ public sealed class TimingWorld(InMemoryWorld world) : ITrafficRouter, IWorkload
         LatenciesMs = []; // a cleared bag keeps its arrays
         WeightToCheckMs = [];
         ToStableMs = [];
+        Stages.Forget();
         _checkStarted.Clear();
         _weightApplied.Clear();
         world.Forget();

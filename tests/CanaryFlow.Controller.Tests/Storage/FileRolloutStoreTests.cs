@@ -111,6 +111,54 @@ public sealed class FileRolloutStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Saves_made_while_the_journal_is_compacted_are_carried_into_the_new_journal()
+    {
+        // 2,000 rollouts make each compaction long enough (tens of milliseconds) for the writers' saves to land in it.
+        var rollouts = Enumerable.Range(0, 2000).Select(i => Rollout($"svc-{i}")).ToList();
+        (int Compactions, int LinesCarriedOver) compactions;
+        using (var store = Open())
+        {
+            foreach (var r in rollouts) await SaveNext(store, r);
+            // Four writers, each with its own rollouts, as the saga's concurrent deliveries: 24,000 saves, several compactions.
+            await Task.WhenAll(rollouts.Chunk(500).Select(mine => Task.Run(async () =>
+            {
+                for (var round = 0; round < 12; round++)
+                    foreach (var r in mine)
+                    {
+                        r.Note($"round {round}", DateTimeOffset.UnixEpoch);
+                        await SaveNext(store, r);
+                    }
+            })));
+            compactions = store.BackgroundCompactions;
+        }
+
+        Assert.True(compactions.Compactions >= 2, $"{compactions.Compactions} background compactions");
+        Assert.True(compactions.LinesCarriedOver > 0, "no save came while a compaction ran: the test proved nothing");
+        Assert.True(File.ReadLines(Journal).Count() <= 4 * rollouts.Count + compactions.LinesCarriedOver, "the journal was not kept bounded");
+        Assert.False(File.Exists(Journal + ".compacting"));
+        var loaded = (await Open().LoadAllAsync(CancellationToken.None)).ToDictionary(s => s.CorrelationId);
+        Assert.Equal(rollouts.Count, loaded.Count);
+        Assert.All(rollouts, r => Assert.Equal((13, "round 11"), (loaded[r.CorrelationId].Version, loaded[r.CorrelationId].LastReason)));
+    }
+
+    [Fact]
+    public async Task A_compaction_file_left_by_a_kill_is_removed_and_the_journal_it_did_not_replace_loads()
+    {
+        var a = Rollout("a");
+        using (var store = Open()) await SaveNext(store, a);
+        await File.WriteAllTextAsync(Journal + ".compacting", "{\"half of a snapshot");
+
+        using (var restarted = Open())
+        {
+            Assert.Equal(1, (await restarted.LoadAsync(a.CorrelationId, CancellationToken.None))!.Version);
+            await SaveNext(restarted, a);
+        }
+
+        Assert.False(File.Exists(Journal + ".compacting"));
+        Assert.Equal(2, (await Open().LoadAsync(a.CorrelationId, CancellationToken.None))!.Version);
+    }
+
+    [Fact]
     public async Task A_second_instance_that_only_reads_does_not_disturb_the_writer()
     {
         var a = Rollout("a");
