@@ -40,7 +40,8 @@ public static class EngineLoad
         {
             ["Bus:Transport"] = transport,
             ["Bus:RabbitMq:Port"] = port.ToString(),
-            ["Bus:ConcurrentMessageLimit"] = opt.Int("--concurrency", 64).ToString(),
+            // The controller's own default unless given: until 2026-12-06 this was 64 while the controller shipped 32.
+            ["Bus:ConcurrentMessageLimit"] = opt.Int("--concurrency", new Controller.Bus.BusOptions().ConcurrentMessageLimit).ToString(),
             ["Rollouts:StateDirectory"] = state,
             ["Rollouts:TickPeriod"] = "00:00:00.100",
         });
