@@ -200,7 +200,7 @@ public static class EngineLoad
             if (!world.Sampling && clock.Elapsed >= duration)
             {
                 open = Mark();
-                store.Forget();
+                store.Recording = true;
                 world.Sampling = true;
             }
             if (world.Sampling && clock.Elapsed >= nextSample)
@@ -213,6 +213,7 @@ public static class EngineLoad
             await Task.Delay(TimeSpan.FromMilliseconds(2));
         }
         close = Mark();
+        store.Recording = false;
         var saves = store.Summary();
         world.Sampling = false;
         await Task.WhenAll(publishes);

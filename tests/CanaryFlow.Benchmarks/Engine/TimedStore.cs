@@ -11,6 +11,9 @@ public sealed class TimedStore(IRolloutStore inner) : IRolloutStore, IDisposable
 {
     private ConcurrentBag<double> _savesMs = [];
 
+    /// <summary>Off until a steady run's window opens: a batch run's figure of heap kept per rollout must not hold samples.</summary>
+    public volatile bool Recording;
+
     public Task<IReadOnlyList<RolloutState>> LoadAllAsync(CancellationToken cancellationToken, bool fresh = false) => inner.LoadAllAsync(cancellationToken, fresh);
 
     public Task<RolloutState?> LoadAsync(Guid correlationId, CancellationToken cancellationToken) => inner.LoadAsync(correlationId, cancellationToken);
@@ -19,10 +22,8 @@ public sealed class TimedStore(IRolloutStore inner) : IRolloutStore, IDisposable
     {
         var started = Stopwatch.GetTimestamp();
         await inner.SaveAsync(state, expectedVersion, cancellationToken);
-        _savesMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        if (Recording) _savesMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
-
-    public void Forget() => _savesMs = [];
 
     public string Summary()
     {
