@@ -12,8 +12,9 @@ namespace CanaryFlow.Controller.Storage;
 /// at most a torn last line (skipped on load). The journal is rewritten (compacted) to the latest state of
 /// each rollout before the first save of this process (which also drops a torn last line) and whenever it
 /// holds a few times more lines than rollouts: into a temporary file
-/// renamed over the old one, so a kill during compaction leaves the old journal. Only the first is done inside a save;
-/// the later ones are written in the background while saves go on (see <see cref="CompactInBackground"/>). No fsync: the page cache
+/// renamed over the old one, so a kill during compaction leaves the old journal. The process's first compaction, and
+/// one after a write that failed (it may have torn a line), are done inside a save; the ones for size are written in the
+/// background while saves go on (see <see cref="CompactInBackground"/>). No fsync: the page cache
 /// outlives a killed process; a node crash is what the Kubernetes status store is for.
 /// Why a journal: one file per rollout cost an open, a write, a close and a rename per transition, the
 /// largest single cost of the engine in the profile (docs/benchmarks.md, Engine). Folders of the earlier
