@@ -26,7 +26,9 @@ public sealed class CheckStages : IPublishObserver, IConsumeObserver
     public void WeightApplied(RolloutTarget target, long checkStarted, long applied)
     {
         var id = RolloutIds.ForTarget(target);
-        if (!_published.TryRemove(id, out var published) | !_delivered.TryRemove(id, out var delivered)) return;
+        var wasPublished = _published.TryRemove(id, out var published);
+        var wasDelivered = _delivered.TryRemove(id, out var delivered); // both taken, so that no stamp outlives its step
+        if (!wasPublished || !wasDelivered) return;
         if (published < checkStarted || delivered < published || applied < delivered) return; // an earlier check's stamps
         _samples.Add((Ms(checkStarted, published), Ms(published, delivered), Ms(delivered, applied)));
     }

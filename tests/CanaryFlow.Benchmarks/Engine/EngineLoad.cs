@@ -59,7 +59,7 @@ public static class EngineLoad
         await host.StartAsync();
 
         var bus = host.Services.GetRequiredService<IBus>();
-        var store = host.Services.GetRequiredService<IRolloutStore>();
+        var store = (TimedStore)host.Services.GetRequiredService<IRolloutStore>(); // registered above
         var plan = new RolloutPlan([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], TimeSpan.FromMilliseconds(intervalMs), 2, 0, 0,
             TimeSpan.FromMinutes(10), [], false, new AnalysisSpec(10, [new MetricSpec("request-success-rate", Min: 0.99)]));
         if (warmup > 0)
@@ -71,7 +71,7 @@ public static class EngineLoad
         }
         if (steady > TimeSpan.Zero)
         {
-            var code = await RunSteadyAsync(bus, world, (TimedStore)store, transport, rollouts, plan, steady, limit);
+            var code = await RunSteadyAsync(bus, world, store, transport, rollouts, plan, steady, limit);
             await host.StopAsync();
             Directory.Delete(state, recursive: true);
             return code;
